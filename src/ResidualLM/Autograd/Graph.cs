@@ -1,0 +1,114 @@
+// Reverse-mode automatic differentiation: a topological sort of the recorded graph and a reverse loop over it.
+// Each op records its parents and one closure that adds (local derivative x upstream gradient) into them.
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Autograd;
+
+/// <summary>Records ops on tensors that require gradients and runs the backward pass.</summary>
+public static class Graph
+{
+    [ThreadStatic] static int noGradDepth;
+
+    /// <summary>True when ops record backward closures (not inside a <see cref="NoGrad"/> scope).</summary>
+    public static bool IsRecording => noGradDepth == 0;
+
+    /// <summary>
+    /// A scope in which ops record nothing (evaluation, generation, optimizer updates):
+    /// <c>using (Graph.NoGrad()) { ... }</c>. Scopes nest; per thread.
+    /// </summary>
+    public static NoGradScope NoGrad()
+    {
+        noGradDepth++;
+        return new NoGradScope();
+    }
+
+    /// <summary>Ends a <see cref="NoGrad"/> scope.</summary>
+    public readonly struct NoGradScope : IDisposable
+    {
+        public void Dispose() => noGradDepth--;
+    }
+
+    /// <summary>
+    /// Whether an op on these inputs must record a backward closure: recording is on and some input requires a gradient.
+    /// </summary>
+    internal static bool ShouldRecord(Tensor a) => noGradDepth == 0 && a.RequiresGrad;
+
+    internal static bool ShouldRecord(Tensor a, Tensor b) => noGradDepth == 0 && (a.RequiresGrad || b.RequiresGrad);
+
+    internal static bool ShouldRecord(ReadOnlySpan<Tensor> inputs)
+    {
+        if (noGradDepth != 0) return false;
+        foreach (var t in inputs) if (t.RequiresGrad) return true;
+        return false;
+    }
+
+    /// <summary>Attaches parents and a backward closure to an op's output, marking it as requiring a gradient.</summary>
+    internal static Tensor Record(Tensor output, Tensor[] parents, Action backward)
+    {
+        output.RequiresGrad = true;
+        output.Parents = parents;
+        output.BackwardFn = backward;
+        return output;
+    }
+
+    /// <summary>
+    /// Backpropagates from <paramref name="root"/>. Without a seed the root must have one element and its gradient is 1.
+    /// Gradients accumulate into leaves (so a tensor used twice, like x in x + f(x), gets both contributions), and
+    /// the graph is released afterwards: intermediate tensors drop their parents, closures and gradients.
+    /// </summary>
+    public static void Backward(Tensor root, Tensor? seed)
+    {
+        if (!root.RequiresGrad) throw new InvalidOperationException("Backward() on a tensor that does not require a gradient (was it computed in a NoGrad scope, or from inputs without RequiresGrad?)");
+        if (seed is null)
+        {
+            if (root.Size != 1) throw new InvalidOperationException($"Backward() without a seed needs a one-element tensor; this one has shape {root.ShapeString}");
+            root.GradOrZeros().Data[0] += 1f;
+        }
+        else
+        {
+            if (!seed.Shape.SequenceEqual(root.Shape)) throw new ArgumentException($"seed shape {seed.ShapeString} differs from {root.ShapeString}");
+            var g = root.GradOrZeros();
+            for (int i = 0; i < g.Size; i++) g.Data[i] += seed.Data[i];
+        }
+
+        List<Tensor> order = TopologicalOrder(root);
+        for (int i = order.Count - 1; i >= 0; i--)
+        {
+            Tensor t = order[i];
+            if (t.BackwardFn is not null && t.Grad is not null) t.BackwardFn();
+        }
+        // Release the graph: interior nodes forget their inputs and gradients, so activations can be collected.
+        foreach (Tensor t in order)
+        {
+            if (t.BackwardFn is null) continue;
+            t.BackwardFn = null;
+            t.Parents = [];
+            if (!t.RetainGrad) t.Grad = null;
+        }
+    }
+
+    /// <summary>Nodes reachable from root, each after all of its parents (iterative DFS: deep graphs must not overflow the stack).</summary>
+    static List<Tensor> TopologicalOrder(Tensor root)
+    {
+        var order = new List<Tensor>();
+        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Tensor Node, int NextParent)>();
+        stack.Push((root, 0));
+        visited.Add(root);
+        while (stack.Count > 0)
+        {
+            var (node, next) = stack.Pop();
+            if (next < node.Parents.Length)
+            {
+                stack.Push((node, next + 1));
+                Tensor parent = node.Parents[next];
+                if (parent.RequiresGrad && visited.Add(parent)) stack.Push((parent, 0));
+            }
+            else
+            {
+                order.Add(node);
+            }
+        }
+        return order;
+    }
+}

@@ -1,0 +1,210 @@
+// Element-wise activation kernels (GELU tanh/erf, SiLU, ReLU, tanh), forward and backward, SIMD with scalar tails.
+// Forward kernels overwrite the destination; backward kernels ADD into dInput (llm.c convention), so a tensor used
+// twice accumulates both gradients. No allocation; callers split work across threads.
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ResidualLM.Kernels;
+
+/// <summary>Activation functions and their derivatives over spans of equal length.</summary>
+public static class Activations
+{
+    // sqrt(2/pi) and the cubic coefficient of GPT-2's tanh approximation of GELU.
+    const float GeluScale = 0.7978845608028654f;
+    const float GeluCubic = 0.044715f;
+
+    /// <summary>y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the approximation GPT-2 uses.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GeluTanhForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var half = Vector512.Create(0.5f); var one = Vector512.Create(1f);
+            var scale = Vector512.Create(GeluScale); var cubic = Vector512.Create(GeluCubic);
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
+                var u = scale * (v + cubic * v * v * v);
+                (half * v * (one + Tanh(u))).CopyTo(y.Slice(i));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var half = Vector256.Create(0.5f); var one = Vector256.Create(1f);
+            var scale = Vector256.Create(GeluScale); var cubic = Vector256.Create(GeluCubic);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.Create(x.Slice(i, Vector256<float>.Count));
+                var u = scale * (v + cubic * v * v * v);
+                (half * v * (one + Tanh(u))).CopyTo(y.Slice(i));
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            float v = x[i];
+            y[i] = 0.5f * v * (1f + MathF.Tanh(GeluScale * (v + GeluCubic * v * v * v)));
+        }
+    }
+
+    /// <summary>dx += dy * d/dx GELU_tanh(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        int i = 0;
+        // d/dx [0.5 x (1 + t)] = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var half = Vector512.Create(0.5f); var one = Vector512.Create(1f);
+            var scale = Vector512.Create(GeluScale); var cubic = Vector512.Create(GeluCubic); var cubic3 = Vector512.Create(3f * GeluCubic);
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
+                var t = Tanh(scale * (v + cubic * v * v * v));
+                var local = half * (one + t) + half * v * (one - t * t) * scale * (one + cubic3 * v * v);
+                var g = Vector512.Create(dx.Slice(i, Vector512<float>.Count)) + local * Vector512.Create(dy.Slice(i, Vector512<float>.Count));
+                g.CopyTo(dx.Slice(i));
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var half = Vector256.Create(0.5f); var one = Vector256.Create(1f);
+            var scale = Vector256.Create(GeluScale); var cubic = Vector256.Create(GeluCubic); var cubic3 = Vector256.Create(3f * GeluCubic);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.Create(x.Slice(i, Vector256<float>.Count));
+                var t = Tanh(scale * (v + cubic * v * v * v));
+                var local = half * (one + t) + half * v * (one - t * t) * scale * (one + cubic3 * v * v);
+                var g = Vector256.Create(dx.Slice(i, Vector256<float>.Count)) + local * Vector256.Create(dy.Slice(i, Vector256<float>.Count));
+                g.CopyTo(dx.Slice(i));
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            float v = x[i];
+            float t = MathF.Tanh(GeluScale * (v + GeluCubic * v * v * v));
+            float local = 0.5f * (1f + t) + 0.5f * v * (1f - t * t) * GeluScale * (1f + 3f * GeluCubic * v * v);
+            dx[i] += local * dy[i];
+        }
+    }
+
+    /// <summary>y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU.</summary>
+    public static void GeluErfForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(0.5 * x[i] * (1.0 + Erf(x[i] / Math.Sqrt(2.0))));
+    }
+
+    /// <summary>dx += dy (Phi(x) + x phi(x)).</summary>
+    public static void GeluErfBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            double cdf = 0.5 * (1.0 + Erf(v / Math.Sqrt(2.0)));
+            double pdf = Math.Exp(-0.5 * v * v) / Math.Sqrt(2.0 * Math.PI);
+            dx[i] += (float)((cdf + v * pdf) * dy[i]);
+        }
+    }
+
+    /// <summary>y = x sigmoid(x).</summary>
+    public static void SiluForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        TensorPrimitives.Sigmoid(x, y);
+        TensorPrimitives.Multiply(x, y, y);
+    }
+
+    /// <summary>dx += dy sigmoid(x) (1 + x (1 - sigmoid(x))).</summary>
+    public static void SiluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            float s = 1f / (1f + MathF.Exp(-x[i]));
+            dx[i] += dy[i] * s * (1f + x[i] * (1f - s));
+        }
+    }
+
+    /// <summary>y = max(x, 0).</summary>
+    public static void ReluForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        TensorPrimitives.Max(x, 0f, y);
+    }
+
+    /// <summary>dx += dy where x &gt; 0.</summary>
+    public static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        for (int i = 0; i < x.Length; i++) if (x[i] > 0f) dx[i] += dy[i];
+    }
+
+    /// <summary>y = tanh(x).</summary>
+    public static void TanhForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        TensorPrimitives.Tanh(x, y);
+    }
+
+    /// <summary>dx += dy (1 - y^2), from the forward output y = tanh(x).</summary>
+    public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(y.Length, dy.Length); CheckLengths(y.Length, dx.Length);
+        for (int i = 0; i < y.Length; i++) dx[i] += dy[i] * (1f - y[i] * y[i]);
+    }
+
+    /// <summary>tanh(u) = 1 - 2 / (exp(2u) + 1), clamped so exp cannot overflow; exact to float round-off.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Tanh(Vector512<float> u)
+    {
+        var e = Vector512.Exp(Vector512.Min(Vector512.Max(u + u, Vector512.Create(-80f)), Vector512.Create(80f)));
+        var one = Vector512.Create(1f);
+        return one - Vector512.Create(2f) / (e + one);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Tanh(Vector256<float> u)
+    {
+        var e = Vector256.Exp(Vector256.Min(Vector256.Max(u + u, Vector256.Create(-80f)), Vector256.Create(80f)));
+        var one = Vector256.Create(1f);
+        return one - Vector256.Create(2f) / (e + one);
+    }
+
+    /// <summary>erf(x) to double precision (Abramowitz-Stegun 7.1.26 is too coarse for gradient checks; this uses the series/continued fraction split).</summary>
+    internal static double Erf(double x)
+    {
+        double ax = Math.Abs(x);
+        double r;
+        if (ax < 2.5)
+        {
+            // Maclaurin series: erf x = 2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1))
+            double term = ax, sum = ax, x2 = ax * ax;
+            for (int n = 1; n < 60; n++)
+            {
+                term *= -x2 / n;
+                double add = term / (2 * n + 1);
+                sum += add;
+                if (Math.Abs(add) < 1e-17 * Math.Abs(sum)) break;
+            }
+            r = 2.0 / Math.Sqrt(Math.PI) * sum;
+        }
+        else
+        {
+            // Continued fraction for erfc, converges fast for |x| >= 2.5.
+            double f = 0;
+            for (int n = 60; n >= 1; n--) f = n / 2.0 / (ax + f);
+            r = 1.0 - Math.Exp(-ax * ax) / Math.Sqrt(Math.PI) / (ax + f);
+        }
+        return x < 0 ? -r : r;
+    }
+
+    static void CheckLengths(int expected, int actual)
+    {
+        if (actual != expected) throw new ArgumentException($"span lengths differ: {expected} vs {actual}");
+    }
+}

@@ -1,0 +1,174 @@
+// Softmax, log-softmax and the fused softmax cross-entropy over the last dimension, forward and backward.
+// Glossary: R = rows, C = classes (columns). Parallel over rows. Backward kernels add into dInput.
+using System.Numerics.Tensors;
+
+namespace ResidualLM.Kernels;
+
+/// <summary>Row-wise softmax family kernels.</summary>
+public static class Softmax
+{
+    /// <summary>y = exp(x - max) / sum exp(x - max) per row. x, y: (R, C). A row of all -inf gives zeros (fully masked).</summary>
+    public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
+    {
+        CheckRows(x.Length, y.Length, rows, cols);
+        fixed (float* px = x, py = y)
+        {
+            float* xs = px, ys = py;
+            Parallelism.For(0, rows, (start, end) =>
+            {
+                for (int r = start; r < end; r++)
+                    SoftmaxRow(new ReadOnlySpan<float>(xs + (long)r * cols, cols), new Span<float>(ys + (long)r * cols, cols));
+            }, costPerItem: 20L * cols);
+        }
+    }
+
+    /// <summary>One row of softmax, with the max subtracted for stability.</summary>
+    internal static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        float max = TensorPrimitives.Max(x);
+        if (float.IsNegativeInfinity(max)) { y.Clear(); return; }
+        TensorPrimitives.Subtract(x, max, y);
+        TensorPrimitives.Exp(y, y);
+        float sum = TensorPrimitives.Sum(y);
+        TensorPrimitives.Multiply(y, 1f / sum, y);
+    }
+
+    /// <summary>dx += y (dy - sum(dy y)) per row, from the forward output y.</summary>
+    public static unsafe void Backward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int cols)
+    {
+        CheckRows(y.Length, dy.Length, rows, cols);
+        CheckRows(y.Length, dx.Length, rows, cols);
+        fixed (float* py = y, pdy = dy, pdx = dx)
+        {
+            float* ys = py, dys = pdy, dxs = pdx;
+            Parallelism.For(0, rows, (start, end) =>
+            {
+                for (int r = start; r < end; r++)
+                {
+                    long o = (long)r * cols;
+                    var yr = new ReadOnlySpan<float>(ys + o, cols); var dyr = new ReadOnlySpan<float>(dys + o, cols);
+                    float dot = TensorPrimitives.Dot(yr, dyr);
+                    float* dxr = dxs + o;
+                    for (int c = 0; c < cols; c++) dxr[c] += yr[c] * (dyr[c] - dot);
+                }
+            }, costPerItem: 6L * cols);
+        }
+    }
+
+    /// <summary>y = x - max - log sum exp(x - max) per row.</summary>
+    public static unsafe void LogForward(ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
+    {
+        CheckRows(x.Length, y.Length, rows, cols);
+        fixed (float* px = x, py = y)
+        {
+            float* xs = px, ys = py;
+            Parallelism.For(0, rows, (start, end) =>
+            {
+                for (int r = start; r < end; r++)
+                {
+                    var xr = new ReadOnlySpan<float>(xs + (long)r * cols, cols);
+                    float lse = LogSumExp(xr);
+                    TensorPrimitives.Subtract(xr, lse, new Span<float>(ys + (long)r * cols, cols));
+                }
+            }, costPerItem: 20L * cols);
+        }
+    }
+
+    /// <summary>dx += dy - exp(y) sum(dy) per row, from the forward output y = log softmax(x).</summary>
+    public static unsafe void LogBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int cols)
+    {
+        CheckRows(y.Length, dy.Length, rows, cols);
+        CheckRows(y.Length, dx.Length, rows, cols);
+        fixed (float* py = y, pdy = dy, pdx = dx)
+        {
+            float* ys = py, dys = pdy, dxs = pdx;
+            Parallelism.For(0, rows, (start, end) =>
+            {
+                for (int r = start; r < end; r++)
+                {
+                    long o = (long)r * cols;
+                    float sum = TensorPrimitives.Sum(new ReadOnlySpan<float>(dys + o, cols));
+                    for (int c = 0; c < cols; c++) dxs[o + c] += dys[o + c] - MathF.Exp(ys[o + c]) * sum;
+                }
+            }, costPerItem: 20L * cols);
+        }
+    }
+
+    /// <summary>log sum exp of a row, stable (max subtracted).</summary>
+    internal static float LogSumExp(ReadOnlySpan<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        if (float.IsNegativeInfinity(max)) return max;
+        double sum = 0;
+        for (int c = 0; c < x.Length; c++) sum += MathF.Exp(x[c] - max);
+        return max + (float)Math.Log(sum);
+    }
+
+    /// <summary>
+    /// Fused cross-entropy: loss_r = logsumexp(logits_r) - logits_r[target_r], and 0 where target == ignoreIndex.
+    /// logits: (R, C); targets: (R); losses, logSumExp: (R), the latter kept for backward. Returns the number of counted rows.
+    /// Targets outside [0, C) other than ignoreIndex throw.
+    /// </summary>
+    public static unsafe int CrossEntropyForward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses,
+        Span<float> logSumExp, int rows, int cols, int ignoreIndex)
+    {
+        if (logits.Length != rows * cols || targets.Length != rows || losses.Length != rows || logSumExp.Length != rows)
+            throw new ArgumentException("cross-entropy span lengths do not match rows x cols");
+        int counted = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            int t = targets[r];
+            if (t == ignoreIndex) continue;
+            if ((uint)t >= (uint)cols) throw new ArgumentOutOfRangeException(nameof(targets), $"target {t} at row {r} is outside [0, {cols})");
+            counted++;
+        }
+        fixed (float* pl = logits, plo = losses, plse = logSumExp)
+        fixed (int* pt = targets)
+        {
+            float* ls = pl, los = plo, lses = plse; int* ts = pt;
+            Parallelism.For(0, rows, (start, end) =>
+            {
+                for (int r = start; r < end; r++)
+                {
+                    var row = new ReadOnlySpan<float>(ls + (long)r * cols, cols);
+                    float lse = LogSumExp(row);
+                    lses[r] = lse;
+                    los[r] = ts[r] == ignoreIndex ? 0f : lse - row[ts[r]];
+                }
+            }, costPerItem: 20L * cols);
+        }
+        return counted;
+    }
+
+    /// <summary>dlogits += dLoss_r (softmax(logits_r) - onehot(target_r)) for counted rows; ignored rows get nothing.</summary>
+    public static unsafe void CrossEntropyBackward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> logSumExp,
+        ReadOnlySpan<float> dLoss, Span<float> dLogits, int rows, int cols, int ignoreIndex)
+    {
+        if (logits.Length != rows * cols || dLogits.Length != rows * cols || targets.Length != rows || logSumExp.Length != rows || dLoss.Length != rows)
+            throw new ArgumentException("cross-entropy span lengths do not match rows x cols");
+        fixed (float* pl = logits, plse = logSumExp, pdl = dLoss, pdx = dLogits)
+        fixed (int* pt = targets)
+        {
+            float* ls = pl, lses = plse, dls = pdl, dxs = pdx; int* ts = pt;
+            Parallelism.For(0, rows, (start, end) =>
+            {
+                for (int r = start; r < end; r++)
+                {
+                    if (ts[r] == ignoreIndex) continue;
+                    long o = (long)r * cols;
+                    float lse = lses[r], g = dls[r];
+                    var row = new ReadOnlySpan<float>(ls + o, cols);
+                    var drow = new Span<float>(dxs + o, cols);
+                    // drow += g * exp(row - lse), vectorised through a temporary-free two-step: exp into scratch would allocate, so loop.
+                    for (int c = 0; c < cols; c++) drow[c] += g * MathF.Exp(row[c] - lse);
+                    drow[ts[r]] -= g;
+                }
+            }, costPerItem: 20L * cols);
+        }
+    }
+
+    static void CheckRows(int a, int b, int rows, int cols)
+    {
+        if (a != rows * cols || b != rows * cols) throw new ArgumentException($"span lengths must equal rows x cols = {rows * cols}");
+    }
+}

@@ -1,0 +1,192 @@
+// Differentiable reductions, activations, softmax family, fused cross-entropy and normalisations.
+// Each op: output from a kernel, then one closure that calls the matching backward kernel.
+using System.Numerics.Tensors;
+using ResidualLM.Autograd;
+using ResidualLM.Kernels;
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Ops;
+
+public static partial class Ops
+{
+    // ---- reductions ------------------------------------------------------------------------------
+
+    /// <summary>Sum of all elements, shape [].</summary>
+    public static Tensor Sum(Tensor x)
+    {
+        double s = 0;
+        foreach (float v in x.Data) s += v;
+        var y = Tensor.Scalar((float)s);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () =>
+        {
+            var dx = x.GradOrZeros().Data;
+            TensorPrimitives.Add(dx, y.Grad!.Data[0], dx);
+        });
+    }
+
+    /// <summary>Mean of all elements, shape [].</summary>
+    public static Tensor Mean(Tensor x) => MultiplyScalar(Sum(x), 1f / Math.Max(1, x.Size));
+
+    /// <summary>Sum over the last dimension: (..., C) -> (...).</summary>
+    public static Tensor SumLastDim(Tensor x) => ReduceLastDim(x, 1f);
+
+    /// <summary>Mean over the last dimension: (..., C) -> (...).</summary>
+    public static Tensor MeanLastDim(Tensor x) => ReduceLastDim(x, 1f / Math.Max(1, x.Dim(-1)));
+
+    static Tensor ReduceLastDim(Tensor x, float scale)
+    {
+        int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
+        var y = new Tensor(x.ShapeArray[..^1]);
+        for (int r = 0; r < rows; r++) y.Data[r] = TensorPrimitives.Sum(x.Data.AsSpan(r * cols, cols)) * scale;
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () =>
+        {
+            var dx = x.GradOrZeros().Data; var g = y.Grad!.Data;
+            for (int r = 0; r < rows; r++) TensorPrimitives.Add(dx.AsSpan(r * cols, cols), g[r] * scale, dx.AsSpan(r * cols, cols));
+        });
+    }
+
+    // ---- activations ----------------------------------------------------------------------------
+
+    /// <summary>GELU. <paramref name="exact"/> false: GPT-2's tanh approximation; true: x Phi(x) with erf.</summary>
+    public static Tensor Gelu(Tensor x, bool exact = false) => exact
+        ? Unary(x, Activations.GeluErfForward, (xv, yv, g, dx) => Activations.GeluErfBackward(xv, g, dx))
+        : Unary(x, ParallelMap(Activations.GeluTanhForward), (xv, yv, g, dx) => ParallelBackward(xv, g, dx, Activations.GeluTanhBackward));
+
+    /// <summary>tanh(x).</summary>
+    public static Tensor Tanh(Tensor x) => Unary(x, Activations.TanhForward, (xv, yv, g, dx) => Activations.TanhBackward(yv, g, dx));
+
+    /// <summary>SiLU (swish): x sigmoid(x).</summary>
+    public static Tensor Silu(Tensor x) => Unary(x, Activations.SiluForward, (xv, yv, g, dx) => Activations.SiluBackward(xv, g, dx));
+
+    /// <summary>ReLU: max(x, 0).</summary>
+    public static Tensor Relu(Tensor x) => Unary(x, Activations.ReluForward, (xv, yv, g, dx) => Activations.ReluBackward(xv, g, dx));
+
+    delegate void ForwardKernel(ReadOnlySpan<float> x, Span<float> y);
+    delegate void BackwardKernel(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx);
+    delegate void GradKernel(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx);
+
+    static Tensor Unary(Tensor x, ForwardKernel forward, BackwardKernel backward)
+    {
+        var y = NewLike(x);
+        forward(x.Data, y.Data);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () => backward(x.Data, y.Data, y.Grad!.Data, x.GradOrZeros().Data));
+    }
+
+    /// <summary>Splits an element-wise kernel over threads in 4096-element chunks.</summary>
+    static ForwardKernel ParallelMap(ForwardKernel kernel) => (x, y) =>
+    {
+        unsafe
+        {
+            fixed (float* px = x, py = y)
+            {
+                float* xs = px, ys = py; int n = x.Length;
+                const int Chunk = 4096;
+                Parallelism.For(0, (n + Chunk - 1) / Chunk, (s, e) =>
+                {
+                    int from = s * Chunk, to = Math.Min(n, e * Chunk);
+                    kernel(new ReadOnlySpan<float>(xs + from, to - from), new Span<float>(ys + from, to - from));
+                }, costPerItem: 30L * Chunk);
+            }
+        }
+    };
+
+    static unsafe void ParallelBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, GradKernel kernel)
+    {
+        fixed (float* px = x, pg = dy, pdx = dx)
+        {
+            float* xs = px, gs = pg, dxs = pdx; int n = x.Length;
+            const int Chunk = 4096;
+            Parallelism.For(0, (n + Chunk - 1) / Chunk, (s, e) =>
+            {
+                int from = s * Chunk, to = Math.Min(n, e * Chunk);
+                kernel(new ReadOnlySpan<float>(xs + from, to - from), new ReadOnlySpan<float>(gs + from, to - from), new Span<float>(dxs + from, to - from));
+            }, costPerItem: 40L * Chunk);
+        }
+    }
+
+    // ---- softmax family ---------------------------------------------------------------------------
+
+    /// <summary>Softmax over the last dimension.</summary>
+    public static Tensor Softmax(Tensor x)
+    {
+        int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
+        var y = NewLike(x);
+        Kernels.Softmax.Forward(x.Data, y.Data, rows, cols);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () => Kernels.Softmax.Backward(y.Data, y.Grad!.Data, x.GradOrZeros().Data, rows, cols));
+    }
+
+    /// <summary>Log-softmax over the last dimension.</summary>
+    public static Tensor LogSoftmax(Tensor x)
+    {
+        int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
+        var y = NewLike(x);
+        Kernels.Softmax.LogForward(x.Data, y.Data, rows, cols);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () => Kernels.Softmax.LogBackward(y.Data, y.Grad!.Data, x.GradOrZeros().Data, rows, cols));
+    }
+
+    /// <summary>
+    /// Mean cross-entropy of softmax(logits) against integer targets, in nats, fused (no probability tensor kept).
+    /// logits: (..., V); targets: one per row. Rows whose target is <paramref name="ignoreIndex"/> count for nothing,
+    /// as in PyTorch; if every row is ignored the loss is 0.
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, int ignoreIndex = -100)
+    {
+        int cols = logits.Dim(-1), rows = logits.Size / Math.Max(1, cols);
+        if (targets.Length != rows) throw new ArgumentException($"cross-entropy: {targets.Length} targets for {rows} rows of logits {logits.ShapeString}");
+        int[] t = targets.ToArray();
+        var losses = new float[rows]; var lse = new float[rows];
+        int counted = Kernels.Softmax.CrossEntropyForward(logits.Data, t, losses, lse, rows, cols, ignoreIndex);
+        double total = 0;
+        foreach (float l in losses) total += l;
+        var y = Tensor.Scalar(counted == 0 ? 0f : (float)(total / counted));
+        if (!Graph.ShouldRecord(logits) || counted == 0) return y;
+        return Graph.Record(y, [logits], () =>
+        {
+            var dLoss = new float[rows];
+            Array.Fill(dLoss, y.Grad!.Data[0] / counted);
+            Kernels.Softmax.CrossEntropyBackward(logits.Data, t, lse, dLoss, logits.GradOrZeros().Data, rows, cols, ignoreIndex);
+        });
+    }
+
+    // ---- normalisation --------------------------------------------------------------------------
+
+    /// <summary>LayerNorm over the last dimension with weight and bias (C), biased variance (as PyTorch).</summary>
+    public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor bias, float eps = 1e-5f)
+    {
+        int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
+        if (weight.Size != cols || bias.Size != cols) throw new ArgumentException($"layer norm of {x.ShapeString} needs weight and bias of {cols}");
+        var y = NewLike(x);
+        var mean = new float[rows]; var rstd = new float[rows];
+        Normalization.LayerNormForward(x.Data, weight.Data, bias.Data, y.Data, mean, rstd, rows, cols, eps);
+        if (!Graph.ShouldRecord([x, weight, bias])) return y;
+        return Graph.Record(y, [x, weight, bias], () =>
+        {
+            float[] dx = x.RequiresGrad ? x.GradOrZeros().Data : new float[x.Size];
+            float[] dw = weight.RequiresGrad ? weight.GradOrZeros().Data : new float[cols];
+            float[] db = bias.RequiresGrad ? bias.GradOrZeros().Data : new float[cols];
+            Normalization.LayerNormBackward(y.Grad!.Data, x.Data, weight.Data, mean, rstd, dx, dw, db, rows, cols);
+        });
+    }
+
+    /// <summary>RMSNorm over the last dimension with weight (C).</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor weight, float eps = 1e-5f)
+    {
+        int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
+        if (weight.Size != cols) throw new ArgumentException($"RMS norm of {x.ShapeString} needs a weight of {cols}");
+        var y = NewLike(x);
+        var rstd = new float[rows];
+        Normalization.RmsNormForward(x.Data, weight.Data, y.Data, rstd, rows, cols, eps);
+        if (!Graph.ShouldRecord(x, weight)) return y;
+        return Graph.Record(y, [x, weight], () =>
+        {
+            float[] dx = x.RequiresGrad ? x.GradOrZeros().Data : new float[x.Size];
+            float[] dw = weight.RequiresGrad ? weight.GradOrZeros().Data : new float[cols];
+            Normalization.RmsNormBackward(y.Grad!.Data, x.Data, weight.Data, rstd, dx, dw, rows, cols);
+        });
+    }
+}

@@ -1,0 +1,82 @@
+// Matrix products with autograd: 2-D and batched, either operand transposed, no transpose ever materialised.
+// For C = op(A) op(B): d op(A) = dC op(B)^T and d op(B) = op(A)^T dC, each folded into one GEMM call's flags.
+using ResidualLM.Autograd;
+using ResidualLM.Kernels;
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Ops;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// C = op(A) op(B). A: (..., M, K), or (..., K, M) when <paramref name="transposeA"/>. B: (K, N) shared by every batch,
+    /// or (..., K, N) with the same leading dimensions as A; (N, K) / (..., N, K) when <paramref name="transposeB"/>.
+    /// C: (..., M, N).
+    /// </summary>
+    public static Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false)
+    {
+        if (a.Rank < 2 || b.Rank < 2) throw new ArgumentException($"matmul needs matrices, got {a.ShapeString} and {b.ShapeString}");
+        int m = transposeA ? a.Dim(-1) : a.Dim(-2), k = transposeA ? a.Dim(-2) : a.Dim(-1);
+        int kb = transposeB ? b.Dim(-1) : b.Dim(-2), n = transposeB ? b.Dim(-2) : b.Dim(-1);
+        if (k != kb) throw new ArgumentException($"matmul inner dimensions differ: {a.ShapeString}{(transposeA ? "^T" : "")} x {b.ShapeString}{(transposeB ? "^T" : "")}");
+        int batch = a.Size / Math.Max(1, m * k);
+        if (m * k == 0) batch = ShapeProduct(a.ShapeArray, a.Rank - 2);
+        bool broadcastB = b.Rank == 2;
+        if (!broadcastB)
+        {
+            if (b.Rank != a.Rank) throw new ArgumentException($"batched matmul needs equal ranks or a 2-D right operand: {a.ShapeString} x {b.ShapeString}");
+            for (int i = 0; i < a.Rank - 2; i++)
+                if (a.Dim(i) != b.Dim(i)) throw new ArgumentException($"batched matmul batch dimensions differ: {a.ShapeString} x {b.ShapeString}");
+        }
+        var outShape = a.ShapeArray.ToArray();
+        outShape[^2] = m; outShape[^1] = n;
+        var c = new Tensor(outShape);
+        // A shared B with an untransposed A is one big (batch*M, K) x (K, N) product: better for the GEMM.
+        bool flatten = broadcastB && !transposeA;
+        if (flatten) Gemm.Multiply(a.Data, b.Data, c.Data, batch * m, k, n, false, transposeB);
+        else Gemm.MultiplyBatched(a.Data, b.Data, c.Data, batch, m, k, n, transposeA, transposeB, broadcastB: broadcastB);
+        if (!Graph.ShouldRecord(a, b)) return c;
+        return Graph.Record(c, [a, b], () =>
+        {
+            float[] dC = c.Grad!.Data;
+            if (a.RequiresGrad)
+            {
+                float[] dA = a.GradOrZeros().Data;
+                if (flatten) Gemm.Multiply(dC, b.Data, dA, batch * m, n, k, false, !transposeB, accumulate: true);
+                else if (!transposeA) Gemm.MultiplyBatched(dC, b.Data, dA, batch, m, n, k, false, !transposeB, accumulate: true, broadcastB: broadcastB);
+                else if (!broadcastB) Gemm.MultiplyBatched(b.Data, dC, dA, batch, k, n, m, transposeB, true, accumulate: true);
+                else
+                    for (int i = 0; i < batch; i++)
+                        Gemm.Multiply(b.Data, dC.AsSpan(i * m * n, m * n), dA.AsSpan(i * m * k, m * k), k, n, m, transposeB, true, accumulate: true);
+            }
+            if (b.RequiresGrad)
+            {
+                float[] dB = b.GradOrZeros().Data;
+                if (flatten)
+                {
+                    if (!transposeB) Gemm.Multiply(a.Data, dC, dB, k, batch * m, n, true, false, accumulate: true);
+                    else Gemm.Multiply(dC, a.Data, dB, n, batch * m, k, true, false, accumulate: true);
+                }
+                else if (broadcastB)
+                {
+                    // Shared B with transposed A: sum the per-batch gradients.
+                    for (int i = 0; i < batch; i++)
+                    {
+                        var ai = a.Data.AsSpan(i * m * k, m * k); var ci = dC.AsSpan(i * m * n, m * n);
+                        if (!transposeB) Gemm.Multiply(ai, ci, dB, k, m, n, !transposeA, false, accumulate: true);
+                        else Gemm.Multiply(ci, ai, dB, n, m, k, true, transposeA, accumulate: true);
+                    }
+                }
+                else if (!transposeB) Gemm.MultiplyBatched(a.Data, dC, dB, batch, k, m, n, !transposeA, false, accumulate: true);
+                else Gemm.MultiplyBatched(dC, a.Data, dB, batch, n, m, k, true, transposeA, accumulate: true);
+            }
+        });
+    }
+
+    static int ShapeProduct(int[] shape, int count)
+    {
+        int p = 1;
+        for (int i = 0; i < count; i++) p *= shape[i];
+        return p;
+    }
+}

@@ -1,0 +1,167 @@
+// Differentiable data movement and masking: heads split/merge, concat/split on the last dim, embedding lookup,
+// masked fill (causal and padding masks) and seeded dropout.
+using ResidualLM.Autograd;
+using ResidualLM.Kernels;
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Ops;
+
+public static partial class Ops
+{
+    /// <summary>(B, T, NH*HS) -> (B, NH, T, HS).</summary>
+    public static Tensor SplitHeads(Tensor x, int heads)
+    {
+        if (x.Rank != 3 || x.Dim(2) % heads != 0) throw new ArgumentException($"split-heads needs (B, T, C) with C divisible by {heads}, got {x.ShapeString}");
+        int b = x.Dim(0), t = x.Dim(1), hs = x.Dim(2) / heads;
+        var y = new Tensor(b, heads, t, hs);
+        Layout.SplitHeads(x.Data, y.Data, b, t, heads, hs);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () => Layout.MergeHeads(y.Grad!.Data, x.GradOrZeros().Data, b, t, heads, hs, accumulate: true));
+    }
+
+    /// <summary>(B, NH, T, HS) -> (B, T, NH*HS).</summary>
+    public static Tensor MergeHeads(Tensor x)
+    {
+        if (x.Rank != 4) throw new ArgumentException($"merge-heads needs (B, NH, T, HS), got {x.ShapeString}");
+        int b = x.Dim(0), heads = x.Dim(1), t = x.Dim(2), hs = x.Dim(3);
+        var y = new Tensor(b, t, heads * hs);
+        Layout.MergeHeads(x.Data, y.Data, b, t, heads, hs);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () => Layout.SplitHeads(y.Grad!.Data, x.GradOrZeros().Data, b, t, heads, hs, accumulate: true));
+    }
+
+    /// <summary>Concatenation along the last dimension; leading dimensions must agree.</summary>
+    public static Tensor Concat(params Tensor[] parts)
+    {
+        if (parts.Length == 0) throw new ArgumentException("concat of nothing");
+        int rows = parts[0].Size / Math.Max(1, parts[0].Dim(-1)), total = 0;
+        foreach (var p in parts)
+        {
+            if (p.Rank != parts[0].Rank || p.Size / Math.Max(1, p.Dim(-1)) != rows) throw new ArgumentException("concat: leading dimensions differ");
+            total += p.Dim(-1);
+        }
+        var shape = parts[0].ShapeArray.ToArray(); shape[^1] = total;
+        var y = new Tensor(shape);
+        int offset = 0;
+        foreach (var p in parts)
+        {
+            Layout.ColumnSlice(y.Data, p.Data, rows, total, offset, p.Dim(-1), scatter: true);
+            offset += p.Dim(-1);
+        }
+        if (!Graph.ShouldRecord(parts)) return y;
+        return Graph.Record(y, parts, () =>
+        {
+            int o = 0;
+            foreach (var p in parts)
+            {
+                if (p.RequiresGrad)
+                {
+                    var piece = new float[p.Size];
+                    Layout.ColumnSlice(y.Grad!.Data, piece, rows, total, o, p.Dim(-1), scatter: false);
+                    Accumulate(p, piece);
+                }
+                o += p.Dim(-1);
+            }
+        });
+    }
+
+    /// <summary>Splits the last dimension into pieces of the given widths (e.g. fused qkv into q, k, v).</summary>
+    public static Tensor[] Split(Tensor x, params int[] widths)
+    {
+        int total = x.Dim(-1), rows = x.Size / Math.Max(1, total);
+        if (widths.Sum() != total) throw new ArgumentException($"split widths sum to {widths.Sum()}, last dim is {total}");
+        var outputs = new Tensor[widths.Length];
+        int offset = 0;
+        for (int i = 0; i < widths.Length; i++)
+        {
+            var shape = x.ShapeArray.ToArray(); shape[^1] = widths[i];
+            var y = new Tensor(shape);
+            int o = offset, w = widths[i];
+            Layout.ColumnSlice(x.Data, y.Data, rows, total, o, w, scatter: false);
+            outputs[i] = Graph.ShouldRecord(x)
+                ? Graph.Record(y, [x], () => Layout.ColumnSlice(x.GradOrZeros().Data, y.Grad!.Data, rows, total, o, w, scatter: true))
+                : y;
+            offset += w;
+        }
+        return outputs;
+    }
+
+    /// <summary>Rows of <paramref name="table"/> (V, C) picked by <paramref name="ids"/>; output (ids..., C) with the given leading shape.</summary>
+    public static Tensor Embedding(Tensor table, ReadOnlySpan<int> ids, params int[] leadingShape)
+    {
+        if (table.Rank != 2) throw new ArgumentException($"embedding table must be (V, C), got {table.ShapeString}");
+        int vocab = table.Dim(0), cols = table.Dim(1);
+        int[] idCopy = ids.ToArray();
+        int[] shape = leadingShape.Length == 0 ? [idCopy.Length, cols] : [.. leadingShape, cols];
+        var y = new Tensor(shape);
+        if (y.Size != idCopy.Length * cols) throw new ArgumentException("embedding: leading shape does not match the number of ids");
+        Kernels.Embedding.Forward(table.Data, idCopy, y.Data, vocab, cols);
+        if (!Graph.ShouldRecord(table)) return y;
+        return Graph.Record(y, [table], () => Kernels.Embedding.Backward(y.Grad!.Data, idCopy, table.GradOrZeros().Data, vocab, cols));
+    }
+
+    /// <summary>
+    /// Sets x to <paramref name="value"/> where mask is true. The mask (over the last two dims (T, S), or (B, 1, 1, S)-like
+    /// shapes given as <paramref name="maskShape"/>) broadcasts NumPy-style: each of its dims is 1 or equal to x's.
+    /// Masked positions get no gradient.
+    /// </summary>
+    public static Tensor MaskedFill(Tensor x, bool[] mask, int[] maskShape, float value)
+    {
+        int rank = x.Rank;
+        if (maskShape.Length > rank) throw new ArgumentException("mask has more dims than x");
+        var full = new int[rank];
+        for (int i = 0; i < rank; i++) full[i] = 1;
+        for (int i = 0; i < maskShape.Length; i++) full[rank - maskShape.Length + i] = maskShape[i];
+        for (int i = 0; i < rank; i++)
+            if (full[i] != 1 && full[i] != x.Dim(i)) throw new ArgumentException($"mask shape [{string.Join(", ", maskShape)}] does not broadcast over {x.ShapeString}");
+        if (mask.Length != full.Aggregate(1, (a, b) => a * b)) throw new ArgumentException("mask length does not match its shape");
+        // The flat index into the mask of every element of x, computed once (also used by backward).
+        var hit = new bool[x.Size];
+        var index = new int[rank];
+        for (int e = 0; e < x.Size; e++)
+        {
+            int m = 0;
+            for (int d = 0; d < rank; d++) m = m * full[d] + (full[d] == 1 ? 0 : index[d]);
+            hit[e] = mask[m];
+            for (int d = rank - 1; d >= 0; d--) { if (++index[d] < x.Dim(d)) break; index[d] = 0; }
+        }
+        var y = NewLike(x);
+        for (int e = 0; e < x.Size; e++) y.Data[e] = hit[e] ? value : x.Data[e];
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () =>
+        {
+            var dx = x.GradOrZeros().Data; var g = y.Grad!.Data;
+            for (int e = 0; e < dx.Length; e++) if (!hit[e]) dx[e] += g[e];
+        });
+    }
+
+    /// <summary>The causal mask for attention scores (..., T, T): position i may not look at j &gt; i (those become -inf).</summary>
+    public static Tensor CausalMask(Tensor scores)
+    {
+        int t = scores.Dim(-1), s = scores.Dim(-2);
+        var mask = new bool[s * t];
+        for (int i = 0; i < s; i++) for (int j = i + 1; j < t; j++) mask[i * t + j] = true;
+        return MaskedFill(scores, mask, [s, t], float.NegativeInfinity);
+    }
+
+    /// <summary>
+    /// Inverted dropout: in training, zeroes each element with probability p and scales the rest by 1/(1-p), drawing
+    /// from <paramref name="rng"/> (so a seed fixes the mask). Identity when p is 0 or not training.
+    /// </summary>
+    public static Tensor Dropout(Tensor x, float p, Rng rng, bool training)
+    {
+        if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1)");
+        if (!training || p == 0f) return x;
+        var scale = new float[x.Size];
+        float keep = 1f / (1f - p);
+        for (int i = 0; i < scale.Length; i++) scale[i] = rng.NextFloat() < p ? 0f : keep;
+        var y = NewLike(x);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data, scale, y.Data);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () =>
+        {
+            var dx = x.GradOrZeros().Data;
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(y.Grad!.Data, scale, dx, dx);
+        });
+    }
+}

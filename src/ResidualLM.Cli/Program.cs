@@ -1,13 +1,28 @@
 // Entry point of the `rlm` command: builds the command tree and turns user mistakes into one-line errors.
 using System.CommandLine;
+using ResidualLM.Kernels;
 
 namespace ResidualLM.Cli;
 
 public static class Program
 {
+    /// <summary>Kernel threads for every command (default: RLM_THREADS or all cores).</summary>
+    public static readonly Option<int?> ThreadsOption = new("--threads")
+    {
+        Description = "Threads for the kernels (default: RLM_THREADS or all cores)",
+        Recursive = true,
+    };
+
     public static int Main(string[] args)
     {
         var root = new RootCommand("rlm: train, run and study transformer language models, with the residual connection in view.");
-        return root.Parse(args).Invoke();
+        root.Options.Add(ThreadsOption);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
+        {
+            if (threads < 1) return CliErrors.Report(new InvalidInputException($"must be at least 1, got {threads}", field: "--threads"));
+            Parallelism.ThreadCount = threads;
+        }
+        return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }
 }

@@ -1,0 +1,33 @@
+// Turns exceptions from user mistakes into one-line messages and exit codes; anything else is a bug and shows its trace.
+namespace ResidualLM.Cli;
+
+/// <summary>Exit codes and error reporting shared by every command.</summary>
+public static class CliErrors
+{
+    /// <summary>Exit code for bad input (file, configuration or argument).</summary>
+    public const int BadInput = 2;
+
+    /// <summary>Runs a command body, mapping user errors to a message on stderr and <see cref="BadInput"/>.</summary>
+    public static int Run(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (IsUserError(e)) { return Report(e); }
+    }
+
+    /// <summary>Async version of <see cref="Run(Func{int})"/>.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try { return await body(); }
+        catch (Exception e) when (IsUserError(e)) { return Report(e); }
+    }
+
+    static bool IsUserError(Exception e) =>
+        e is InvalidInputException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or PathTooLongException;
+
+    /// <summary>Prints "error: message" to stderr and returns <see cref="BadInput"/>.</summary>
+    public static int Report(Exception e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return BadInput;
+    }
+}

@@ -1,0 +1,48 @@
+// Fused scaled dot-product attention as one differentiable op (no (T x T) score tensor in the graph; the
+// probabilities are kept inside the closure for backward). Equivalent to MatMul + CausalMask + Softmax + MatMul.
+using ResidualLM.Autograd;
+using ResidualLM.Kernels;
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Ops;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// softmax(q k^T / sqrt(HS) + mask) v for q (B, NH, TQ, HS) and k, v (B, NH, TK, HS), TQ &lt;= TK (queries are the
+    /// last TQ positions, as in KV-cache decoding). <paramref name="causal"/> hides later keys; <paramref name="keyPadding"/>
+    /// (B x TK, true = padding) hides padded keys. Dropout with probability <paramref name="dropout"/> is applied to the
+    /// attention weights in training, drawing from <paramref name="rng"/>.
+    /// </summary>
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, bool causal, bool[]? keyPadding = null,
+        float dropout = 0f, Rng? rng = null, bool training = false)
+    {
+        if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4) throw new ArgumentException("attention needs (B, NH, T, HS) tensors");
+        int batch = q.Dim(0), heads = q.Dim(1), tq = q.Dim(2), hs = q.Dim(3), tk = k.Dim(2);
+        if (k.Dim(0) != batch || k.Dim(1) != heads || k.Dim(3) != hs || !v.Shape.SequenceEqual(k.Shape))
+            throw new ArgumentException($"attention shapes differ: q {q.ShapeString}, k {k.ShapeString}, v {v.ShapeString}");
+        float scale = 1f / MathF.Sqrt(hs);
+        var y = new Tensor(batch, heads, tq, hs);
+        var probabilities = new float[batch * heads * tq * tk];
+        AttentionKernel.Forward(q.Data, k.Data, v.Data, y.Data, probabilities, batch * heads, heads, tq, tk, hs, scale, causal, keyPadding ?? []);
+        float[]? applied = null;
+        if (training && dropout > 0f)
+        {
+            // Re-weight with the dropout mask: out = (P * mask / (1 - p)) v, recomputed from the kept weights.
+            if (rng is null) throw new ArgumentException("attention dropout needs an Rng");
+            applied = new float[probabilities.Length];
+            float keep = 1f / (1f - dropout);
+            for (int i = 0; i < applied.Length; i++) applied[i] = rng.NextFloat() < dropout ? 0f : probabilities[i] * keep;
+            Gemm.MultiplyBatched(applied, v.Data, y.Data, batch * heads, tq, tk, hs);
+        }
+        if (!Graph.ShouldRecord([q, k, v])) return y;
+        return Graph.Record(y, [q, k, v], () =>
+        {
+            float[] dq = q.RequiresGrad ? q.GradOrZeros().Data : new float[q.Size];
+            float[] dk = k.RequiresGrad ? k.GradOrZeros().Data : new float[k.Size];
+            float[] dv = v.RequiresGrad ? v.GradOrZeros().Data : new float[v.Size];
+            AttentionKernel.Backward(q.Data, k.Data, v.Data, probabilities, applied ?? [], y.Grad!.Data, dq, dk, dv,
+                batch * heads, tq, tk, hs, scale);
+        });
+    }
+}

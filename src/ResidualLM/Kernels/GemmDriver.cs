@@ -1,0 +1,174 @@
+// GEMM driver: Goto/BLIS blocking (KC slice of k, NC block of B, MC block of A, MR x NR micro-tiles) over one
+// thread's share of C, plus the split of a product between threads. Per-thread packing buffers are reused.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace ResidualLM.Kernels;
+
+/// <summary>One product C (m x n) (+)= op(A) op(B) on raw pointers; ld* are the stored row strides.</summary>
+unsafe struct GemmProblem
+{
+    public float* A, B, C;
+    public int M, K, N;
+    public bool TransposeA, TransposeB, Accumulate;
+
+    public readonly nint Lda => TransposeA ? M : K;   // A stored (m x k), or (k x m) when transposed
+    public readonly nint Ldb => TransposeB ? K : N;   // B stored (k x n), or (n x k) when transposed
+}
+
+static unsafe class GemmDriver
+{
+    // Tile and block sizes. AVX-512: a 12 x 32 tile (24 zmm accumulators); the KC x 32 B micro-panel (32 KiB) stays in
+    // the 48 KiB L1 while 12 x KC A micro-panels stream from the MC x KC block in L2; the KC x NC B block fits L2 too.
+    public static readonly int MR = Avx512F.IsSupported ? 12 : Fma.IsSupported && Avx2.IsSupported ? 6 : 4;
+    public static readonly int NR = Avx512F.IsSupported ? 32 : Fma.IsSupported && Avx2.IsSupported ? 16 : 8;
+    public const int KC = 256;
+    public static readonly int MC = MR * 22;
+    public static readonly int NC = NR * 16;
+
+    sealed class Scratch
+    {
+        public readonly float* PackA, PackB, Tile;
+
+        public Scratch()
+        {
+            // 16 floats of slack: the W = 12 transpose writes 4 floats past a panel.
+            PackA = (float*)NativeMemory.AlignedAlloc((nuint)(MC * KC + 64) * sizeof(float), 64);
+            PackB = (float*)NativeMemory.AlignedAlloc((nuint)(NC * KC + 64) * sizeof(float), 64);
+            Tile = (float*)NativeMemory.AlignedAlloc((nuint)(MR * NR) * sizeof(float), 64);
+        }
+
+        ~Scratch()
+        {
+            NativeMemory.AlignedFree(PackA);
+            NativeMemory.AlignedFree(PackB);
+            NativeMemory.AlignedFree(Tile);
+        }
+    }
+
+    [ThreadStatic] static Scratch? scratch;
+
+    /// <summary>Computes the whole product with up to <paramref name="threads"/> threads (k &gt;= 1, m, n &gt;= 1).</summary>
+    public static void Run(ref GemmProblem p, int threads)
+    {
+        int parts = PlanParts(p.M, p.N, p.K, threads);
+        if (parts > 1)
+        {
+            fixed (GemmProblem* state = &p)
+            {
+                if (GemmThreads.TryRun(&RunPart, state, parts)) return;
+            }
+        }
+        RunRegion(in p, 0, p.M, 0, p.N);
+    }
+
+    // Threads pay off above ~1 MFLOP; each part gets at least two micro-tile columns (or rows) of work.
+    static int PlanParts(int m, int n, int k, int threads)
+    {
+        if (threads <= 1 || 2.0 * m * n * k < 1 << 20) return 1;
+        int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
+        return Math.Max(1, Math.Min(threads, Math.Max(nPanels, mPanels) / 2));
+    }
+
+    // Splits N in whole NR panels when there are enough of them (every thread packs all of A, a small cost), else M.
+    static void RunPart(void* state, int part, int parts)
+    {
+        ref GemmProblem p = ref Unsafe.AsRef<GemmProblem>(state);
+        int nPanels = (p.N + NR - 1) / NR, mPanels = (p.M + MR - 1) / MR;
+        if (nPanels >= 2 * parts || nPanels >= mPanels)
+        {
+            int n0 = Math.Min(p.N, (int)((long)nPanels * part / parts) * NR);
+            int n1 = Math.Min(p.N, (int)((long)nPanels * (part + 1) / parts) * NR);
+            if (n1 > n0) RunRegion(in p, 0, p.M, n0, n1);
+        }
+        else
+        {
+            int m0 = Math.Min(p.M, (int)((long)mPanels * part / parts) * MR);
+            int m1 = Math.Min(p.M, (int)((long)mPanels * (part + 1) / parts) * MR);
+            if (m1 > m0) RunRegion(in p, m0, m1, 0, p.N);
+        }
+    }
+
+    /// <summary>C[m0..m1, n0..n1] (+)= op(A)[m0..m1, :] op(B)[:, n0..n1] on the calling thread.</summary>
+    public static void RunRegion(in GemmProblem p, int m0, int m1, int n0, int n1)
+    {
+        Scratch s = scratch ??= new Scratch();
+        int kStep = EvenStep(p.K, KC, 1), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
+        bool onePanelOfA = m1 - m0 <= mStep;
+        nint lda = p.Lda, ldb = p.Ldb, ldc = p.N;
+        for (int pc = 0; pc < p.K; pc += kStep)
+        {
+            int kc = Math.Min(kStep, p.K - pc);
+            bool addC = p.Accumulate || pc > 0;
+            if (onePanelOfA) PackA(in p, lda, m0, m1 - m0, pc, kc, s.PackA);
+            for (int jc = n0; jc < n1; jc += nStep)
+            {
+                int nc = Math.Min(nStep, n1 - jc);
+                float* bSrc = p.TransposeB ? p.B + jc * ldb + pc : p.B + pc * ldb + jc;
+                GemmPacking.Pack(bSrc, ldb, p.TransposeB, nc, kc, NR, s.PackB);
+                for (int ic = m0; ic < m1; ic += mStep)
+                {
+                    int mc = Math.Min(mStep, m1 - ic);
+                    if (!onePanelOfA) PackA(in p, lda, ic, mc, pc, kc, s.PackA);
+                    Macro(s.PackA, s.PackB, mc, nc, kc, p.C + ic * ldc + jc, ldc, addC, s.Tile);
+                }
+            }
+        }
+    }
+
+    static void PackA(in GemmProblem p, nint lda, int i0, int mc, int pc, int kc, float* dst)
+    {
+        float* src = p.TransposeA ? p.A + pc * lda + i0 : p.A + i0 * lda + pc;
+        GemmPacking.Pack(src, lda, !p.TransposeA, mc, kc, MR, dst);
+    }
+
+    // Largest step <= max (a multiple of unit) that splits total into equal-ish blocks, e.g. k = 300 -> 2 x 150.
+    static int EvenStep(int total, int max, int unit)
+    {
+        int blocks = (total + max - 1) / max;
+        int step = (total + blocks - 1) / blocks;
+        return Math.Min(max, (step + unit - 1) / unit * unit);
+    }
+
+    // Loops over the micro-tiles of one packed MC x KC block of A and KC x NC block of B. Edge tiles go through a
+    // small buffer so the kernel always writes a full MR x NR tile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Macro(float* packA, float* packB, int mc, int nc, int kc, float* c, nint ldc, bool addC, float* tile)
+    {
+        for (int jr = 0; jr < nc; jr += NR)
+        {
+            int nr = Math.Min(NR, nc - jr);
+            float* bPanel = packB + jr * kc;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int mr = Math.Min(MR, mc - ir);
+                float* aPanel = packA + ir * kc;
+                float* cTile = c + ir * ldc + jr;
+                if (mr == MR && nr == NR)
+                {
+                    Kernel(kc, aPanel, bPanel, cTile, ldc, addC);
+                }
+                else
+                {
+                    Kernel(kc, aPanel, bPanel, tile, NR, false);
+                    for (int r = 0; r < mr; r++)
+                    {
+                        float* dst = cTile + r * ldc;
+                        float* src = tile + r * NR;
+                        if (addC) for (int j = 0; j < nr; j++) dst[j] += src[j];
+                        else for (int j = 0; j < nr; j++) dst[j] = src[j];
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Kernel(nint kc, float* a, float* b, float* c, nint ldc, bool addC)
+    {
+        if (Avx512F.IsSupported) GemmKernels.Kernel12x32(kc, a, b, c, ldc, addC);
+        else if (Fma.IsSupported && Avx2.IsSupported) GemmKernels.Kernel6x16(kc, a, b, c, ldc, addC);
+        else GemmKernels.Kernel4x8(kc, a, b, c, ldc, addC);
+    }
+}

@@ -1,0 +1,142 @@
+// GEMM packing: copies a (kc x width) slice of A or B into k-major micro-panels (panel[p * W + r]), zero-padded to the
+// panel width W, so the micro-kernel reads both operands contiguously. Transposes are folded in here.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ResidualLM.Kernels;
+
+static unsafe class GemmPacking
+{
+    /// <summary>
+    /// Packs <paramref name="count"/> rows (A) or columns (B) into panels of width <paramref name="width"/>, each kc x width.
+    /// src points at element (index 0, p 0); element (index r, p) is at src[r * ld + p] when contiguousAlongK,
+    /// else at src[p * ld + r]. dst needs kc * roundUp(count, width) floats plus 16 floats of slack.
+    /// </summary>
+    public static void Pack(float* src, nint ld, bool contiguousAlongK, int count, int kc, int width, float* dst)
+    {
+        for (int i = 0; i < count; i += width, dst += (nint)width * kc)
+        {
+            int w = Math.Min(width, count - i);
+            if (contiguousAlongK) TransposePanel(src + i * ld, ld, w, width, kc, dst);
+            else CopyPanel(src + i, ld, w, width, kc, dst);
+        }
+    }
+
+    // dst[p * W + r] = src[p * ld + r] for r < w, 0 for w <= r < W. Rows of the panel are contiguous in the source.
+    static void CopyPanel(float* src, nint ld, int w, int W, int kc, float* dst)
+    {
+        if (w == W && W == 32 && Avx512F.IsSupported)
+        {
+            for (int p = 0; p < kc; p++, src += ld, dst += 32)
+            {
+                Vector512.StoreAligned(Vector512.Load(src), dst);
+                Vector512.StoreAligned(Vector512.Load(src + 16), dst + 16);
+            }
+        }
+        else if (w == W && W == 12)
+        {
+            for (int p = 0; p < kc; p++, src += ld, dst += 12)
+            {
+                Vector256.Store(Vector256.Load(src), dst);
+                Vector128.Store(Vector128.Load(src + 8), dst + 8);
+            }
+        }
+        else if (w == W && W == 16)
+        {
+            for (int p = 0; p < kc; p++, src += ld, dst += 16)
+            {
+                Vector256.Store(Vector256.Load(src), dst);
+                Vector256.Store(Vector256.Load(src + 8), dst + 8);
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++, src += ld, dst += W)
+            {
+                int r = 0;
+                for (; r < w; r++) dst[r] = src[r];
+                for (; r < W; r++) dst[r] = 0f;
+            }
+        }
+    }
+
+    // dst[p * W + r] = src[r * ld + p] for r < w, 0 for w <= r < W: the source rows run along k, so this is a transpose.
+    static void TransposePanel(float* src, nint ld, int w, int W, int kc, float* dst)
+    {
+        int p = 0;
+        if (Avx512F.IsSupported && (W == 12 || W == 32))
+        {
+            // 16 x 16 blocks transposed in registers. For W = 12 each 16-wide store spills 4 zeros into the next
+            // k-row, which the next store (or the next panel, or the buffer slack) overwrites: stores go in order.
+            for (; p + 16 <= kc; p += 16)
+                for (int r0 = 0; r0 < W; r0 += 16)
+                    Transpose16(src + r0 * ld + p, ld, w - r0, dst + p * W + r0, W);
+        }
+        for (; p < kc; p++)
+        {
+            float* d = dst + p * W;
+            int r = 0;
+            for (; r < w; r++) d[r] = src[r * ld + p];
+            for (; r < W; r++) d[r] = 0f;
+        }
+    }
+
+    // Reads rows 0..rows-1 (rows may exceed 16; missing rows are zero) of 16 floats at src + r * ld, writes column q
+    // of that 16 x 16 block as 16 floats at dst + q * dstStride.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose16(float* src, nint ld, int rows, float* dst, int dstStride)
+    {
+        Vector512<float> r0 = Row(src, ld, 0, rows), r1 = Row(src, ld, 1, rows), r2 = Row(src, ld, 2, rows), r3 = Row(src, ld, 3, rows);
+        Vector512<float> r4 = Row(src, ld, 4, rows), r5 = Row(src, ld, 5, rows), r6 = Row(src, ld, 6, rows), r7 = Row(src, ld, 7, rows);
+        Vector512<float> r8 = Row(src, ld, 8, rows), r9 = Row(src, ld, 9, rows), r10 = Row(src, ld, 10, rows), r11 = Row(src, ld, 11, rows);
+        Vector512<float> r12 = Row(src, ld, 12, rows), r13 = Row(src, ld, 13, rows), r14 = Row(src, ld, 14, rows), r15 = Row(src, ld, 15, rows);
+
+        // Within each 128-bit lane: 4 x 4 transposes of rows (0-3), (4-7), (8-11), (12-15).
+        Quad(r0, r1, r2, r3, out Vector512<float> a0, out Vector512<float> a1, out Vector512<float> a2, out Vector512<float> a3);
+        Quad(r4, r5, r6, r7, out Vector512<float> b0, out Vector512<float> b1, out Vector512<float> b2, out Vector512<float> b3);
+        Quad(r8, r9, r10, r11, out Vector512<float> c0, out Vector512<float> c1, out Vector512<float> c2, out Vector512<float> c3);
+        Quad(r12, r13, r14, r15, out Vector512<float> d0, out Vector512<float> d1, out Vector512<float> d2, out Vector512<float> d3);
+
+        // aj lane L holds column 4L + j of rows 0-3; gather lane L of aj, bj, cj, dj into output column 4L + j.
+        Lanes(a0, b0, c0, d0, out Vector512<float> o0, out Vector512<float> o4, out Vector512<float> o8, out Vector512<float> o12);
+        Lanes(a1, b1, c1, d1, out Vector512<float> o1, out Vector512<float> o5, out Vector512<float> o9, out Vector512<float> o13);
+        Lanes(a2, b2, c2, d2, out Vector512<float> o2, out Vector512<float> o6, out Vector512<float> o10, out Vector512<float> o14);
+        Lanes(a3, b3, c3, d3, out Vector512<float> o3, out Vector512<float> o7, out Vector512<float> o11, out Vector512<float> o15);
+
+        // NOTE: ascending order matters when dstStride < 16 (each store's spill is overwritten by the next one).
+        Vector512.Store(o0, dst); Vector512.Store(o1, dst + dstStride); Vector512.Store(o2, dst + 2 * dstStride);
+        Vector512.Store(o3, dst + 3 * dstStride); Vector512.Store(o4, dst + 4 * dstStride); Vector512.Store(o5, dst + 5 * dstStride);
+        Vector512.Store(o6, dst + 6 * dstStride); Vector512.Store(o7, dst + 7 * dstStride); Vector512.Store(o8, dst + 8 * dstStride);
+        Vector512.Store(o9, dst + 9 * dstStride); Vector512.Store(o10, dst + 10 * dstStride); Vector512.Store(o11, dst + 11 * dstStride);
+        Vector512.Store(o12, dst + 12 * dstStride); Vector512.Store(o13, dst + 13 * dstStride); Vector512.Store(o14, dst + 14 * dstStride);
+        Vector512.Store(o15, dst + 15 * dstStride);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Row(float* src, nint ld, int r, int rows) => r < rows ? Vector512.Load(src + r * ld) : Vector512<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Quad(Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
+                     out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3)
+    {
+        Vector512<double> t0 = Avx512F.UnpackLow(x0, x1).AsDouble(), t1 = Avx512F.UnpackHigh(x0, x1).AsDouble();
+        Vector512<double> t2 = Avx512F.UnpackLow(x2, x3).AsDouble(), t3 = Avx512F.UnpackHigh(x2, x3).AsDouble();
+        y0 = Avx512F.UnpackLow(t0, t2).AsSingle();
+        y1 = Avx512F.UnpackHigh(t0, t2).AsSingle();
+        y2 = Avx512F.UnpackLow(t1, t3).AsSingle();
+        y3 = Avx512F.UnpackHigh(t1, t3).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Lanes(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
+                      out Vector512<float> lane0, out Vector512<float> lane1, out Vector512<float> lane2, out Vector512<float> lane3)
+    {
+        Vector512<float> ab01 = Avx512F.Shuffle4x128(a, b, 0x44), ab23 = Avx512F.Shuffle4x128(a, b, 0xEE);
+        Vector512<float> cd01 = Avx512F.Shuffle4x128(c, d, 0x44), cd23 = Avx512F.Shuffle4x128(c, d, 0xEE);
+        lane0 = Avx512F.Shuffle4x128(ab01, cd01, 0x88);
+        lane1 = Avx512F.Shuffle4x128(ab01, cd01, 0xDD);
+        lane2 = Avx512F.Shuffle4x128(ab23, cd23, 0x88);
+        lane3 = Avx512F.Shuffle4x128(ab23, cd23, 0xDD);
+    }
+}

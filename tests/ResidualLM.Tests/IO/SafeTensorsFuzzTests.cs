@@ -28,6 +28,12 @@ public partial class SafeTensorsFuzzTests(ITestOutputHelper output)
         "-1", "1e309", "0.5", "1e2", "99999999999999999999999999999", "-0", "2147483648", "100000000",
     ];
 
+    static readonly string[] HeaderTokens =
+    [
+        "\\ud800", "\\udc00x", "\\u0000", "\\\"", "\"__metadata__\":{},", "\"__metadata__\":{\"k\":1},", "[[[[[[[[[[[[[[[[[[",
+        "{", "}", "[", "]", ",", ":", "null", "true", "\"a\":{},", "\u00e9", "\t", "\n", "\"dtype\":\"F32\",",
+    ];
+
     static readonly byte[] InterestingBytes = "{}[]\",:0123456789-. e"u8.ToArray().Concat(new byte[] { 0x00, 0xFF, 0x80, 0xC3, 0x7F }).ToArray();
 
     static List<byte[]> Seeds()
@@ -116,7 +122,7 @@ public partial class SafeTensorsFuzzTests(ITestOutputHelper output)
     static byte[] Mutate(byte[] input, List<byte[]> seeds, Random random)
     {
         byte[] bytes = (byte[])input.Clone();
-        switch (random.Next(10))
+        switch (random.Next(11))
         {
             case 0: // flip a few bits anywhere
                 for (int flips = 1 + random.Next(4); flips > 0 && bytes.Length > 0; flips--)
@@ -173,6 +179,12 @@ public partial class SafeTensorsFuzzTests(ITestOutputHelper output)
                     if (values.Count == 0) return header;
                     Match value = values[random.Next(values.Count)];
                     return string.Concat(header.AsSpan(0, value.Index), swaps[random.Next(swaps.Length)], header.AsSpan(value.Index + value.Length));
+                });
+            case 9: // insert a JSON token (escapes, nesting, duplicates) into the header text
+                return EditHeader(bytes, random, header =>
+                {
+                    int position = random.Next(header.Length + 1);
+                    return header.Insert(position, HeaderTokens[random.Next(HeaderTokens.Length)]);
                 });
             default: // grow or shrink the data buffer
                 return random.Next(2) == 0 ? [.. bytes, .. new byte[1 + random.Next(16)]] : bytes[..Math.Max(0, bytes.Length - 1 - random.Next(8))];

@@ -82,10 +82,13 @@ public abstract class LanguageModel : Module
         int n = Blocks.Count;
         foreach (var block in Blocks.Items)
         {
-            var writers = new List<Linear> { block.Attention.Proj };
-            var reads = new List<Linear>();
-            foreach (var (_, child) in block.FeedForward.Children)
-                if (child is Linear linear) (linear.OutFeatures == width ? writers : reads).Add(linear);
+            // The projections that write into the stream, and the ones that only read from it.
+            var (writers, reads) = block.FeedForward switch
+            {
+                FeedForward f => (new[] { block.Attention.Proj, f.Proj }, new[] { f.Fc }),
+                SwiGlu g => (new[] { block.Attention.Proj, g.W2 }, new[] { g.W1, g.W3 }),
+                _ => throw new InvalidOperationException($"no init rule for {block.FeedForward.GetType().Name}"),
+            };
             if (mode == ResidualMode.DeepNorm)
             {
                 float beta = DeepNormResidual.DecoderBeta(n);

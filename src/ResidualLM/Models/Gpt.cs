@@ -1,0 +1,53 @@
+// GPT-2: token + learned position embeddings, dropout, N blocks (attention + GELU MLP), final LayerNorm, head.
+// The residual policy comes from the config; with PreNorm this is GPT-2 / nanoGPT / the book's GPTModel.
+using ResidualLM.Nn;
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Models;
+
+/// <summary>
+/// The GPT-2 decoder. Parameter names: <c>token_embedding.weight</c>, <c>position_embedding.weight</c>,
+/// <c>blocks.{i}.norm1.*</c>, <c>blocks.{i}.attn.qkv.*</c>, <c>blocks.{i}.attn.proj.*</c>, <c>blocks.{i}.norm2.*</c>,
+/// <c>blocks.{i}.ffn.fc.*</c>, <c>blocks.{i}.ffn.proj.*</c> (ReZero: <c>blocks.{i}.gain1</c>, <c>gain2</c>),
+/// <c>final_norm.*</c>, <c>head.weight</c> (absent when tied).
+/// </summary>
+public sealed class Gpt : LanguageModel
+{
+    readonly Dropout embeddingDropout;
+
+    public GptConfig Config { get; }
+    public override int VocabSize => Config.VocabSize;
+    public override int ContextLength => Config.ContextLength;
+    public override ResidualMode ResidualMode => Config.Residual;
+    public override Embedding TokenEmbedding { get; }
+    public Embedding PositionEmbedding { get; }
+    public override ModuleList<TransformerBlock> Blocks { get; }
+    public override Layer FinalNorm { get; }
+    public override Linear? Head { get; }
+
+    /// <summary>Builds and initialises the model from <paramref name="seed"/> (GPT-2 init, or DeepNorm's for that policy).</summary>
+    public Gpt(GptConfig config, ulong seed = 1337) : base(seed)
+    {
+        Config = config.Validate();
+        int c = config.Width;
+        TokenEmbedding = Child("token_embedding", new Embedding(config.VocabSize, c, Rng));
+        PositionEmbedding = Child("position_embedding", new Embedding(config.ContextLength, c, Rng));
+        embeddingDropout = Child("dropout", new Dropout(config.Dropout, Rng));
+        Blocks = Child("blocks", new ModuleList<TransformerBlock>(Enumerable.Range(0, config.LayerCount).Select(_ => new TransformerBlock(
+            Residual.Create(config.Residual, 1, () => new LayerNorm(c), config.Dropout, Rng, config.LayerCount),
+            new Attention(c, config.HeadCount, config.QkvBias, projBias: true, config.Dropout, Rng, causal: true),
+            Residual.Create(config.Residual, 2, () => new LayerNorm(c), config.Dropout, Rng, config.LayerCount),
+            new FeedForward(c, config.HiddenWidth, bias: true, Rng, config.ExactGelu)))));
+        FinalNorm = Child("final_norm", new LayerNorm(c));
+        if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));
+        InitializeBlocks(config.Residual, c);
+        NameParameters();
+    }
+
+    protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time)
+    {
+        var positions = Enumerable.Range(0, time).ToArray();
+        // x = wte[ids] + wpe[t]: (B, T, C) + (T, C), the position rows broadcast over the batch
+        return embeddingDropout.Forward(TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(positions, time));
+    }
+}

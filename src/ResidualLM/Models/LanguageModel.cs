@@ -1,0 +1,108 @@
+// The decoder skeleton shared by GPT and Llama: embed, run the blocks, final norm, output head (tied or not).
+// B batch, T time, C width, V vocabulary.
+using ResidualLM.Nn;
+using ResidualLM.Tensors;
+using O = ResidualLM.Ops.Ops;
+
+namespace ResidualLM.Models;
+
+/// <summary>
+/// A causal language model: ids (B, T) -> logits (B, T, V). Subclasses supply the embedding (with or without
+/// learned positions) and the blocks; this class runs them and the head.
+/// </summary>
+public abstract class LanguageModel : Module
+{
+    /// <summary>The model's own generator: initialisation first, then dropout masks.</summary>
+    protected Rng Rng { get; }
+
+    protected LanguageModel(ulong seed) => Rng = new Rng(seed);
+
+    public abstract int VocabSize { get; }
+    public abstract int ContextLength { get; }
+    public abstract ResidualMode ResidualMode { get; }
+
+    /// <summary>Token embedding (V, C); also the output matrix when weights are tied.</summary>
+    public abstract Embedding TokenEmbedding { get; }
+
+    public abstract ModuleList<TransformerBlock> Blocks { get; }
+
+    public abstract Layer FinalNorm { get; }
+
+    /// <summary>The output head (V, C), or null when it is tied to <see cref="TokenEmbedding"/>.</summary>
+    public abstract Linear? Head { get; }
+
+    /// <summary>ids (B*T, row-major) -> the stream entering block 0 (B, T, C).</summary>
+    protected abstract Tensor Embed(ReadOnlySpan<int> ids, int batch, int time);
+
+    /// <summary>Logits (B, T, V) for <paramref name="ids"/> given row-major as (B, T).</summary>
+    public Tensor Forward(int[] ids, int batch, int time) => Run(ids, batch, time, null);
+
+    /// <summary>Like <see cref="Forward"/>, keeping every block's input, output and sublayer outputs.</summary>
+    public ForwardTrace ForwardTrace(int[] ids, int batch, int time)
+    {
+        var traces = new List<BlockTrace>();
+        var logits = Run(ids, batch, time, traces);
+        return new ForwardTrace(logits, traces);
+    }
+
+    /// <summary>Mean cross-entropy (nats) of logits (B, T, V) against targets (B*T); targets of -100 are ignored.</summary>
+    public static Tensor Loss(Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(logits, targets);
+
+    Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (batch <= 0 || time <= 0 || ids.Length != batch * time)
+            throw new InvalidInputException($"{ids.Length} ids do not form a batch of {batch} x {time}", field: "ids");
+        if (time > ContextLength) throw new InvalidInputException($"sequence length {time} exceeds the context length {ContextLength}", field: "time");
+        var x = Embed(ids, batch, time);                                           // (B, T, C)
+        foreach (var block in Blocks.Items)
+        {
+            BlockTrace? trace = traces is null ? null : new BlockTrace();
+            x = block.Forward(x, trace: trace);
+            if (trace is not null) traces!.Add(trace);
+        }
+        x = FinalNorm.Forward(x);
+        // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
+        return Head is null ? O.MatMul(x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(x); // (B, T, V)
+    }
+
+    /// <summary>Refills a weight with N(0, std^2) draws from the model's generator.</summary>
+    protected void Redraw(Tensor weight, float std)
+    {
+        for (int i = 0; i < weight.Size; i++) weight.Data[i] = std * Rng.NextGaussian();
+    }
+
+    /// <summary>
+    /// The init each policy expects. GPT-2 / nanoGPT: N(0, 0.02) everywhere, and the projections that write into the
+    /// stream (attn.proj, ffn output) scaled by 1/sqrt(2N) because N blocks add 2N edits to it. DeepNorm: Xavier-normal,
+    /// gain beta = (8N)^(-1/4) on the value, output and feed-forward weights, gain 1 on queries and keys.
+    /// </summary>
+    protected void InitializeBlocks(ResidualMode mode, int width)
+    {
+        int n = Blocks.Count;
+        foreach (var block in Blocks.Items)
+        {
+            // The projections that write into the stream, and the ones that only read from it.
+            var (writers, reads) = block.FeedForward switch
+            {
+                FeedForward f => (new[] { block.Attention.Proj, f.Proj }, new[] { f.Fc }),
+                SwiGlu g => (new[] { block.Attention.Proj, g.W2 }, new[] { g.W1, g.W3 }),
+                _ => throw new InvalidOperationException($"no init rule for {block.FeedForward.GetType().Name}"),
+            };
+            if (mode == ResidualMode.DeepNorm)
+            {
+                float beta = DeepNormResidual.DecoderBeta(n);
+                var qkv = block.Attention.Qkv.Weight;                                // rows [q; k; v], each (C, C)
+                float xavierSquare = MathF.Sqrt(2f / (width + width));
+                for (int i = 0; i < qkv.Size; i++)
+                    qkv.Data[i] = (i < 2 * width * width ? 1f : beta) * xavierSquare * Rng.NextGaussian();
+                foreach (var linear in writers.Concat(reads))
+                    Redraw(linear.Weight, beta * MathF.Sqrt(2f / (linear.InFeatures + linear.OutFeatures)));
+            }
+            else
+            {
+                foreach (var linear in writers) Redraw(linear.Weight, 0.02f / MathF.Sqrt(2f * n));
+            }
+        }
+    }
+}

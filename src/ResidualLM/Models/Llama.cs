@@ -1,0 +1,41 @@
+// A Llama-style decoder: token embedding only (positions enter through rotary q/k), RMSNorm, SwiGLU, no biases.
+using ResidualLM.Nn;
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Models;
+
+/// <summary>
+/// Llama (Touvron et al. 2023) in miniature. Parameter names: <c>token_embedding.weight</c>, <c>blocks.{i}.norm1.weight</c>,
+/// <c>blocks.{i}.attn.qkv.weight</c>, <c>blocks.{i}.attn.proj.weight</c>, <c>blocks.{i}.norm2.weight</c>,
+/// <c>blocks.{i}.ffn.w1/w2/w3.weight</c>, <c>final_norm.weight</c>, <c>head.weight</c> (absent when tied).
+/// </summary>
+public sealed class Llama : LanguageModel
+{
+    public LlamaConfig Config { get; }
+    public override int VocabSize => Config.VocabSize;
+    public override int ContextLength => Config.ContextLength;
+    public override ResidualMode ResidualMode => Config.Residual;
+    public override Embedding TokenEmbedding { get; }
+    public override ModuleList<TransformerBlock> Blocks { get; }
+    public override Layer FinalNorm { get; }
+    public override Linear? Head { get; }
+
+    public Llama(LlamaConfig config, ulong seed = 1337) : base(seed)
+    {
+        Config = config.Validate();
+        int c = config.Width;
+        var rope = new Rope(c / config.HeadCount, config.ContextLength, config.RopeTheta);
+        TokenEmbedding = Child("token_embedding", new Embedding(config.VocabSize, c, Rng));
+        Blocks = Child("blocks", new ModuleList<TransformerBlock>(Enumerable.Range(0, config.LayerCount).Select(_ => new TransformerBlock(
+            Residual.Create(config.Residual, 1, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
+            new Attention(c, config.HeadCount, qkvBias: false, projBias: false, config.Dropout, Rng, causal: true, rope),
+            Residual.Create(config.Residual, 2, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
+            new SwiGlu(c, config.FeedForwardWidth, Rng)))));
+        FinalNorm = Child("final_norm", new RmsNorm(c, config.NormEps));
+        if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));
+        InitializeBlocks(config.Residual, c);
+        NameParameters();
+    }
+
+    protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time) => TokenEmbedding.Forward(ids, batch, time);
+}

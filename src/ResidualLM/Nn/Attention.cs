@@ -1,0 +1,115 @@
+// Multi-head scaled dot-product attention with a fused qkv projection: causal (decoders) or bidirectional with a
+// key padding mask (encoders), optional rotary positions (Llama), dropout on the attention weights.
+// B batch, T time, C width, NH heads, HS head size = C / NH.
+using ResidualLM.Tensors;
+using O = ResidualLM.Ops.Ops;
+
+namespace ResidualLM.Nn;
+
+/// <summary>
+/// softmax(q k^T / sqrt(HS) + mask) v per head, heads concatenated and projected: the sublayer that moves
+/// information between positions.
+/// </summary>
+public sealed class Attention : Module
+{
+    readonly Dropout attentionDropout;
+
+    /// <summary>Fused query, key and value projection: weight (3C, C), rows [q; k; v] as in GPT-2's c_attn.</summary>
+    public Linear Qkv { get; }
+
+    /// <summary>Output projection (C, C).</summary>
+    public Linear Proj { get; }
+
+    public int Width { get; }
+    public int HeadCount { get; }
+    public int HeadSize => Width / HeadCount;
+
+    /// <summary>True for decoders: position t sees only positions &lt;= t.</summary>
+    public bool Causal { get; }
+
+    /// <summary>Rotary position embedding applied to q and k, or null.</summary>
+    public Rope? Rope { get; }
+
+    /// <summary>
+    /// <paramref name="qkvBias"/> and <paramref name="projBias"/> are separate because the book's GPT has no qkv bias
+    /// but an output-projection bias; GPT-2 has both, Llama neither.
+    /// </summary>
+    public Attention(int width, int headCount, bool qkvBias, bool projBias, float dropout, Rng rng, bool causal = true, Rope? rope = null)
+    {
+        if (headCount <= 0 || width % headCount != 0) throw new InvalidInputException($"{headCount} heads do not divide width {width}", field: "heads");
+        Width = width;
+        HeadCount = headCount;
+        Causal = causal;
+        Rope = rope;
+        Qkv = Child("qkv", new Linear(width, 3 * width, qkvBias, rng));
+        Proj = Child("proj", new Linear(width, width, projBias, rng));
+        attentionDropout = Child("dropout", new Dropout(dropout, rng));
+    }
+
+    /// <summary>
+    /// x (B, T, C) -> (B, T, C). <paramref name="keyPadding"/> (B*T, row-major), true where a key is padding and must
+    /// not be attended to; every row needs at least one real key.
+    /// </summary>
+    public Tensor Forward(Tensor x, bool[]? keyPadding = null, int startPosition = 0)
+    {
+        int batch = x.Dim(0), time = x.Dim(1);
+        var qkv = O.Split(Qkv.Forward(x), Width, Width, Width);                  // 3 x (B, T, C)
+        Tensor q = O.SplitHeads(qkv[0], HeadCount), k = O.SplitHeads(qkv[1], HeadCount), v = O.SplitHeads(qkv[2], HeadCount); // (B, NH, T, HS)
+        if (Rope is not null)
+        {
+            q = Rope.Apply(q, startPosition);
+            k = Rope.Apply(k, startPosition);
+        }
+        var scores = O.MatMul(q, k, transposeB: true) * (1f / MathF.Sqrt(HeadSize)); // (B, NH, T, T)
+        if (Causal) scores = O.CausalMask(scores);
+        if (keyPadding is not null)
+        {
+            if (keyPadding.Length != batch * time) throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * time}", field: "keyPadding");
+            scores = O.MaskedFill(scores, keyPadding, [batch, 1, 1, time], float.NegativeInfinity);
+        }
+        var weights = attentionDropout.Forward(O.Softmax(scores));
+        var y = O.MergeHeads(O.MatMul(weights, v));                                 // (B, NH, T, HS) -> (B, T, C)
+        return Proj.Forward(y);
+    }
+}
+
+/// <summary>
+/// Rotary position embedding (Su et al. 2021, as in Llama) in the half-split convention of GPT-NeoX and Hugging Face
+/// <c>rotate_half</c>: dimension i is paired with i + HS/2 and the pair is rotated by angle t * base^(-2i/HS).
+/// </summary>
+public sealed class Rope
+{
+    readonly float[] cos, sin; // (maxTime, HS), each frequency repeated in both halves
+
+    public int HeadSize { get; }
+    public int MaxTime { get; }
+
+    public Rope(int headSize, int maxTime, float theta = 10000f)
+    {
+        if (headSize % 2 != 0) throw new InvalidInputException($"rotary embedding needs an even head size, got {headSize}", field: "heads");
+        HeadSize = headSize;
+        MaxTime = maxTime;
+        int half = headSize / 2;
+        cos = new float[maxTime * headSize];
+        sin = new float[maxTime * headSize];
+        for (int t = 0; t < maxTime; t++)
+            for (int i = 0; i < half; i++)
+            {
+                double angle = t * Math.Pow(theta, -2.0 * i / headSize);
+                cos[t * headSize + i] = cos[t * headSize + half + i] = (float)Math.Cos(angle);
+                sin[t * headSize + i] = sin[t * headSize + half + i] = (float)Math.Sin(angle);
+            }
+    }
+
+    /// <summary>x (B, NH, T, HS) at positions start .. start+T-1 -> x cos + rotate_half(x) sin, where rotate_half(x) = [-x2, x1].</summary>
+    public Tensor Apply(Tensor x, int start = 0)
+    {
+        int time = x.Dim(-2);
+        if (start < 0 || start + time > MaxTime) throw new InvalidInputException($"positions {start}..{start + time - 1} exceed the context {MaxTime}", field: "time");
+        var c = Tensor.FromArray(cos.AsSpan(start * HeadSize, time * HeadSize), time, HeadSize); // (T, HS) broadcasts over (B, NH)
+        var s = Tensor.FromArray(sin.AsSpan(start * HeadSize, time * HeadSize), time, HeadSize);
+        var halves = O.Split(x, HeadSize / 2, HeadSize / 2);
+        var rotated = O.Concat(-halves[1], halves[0]);
+        return x * c + rotated * s;
+    }
+}

@@ -1,0 +1,137 @@
+// AdamW (Loshchilov and Hutter 2019) exactly as torch.optim.AdamW: decoupled weight decay, bias-corrected moments.
+// One fused pass per tensor (decay, moments, update), split over threads for large tensors. State saves by name.
+using ResidualLM.Autograd;
+using ResidualLM.Kernels;
+
+namespace ResidualLM.Training;
+
+/// <summary>Hyper-parameters of <see cref="AdamW"/>; defaults are PyTorch's.</summary>
+public sealed record AdamWSettings
+{
+    /// <summary>Step size (may be changed between steps by a schedule through <see cref="AdamW.LearningRate"/>).</summary>
+    public float LearningRate { get; init; } = 1e-3f;
+
+    /// <summary>Decay of the first-moment (mean gradient) average.</summary>
+    public float Beta1 { get; init; } = 0.9f;
+
+    /// <summary>Decay of the second-moment (mean squared gradient) average.</summary>
+    public float Beta2 { get; init; } = 0.999f;
+
+    /// <summary>Added to sqrt(v-hat) to avoid division by zero.</summary>
+    public float Epsilon { get; init; } = 1e-8f;
+
+    /// <summary>Decoupled weight decay: p -= lr * WeightDecay * p, applied only to parameters marked to decay.</summary>
+    public float WeightDecay { get; init; } = 1e-2f;
+}
+
+/// <summary>Saved optimizer state: the step count and both moments of each parameter, by parameter name.</summary>
+public sealed class AdamWState
+{
+    public long Step { get; init; }
+    public Dictionary<string, float[]> FirstMoment { get; init; } = [];
+    public Dictionary<string, float[]> SecondMoment { get; init; } = [];
+}
+
+/// <summary>
+/// The optimizer. For each parameter p with gradient g, at step t (from 1):
+/// p -= lr wd p (if it decays); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+/// p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+/// Parameters without a gradient are skipped (their moments stay).
+/// </summary>
+public sealed class AdamW
+{
+    sealed class Slot(string name, Tensor parameter, bool decay)
+    {
+        public readonly string Name = name;
+        public readonly Tensor Parameter = parameter;
+        public readonly bool Decay = decay;
+        public readonly float[] M = new float[parameter.Size];
+        public readonly float[] V = new float[parameter.Size];
+    }
+
+    readonly List<Slot> slots = [];
+
+    public AdamWSettings Settings { get; }
+
+    /// <summary>The learning rate of the next step (initially <see cref="AdamWSettings.LearningRate"/>).</summary>
+    public float LearningRate { get; set; }
+
+    /// <summary>Steps taken so far.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>
+    /// Optimizes the given named parameters. <paramref name="decays"/> decides which get weight decay; by default the
+    /// matrices (rank &gt;= 2: linear and embedding weights) do and vectors (biases, norm gains) do not, as in nanoGPT.
+    /// </summary>
+    public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, AdamWSettings settings, Func<string, Tensor, bool>? decays = null)
+    {
+        Settings = settings;
+        LearningRate = settings.LearningRate;
+        decays ??= (_, p) => p.Rank >= 2;
+        var names = new HashSet<string>();
+        foreach (var (name, p) in parameters)
+        {
+            if (!names.Add(name)) throw new ArgumentException($"parameter '{name}' is listed twice");
+            slots.Add(new Slot(name, p, decays(name, p)));
+        }
+    }
+
+    /// <summary>Names of the parameters that receive weight decay.</summary>
+    public IEnumerable<string> DecayedNames => slots.Where(s => s.Decay).Select(s => s.Name);
+
+    /// <summary>Applies one update from the current gradients.</summary>
+    public void Step()
+    {
+        StepCount++;
+        float lr = LearningRate, b1 = Settings.Beta1, b2 = Settings.Beta2, eps = Settings.Epsilon;
+        float stepSize = lr / (1f - MathF.Pow(b1, StepCount));
+        float rootCorrection = MathF.Sqrt(1f - MathF.Pow(b2, StepCount));
+        using var _ = Graph.NoGrad();
+        foreach (var slot in slots)
+        {
+            if (slot.Parameter.Grad is null) continue;
+            float[] p = slot.Parameter.Data, g = slot.Parameter.Grad.Data, m = slot.M, v = slot.V;
+            float shrink = slot.Decay ? 1f - lr * Settings.WeightDecay : 1f;
+            const int Chunk = 16384;
+            Parallelism.For(0, (p.Length + Chunk - 1) / Chunk, (s, e) =>
+            {
+                for (int i = s * Chunk, end = Math.Min(p.Length, e * Chunk); i < end; i++)
+                {
+                    float gi = g[i];
+                    float mi = m[i] = b1 * m[i] + (1f - b1) * gi;
+                    float vi = v[i] = b2 * v[i] + (1f - b2) * gi * gi;
+                    p[i] = p[i] * shrink - stepSize * mi / (MathF.Sqrt(vi) / rootCorrection + eps);
+                }
+            }, costPerItem: 10L * Chunk);
+        }
+    }
+
+    /// <summary>Clears the gradients of every optimized parameter.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var slot in slots) slot.Parameter.ZeroGrad();
+    }
+
+    /// <summary>A copy of the state (step count and moments by name).</summary>
+    public AdamWState GetState() => new()
+    {
+        Step = StepCount,
+        FirstMoment = slots.ToDictionary(s => s.Name, s => (float[])s.M.Clone()),
+        SecondMoment = slots.ToDictionary(s => s.Name, s => (float[])s.V.Clone()),
+    };
+
+    /// <summary>Restores a state saved by <see cref="GetState"/>; every parameter must be present with its size.</summary>
+    public void LoadState(AdamWState state)
+    {
+        foreach (var slot in slots)
+        {
+            if (!state.FirstMoment.TryGetValue(slot.Name, out var m) || !state.SecondMoment.TryGetValue(slot.Name, out var v))
+                throw new InvalidInputException("optimizer state has no moments for this parameter", field: slot.Name);
+            if (m.Length != slot.M.Length || v.Length != slot.V.Length)
+                throw new InvalidInputException($"optimizer moments have {m.Length} elements, the parameter {slot.M.Length}", field: slot.Name);
+            m.CopyTo(slot.M, 0);
+            v.CopyTo(slot.V, 0);
+        }
+        StepCount = state.Step;
+    }
+}

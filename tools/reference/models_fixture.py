@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Golden fixtures for ResidualLM's models, written by PyTorch (run by hand: python3 tools/reference/models_fixture.py).
+
+For tiny configs of each family (GPT under every residual policy, Llama, Encoder) and the book's chapter-4 MLP, writes
+tests/ResidualLM.Tests/fixtures/models/<name>.json with: the config (C# property names), every parameter by name,
+inputs, targets, logits, loss, the gradient of every parameter, and the losses of 10 AdamW steps.
+Weights are drawn in float32 from a seed, rounded to 8 significant digits, and everything is then computed in float64,
+so the fixture is the exact answer for the stored weights and the C# tests measure only their own float32 round-off.
+Parameter names follow ResidualLM (blocks.0.attn.qkv.weight), so the C# side loads them by name.
+"""
+import json
+import math
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ResidualLM.Tests", "fixtures", "models")
+ADAMW = dict(lr=1e-2, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+
+
+def r8(x):
+    return float(f"{x:.8g}")
+
+
+def tensor_json(t):
+    return {"shape": list(t.shape), "data": [r8(v) for v in t.detach().reshape(-1).tolist()]}
+
+
+# ---- modules, written from the papers (names match ResidualLM) ----------------------------------------------------
+
+class RmsNorm(nn.Module):
+    def __init__(self, width, eps=1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(width))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, width, heads, bias, causal=True, rope=False, context=8):
+        super().__init__()
+        self.qkv = nn.Linear(width, 3 * width, bias=bias)
+        self.proj = nn.Linear(width, width, bias=bias)
+        self.heads, self.causal, self.rope = heads, causal, rope
+        hs = width // heads
+        inv_freq = 1.0 / (10000.0 ** (torch.arange(0, hs, 2, dtype=torch.float64) / hs))
+        freqs = torch.outer(torch.arange(context, dtype=torch.float64), inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)  # (T, HS): HF Llama's half-split layout
+        self.cos, self.sin = emb.cos(), emb.sin()
+
+    def forward(self, x, key_padding=None):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=-1)
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        if self.rope:
+            cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
+            q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.heads)
+        if self.causal:
+            att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        if key_padding is not None:
+            att = att.masked_fill(key_padding[:, None, None, :], float("-inf"))
+        y = F.softmax(att, dim=-1) @ v
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Mlp(nn.Module):
+    def __init__(self, width, hidden, bias=True):
+        super().__init__()
+        self.fc = nn.Linear(width, hidden, bias=bias)
+        self.proj = nn.Linear(hidden, width, bias=bias)
+
+    def forward(self, x):
+        return self.proj(F.gelu(self.fc(x), approximate="tanh"))
+
+
+class SwiGlu(nn.Module):
+    def __init__(self, width, hidden):
+        super().__init__()
+        self.w1 = nn.Linear(width, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, width, bias=False)
+        self.w3 = nn.Linear(width, hidden, bias=False)
+
+    def forward(self, x):
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class Block(nn.Module):
+    def __init__(self, mode, width, attn, ffn, norm, layers):
+        super().__init__()
+        self.mode = mode
+        if mode in ("PreNorm", "PostNorm", "DeepNorm"):
+            self.norm1 = norm()
+        if mode == "ReZero":
+            self.gain1 = nn.Parameter(torch.zeros(1))
+        self.attn = attn
+        if mode in ("PreNorm", "PostNorm", "DeepNorm"):
+            self.norm2 = norm()
+        if mode == "ReZero":
+            self.gain2 = nn.Parameter(torch.zeros(1))
+        self.ffn = ffn
+        self.alpha = (2.0 * layers) ** 0.25  # DeepNet, decoder-only
+
+    def residual(self, i, x, f):
+        norm = getattr(self, f"norm{i}", None)
+        if self.mode == "None":
+            return f(x)
+        if self.mode == "PreNorm":
+            return x + f(norm(x))
+        if self.mode == "PostNorm":
+            return norm(x + f(x))
+        if self.mode == "ReZero":
+            return x + getattr(self, f"gain{i}") * f(x)
+        if self.mode == "DeepNorm":
+            return norm(self.alpha * x + f(x))
+        raise ValueError(self.mode)
+
+    def forward(self, x, key_padding=None):
+        x = self.residual(1, x, lambda h: self.attn(h, key_padding))
+        x = self.residual(2, x, self.ffn)
+        return x
+
+
+class Gpt(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        w = c["Width"]
+        self.token_embedding = nn.Embedding(c["VocabSize"], w)
+        self.position_embedding = nn.Embedding(c["ContextLength"], w)
+        self.blocks = nn.ModuleList(
+            Block(c["Residual"], w, Attention(w, c["HeadCount"], c["QkvBias"]), Mlp(w, 4 * w), lambda: nn.LayerNorm(w), c["LayerCount"])
+            for _ in range(c["LayerCount"]))
+        if not c["QkvBias"]:  # the book: only the qkv projection lacks a bias
+            for b in self.blocks:
+                b.attn.proj = nn.Linear(w, w, bias=True)
+        self.final_norm = nn.LayerNorm(w)
+        self.tied = c["TieWeights"]
+        if not self.tied:
+            self.head = nn.Linear(w, c["VocabSize"], bias=False)
+
+    def forward(self, ids):
+        T = ids.shape[1]
+        x = self.token_embedding(ids) + self.position_embedding(torch.arange(T))
+        for b in self.blocks:
+            x = b(x)
+        x = self.final_norm(x)
+        return x @ self.token_embedding.weight.T if self.tied else self.head(x)
+
+
+class Llama(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        w = c["Width"]
+        self.token_embedding = nn.Embedding(c["VocabSize"], w)
+        self.blocks = nn.ModuleList(
+            Block(c["Residual"], w, Attention(w, c["HeadCount"], False, rope=True, context=c["ContextLength"]),
+                  SwiGlu(w, c["FeedForwardWidth"]), lambda: RmsNorm(w, c["NormEps"]), c["LayerCount"])
+            for _ in range(c["LayerCount"]))
+        self.final_norm = RmsNorm(w, c["NormEps"])
+        self.tied = c["TieWeights"]
+        if not self.tied:
+            self.head = nn.Linear(w, c["VocabSize"], bias=False)
+
+    def forward(self, ids):
+        x = self.token_embedding(ids)
+        for b in self.blocks:
+            x = b(x)
+        x = self.final_norm(x)
+        return x @ self.token_embedding.weight.T if self.tied else self.head(x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        w = c["Width"]
+        self.token_embedding = nn.Embedding(c["VocabSize"], w)
+        self.position_embedding = nn.Embedding(c["ContextLength"], w)
+        self.blocks = nn.ModuleList(
+            Block("PreNorm", w, Attention(w, c["HeadCount"], True, causal=False), Mlp(w, 4 * w), lambda: nn.LayerNorm(w), c["LayerCount"])
+            for _ in range(c["LayerCount"]))
+        self.final_norm = nn.LayerNorm(w)
+        self.classifier = nn.Linear(w, c["ClassCount"])
+
+    def forward(self, ids, lengths):
+        B, T = ids.shape
+        pad = torch.arange(T)[None, :] >= lengths[:, None]  # (B, T) true at padding
+        x = self.token_embedding(ids) + self.position_embedding(torch.arange(T))
+        for b in self.blocks:
+            x = b(x, pad)
+        x = self.final_norm(x)
+        keep = (~pad).to(x.dtype)[:, :, None]
+        pooled = (x * keep).sum(1) / keep.sum(1)  # mean over real positions
+        return self.classifier(pooled)
+
+
+class GeluTanh(nn.Module):
+    def forward(self, x):
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+class MlpStack(nn.Module):
+    """The chapter-4 demo of "Build a Large Language Model (from Scratch)": Linear + GELU per layer, optional shortcut."""
+
+    def __init__(self, sizes, shortcut):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        for layer in self.layers:
+            y = GeluTanh()(layer(x))
+            x = x + y if self.shortcut and x.shape == y.shape else y
+        return x
+
+
+# ---- weights and runs -----------------------------------------------------------------------------------------------
+
+def randomize(model, seed):
+    """O(1) activations and non-trivial attention: Linear std 1/sqrt(fan_in), embeddings std 1, perturbed norms and gains."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            n = torch.randn(p.shape, generator=g, dtype=torch.float32)
+            if "norm" in name and name.endswith("weight"):
+                v = 1 + 0.1 * n
+            elif "norm" in name or name.endswith("bias"):
+                v = 0.1 * n
+            elif "gain" in name:
+                v = 0.5 + 0.1 * n
+            elif "embedding" in name:
+                v = n
+            else:
+                v = n / math.sqrt(p.shape[1])
+            p.copy_(round_tensor(v))
+
+
+def round_tensor(t):
+    return torch.tensor([r8(v) for v in t.reshape(-1).tolist()], dtype=torch.float64).reshape(t.shape)
+
+
+def adamw_losses(model, loss_fn, steps=10):
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": ADAMW["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=ADAMW["lr"], betas=ADAMW["betas"], eps=ADAMW["eps"])
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        losses.append(r8(loss.item()))
+    return losses
+
+
+def record(name, family, config, model, loss_fn, output_fn, inputs):
+    model.zero_grad()
+    out = output_fn()
+    loss = loss_fn()
+    loss.backward()
+    fixture = {
+        "name": name, "family": family, "config": config, **inputs,
+        "parameters": {n: tensor_json(p) for n, p in model.named_parameters()},
+        "output": tensor_json(out), "loss": r8(loss.item()),
+        "gradients": {n: tensor_json(p.grad) for n, p in model.named_parameters()},
+        "adamw": {"lr": ADAMW["lr"], "beta1": ADAMW["betas"][0], "beta2": ADAMW["betas"][1], "eps": ADAMW["eps"],
+                  "weight_decay": ADAMW["weight_decay"], "losses": adamw_losses(model, loss_fn)},
+    }
+    path = os.path.join(OUT, name + ".json")
+    with open(path, "w") as f:
+        json.dump(fixture, f, separators=(",", ":"))
+    print(f"{path}: loss {fixture['loss']}, {os.path.getsize(path) // 1024} KB")
+    return fixture
+
+
+def token_batch(vocab, seed, B=2, T=5, ignore=True):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, vocab, (B, T), generator=g)
+    targets = torch.randint(0, vocab, (B, T), generator=g)
+    if ignore:
+        targets[1, 2] = -100  # an ignored position, as PyTorch's ignore_index
+    return ids, targets
+
+
+def decoder_fixture(name, family, config, seed):
+    model = (Gpt if family == "gpt" else Llama)(config).double()
+    randomize(model, seed)
+    ids, targets = token_batch(config["VocabSize"], seed + 1)
+    loss_fn = lambda: F.cross_entropy(model(ids).reshape(-1, config["VocabSize"]), targets.reshape(-1))
+    record(name, family, config, model, loss_fn, lambda: model(ids),
+           {"batch": 2, "time": 5, "ids": ids.reshape(-1).tolist(), "targets": targets.reshape(-1).tolist()})
+
+
+def main():
+    torch.set_default_dtype(torch.float64)
+    os.makedirs(OUT, exist_ok=True)
+    base = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, Dropout=0.0)
+    decoder_fixture("gpt-prenorm-tied", "gpt", dict(base, Residual="PreNorm", QkvBias=True, TieWeights=True), 10)
+    for i, mode in enumerate(["None", "PreNorm", "PostNorm", "ReZero", "DeepNorm"]):
+        decoder_fixture(f"gpt-{mode.lower()}", "gpt", dict(base, Residual=mode, QkvBias=False, TieWeights=False), 20 + i)
+    decoder_fixture("llama", "llama", dict(base, Residual="PreNorm", FeedForwardWidth=20, NormEps=1e-5, TieWeights=False), 30)
+    decoder_fixture("llama-tied", "llama", dict(base, Residual="PreNorm", FeedForwardWidth=20, NormEps=1e-5, TieWeights=True), 31)
+
+    ec = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, ClassCount=3, Dropout=0.0)
+    enc = Encoder(ec).double()
+    randomize(enc, 40)
+    ids, _ = token_batch(11, 41, ignore=False)
+    lengths = torch.tensor([5, 3])
+    labels = torch.tensor([2, 0])
+    record("encoder", "encoder", ec, enc, lambda: F.cross_entropy(enc(ids, lengths), labels), lambda: enc(ids, lengths),
+           {"batch": 2, "time": 5, "ids": ids.reshape(-1).tolist(), "lengths": lengths.tolist(), "targets": labels.tolist()})
+
+    # Chapter 4 of the book: seed 123, PyTorch's default Linear init in float32, input [[1, 0, -1]], target [[0]], MSE.
+    sizes = [3, 3, 3, 3, 3, 1]
+    for shortcut in (False, True):
+        torch.manual_seed(123)
+        torch.set_default_dtype(torch.float32)
+        mlp = MlpStack(sizes, shortcut)
+        torch.set_default_dtype(torch.float64)
+        mlp = mlp.double()
+        with torch.no_grad():
+            for p in mlp.parameters():
+                p.copy_(round_tensor(p))
+        x = torch.tensor([[1.0, 0.0, -1.0]])
+        target = torch.tensor([[0.0]])
+        name = "mlp-shortcut" if shortcut else "mlp-plain"
+        config = dict(LayerSizes=sizes, Activation="Gelu", Shortcut=shortcut)
+        fixture = record(name, "mlp", config, mlp, lambda: F.mse_loss(mlp(x), target), lambda: mlp(x),
+                         {"input": tensor_json(x), "target": tensor_json(target)})
+        for n, g in fixture["gradients"].items():  # the book prints 0.000202 ... 0.00505 and 0.2217 ... 1.3259
+            if n.endswith("weight"):
+                print(f"  {n} mean |grad| = {sum(abs(v) for v in g['data']) / len(g['data']):.6g}")
+
+
+if __name__ == "__main__":
+    main()

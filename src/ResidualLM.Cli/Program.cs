@@ -19,6 +19,7 @@ public static class Program
         var root = new RootCommand("rlm: train, run and study transformer language models, with the residual connection in view.");
         root.Options.Add(ThreadsOption);
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
         {

@@ -1,0 +1,117 @@
+// GPT-2's tokenizer from OpenAI's files (encoder.json + vocab.bpe) or Hugging Face's (vocab.json + merges.txt).
+// Matches OpenAI's encoder.py id for id; differences from the JavaScript port gpt-3-encoder are listed in
+// Gpt2PreTokenizer (U+0085 and U+FEFF only). Limits: no special tokens other than <|endoftext|>.
+using System.Text;
+using System.Text.Json;
+
+namespace ResidualLM.Text;
+
+/// <summary>
+/// Byte-level BPE with OpenAI's vocabulary, byte-to-character mapping, pre-tokenisation pattern and merge ranks.
+/// <para>
+/// <c>&lt;|endoftext|&gt;</c> (id 50256 in GPT-2): <see cref="Encode(string)"/> treats it as ordinary text, as
+/// gpt-3-encoder and OpenAI's encoder.py do, so user text can never inject it; call
+/// <see cref="Encode(string, bool)"/> with true to turn it into <see cref="EndOfTextId"/>, like tiktoken's
+/// <c>allowed_special</c>.
+/// </para>
+/// </summary>
+public sealed class Gpt2Tokenizer : ITokenizer
+{
+    internal const string KindName = "gpt2";
+
+    /// <summary>Text of the end-of-text token.</summary>
+    public const string EndOfTextToken = "<|endoftext|>";
+
+    /// <summary>OpenAI's file names.</summary>
+    public const string EncoderFileName = "encoder.json", MergesFileName = "vocab.bpe";
+
+    /// <summary>Hugging Face's file names for the same content.</summary>
+    public const string HuggingFaceVocabFileName = "vocab.json", HuggingFaceMergesFileName = "merges.txt";
+
+    readonly string[] tokens;                      // id -> token in the byte-level alphabet
+    readonly (int Left, int Right)[] merges;       // in rank order
+    readonly BytePairEncoder encoder;
+
+    Gpt2Tokenizer(string[] tokens, byte[][] tokenBytes, int[] byteIds, (int Left, int Right, int Merged)[] ranked, int? endOfTextId)
+    {
+        this.tokens = tokens;
+        merges = Array.ConvertAll(ranked, m => (m.Left, m.Right));
+        EndOfTextId = endOfTextId;
+        encoder = new BytePairEncoder(byteIds, ranked, tokenBytes, endOfTextId is null ? null : EndOfTextToken, endOfTextId ?? -1);
+    }
+
+    /// <summary>The merge engine, for tests that compare its two merge algorithms.</summary>
+    internal BytePairEncoder Engine => encoder;
+
+    /// <inheritdoc/>
+    public int VocabSize => tokens.Length;
+
+    /// <inheritdoc/>
+    public string Kind => KindName;
+
+    /// <inheritdoc/>
+    public int? EndOfTextId { get; }
+
+    /// <summary>The token string of <paramref name="id"/> as written in encoder.json (a space is 'Ġ').</summary>
+    public string TokenString(int id) => tokens[id];
+
+    /// <summary>The bytes that <paramref name="id"/> stands for.</summary>
+    public ReadOnlySpan<byte> TokenBytes(int id) => encoder.BytesOf(id);
+
+    /// <inheritdoc/>
+    public int[] Encode(string text) => encoder.Encode(text, allowSpecial: false);
+
+    /// <summary>
+    /// Encodes text; when <paramref name="allowSpecialTokens"/> is true, each literal <c>&lt;|endoftext|&gt;</c>
+    /// becomes <see cref="EndOfTextId"/> and the text between them is encoded separately.
+    /// </summary>
+    public int[] Encode(string text, bool allowSpecialTokens) => encoder.Encode(text, allowSpecialTokens);
+
+    /// <inheritdoc/>
+    public string Decode(ReadOnlySpan<int> ids) => encoder.Decode(ids, KindName);
+
+    /// <summary>True when <paramref name="directory"/> holds OpenAI's or Hugging Face's pair of GPT-2 files.</summary>
+    public static bool HasFiles(string directory) =>
+        (File.Exists(Path.Combine(directory, EncoderFileName)) && File.Exists(Path.Combine(directory, MergesFileName)))
+        || (File.Exists(Path.Combine(directory, HuggingFaceVocabFileName)) && File.Exists(Path.Combine(directory, HuggingFaceMergesFileName)));
+
+    /// <summary>Loads from a directory with encoder.json + vocab.bpe, or else vocab.json + merges.txt.</summary>
+    /// <exception cref="InvalidInputException">A file is missing or malformed; the message names it.</exception>
+    public static Gpt2Tokenizer FromDirectory(string directory)
+    {
+        string encoderPath = Path.Combine(directory, EncoderFileName), mergesPath = Path.Combine(directory, MergesFileName);
+        if (!File.Exists(encoderPath) && !File.Exists(mergesPath)
+            && File.Exists(Path.Combine(directory, HuggingFaceVocabFileName)))
+        {
+            encoderPath = Path.Combine(directory, HuggingFaceVocabFileName);
+            mergesPath = Path.Combine(directory, HuggingFaceMergesFileName);
+        }
+        return FromFiles(encoderPath, mergesPath);
+    }
+
+    /// <summary>Loads from a token-to-id JSON file and a merges file (first line <c>#version</c>, then "left right" per line).</summary>
+    /// <exception cref="InvalidInputException">A file is missing or malformed; the message names it.</exception>
+    public static Gpt2Tokenizer FromFiles(string encoderPath, string mergesPath)
+    {
+        var (tokens, idOfToken) = Gpt2VocabularyFiles.ReadEncoder(encoderPath);
+        var tokenBytes = new byte[tokens.Length][];
+        for (int id = 0; id < tokens.Length; id++)
+            if (!ByteLevelAlphabet.TryToBytes(tokens[id], out tokenBytes[id]))
+                throw new InvalidInputException($"token {JsonSerializer.Serialize(tokens[id])} (id {id}) has a character outside GPT-2's byte alphabet", encoderPath);
+        var byteIds = new int[256];
+        for (int b = 0; b < 256; b++)
+            if (!idOfToken.TryGetValue(ByteLevelAlphabet.ToChar((byte)b).ToString(), out byteIds[b]))
+                throw new InvalidInputException($"the single-byte token for byte 0x{b:X2} is missing", encoderPath);
+        var ranked = Gpt2VocabularyFiles.ReadMerges(mergesPath, encoderPath, idOfToken);
+        int? endOfTextId = idOfToken.TryGetValue(EndOfTextToken, out int special) ? special : null;
+        return new Gpt2Tokenizer(tokens, tokenBytes, byteIds, ranked, endOfTextId);
+    }
+
+    /// <summary>Writes encoder.json, vocab.bpe (OpenAI's layout) and a tokenizer.json that says "gpt2".</summary>
+    public void Save(string directory)
+    {
+        Gpt2VocabularyFiles.WriteEncoder(Path.Combine(directory, EncoderFileName), tokens);
+        Gpt2VocabularyFiles.WriteMerges(Path.Combine(directory, MergesFileName), tokens, merges);
+        TokenizerIO.WriteDescription(directory, KindName, writer => writer.WriteNumber("vocabSize", VocabSize));
+    }
+}

@@ -1,0 +1,164 @@
+// Loading a tokenizer from a directory (our tokenizer.json, or GPT-2's files) and the atomic file writes that
+// every Save uses. Every problem with a file becomes an InvalidInputException that names the file.
+using System.Text;
+using System.Text.Json;
+
+namespace ResidualLM.Text;
+
+/// <summary>Reads tokenizers from directories and writes tokenizer files atomically.</summary>
+public static class TokenizerIO
+{
+    /// <summary>Name of the small description file that every tokenizer's <c>Save</c> writes.</summary>
+    public const string DescriptionFileName = "tokenizer.json";
+
+    /// <summary>
+    /// Loads the tokenizer saved in <paramref name="directory"/>. The kind comes from <c>tokenizer.json</c> when it
+    /// exists; otherwise the directory must hold GPT-2's files, either OpenAI's <c>encoder.json</c> + <c>vocab.bpe</c>
+    /// or Hugging Face's <c>vocab.json</c> + <c>merges.txt</c>.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The directory or a file is missing or malformed.</exception>
+    public static ITokenizer Load(string directory)
+    {
+        if (!Directory.Exists(directory))
+            throw new InvalidInputException("tokenizer directory not found", directory);
+        string description = Path.Combine(directory, DescriptionFileName);
+        if (File.Exists(description))
+        {
+            using JsonDocument document = ReadJson(description);
+            JsonElement root = RequireObject(document.RootElement, description);
+            string kind = RequireString(root, "kind", description);
+            return kind switch
+            {
+                ByteTokenizer.KindName => ByteTokenizer.FromDescription(root, description),
+                CharTokenizer.KindName => CharTokenizer.FromDescription(root, description),
+                BpeTokenizer.KindName => BpeTokenizer.FromDescription(root, description),
+                Gpt2Tokenizer.KindName => Gpt2Tokenizer.FromDirectory(directory),
+                _ => throw new InvalidInputException(
+                    $"unknown tokenizer kind \"{kind}\"; expected \"byte\", \"char\", \"bpe\" or \"gpt2\"", description, "kind"),
+            };
+        }
+        if (Gpt2Tokenizer.HasFiles(directory)) return Gpt2Tokenizer.FromDirectory(directory);
+        throw new InvalidInputException(
+            $"no {DescriptionFileName}, encoder.json + vocab.bpe, or vocab.json + merges.txt found", directory);
+    }
+
+    /// <summary>
+    /// Writes a file by writing a temporary file in the same directory and renaming it over <paramref name="path"/>,
+    /// so readers see either the old file or the complete new one.
+    /// </summary>
+    internal static void WriteAtomically(string path, Action<Stream> write)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Writes a tokenizer.json atomically; <paramref name="writeFields"/> adds fields after kind and version.</summary>
+    internal static void WriteDescription(string directory, string kind, Action<Utf8JsonWriter> writeFields)
+    {
+        WriteAtomically(Path.Combine(directory, DescriptionFileName), stream =>
+        {
+            using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions
+            {
+                Indented = true,
+                Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            });
+            writer.WriteStartObject();
+            writer.WriteString("kind", kind);
+            writer.WriteNumber("version", 1);
+            writeFields(writer);
+            writer.WriteEndObject();
+        });
+    }
+
+    /// <summary>Parses a JSON file, turning a missing file or bad JSON into an error that names the file.</summary>
+    internal static JsonDocument ReadJson(string path)
+    {
+        byte[] bytes = ReadBytes(path);
+        try
+        {
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException error)
+        {
+            throw new InvalidInputException($"not valid JSON ({error.Message})", path, inner: error);
+        }
+    }
+
+    /// <summary>Reads a UTF-8 text file, naming the file when it is missing or unreadable.</summary>
+    internal static string ReadText(string path) => new UTF8Encoding(false, throwOnInvalidBytes: false).GetString(ReadBytes(path));
+
+    static byte[] ReadBytes(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidInputException("file not found", path, inner: error);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"cannot read file ({error.Message})", path, inner: error);
+        }
+    }
+
+    internal static JsonElement RequireObject(JsonElement element, string path)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+            throw new InvalidInputException($"expected a JSON object at the top level, found {element.ValueKind}", path);
+        return element;
+    }
+
+    internal static string RequireString(JsonElement root, string name, string path)
+    {
+        if (!root.TryGetProperty(name, out JsonElement value) || value.ValueKind != JsonValueKind.String)
+            throw new InvalidInputException("expected a string", path, name);
+        return value.GetString()!;
+    }
+
+    internal static int RequireInt(JsonElement root, string name, string path)
+    {
+        if (!root.TryGetProperty(name, out JsonElement value) || !TryGetInt(value, out int number))
+            throw new InvalidInputException("expected an integer", path, name);
+        return number;
+    }
+
+    /// <summary>Reads a 32-bit integer; false (instead of an exception) when the element is not a number.</summary>
+    internal static bool TryGetInt(JsonElement element, out int number)
+    {
+        number = 0;
+        return element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out number);
+    }
+
+    internal static JsonElement RequireArray(JsonElement root, string name, string path)
+    {
+        if (!root.TryGetProperty(name, out JsonElement value) || value.ValueKind != JsonValueKind.Array)
+            throw new InvalidInputException("expected an array", path, name);
+        return value;
+    }
+
+    /// <summary>Checks the <c>version</c> field and that <c>vocabSize</c> equals what the file's contents imply.</summary>
+    internal static void CheckHeader(JsonElement root, string path, int impliedVocabSize)
+    {
+        int version = RequireInt(root, "version", path);
+        if (version != 1) throw new InvalidInputException($"unsupported version {version}; expected 1", path, "version");
+        int vocabSize = RequireInt(root, "vocabSize", path);
+        if (vocabSize != impliedVocabSize)
+            throw new InvalidInputException($"vocab size mismatch: the file says {vocabSize} but its contents define {impliedVocabSize} tokens", path, "vocabSize");
+    }
+}

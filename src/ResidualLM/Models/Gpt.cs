@@ -44,9 +44,9 @@ public sealed class Gpt : LanguageModel
         NameParameters();
     }
 
-    protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time)
+    protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition)
     {
-        var positions = Enumerable.Range(0, time).ToArray();
+        var positions = Enumerable.Range(startPosition, time).ToArray();
         // x = wte[ids] + wpe[t]: (B, T, C) + (T, C), the position rows broadcast over the batch
         return embeddingDropout.Forward(TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(positions, time));
     }

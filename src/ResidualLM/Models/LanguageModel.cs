@@ -17,6 +17,12 @@ public abstract class LanguageModel : Module
 
     protected LanguageModel(ulong seed) => Rng = new Rng(seed);
 
+    /// <summary>The state of the model's generator (dropout masks), saved in checkpoints for exact resume.</summary>
+    public ulong[] GetRngState() => Rng.GetState();
+
+    /// <summary>Restores <see cref="GetRngState"/>.</summary>
+    public void SetRngState(ReadOnlySpan<ulong> state) => Rng.SetState(state);
+
     public abstract int VocabSize { get; }
     public abstract int ContextLength { get; }
     public abstract ResidualMode ResidualMode { get; }
@@ -32,35 +38,47 @@ public abstract class LanguageModel : Module
     public abstract Linear? Head { get; }
 
     /// <summary>ids (B*T, row-major) -> the stream entering block 0 (B, T, C).</summary>
-    protected abstract Tensor Embed(ReadOnlySpan<int> ids, int batch, int time);
+    protected abstract Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition);
 
     /// <summary>Logits (B, T, V) for <paramref name="ids"/> given row-major as (B, T).</summary>
-    public Tensor Forward(int[] ids, int batch, int time) => Run(ids, batch, time, null);
+    public Tensor Forward(int[] ids, int batch, int time) => Run(ids, batch, time, null, null);
 
-    /// <summary>Like <see cref="Forward"/>, keeping every block's input, output and sublayer outputs.</summary>
+    /// <summary>
+    /// Incremental decoding: logits (B, T, V) for <paramref name="ids"/> (B, T) placed after the positions already in
+    /// <paramref name="cache"/>, which then holds them too. Same results as a full forward over the whole sequence.
+    /// </summary>
+    public Tensor Forward(int[] ids, int batch, int time, KvCache cache) => Run(ids, batch, time, null, cache);
+
+    /// <summary>A cache sized for this model's layers and context.</summary>
+    public KvCache CreateCache() => new(Blocks.Count, ContextLength);
+
+    /// <summary>Like <see cref="Forward(int[], int, int)"/>, keeping every block's input, output and sublayer outputs.</summary>
     public ForwardTrace ForwardTrace(int[] ids, int batch, int time)
     {
         var traces = new List<BlockTrace>();
-        var logits = Run(ids, batch, time, traces);
+        var logits = Run(ids, batch, time, traces, null);
         return new ForwardTrace(logits, traces);
     }
 
     /// <summary>Mean cross-entropy (nats) of logits (B, T, V) against targets (B*T); targets of -100 are ignored.</summary>
     public static Tensor Loss(Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(logits, targets);
 
-    Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces)
+    Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (batch <= 0 || time <= 0 || ids.Length != batch * time)
             throw new InvalidInputException($"{ids.Length} ids do not form a batch of {batch} x {time}", field: "ids");
-        if (time > ContextLength) throw new InvalidInputException($"sequence length {time} exceeds the context length {ContextLength}", field: "time");
-        var x = Embed(ids, batch, time);                                           // (B, T, C)
-        foreach (var block in Blocks.Items)
+        int start = cache?.Length ?? 0;
+        if (start + time > ContextLength) throw new InvalidInputException($"sequence length {start + time} exceeds the context length {ContextLength}", field: "time");
+        var x = Embed(ids, batch, time, start);                                    // (B, T, C)
+        for (int i = 0; i < Blocks.Count; i++)
         {
+            var block = Blocks[i];
             BlockTrace? trace = traces is null ? null : new BlockTrace();
-            x = block.Forward(x, trace: trace);
+            x = block.Forward(x, trace: trace, startPosition: start, cache: cache?.Layer(i));
             if (trace is not null) traces!.Add(trace);
         }
+        cache?.Advance(time);
         x = FinalNorm.Forward(x);
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
         return Head is null ? O.MatMul(x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(x); // (B, T, V)

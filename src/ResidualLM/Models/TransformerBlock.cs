@@ -24,11 +24,11 @@ public sealed class TransformerBlock : Module
     }
 
     /// <summary>(B, T, C) -> (B, T, C). When <paramref name="trace"/> is given, the block's stream and edits are recorded in it.</summary>
-    public Tensor Forward(Tensor x, bool[]? keyPadding = null, BlockTrace? trace = null)
+    public Tensor Forward(Tensor x, bool[]? keyPadding = null, BlockTrace? trace = null, int startPosition = 0, KvCache.LayerCache? cache = null)
     {
         Tensor input = x;
         Tensor? attentionOut = null, feedForwardOut = null;
-        x = Residual1.Apply(x, h => attentionOut = Attention.Forward(h, keyPadding));
+        x = Residual1.Apply(x, h => attentionOut = Attention.Forward(h, keyPadding, startPosition, cache));
         Tensor middle = x;
         x = Residual2.Apply(x, h => feedForwardOut = FeedForward.Forward(h));
         if (trace is not null)

@@ -47,10 +47,17 @@ public sealed class Attention : Module
     }
 
     /// <summary>
-    /// x (B, T, C) -> (B, T, C). <paramref name="keyPadding"/> (B*T, row-major), true where a key is padding and must
-    /// not be attended to; every row needs at least one real key.
+    /// Use the fused attention op (default) or the composition MatMul, mask, Softmax, MatMul. Both give the same
+    /// values and gradients (a test checks it); the unfused path is kept as the readable reference.
     /// </summary>
-    public Tensor Forward(Tensor x, bool[]? keyPadding = null, int startPosition = 0)
+    public static bool UseFusedKernel { get; set; } = true;
+
+    /// <summary>
+    /// x (B, T, C) -> (B, T, C). <paramref name="keyPadding"/> (B*T, row-major), true where a key is padding and must
+    /// not be attended to; every row needs at least one real key. With a <paramref name="cache"/>, x holds the positions
+    /// after the cached ones and attends to all of them (incremental decoding).
+    /// </summary>
+    public Tensor Forward(Tensor x, bool[]? keyPadding = null, int startPosition = 0, KvCache.LayerCache? cache = null)
     {
         int batch = x.Dim(0), time = x.Dim(1);
         var qkv = O.Split(Qkv.Forward(x), Width, Width, Width);                  // 3 x (B, T, C)
@@ -60,16 +67,22 @@ public sealed class Attention : Module
             q = Rope.Apply(q, startPosition);
             k = Rope.Apply(k, startPosition);
         }
-        var scores = O.MatMul(q, k, transposeB: true) * (1f / MathF.Sqrt(HeadSize)); // (B, NH, T, T)
-        if (Causal) scores = O.CausalMask(scores);
-        if (keyPadding is not null)
+        if (cache is not null) (k, v) = cache.Append(k, v);                        // (B, NH, start+T, HS)
+        if (keyPadding is not null && keyPadding.Length != batch * k.Dim(2))
+            throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * k.Dim(2)}", field: "keyPadding");
+        Tensor y;
+        if (UseFusedKernel || cache is not null)
         {
-            if (keyPadding.Length != batch * time) throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * time}", field: "keyPadding");
-            scores = O.MaskedFill(scores, keyPadding, [batch, 1, 1, time], float.NegativeInfinity);
+            y = O.Attention(q, k, v, Causal, keyPadding, attentionDropout.P, attentionDropout.Generator, Training && attentionDropout.Training);
         }
-        var weights = attentionDropout.Forward(O.Softmax(scores));
-        var y = O.MergeHeads(O.MatMul(weights, v));                                 // (B, NH, T, HS) -> (B, T, C)
-        return Proj.Forward(y);
+        else
+        {
+            var scores = O.MatMul(q, k, transposeB: true) * (1f / MathF.Sqrt(HeadSize)); // (B, NH, T, T)
+            if (Causal) scores = O.CausalMask(scores);
+            if (keyPadding is not null) scores = O.MaskedFill(scores, keyPadding, [batch, 1, 1, time], float.NegativeInfinity);
+            y = O.MatMul(attentionDropout.Forward(O.Softmax(scores)), v);
+        }
+        return Proj.Forward(O.MergeHeads(y));                                        // (B, NH, T, HS) -> (B, T, C)
     }
 }
 

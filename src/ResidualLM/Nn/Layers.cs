@@ -108,5 +108,8 @@ public sealed class Dropout : Layer
         this.rng = rng;
     }
 
+    /// <summary>The generator the masks are drawn from (shared with the model).</summary>
+    public Rng Generator => rng;
+
     public override Tensor Forward(Tensor x) => O.Dropout(x, P, rng, Training);
 }

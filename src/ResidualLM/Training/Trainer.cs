@@ -1,0 +1,141 @@
+// The optimisation loop: micro-batches with gradient accumulation, clipping, AdamW with a schedule, non-finite
+// guards and evaluation on fixed validation batches. Knows nothing of files or terminals (see Checkpoint, the CLI).
+using System.Diagnostics;
+using ResidualLM.Autograd;
+using ResidualLM.Nn;
+
+using O = ResidualLM.Ops.Ops;
+
+namespace ResidualLM.Training;
+
+/// <summary>What one optimizer step did.</summary>
+/// <param name="Step">One-based index of the step just taken.</param>
+/// <param name="Loss">Mean training loss over its micro-batches (nats per token).</param>
+/// <param name="LearningRate">Rate used for this step.</param>
+/// <param name="GradientNorm">Global gradient norm before clipping.</param>
+/// <param name="Tokens">Tokens processed.</param>
+/// <param name="Seconds">Wall time of the step.</param>
+/// <param name="Skipped">True when the step was skipped because of a non-finite loss or gradient.</param>
+public sealed record StepResult(int Step, double Loss, double LearningRate, double GradientNorm, int Tokens, double Seconds, bool Skipped);
+
+/// <summary>Raised when a loss or gradient is NaN or infinite and skipping is off.</summary>
+public sealed class NonFiniteException(string message) : Exception(message);
+
+/// <summary>Trains a language model: logits = forward(ids, batch, time), loss = cross-entropy against the next tokens.</summary>
+public sealed class Trainer
+{
+    readonly Module model;
+    readonly Func<int[], int, int, Tensor> forward;
+    readonly IBatchSampler trainBatches;
+    readonly List<(int[] Inputs, int[] Targets)> validationBatches;
+    readonly LearningRateSchedule schedule;
+    readonly IReadOnlyList<(string Name, Tensor Tensor)> parameters;
+
+    /// <summary>The optimizer (its state is part of a checkpoint).</summary>
+    public AdamW Optimizer { get; }
+
+    /// <summary>The options this trainer runs with.</summary>
+    public TrainingOptions Options { get; }
+
+    /// <summary>Optimizer steps taken so far.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>The training batch sampler (its state is part of a checkpoint).</summary>
+    public IBatchSampler TrainBatches => trainBatches;
+
+    public Trainer(Module model, Func<int[], int, int, Tensor> forward, TrainingOptions options,
+        IBatchSampler trainBatches, IBatchSampler? validationBatches)
+    {
+        options.Validate();
+        this.model = model;
+        this.forward = forward;
+        this.trainBatches = trainBatches;
+        Options = options;
+        schedule = options.Schedule();
+        parameters = model.NamedParameters();
+        Optimizer = new AdamW(parameters, new AdamWSettings
+        {
+            LearningRate = (float)options.LearningRate, Beta1 = (float)options.Beta1, Beta2 = (float)options.Beta2,
+            Epsilon = 1e-8f, WeightDecay = (float)options.WeightDecay,
+        });
+        // Fixed validation batches, drawn once, so every evaluation measures the same tokens.
+        this.validationBatches = [];
+        if (validationBatches is not null)
+            for (int i = 0; i < options.EvalBatches; i++)
+            {
+                var inputs = new int[options.BatchSize * options.Context];
+                var targets = new int[inputs.Length];
+                validationBatches.NextBatch(inputs, targets);
+                this.validationBatches.Add((inputs, targets));
+            }
+    }
+
+    /// <summary>Restores the step counter after loading a checkpoint.</summary>
+    public void RestoreStep(int step) => Step = step;
+
+    /// <summary>Runs one optimizer step over <see cref="TrainingOptions.GradientAccumulation"/> micro-batches.</summary>
+    public StepResult TrainStep()
+    {
+        var clock = Stopwatch.StartNew();
+        model.Train();
+        model.ZeroGrad();
+        int b = Options.BatchSize, t = Options.Context, micro = Options.GradientAccumulation;
+        var inputs = new int[b * t];
+        var targets = new int[b * t];
+        double lossSum = 0;
+        for (int m = 0; m < micro; m++)
+        {
+            trainBatches.NextBatch(inputs, targets);
+            var logits = forward(inputs, b, t);
+            var loss = O.CrossEntropy(logits.Reshape(b * t, -1), targets);
+            lossSum += loss.Item();
+            // Average over micro-batches: each contributes 1/micro of the gradient.
+            (micro == 1 ? loss : loss * (1f / micro)).Backward();
+        }
+        double meanLoss = lossSum / micro;
+        double lr = schedule.At(Step);
+        double norm = GradientClipping.GlobalNorm(parameters.Select(p => p.Tensor));
+        bool finite = double.IsFinite(meanLoss) && double.IsFinite(norm);
+        if (!finite)
+        {
+            string where = double.IsFinite(meanLoss) ? $"gradient of {FirstNonFiniteGradient()} is not finite" : $"loss is {meanLoss}";
+            if (!Options.SkipNonFinite)
+                throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept; lower --lr or use --skip-nonfinite)");
+            model.ZeroGrad();
+            Step++;
+            return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: true);
+        }
+        if (Options.GradientClip > 0) GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Tensor).ToList(), Options.GradientClip);
+        Optimizer.LearningRate = (float)lr;
+        Optimizer.Step();
+        model.ZeroGrad();
+        Step++;
+        return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: false);
+    }
+
+    string FirstNonFiniteGradient()
+    {
+        foreach (var (name, tensor) in parameters)
+            if (tensor.Grad is not null && tensor.Grad.Data.Any(g => !float.IsFinite(g))) return name;
+        return "(unknown)";
+    }
+
+    /// <summary>Mean loss over the fixed validation batches, in evaluation mode; NaN when there is no validation data.</summary>
+    public double Evaluate()
+    {
+        if (validationBatches.Count == 0) return double.NaN;
+        model.Eval();
+        double sum = 0;
+        using (Graph.NoGrad())
+            foreach (var (inputs, targets) in validationBatches)
+            {
+                var logits = forward(inputs, Options.BatchSize, Options.Context);
+                sum += O.CrossEntropy(logits.Reshape(inputs.Length, -1), targets).Item();
+            }
+        model.Train();
+        return sum / validationBatches.Count;
+    }
+
+    /// <summary>Whether an evaluation is due after the step just taken.</summary>
+    public bool EvaluationDue => Step == Options.Steps || (Options.EvalInterval > 0 && Step % Options.EvalInterval == 0);
+}

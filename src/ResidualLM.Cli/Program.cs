@@ -1,5 +1,6 @@
 // Entry point of the `rlm` command: builds the command tree and turns user mistakes into one-line errors.
 using System.CommandLine;
+using ResidualLM.Cli.Commands;
 using ResidualLM.Kernels;
 
 namespace ResidualLM.Cli;
@@ -17,6 +18,7 @@ public static class Program
     {
         var root = new RootCommand("rlm: train, run and study transformer language models, with the residual connection in view.");
         root.Options.Add(ThreadsOption);
+        root.Subcommands.Add(LabCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
         {

@@ -10,10 +10,12 @@ internal static class LineChart
         var names = spec.Series.Select(s => s.Name).ToList();
         var frame = new ChartFrame(svg, legendRows: ChartFrame.LegendRows(names), hasLegend: names.Count > 0);
         var points = spec.Series.SelectMany(s => s.Points ?? []).Where(p => p.Y is not null).ToList();
-        var xScale = ChartScale.Create(spec.X.Scale, points.Select(p => p.X), frame.PlotLeft, frame.PlotRight);
+        // Inset the data a little from the axes, so markers at the ends of the range are not cut by the axis lines.
+        const double inset = 8;
+        var xScale = ChartScale.Create(spec.X.Scale, points.Select(p => p.X), frame.PlotLeft + inset, frame.PlotRight - inset);
         // Only x values that can be placed decide the y range, and vice versa for the x range's partner.
         var yScale = ChartScale.Create(spec.Y.Scale, points.Where(p => xScale.CanPlace(p.X)).Select(p => p.Y!.Value),
-            frame.PlotBottom, frame.PlotTop);
+            frame.PlotBottom - inset, frame.PlotTop + inset);
 
         frame.Title(spec.Title);
         frame.VerticalAxis(yScale, spec.Y.Title);
@@ -25,7 +27,7 @@ internal static class LineChart
             var series = spec.Series[s];
             var seriesPoints = series.Points ?? [];
             string colour = Palette.SeriesColour(s);
-            double radius = seriesPoints.Count > 40 ? 2.6 : 4;
+            double radius = seriesPoints.Count > 40 ? 2.2 : 4;
             var placed = new List<(double X, double Y, ChartPoint Point)>();
             var path = new System.Text.StringBuilder();
             bool penDown = false;

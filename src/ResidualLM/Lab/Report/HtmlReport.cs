@@ -88,7 +88,12 @@ public static class HtmlReport
         if (fold) html.Append("<details><summary>").Append(E(table.Title)).Append(" (").Append(table.Rows.Count).Append(" rows)</summary>\n");
         html.Append("<div class=\"table-wrap\"><table id=\"").Append(sectionAnchor).Append('-').Append(Anchor(table.Id)).Append("\">\n");
         html.Append("<caption>").Append(E(table.Title)).Append("</caption>\n<thead><tr>");
-        foreach (var column in table.Columns) html.Append("<th scope=\"col\">").Append(E(column.Header)).Append("</th>");
+        for (int c = 0; c < table.Columns.Count; c++)
+        {
+            // Numeric columns (judged by the first row) are right-aligned, header included.
+            bool numeric = table.Rows.Count > 0 && table.Rows[0][c].Number is not null;
+            html.Append(numeric ? "<th scope=\"col\" class=\"num\">" : "<th scope=\"col\">").Append(E(table.Columns[c].Header)).Append("</th>");
+        }
         html.Append("</tr></thead>\n<tbody>\n");
         for (int r = 0; r < table.Rows.Count; r++)
         {

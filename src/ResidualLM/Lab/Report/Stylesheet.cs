@@ -36,11 +36,12 @@ internal static class Stylesheet
         figure svg { width: 100%; height: auto; }
         figcaption { padding: 4px 6px 0; }
         .table-wrap { overflow-x: auto; margin: 12px 0 4px; }
-        table { border-collapse: collapse; width: 100%; font-size: 0.9rem; font-variant-numeric: tabular-nums; }
+        table { border-collapse: collapse; min-width: 60%; font-size: 0.9rem; font-variant-numeric: tabular-nums; }
         caption { text-align: left; font-weight: 600; padding: 0 0 6px; }
         th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
         th { background: var(--tint); font-weight: 600; border-bottom: 2px solid #c9ced5; }
-        td.num { text-align: right; white-space: nowrap; }
+        td.num, th.num { text-align: right; }
+        td.num { white-space: nowrap; }
         tbody tr:nth-child(even) { background: #fafbfc; }
         details { margin: 12px 0; }
         summary { cursor: pointer; color: var(--accent); font-weight: 600; font-size: 0.92rem; }

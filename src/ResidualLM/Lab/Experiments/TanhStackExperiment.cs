@@ -181,8 +181,10 @@ public sealed class TanhStackExperiment(TanhStackOptions options) : ILabExperime
     {
         result.Findings.Add($"Through {depth} layers the plain gradient is {plain.InputGradient:G3} " +
             $"(about ×{GeometricMean(plain.InputGradient, depth):G3} per layer); the residual gradient is {residual.InputGradient:G4}.");
-        if (plain.InputGradient == 0)
-            result.Findings.Add("The plain gradient underflowed to exactly 0 in float32: it is smaller than the smallest representable number.");
+        foreach (var (name, run) in new[] { ("plain", plain), ("residual", residual) })
+            if (run.InputGradient == 0)
+                result.Findings.Add($"The {name} gradient underflowed to exactly 0 in float32: it fell below the smallest representable " +
+                    "number (about 1e-45); the log chart leaves such zeros out and says how many.");
         if (Math.Abs(residual.InputGradient) > 1)
             result.Findings.Add($"The residual gradient grew above 1 (to {residual.InputGradient:G4}): with w > 0 every factor " +
                 "1 + w(1 − tanh²) is at least 1. It stays bounded because the stream grows " +

@@ -20,6 +20,7 @@ public static class Program
         root.Options.Add(ThreadsOption);
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(LabCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
         {

@@ -1,0 +1,113 @@
+// `rlm lab ...`: the residual lab's experiments and its HTML report. Each experiment subcommand prints Spectre
+// tables, and shares --json (one-line JSON as the last line of stdout) and --out DIR (json, csv, svg files).
+using System.CommandLine;
+using ResidualLM.Lab;
+using ResidualLM.Lab.Experiments;
+using ResidualLM.Lab.Report;
+
+namespace ResidualLM.Cli.Commands;
+
+/// <summary>Builds the <c>lab</c> command tree. New experiments add a subcommand with <see cref="AddExperiment"/>.</summary>
+public static class LabCommand
+{
+    /// <summary>The <c>lab</c> command with its experiment subcommands and <c>report</c>.</summary>
+    public static Command Create()
+    {
+        var lab = new Command("lab", "Experiments that measure what the residual connection does, and an HTML report of them");
+        AddExperiment(lab, "edits", "Worked examples: the residual stream as a running sum, and the local gradient 1 + f'(x)", [],
+            _ => new EditsExperiment());
+        AddTanhStack(lab);
+        lab.Subcommands.Add(CreateReport());
+        return lab;
+    }
+
+    /// <summary>
+    /// Adds <c>lab NAME</c>: <paramref name="options"/> are the experiment's own; <paramref name="create"/> reads them
+    /// from the parse result and makes the experiment. The command runs it, prints its tables and findings, writes
+    /// files with <c>--out DIR</c> and prints one-line JSON last with <c>--json</c>.
+    /// </summary>
+    public static Command AddExperiment(Command lab, string name, string description, IReadOnlyList<Option> options,
+        Func<ParseResult, ILabExperiment> create)
+    {
+        var command = new Command(name, description);
+        foreach (var option in options) command.Options.Add(option);
+        var json = new Option<bool>("--json") { Description = "Also print the result as one line of JSON, the last line of stdout" };
+        var output = new Option<string?>("--out") { Description = "Write <name>.json, <name>.csv and <name>.svg into this folder (e.g. runs/lab)" };
+        command.Options.Add(json);
+        command.Options.Add(output);
+        command.SetAction(parseResult => CliErrors.Run(() =>
+        {
+            var result = create(parseResult).Run();
+            ResultConsole.Print(result);
+            if (parseResult.GetValue(output) is string directory)
+                foreach (string path in ResultFiles.Write(result, directory)) Console.WriteLine($"wrote {path}");
+            if (parseResult.GetValue(json)) Console.WriteLine(ResultFiles.ToJson(result, indented: false));
+            return 0;
+        }));
+        lab.Subcommands.Add(command);
+        return command;
+    }
+
+    static void AddTanhStack(Command lab)
+    {
+        var defaults = new TanhStackOptions();
+        var depth = new Option<int>("--depth") { Description = "Layers in the stack", DefaultValueFactory = _ => defaults.Depth };
+        var weight = new Option<float?>("--weight") { Description = $"Layer weight w (default {defaults.Weight}, or drawn with --seed)" };
+        var bias = new Option<float?>("--bias") { Description = $"Layer bias b (default {defaults.Bias}, or drawn with --seed)" };
+        var input = new Option<float>("--input") { Description = "Input x", DefaultValueFactory = _ => defaults.Input };
+        var seed = new Option<ulong?>("--seed") { Description = "Draw w and b from U(-1, 1), PyTorch's Linear(1,1) init, with this seed" };
+        var sweep = new Option<bool>("--sweep") { Description = "Also sweep depth 1..--sweep-depth and chart the gradient (log scale)" };
+        var sweepDepth = new Option<int>("--sweep-depth") { Description = "Largest depth of the sweep", DefaultValueFactory = _ => defaults.SweepDepth };
+        AddExperiment(lab, "tanh-stack", "A tanh layer applied --depth times, plain vs residual: the gradient reaching the input",
+            [depth, weight, bias, input, seed, sweep, sweepDepth],
+            parse =>
+            {
+                ulong? drawSeed = parse.GetValue(seed);
+                float? givenWeight = parse.GetValue(weight), givenBias = parse.GetValue(bias);
+                if (drawSeed is not null && (givenWeight is not null || givenBias is not null))
+                    throw new InvalidInputException("give either --seed (draws w and b) or --weight/--bias, not both", field: "--seed");
+                return new TanhStackExperiment(new TanhStackOptions
+                {
+                    Depth = parse.GetValue(depth),
+                    Weight = givenWeight ?? defaults.Weight,
+                    Bias = givenBias ?? defaults.Bias,
+                    Input = parse.GetValue(input),
+                    Seed = drawSeed,
+                    SweepDepth = parse.GetValue(sweep) ? parse.GetValue(sweepDepth) : 0,
+                });
+            });
+    }
+
+    static Command CreateReport()
+    {
+        var runs = new Option<string>("--runs") { Description = "Folder of result JSON files", DefaultValueFactory = _ => ResultFiles.DefaultDirectory };
+        var output = new Option<string?>("--out") { Description = "HTML file to write (default: <runs>/report.html)" };
+        var command = new Command("report", "Build one self-contained HTML page from every result in the run folder " +
+                                            "(runs the cheap experiments first when there are none)");
+        command.Options.Add(runs);
+        command.Options.Add(output);
+        command.SetAction(parseResult => CliErrors.Run(() =>
+        {
+            string directory = parseResult.GetValue(runs)!;
+            var results = ResultFiles.ReadAll(directory);
+            if (results.Count == 0)
+            {
+                Console.WriteLine($"no results in {directory} yet: running the cheap experiments first");
+                foreach (var entry in LabCatalog.All.Where(e => e.IsCheap))
+                {
+                    var result = entry.CreateDefault().Run();
+                    ResultFiles.Write(result, directory);
+                    results.Add(result);
+                    Console.WriteLine($"  ran {entry.Name}");
+                }
+            }
+            string path = parseResult.GetValue(output) ?? Path.Combine(directory, "report.html");
+            string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (folder is not null) Directory.CreateDirectory(folder);
+            File.WriteAllText(path, HtmlReport.Render(results));
+            Console.WriteLine($"wrote {path} ({results.Count} experiment{(results.Count == 1 ? "" : "s")}: {string.Join(", ", results.Select(r => r.Experiment))})");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit;
+
+namespace ResidualLM.Tests.Lab;
+
+/// <summary>Runs the real <c>rlm</c> (rlm.dll beside the tests) in a child process, as a user would.</summary>
+public class LabCliTests
+{
+    static (int ExitCode, string Stdout, string Stderr) Rlm(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rlm.dll"));
+        foreach (string a in args) start.ArgumentList.Add(a);
+        start.Environment["NO_COLOR"] = "1";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr);
+    }
+
+    static string TemporaryDirectory()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "rlm-lab-cli-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    [Fact]
+    public void TanhStack_Json_IsTheLastLine_AndOutWritesFiles()
+    {
+        string directory = TemporaryDirectory();
+        try
+        {
+            var (code, stdout, stderr) = Rlm(directory, "lab", "tanh-stack", "--depth", "20", "--sweep", "--sweep-depth", "30", "--json", "--out", "out");
+            Assert.True(code == 0, stderr);
+            Assert.Contains("Gradient reaching x through 20 layers", stdout);
+            string last = stdout.TrimEnd('\n', '\r').Split('\n')[^1];
+            using var json = JsonDocument.Parse(last);
+            Assert.Equal("tanh-stack", json.RootElement.GetProperty("experiment").GetString());
+            Assert.Equal(30, json.RootElement.GetProperty("charts")[0].GetProperty("series")[0].GetProperty("points").GetArrayLength());
+            foreach (string file in new[] { "tanh-stack.json", "tanh-stack.csv", "tanh-stack.svg", "tanh-stack.sweep.csv" })
+                Assert.True(File.Exists(Path.Combine(directory, "out", file)), file);
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
+
+    [Fact]
+    public void TanhStack_BadDepth_IsAOneLineErrorWithExitCode2()
+    {
+        string directory = TemporaryDirectory();
+        try
+        {
+            var (code, _, stderr) = Rlm(directory, "lab", "tanh-stack", "--depth", "0");
+            Assert.Equal(2, code);
+            Assert.Equal("error: --depth: must be between 1 and 10000, got 0", stderr.Trim());
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
+
+    [Fact]
+    public void Report_OnAnEmptyFolder_RunsTheCheapExperimentsFirst()
+    {
+        string directory = TemporaryDirectory();
+        try
+        {
+            var (code, stdout, stderr) = Rlm(directory, "lab", "report");
+            Assert.True(code == 0, stderr);
+            Assert.Contains("ran edits", stdout);
+            string html = File.ReadAllText(Path.Combine(directory, "runs", "lab", "report.html"));
+            Assert.Contains("id=\"edits\"", html);
+            Assert.Contains("id=\"tanh-stack\"", html);
+            Assert.Contains("Gradient reaching the input, by depth", html); // the report's tanh-stack includes the sweep
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
+}

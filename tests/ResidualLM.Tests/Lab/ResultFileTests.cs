@@ -1,0 +1,93 @@
+using ResidualLM.Lab;
+using ResidualLM.Lab.Report;
+using Xunit;
+
+namespace ResidualLM.Tests.Lab;
+
+public class ResultFileTests
+{
+    static ExperimentResult Sample() => new()
+    {
+        Experiment = "sample", Title = "Sample <result>", Description = "First paragraph.\n\nSecond & last.",
+        Parameters = [new("depth", "50")],
+        Findings = ["It works."],
+        Tables =
+        [
+            new ResultTable { Id = "main", Title = "Main", Columns = [new("name"), new("value", "nats")] }
+                .AddRow("a, \"quoted\"", 1.5).AddRow("overflow", double.PositiveInfinity).AddRow("nan", double.NaN),
+        ],
+        Charts =
+        [
+            new ChartSpec
+            {
+                Id = "c", Kind = ChartKind.Line, Title = "C", X = new AxisSpec("x"), Y = new AxisSpec("y", Scale: AxisScale.Log),
+                Series = [new SeriesSpec { Name = "s", Points = [new(1, 1), new(2, double.NaN), new(3, null)] }],
+            },
+        ],
+    };
+
+    [Fact]
+    public void Json_RoundTripsIncludingNonFiniteNumbers()
+    {
+        var original = Sample();
+        var copy = ResultFiles.FromJson(ResultFiles.ToJson(original));
+        Assert.Equal(ResultFiles.ToJson(original), ResultFiles.ToJson(copy));
+        Assert.Equal(double.PositiveInfinity, copy.Tables[0].Rows[1][1].Number);
+        Assert.True(double.IsNaN(copy.Tables[0].Rows[2][1].Number!.Value));
+        Assert.Equal(AxisScale.Log, copy.Charts[0].Y.Scale);
+        Assert.Contains("\"kind\": \"Line\"", ResultFiles.ToJson(original));
+    }
+
+    [Fact]
+    public void Json_OneLineForm_HasNoNewlines() => Assert.DoesNotContain('\n', ResultFiles.ToJson(Sample(), indented: false));
+
+    [Fact]
+    public void FromJson_RejectsOtherSchemasAndGarbage()
+    {
+        string other = ResultFiles.ToJson(Sample() with { Schema = "something/2" });
+        var e = Assert.Throws<InvalidInputException>(() => ResultFiles.FromJson(other, "x.json"));
+        Assert.Contains("x.json", e.Message);
+        Assert.Throws<InvalidInputException>(() => ResultFiles.FromJson("{ not json", "y.json"));
+    }
+
+    [Fact]
+    public void Csv_QuotesFieldsAndWritesUnits()
+    {
+        string csv = ResultFiles.ToCsv(Sample().Tables[0]);
+        Assert.Equal("name,value (nats)\n\"a, \"\"quoted\"\"\",1.5\noverflow,Infinity\nnan,NaN\n", csv);
+    }
+
+    [Fact]
+    public void Write_ThenReadAll_GivesTheResultBackWithCsvAndSvg()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "rlm-lab-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var written = ResultFiles.Write(Sample(), directory);
+            Assert.Equal(["sample.json", "sample.csv", "sample.svg"], written.Select(Path.GetFileName));
+            var all = ResultFiles.ReadAll(directory);
+            Assert.Equal("sample", Assert.Single(all).Experiment);
+            System.Xml.Linq.XDocument.Parse(File.ReadAllText(Path.Combine(directory, "sample.svg")));
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
+
+    [Fact]
+    public void HtmlReport_IsSelfContainedAndEscaped()
+    {
+        string html = HtmlReport.Render([Sample()]);
+        Assert.StartsWith("<!DOCTYPE html>", html);
+        Assert.Contains("<section id=\"sample\">", html);
+        Assert.Contains("href=\"#sample\"", html);
+        Assert.Contains("Sample &lt;result&gt;", html);
+        Assert.Equal(2, html.Split("<p>").Length - 1); // the two description paragraphs; other paragraphs have classes
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<link", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("@import", html);
+        // The only URL is the SVG namespace, which is a name, not a request.
+        Assert.DoesNotContain(System.Text.RegularExpressions.Regex.Matches(html, "https?://"), m => !html[m.Index..].StartsWith("http://www.w3.org/2000/svg"));
+    }
+
+    [Fact]
+    public void HtmlReport_WithNoResults_SaysHowToMakeThem() => Assert.Contains("rlm lab edits", HtmlReport.Render([]));
+}

@@ -25,7 +25,7 @@ public static class ResultConsole
         var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle(Markup.Escape(source.Title)) };
         for (int c = 0; c < source.Columns.Count; c++)
         {
-            var column = new TableColumn(new Text(source.Columns[c].Header));
+            var column = new TableColumn(new Spectre.Console.Text(source.Columns[c].Header));
             if (source.Rows.Count > 0 && source.Rows[0][c].Number is not null) column.RightAligned();
             table.AddColumn(column);
         }
@@ -36,10 +36,10 @@ public static class ResultConsole
         {
             if (elide && r == head)
             {
-                table.AddRow(source.Columns.Select(_ => (Spectre.Console.Rendering.IRenderable)new Text("…")).ToArray());
+                table.AddRow(source.Columns.Select(_ => (Spectre.Console.Rendering.IRenderable)new Spectre.Console.Text("…")).ToArray());
                 r = count - tail;
             }
-            table.AddRow(Enumerable.Range(0, source.Columns.Count).Select(c => (Spectre.Console.Rendering.IRenderable)new Text(source.Format(r, c))).ToArray());
+            table.AddRow(Enumerable.Range(0, source.Columns.Count).Select(c => (Spectre.Console.Rendering.IRenderable)new Spectre.Console.Text(source.Format(r, c))).ToArray());
         }
         if (elide) table.Caption = new TableTitle(Markup.Escape($"{count} rows, {count - head - tail} not shown (all in the CSV of --out)"));
         else if (source.Note is not null) table.Caption = new TableTitle(Markup.Escape(source.Note));

@@ -54,9 +54,9 @@ public static class BenchCommand
         for (int i = 0; i < batch; i += Math.Max(1, batch / 3))
             CheckSamples(a.AsSpan(i * m * k, m * k), b.AsSpan(i * k * n, k * n), c.AsSpan(i * m * n, m * n), m, k, n, ta, tb, rng);
 
-        // Warm up (tiered JIT, caches, worker threads), then time batches of calls lasting >= 20 ms each.
+        // Warm up (tiered JIT, caches, worker threads), then time 15 samples of calls lasting ~10 ms each at 400 GFLOP/s.
         double flops = 2.0 * m * n * k * batch;
-        int calls = Math.Max(1, (int)(0.02 * 50e9 / flops));
+        int calls = Math.Max(1, (int)(0.01 * 400e9 / flops));
         var clock = Stopwatch.StartNew();
         while (clock.ElapsedMilliseconds < 500) Call();
         var rates = new List<double>();

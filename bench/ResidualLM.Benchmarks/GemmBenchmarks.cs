@@ -17,15 +17,15 @@ public class GemmBenchmarks
     [Params("nn", "nt", "tn")]
     public string Layout { get; set; } = "nn";
 
-    int M => int.Parse(Shape.Split('x')[0]);
-    int K => int.Parse(Shape.Split('x')[1]);
-    int N => int.Parse(Shape.Split('x')[2]);
-    bool TransposeA => Layout[0] == 't';
-    bool TransposeB => Layout[1] == 't';
+    int M, K, N;
+    bool TransposeA, TransposeB;
 
     [GlobalSetup]
     public void Setup()
     {
+        int[] mkn = Array.ConvertAll(Shape.Split('x'), int.Parse);
+        (M, K, N) = (mkn[0], mkn[1], mkn[2]);
+        (TransposeA, TransposeB) = (Layout[0] == 't', Layout[1] == 't');
         var rng = new Random(42);
         a = Fill(rng, M * K);
         b = Fill(rng, K * N);

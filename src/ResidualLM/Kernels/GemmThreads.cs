@@ -1,6 +1,7 @@
 // Persistent worker threads for the GEMM: one signal per worker and a countdown, so starting a 2-thread product costs
 // well under a microsecond when the worker is spinning. One product at a time; a busy pool makes callers run alone.
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 
 namespace ResidualLM.Kernels;
 
@@ -51,7 +52,7 @@ static unsafe class GemmThreads
             var spinner = new SpinWait();
             while (Volatile.Read(ref pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
 
-            if (mine is not null) throw mine;
+            if (mine is not null) ExceptionDispatchInfo.Capture(mine).Throw();
             for (int i = 0; i < parts - 1; i++)
             {
                 if (pool[i].Error is Exception e)

@@ -44,52 +44,45 @@ static unsafe class GemmVector
         else Axpys(job.X, job.W, job.C, job.K, job.N, j0, j1, job.Accumulate);
     }
 
-    // W (k x n): for a block of columns keep the sums in registers and stream the block's rows of W.
+    // W (k x n): streams four rows of W at a time, front to back, into the thread's slice of c (which stays in L1).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Axpys(float* x, float* w, float* c, int k, nint n, int j0, int j1, bool accumulate)
     {
-        int j = j0;
-        if (Vector256.IsHardwareAccelerated)
+        if (!accumulate) new Span<float>(c + j0, j1 - j0).Clear();
+        int p = 0;
+        for (; p + 4 <= k; p += 4)
         {
-            for (; j + 64 <= j1; j += 64)
+            float* r0 = w + p * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+            int j = j0;
+            if (Avx512F.IsSupported)
             {
-                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-                float* row = w + j;
-                for (int p = 0; p < k; p++, row += n)
+                Vector512<float> x0 = Vector512.Create(x[p]), x1 = Vector512.Create(x[p + 1]), x2 = Vector512.Create(x[p + 2]), x3 = Vector512.Create(x[p + 3]);
+                for (; j + 16 <= j1; j += 16)
                 {
-                    Vector256<float> xp = Vector256.Create(x[p]);
-                    s0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row), s0);
-                    s1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row + 8), s1);
-                    s2 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row + 16), s2);
-                    s3 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row + 24), s3);
-                    s4 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row + 32), s4);
-                    s5 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row + 40), s5);
-                    s6 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row + 48), s6);
-                    s7 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(row + 56), s7);
+                    Vector512<float> s = Avx512F.FusedMultiplyAdd(x0, Vector512.Load(r0 + j), Vector512.Load(c + j));
+                    s = Avx512F.FusedMultiplyAdd(x1, Vector512.Load(r1 + j), s);
+                    s = Avx512F.FusedMultiplyAdd(x2, Vector512.Load(r2 + j), s);
+                    Vector512.Store(Avx512F.FusedMultiplyAdd(x3, Vector512.Load(r3 + j), s), c + j);
                 }
-                float* d = c + j;
-                if (accumulate)
-                {
-                    s0 += Vector256.Load(d); s1 += Vector256.Load(d + 8); s2 += Vector256.Load(d + 16); s3 += Vector256.Load(d + 24);
-                    s4 += Vector256.Load(d + 32); s5 += Vector256.Load(d + 40); s6 += Vector256.Load(d + 48); s7 += Vector256.Load(d + 56);
-                }
-                s0.Store(d); s1.Store(d + 8); s2.Store(d + 16); s3.Store(d + 24);
-                s4.Store(d + 32); s5.Store(d + 40); s6.Store(d + 48); s7.Store(d + 56);
             }
-            for (; j + 8 <= j1; j += 8)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                Vector256<float> s = default;
-                float* row = w + j;
-                for (int p = 0; p < k; p++, row += n) s = Vector256.FusedMultiplyAdd(Vector256.Create(x[p]), Vector256.Load(row), s);
-                if (accumulate) s += Vector256.Load(c + j);
-                s.Store(c + j);
+                Vector256<float> x0 = Vector256.Create(x[p]), x1 = Vector256.Create(x[p + 1]), x2 = Vector256.Create(x[p + 2]), x3 = Vector256.Create(x[p + 3]);
+                for (; j + 8 <= j1; j += 8)
+                {
+                    Vector256<float> s = Vector256.FusedMultiplyAdd(x0, Vector256.Load(r0 + j), Vector256.Load(c + j));
+                    s = Vector256.FusedMultiplyAdd(x1, Vector256.Load(r1 + j), s);
+                    s = Vector256.FusedMultiplyAdd(x2, Vector256.Load(r2 + j), s);
+                    Vector256.Store(Vector256.FusedMultiplyAdd(x3, Vector256.Load(r3 + j), s), c + j);
+                }
             }
+            for (; j < j1; j++) c[j] += x[p] * r0[j] + x[p + 1] * r1[j] + x[p + 2] * r2[j] + x[p + 3] * r3[j];
         }
-        for (; j < j1; j++)
+        for (; p < k; p++)
         {
-            float s = 0;
-            for (int p = 0; p < k; p++) s += x[p] * w[p * n + j];
-            c[j] = accumulate ? c[j] + s : s;
+            float* r = w + p * n;
+            float xp = x[p];
+            for (int j = j0; j < j1; j++) c[j] += xp * r[j];
         }
     }
 

@@ -21,6 +21,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(LabCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
         {

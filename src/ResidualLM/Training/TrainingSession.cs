@@ -1,0 +1,271 @@
+// A whole training run: tokenizer and data from a TrainingSpec, the model, the Trainer, evaluation, samples, the
+// metrics file and atomic checkpoints; and the exact reconstruction of all of it from a checkpoint (--resume).
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ResidualLM.Generation;
+using ResidualLM.IO;
+using ResidualLM.Models;
+using ResidualLM.Tensors;
+using ResidualLM.Text;
+using ResidualLM.Text.Corpus;
+
+namespace ResidualLM.Training;
+
+/// <summary>One evaluation: losses, and a sample of generated text.</summary>
+public sealed record EvaluationResult(int Step, double TrainLoss, double ValidationLoss, string? Sample);
+
+/// <summary>A training run built from a <see cref="TrainingSpec"/>.</summary>
+public sealed class TrainingSession
+{
+    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.safetensors", MetricsFile = "metrics.jsonl";
+
+    /// <summary>The run's description (as given, or as read back from a checkpoint).</summary>
+    public TrainingSpec Spec { get; }
+    public ITokenizer Tokenizer { get; }
+    public LanguageModel Model { get; }
+    public Trainer Trainer { get; }
+
+    /// <summary>Tokens in the training and validation splits.</summary>
+    public int TrainTokens { get; }
+    public int ValidationTokens { get; }
+
+    /// <summary>The generator's entropy rate in nats per token when training on the built-in corpus at character level; else null.</summary>
+    public double? EntropyFloor { get; }
+
+    /// <summary>Total optimizer steps of the run (from --steps, or from --epochs with sliding windows).</summary>
+    public int TotalSteps => Trainer.Options.Steps;
+
+    readonly string? validationText;
+    readonly Rng sampleRng;
+
+    TrainingSession(TrainingSpec spec, string? resumeFolder)
+    {
+        spec.Validate();
+        Spec = spec;
+        string text = LoadText(spec);
+        Tokenizer = resumeFolder is not null ? TokenizerIO.Load(Path.Combine(resumeFolder, "tokenizer")) : BuildTokenizer(spec, text);
+        int[] tokens = Tokenizer.Encode(text);
+        var (train, validation) = new TokenDataset(tokens).Split(spec.TrainFraction);
+        TrainTokens = train.Count;
+        ValidationTokens = validation.Count;
+        int context = spec.Options.Context;
+        if (spec.DataPath is null && spec.Tokenizer == "char") EntropyFloor = BuiltinCorpus.EntropyFloorNatsPerChar;
+
+        Model = resumeFolder is not null ? ModelFiles.Load(resumeFolder) : BuildModel(spec, Tokenizer.VocabSize);
+        if (context > Model.ContextLength)
+            throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength}", field: "--context");
+        if (Model.VocabSize < Tokenizer.VocabSize)
+            throw new InvalidInputException($"the tokenizer has {Tokenizer.VocabSize} tokens but the model only {Model.VocabSize}", field: "vocabulary");
+
+        long seed = spec.Options.Seed;
+        int stride = spec.Stride ?? context;
+        IBatchSampler trainBatches = spec.Sampler == "windows"
+            ? train.SlidingWindows(context, stride, spec.Options.BatchSize, seed)
+            : train.RandomOffsets(context, spec.Options.BatchSize, seed);
+        var options = spec.Options;
+        if (spec.Epochs is int epochs && trainBatches is SlidingWindowSampler windows)
+            options = options with { Steps = Math.Max(1, epochs * windows.BatchesPerEpoch / options.GradientAccumulation) };
+        // Validation batches: fixed (unshuffled windows, or offsets from a fixed seed), capped by what the split holds.
+        IBatchSampler? validationBatches = null;
+        if (validation.Count > context)
+        {
+            int available = (validation.Count - 1) / context;
+            int batch = Math.Min(options.BatchSize, Math.Max(1, available));
+            if (batch < options.BatchSize)
+                validationBatches = null; // too little validation text for a full batch: evaluate on what fits below
+            else
+                validationBatches = spec.Sampler == "windows"
+                    ? validation.SlidingWindows(context, context, options.BatchSize, seed + 1, shuffle: false)
+                    : validation.RandomOffsets(context, options.BatchSize, seed + 1);
+            if (validationBatches is SlidingWindowSampler vw)
+                options = options with { EvalBatches = Math.Min(options.EvalBatches, Math.Max(1, vw.BatchesPerEpoch)) };
+        }
+        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches);
+        validationText = validation.Count > 0 ? Tokenizer.Decode(validation.Tokens[..Math.Min(validation.Count, 64)]) : null;
+        sampleRng = new Rng(seed + 2);
+    }
+
+    /// <summary>Builds a fresh run.</summary>
+    public static TrainingSession Create(TrainingSpec spec) => new(spec, null);
+
+    /// <summary>
+    /// Rebuilds a run from the newest checkpoint in <paramref name="runFolder"/>: same data, tokenizer, weights,
+    /// optimizer moments, data order and generator states, so it continues exactly as if never stopped.
+    /// <paramref name="steps"/> may extend the run.
+    /// </summary>
+    public static TrainingSession Resume(string runFolder, int? steps = null)
+    {
+        string folder = new CheckpointDirectory(runFolder).Current()
+            ?? throw new InvalidInputException("has no checkpoint to resume from (no 'latest' file)", runFolder);
+        string statePath = Path.Combine(folder, StateFile);
+        var state = JsonInput.Parse(statePath);
+        var spec = JsonSerializer.Deserialize<TrainingSpec>(JsonInput.GetObject(state, "spec").Element.GetRawText(), Json)
+            ?? throw new InvalidInputException("spec is missing", statePath, "spec");
+        spec = spec with { OutputDirectory = Path.GetFullPath(runFolder) };
+        if (steps is int s) spec = spec with { Options = spec.Options with { Steps = s }, Epochs = null };
+        var session = new TrainingSession(spec, folder);
+        session.RestoreState(folder, state, statePath);
+        return session;
+    }
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    static string LoadText(TrainingSpec spec)
+    {
+        if (spec.DataPath is null) return BuiltinCorpus.Generate(spec.CorpusCharacters, spec.Options.Seed);
+        if (!File.Exists(spec.DataPath)) throw new InvalidInputException("file not found", spec.DataPath, "--data");
+        string text = File.ReadAllText(spec.DataPath);
+        if (text.Length == 0) throw new InvalidInputException("the file is empty; it needs text to train on", spec.DataPath, "--data");
+        return text;
+    }
+
+    static ITokenizer BuildTokenizer(TrainingSpec spec, string text) => spec.Tokenizer switch
+    {
+        "byte" => new ByteTokenizer(),
+        "bpe" => BpeTrainer.Train(text, spec.BpeMerges),
+        "gpt2" => Gpt2Tokenizer.FromDirectory(spec.VocabDirectory!),
+        _ => CharTokenizer.FromText(text),
+    };
+
+    static LanguageModel BuildModel(TrainingSpec spec, int vocabSize)
+    {
+        ulong seed = (ulong)spec.Options.Seed;
+        if (spec.Architecture == "llama")
+        {
+            var l = LlamaConfig.Preset(spec.Preset == "tiny" ? "llama-tiny" : spec.Preset) with { VocabSize = vocabSize };
+            l = l with
+            {
+                LayerCount = spec.Layers ?? l.LayerCount, HeadCount = spec.Heads ?? l.HeadCount, Width = spec.Width ?? l.Width,
+                ContextLength = spec.ModelContext ?? Math.Max(l.ContextLength, spec.Options.Context), Dropout = spec.Dropout ?? l.Dropout,
+                Residual = spec.Residual ?? l.Residual,
+            };
+            return new Llama(l.Validate(), seed);
+        }
+        var g = GptConfig.Preset(spec.Preset) with { VocabSize = vocabSize };
+        g = g with
+        {
+            LayerCount = spec.Layers ?? g.LayerCount, HeadCount = spec.Heads ?? g.HeadCount, Width = spec.Width ?? g.Width,
+            ContextLength = spec.ModelContext ?? Math.Max(g.ContextLength, spec.Options.Context), Dropout = spec.Dropout ?? g.Dropout,
+            Residual = spec.Residual ?? g.Residual,
+        };
+        return new Gpt(g.Validate(), seed);
+    }
+
+    /// <summary>Evaluates, and generates a short sample from the start of the validation text.</summary>
+    public EvaluationResult Evaluate(double trainLoss)
+    {
+        double validation = Trainer.Evaluate();
+        string? sample = null;
+        if (Spec.SampleTokens > 0 && validationText is not null)
+        {
+            var prompt = Tokenizer.Encode(validationText.Length > 16 ? validationText[..16] : validationText);
+            if (prompt.Length > 0 && prompt.Length < Model.ContextLength)
+            {
+                int count = Math.Min(Spec.SampleTokens, Model.ContextLength - prompt.Length);
+                var ids = Generator.Generate(Model, prompt, count, new SamplingOptions(0.8f, TopK: 40), sampleRng);
+                sample = Tokenizer.Decode([.. prompt, .. ids]);
+            }
+        }
+        return new EvaluationResult(Trainer.Step, trainLoss, validation, sample);
+    }
+
+    /// <summary>Appends one JSON line to the run's metrics file (no-op without an output folder).</summary>
+    public void LogMetrics(object record)
+    {
+        if (Spec.OutputDirectory is null) return;
+        Directory.CreateDirectory(Spec.OutputDirectory);
+        File.AppendAllText(Path.Combine(Spec.OutputDirectory, MetricsFile), JsonSerializer.Serialize(record, Json) + "\n");
+    }
+
+    /// <summary>Saves weights, tokenizer, optimizer moments and every piece of state needed to resume. Returns the folder.</summary>
+    public string? SaveCheckpoint()
+    {
+        if (Spec.OutputDirectory is null) return null;
+        var store = new CheckpointDirectory(Spec.OutputDirectory);
+        return store.Save(Trainer.Step, folder =>
+        {
+            ModelFiles.Save(folder, Model);
+            Tokenizer.Save(Path.Combine(folder, "tokenizer"));
+            var adam = Trainer.Optimizer.GetState();
+            var tensors = new List<(string, int[], ReadOnlyMemory<float>)>();
+            foreach (var (name, m) in adam.FirstMoment) tensors.Add(("m." + name, [m.Length], m));
+            foreach (var (name, v) in adam.SecondMoment) tensors.Add(("v." + name, [v.Length], v));
+            SafeTensors.Write(Path.Combine(folder, OptimizerFile), tensors);
+            var sampler = Trainer.TrainBatches.GetState();
+            var state = new JsonObject
+            {
+                ["step"] = Trainer.Step,
+                ["optimizer_step"] = adam.Step,
+                ["sampler"] = new JsonObject
+                {
+                    ["kind"] = sampler.Kind, ["epoch"] = sampler.Epoch, ["position"] = sampler.Position,
+                    ["rng"] = new JsonArray(sampler.RngState.Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
+                },
+                ["model_rng"] = new JsonArray(Model.GetRngState().Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
+                ["sample_rng"] = new JsonArray(sampleRng.GetState().Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
+                ["spec"] = JsonSerializer.SerializeToNode(Spec with { OutputDirectory = null }, Json),
+            };
+            AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        });
+    }
+
+    void RestoreState(string folder, JsonInputObject state, string statePath)
+    {
+        int step = JsonInput.GetInt(state, "step", 0);
+        long optimizerStep = JsonInput.GetLong(state, "optimizer_step", 0);
+        var samplerObject = JsonInput.GetObject(state, "sampler");
+        var sampler = new SamplerState(JsonInput.GetString(samplerObject, "kind"), JsonInput.GetLong(samplerObject, "epoch", 0),
+            JsonInput.GetLong(samplerObject, "position", 0), ReadWords(samplerObject, "rng", statePath));
+        Trainer.TrainBatches.SetState(sampler);
+        Model.SetRngState(ReadWords(state, "model_rng", statePath));
+        sampleRng.SetState(ReadWords(state, "sample_rng", statePath));
+        string optimizerPath = Path.Combine(folder, OptimizerFile);
+        using var file = SafeTensors.Read(optimizerPath);
+        var adam = new AdamWState { Step = optimizerStep };
+        foreach (var (name, _) in Model.NamedParameters())
+        {
+            foreach (var (prefix, target) in new[] { ("m.", adam.FirstMoment), ("v.", adam.SecondMoment) })
+            {
+                if (!file.Contains(prefix + name)) throw new InvalidInputException("missing optimizer moment", optimizerPath, prefix + name);
+                target[name] = file.ReadFloat32(prefix + name);
+            }
+        }
+        Trainer.Optimizer.LoadState(adam);
+        Trainer.RestoreStep(step);
+        TruncateMetrics(step);
+    }
+
+    /// <summary>Drops metric lines written after the checkpoint's step (by the interrupted run), so the file reads as one run.</summary>
+    void TruncateMetrics(int step)
+    {
+        if (Spec.OutputDirectory is null) return;
+        string path = Path.Combine(Spec.OutputDirectory, MetricsFile);
+        if (!File.Exists(path)) return;
+        var kept = File.ReadAllLines(path).Where(line =>
+        {
+            try { return JsonNode.Parse(line)?["step"]?.GetValue<int>() is int s && s <= step; }
+            catch (JsonException) { return false; }
+        });
+        AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
+    }
+
+    static ulong[] ReadWords(JsonInputObject obj, string name, string path)
+    {
+        if (!obj.Element.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array)
+            throw new InvalidInputException("expected an array of state words", path, name);
+        var words = new List<ulong>();
+        foreach (var item in array.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || !ulong.TryParse(item.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out ulong w))
+                throw new InvalidInputException("expected decimal strings", path, name);
+            words.Add(w);
+        }
+        if (words.Count != Rng.StateLength) throw new InvalidInputException($"expected {Rng.StateLength} words, found {words.Count}", path, name);
+        return words.ToArray();
+    }
+}

@@ -1,0 +1,78 @@
+// What a training run is made of: data source, tokenizer, model shape and optimisation options, in one record that
+// is saved with every checkpoint so `--resume` rebuilds exactly the same run.
+using ResidualLM.Models;
+
+namespace ResidualLM.Training;
+
+/// <summary>A complete description of a training run (the CLI's options, validated).</summary>
+public sealed record TrainingSpec
+{
+    /// <summary>Text file to train on; null for the built-in generated corpus.</summary>
+    public string? DataPath { get; init; }
+
+    /// <summary>Characters of built-in corpus to generate (train + validation).</summary>
+    public int CorpusCharacters { get; init; } = 2_000_000;
+
+    /// <summary>Tokenizer: "char" (default), "byte", "bpe" (trained on the data) or "gpt2" (needs <see cref="VocabDirectory"/>).</summary>
+    public string Tokenizer { get; init; } = "char";
+
+    /// <summary>Folder with encoder.json/vocab.bpe or vocab.json/merges.txt, for the GPT-2 tokenizer.</summary>
+    public string? VocabDirectory { get; init; }
+
+    /// <summary>Merges to learn for the "bpe" tokenizer.</summary>
+    public int BpeMerges { get; init; } = 512;
+
+    /// <summary>Fraction of the tokens used for training; the rest validates.</summary>
+    public double TrainFraction { get; init; } = 0.9;
+
+    /// <summary>"random" (nanoGPT's random offsets) or "windows" (sliding windows, shuffled per epoch, as the book).</summary>
+    public string Sampler { get; init; } = "random";
+
+    /// <summary>Stride between sliding windows (default: the context, i.e. non-overlapping).</summary>
+    public int? Stride { get; init; }
+
+    /// <summary>With sliding windows: run this many epochs (overrides the step count).</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>Model architecture: "gpt" or "llama".</summary>
+    public string Architecture { get; init; } = "gpt";
+
+    /// <summary>Named model preset to start from (its vocabulary is replaced by the tokenizer's).</summary>
+    public string Preset { get; init; } = "tiny";
+
+    /// <summary>Overrides of the preset (null: keep the preset's value).</summary>
+    public int? Layers { get; init; }
+    public int? Heads { get; init; }
+    public int? Width { get; init; }
+    public int? ModelContext { get; init; }
+    public float? Dropout { get; init; }
+    public ResidualMode? Residual { get; init; }
+
+    /// <summary>Optimisation options.</summary>
+    public TrainingOptions Options { get; init; } = new();
+
+    /// <summary>Run folder for checkpoints, metrics and samples (null: no files).</summary>
+    public string? OutputDirectory { get; init; }
+
+    /// <summary>Tokens generated as a sample at each evaluation (0: none).</summary>
+    public int SampleTokens { get; init; } = 120;
+
+    /// <summary>Throws <see cref="InvalidInputException"/> naming the first bad field (file checks happen when data loads).</summary>
+    public void Validate()
+    {
+        Options.Validate();
+        if (Tokenizer is not ("char" or "byte" or "bpe" or "gpt2")) throw new InvalidInputException($"must be char, byte, bpe or gpt2, got '{Tokenizer}'", field: "--tokenizer");
+        if (Tokenizer == "gpt2" && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs --vocab DIR (a folder with encoder.json and vocab.bpe)", field: "--vocab");
+        if (Sampler is not ("random" or "windows")) throw new InvalidInputException($"must be random or windows, got '{Sampler}'", field: "--sampler");
+        if (Architecture is not ("gpt" or "llama")) throw new InvalidInputException($"must be gpt or llama, got '{Architecture}'", field: "--arch");
+        if (CorpusCharacters < 1000) throw new InvalidInputException($"must be at least 1000, got {CorpusCharacters}", field: "--corpus-chars");
+        if (BpeMerges < 1) throw new InvalidInputException($"must be positive, got {BpeMerges}", field: "--bpe-merges");
+        if (!(TrainFraction > 0 && TrainFraction < 1)) throw new InvalidInputException($"must be in (0, 1), got {TrainFraction}", field: "--split");
+        if (Stride is <= 0) throw new InvalidInputException($"must be positive, got {Stride}", field: "--stride");
+        if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: "--epochs");
+        if (Epochs is not null && Sampler != "windows") throw new InvalidInputException("--epochs needs --sampler windows", field: "--epochs");
+        if (SampleTokens < 0) throw new InvalidInputException($"must be >= 0, got {SampleTokens}", field: "--sample-tokens");
+        foreach (var (value, name) in new[] { (Layers, "--layers"), (Heads, "--heads"), (Width, "--width"), (ModelContext, "--model-context") })
+            if (value is <= 0) throw new InvalidInputException($"must be positive, got {value}", field: name);
+    }
+}

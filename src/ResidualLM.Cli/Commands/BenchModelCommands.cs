@@ -1,0 +1,130 @@
+// `rlm bench train` and `rlm bench generate`: full training steps (forward + backward + AdamW) and greedy decoding
+// of preset-shaped GPTs with random weights, so no download is needed. Shapes match ../shared/bench/torch_gpt_bench.py.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using ResidualLM.Generation;
+using ResidualLM.Kernels;
+using ResidualLM.Models;
+using ResidualLM.Tensors;
+using ResidualLM.Training;
+
+namespace ResidualLM.Cli.Commands;
+
+/// <summary>Model-level benchmarks.</summary>
+public static class BenchModelCommands
+{
+    /// <summary>A benchmark preset: model shape and the batch the reference benchmark uses.</summary>
+    public sealed record BenchPreset(string Name, GptConfig Config, int Batch, int Time);
+
+    /// <summary>
+    /// The presets of torch_gpt_bench.py: GPT-2 layout with biases and a tied head, dropout off, tanh GELU.
+    /// </summary>
+    public static BenchPreset Preset(string name) => name.ToLowerInvariant() switch
+    {
+        "gpt2-124m" => new(name, GptConfig.Preset("gpt2") with { Dropout = 0f }, 4, 64),
+        "shakespeare-char" => new(name, GptConfig.Preset("shakespeare-char") with { QkvBias = true, TieWeights = true }, 12, 64),
+        "deep-narrow" => new(name, GptConfig.Preset("deep-narrow") with { QkvBias = true, TieWeights = true }, 8, 64),
+        "tiny" => new(name, GptConfig.Preset("tiny"), 16, 64),
+        _ => throw new InvalidInputException($"unknown benchmark preset '{name}' (expected gpt2-124m, shakespeare-char, deep-narrow or tiny)", field: "--preset"),
+    };
+
+    public static Command CreateTrain()
+    {
+        var preset = new Option<string>("--preset") { Description = "gpt2-124m, shakespeare-char, deep-narrow or tiny", DefaultValueFactory = _ => "shakespeare-char" };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (after 3 warm-up steps)", DefaultValueFactory = _ => 10 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON line" };
+        var cmd = new Command("train", "Milliseconds per training step (forward + backward + AdamW), median after warm-up");
+        foreach (Option o in new Option[] { preset, steps, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() => RunTrain(Preset(parse.GetValue(preset)!), parse.GetValue(steps), parse.GetValue(json))));
+        return cmd;
+    }
+
+    public static Command CreateGenerate()
+    {
+        var preset = new Option<string>("--preset") { Description = "gpt2-124m, shakespeare-char, deep-narrow or tiny", DefaultValueFactory = _ => "gpt2-124m" };
+        var prompt = new Option<int>("--prompt") { Description = "Prompt tokens", DefaultValueFactory = _ => 16 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 64 };
+        var noCache = new Option<bool>("--no-cache") { Description = "Recompute the window for every token" };
+        var reps = new Option<int>("--reps") { Description = "Repetitions (median reported)", DefaultValueFactory = _ => 3 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON line" };
+        var cmd = new Command("generate", "Greedy decoding tokens/s at batch 1 (random weights)");
+        foreach (Option o in new Option[] { preset, prompt, newTokens, noCache, reps, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() => RunGenerate(Preset(parse.GetValue(preset)!), parse.GetValue(prompt), parse.GetValue(newTokens),
+            !parse.GetValue(noCache), parse.GetValue(reps), parse.GetValue(json))));
+        return cmd;
+    }
+
+    static int RunTrain(BenchPreset preset, int steps, bool json)
+    {
+        if (steps < 1) throw new InvalidInputException($"must be positive, got {steps}", field: "--steps");
+        var model = new Gpt(preset.Config, 1337);
+        var rng = new Rng(7);
+        int b = preset.Batch, t = preset.Time, v = preset.Config.VocabSize;
+        var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 3e-4f, WeightDecay = 0.1f });
+        var inputs = new int[b * t];
+        var targets = new int[b * t];
+        var times = new List<double>();
+        for (int i = 0; i < steps + 3; i++)
+        {
+            for (int j = 0; j < inputs.Length; j++) { inputs[j] = rng.NextInt(v); targets[j] = rng.NextInt(v); }
+            var clock = Stopwatch.StartNew();
+            model.ZeroGrad();
+            var loss = LanguageModel.Loss(model.Forward(inputs, b, t).Reshape(b * t, v), targets);
+            loss.Backward();
+            optimizer.Step();
+            if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        double median = times[times.Count / 2];
+        double tokensPerSecond = b * t / (median / 1000);
+        double peak = PeakResidentMegabytes();
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                preset = preset.Name, ms_per_step = Math.Round(median, 1), tokens_per_s = Math.Round(tokensPerSecond, 1),
+                peak_rss_mb = Math.Round(peak, 1), threads = Parallelism.ThreadCount,
+            }));
+        else
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB"));
+        return 0;
+    }
+
+    static int RunGenerate(BenchPreset preset, int promptLength, int newTokens, bool cache, int reps, bool json)
+    {
+        if (promptLength < 1 || newTokens < 1 || reps < 1) throw new InvalidInputException("--prompt, --new-tokens and --reps must be positive", field: "--prompt");
+        var model = new Gpt(preset.Config, 1337);
+        if (promptLength + newTokens > model.ContextLength) throw new InvalidInputException($"prompt + new tokens exceed the context {model.ContextLength}", field: "--new-tokens");
+        var rng = new Rng(3);
+        var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(preset.Config.VocabSize)).ToArray();
+        Generator.Generate(model, prompt, 4, SamplingOptions.Greedy, rng, useCache: cache); // warm-up
+        var rates = new List<double>();
+        for (int r = 0; r < reps; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            var output = Generator.Generate(model, prompt, newTokens, SamplingOptions.Greedy, rng, useCache: cache);
+            rates.Add(output.Length / clock.Elapsed.TotalSeconds);
+        }
+        rates.Sort();
+        double median = rates[rates.Count / 2];
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { preset = preset.Name, kv_cache = cache, tokens_per_s = Math.Round(median, 2) }));
+        else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"generate {preset.Name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}): {median:F2} tokens/s"));
+        return 0;
+    }
+
+    /// <summary>Peak resident set size of this process (VmHWM), in MB; NaN where /proc is unavailable.</summary>
+    static double PeakResidentMegabytes()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+        }
+        catch (IOException) { }
+        return double.NaN;
+    }
+}

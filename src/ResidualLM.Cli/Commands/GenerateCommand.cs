@@ -1,0 +1,57 @@
+// `rlm generate`: continues a prompt with a trained model, streaming tokens to the terminal as they are chosen.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using ResidualLM.Generation;
+using ResidualLM.Tensors;
+
+namespace ResidualLM.Cli.Commands;
+
+/// <summary>The generate command.</summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("generate", "Generate text from a model folder (a run folder, a checkpoint, or a Hugging Face GPT-2 folder)");
+        var model = new Option<string>("--model") { Description = "Model folder", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "Text to continue", DefaultValueFactory = _ => "" };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 200 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (0: greedy)", DefaultValueFactory = _ => 0.8f };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0: all)", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling threshold (1: off)", DefaultValueFactory = _ => 1f };
+        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token" };
+        var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 1337 };
+        var noCache = new Option<bool>("--no-cache") { Description = "Recompute the whole window for every token (slower; for comparison)" };
+        var noStop = new Option<bool>("--no-stop") { Description = "Do not stop at the end-of-text token" };
+        foreach (Option o in new Option[] { model, prompt, maxNew, temperature, topK, topP, greedy, seed, noCache, noStop }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() =>
+        {
+            var loaded = ModelFolder.Open(parse.GetValue(model)!);
+            var options = parse.GetValue(greedy) ? SamplingOptions.Greedy
+                : new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP));
+            options.Validate();
+            string text = parse.GetValue(prompt)!;
+            int[] ids = text.Length > 0 ? loaded.Tokenizer.Encode(text) : [loaded.Tokenizer.EndOfTextId ?? 0];
+            if (ids.Length == 0) throw new InvalidInputException("the prompt encodes to no tokens", field: "--prompt");
+            Console.Write(text);
+            var streamed = new List<int>();
+            string shown = "";
+            var clock = Stopwatch.StartNew();
+            var output = Generator.Generate(loaded.Model, ids, parse.GetValue(maxNew), options, new Rng(parse.GetValue(seed)),
+                stopToken: parse.GetValue(noStop) ? null : loaded.Tokenizer.EndOfTextId, useCache: !parse.GetValue(noCache),
+                onToken: id =>
+                {
+                    // Decode the whole continuation and print what is new: multi-byte characters may span tokens.
+                    streamed.Add(id);
+                    string all = loaded.Tokenizer.Decode(streamed.ToArray());
+                    if (all.Length > shown.Length && !all.EndsWith('\uFFFD')) { Console.Write(all[shown.Length..]); shown = all; }
+                });
+            string final = loaded.Tokenizer.Decode(output);
+            if (final.Length > shown.Length) Console.Write(final[shown.Length..]);
+            Console.WriteLine();
+            Console.Error.WriteLine($"[{output.Length} tokens in {clock.Elapsed.TotalSeconds:F2} s, {output.Length / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F1} tokens/s]");
+            return 0;
+        }));
+        return cmd;
+    }
+}

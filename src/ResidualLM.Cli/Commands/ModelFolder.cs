@@ -1,0 +1,23 @@
+// Opens a model folder given by the user: a run folder (its newest checkpoint), a checkpoint folder, or a
+// Hugging Face GPT-2 folder; and the tokenizer stored with it.
+using ResidualLM.IO;
+using ResidualLM.Models;
+using ResidualLM.Text;
+
+namespace ResidualLM.Cli.Commands;
+
+/// <summary>A loaded model with its tokenizer.</summary>
+public sealed record ModelFolder(string Folder, LanguageModel Model, ITokenizer Tokenizer)
+{
+    /// <summary>Loads the model and its tokenizer (from <c>tokenizer/</c> inside the folder, or the folder itself).</summary>
+    public static ModelFolder Open(string path)
+    {
+        string folder = CheckpointDirectory.ResolveModelFolder(path);
+        var model = ModelFiles.Load(folder);
+        string tokenizerFolder = Directory.Exists(Path.Combine(folder, "tokenizer")) ? Path.Combine(folder, "tokenizer") : folder;
+        var tokenizer = TokenizerIO.Load(tokenizerFolder);
+        if (tokenizer.VocabSize > model.VocabSize)
+            throw new InvalidInputException($"the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.VocabSize}", tokenizerFolder, "vocabulary");
+        return new ModelFolder(folder, model, tokenizer);
+    }
+}

@@ -35,11 +35,28 @@ public static class Parallelism
             body(from, to);
             return;
         }
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        // The GEMM's persistent workers serve every parallel loop: one pool of spinning threads, never two
+        // pools fighting over two cores. If the pool is busy (a loop inside a parallel region), run inline.
+        var job = new Job(body, from, count, threads);
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(job);
+        try
         {
-            int start = from + (int)((long)count * t / threads);
-            int end = from + (int)((long)count * (t + 1) / threads);
-            if (end > start) body(start, end);
-        });
+            unsafe
+            {
+                if (!GemmThreads.TryRun(&RunPart, (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle), threads))
+                    body(from, to);
+            }
+        }
+        finally { handle.Free(); }
+    }
+
+    sealed record Job(Action<int, int> Body, int From, int Count, int Parts);
+
+    static unsafe void RunPart(void* state, int part, int parts)
+    {
+        var job = (Job)System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)state).Target!;
+        int start = job.From + (int)((long)job.Count * part / parts);
+        int end = job.From + (int)((long)job.Count * (part + 1) / parts);
+        if (end > start) job.Body(start, end);
     }
 }

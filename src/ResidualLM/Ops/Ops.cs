@@ -69,6 +69,7 @@ public static partial class Ops
         bool aSmall = !bSmall && IsSuffixOf(a, b);
         if (!bSmall && !aSmall) throw new ArgumentException($"shapes {a.ShapeString} and {b.ShapeString} do not broadcast (one must be a suffix of the other)");
         Tensor big = bSmall ? a : b, small = bSmall ? b : a;
+        if (small.Size == 1 && big.Size > 1) return BroadcastOne(a, b, kind, bSmall);
         int inner = small.Size, outer = big.Size / Math.Max(inner, 1);
         var y = NewLike(big);
         float[] A = a.Data, B = b.Data, Y = y.Data;
@@ -85,41 +86,115 @@ public static partial class Ops
             }
         }
         if (!Graph.ShouldRecord(a, b)) return y;
+        return Graph.Record(y, [a, b], () => BinaryBackward(a, b, y.Grad!.Data, kind, bSmall, outer, inner));
+    }
+
+    /// <summary>a op b where one operand has a single element (a learned scalar gain, a scale): one vector pass each way.</summary>
+    static Tensor BroadcastOne(Tensor a, Tensor b, BinaryKind kind, bool bIsScalar)
+    {
+        Tensor big = bIsScalar ? a : b, one = bIsScalar ? b : a;
+        float s = one.Data[0];
+        float[] X = big.Data;
+        var y = NewLike(big);
+        switch (kind)
+        {
+            case BinaryKind.Add: TensorPrimitives.Add(X, s, y.Data); break;
+            case BinaryKind.Multiply: TensorPrimitives.Multiply(X, s, y.Data); break;
+            case BinaryKind.Subtract:
+                if (bIsScalar) TensorPrimitives.Subtract(X, s, y.Data); else TensorPrimitives.Subtract(s, X, y.Data);
+                break;
+            default:
+                if (bIsScalar) TensorPrimitives.Divide(X, s, y.Data); else TensorPrimitives.Divide(s, X, y.Data);
+                break;
+        }
+        if (!Graph.ShouldRecord(a, b)) return y;
         return Graph.Record(y, [a, b], () =>
         {
-            float[] G = y.Grad!.Data;
-            float[]? dA = a.RequiresGrad ? a.GradOrZeros().Data : null;
-            float[]? dB = b.RequiresGrad ? b.GradOrZeros().Data : null;
-            for (int o = 0; o < outer; o++)
+            float[] g = y.Grad!.Data;
+            float[]? dBig = big.RequiresGrad ? big.GradOrZeros().Data : null;
+            float[]? dOne = one.RequiresGrad ? one.GradOrZeros().Data : null;
+            switch (kind)
             {
-                var g = G.AsSpan(o * inner, inner);
-                int ao = bSmall ? o * inner : 0, bo = bSmall ? 0 : o * inner;
-                var av = A.AsSpan(ao, inner); var bv = B.AsSpan(bo, inner);
-                for (int i = 0; i < inner; i++)
-                {
-                    float gi = g[i];
-                    switch (kind)
+                case BinaryKind.Add:
+                    if (dBig is not null) TensorPrimitives.Add(dBig, g, dBig);
+                    if (dOne is not null) dOne[0] += TensorPrimitives.Sum(g);
+                    break;
+                case BinaryKind.Multiply:
+                    if (dBig is not null) TensorPrimitives.MultiplyAdd(g, s, dBig, dBig);
+                    if (dOne is not null) dOne[0] += TensorPrimitives.Dot(g, X);
+                    break;
+                case BinaryKind.Subtract:
+                    // y = x - s: dx = g, ds = -sum g; y = s - x: dx = -g, ds = sum g
+                    if (dBig is not null) { if (bIsScalar) TensorPrimitives.Add(dBig, g, dBig); else TensorPrimitives.Subtract(dBig, g, dBig); }
+                    if (dOne is not null) dOne[0] += bIsScalar ? -TensorPrimitives.Sum(g) : TensorPrimitives.Sum(g);
+                    break;
+                default:
+                    if (bIsScalar)
                     {
-                        case BinaryKind.Add:
-                            if (dA is not null) dA[ao + i] += gi;
-                            if (dB is not null) dB[bo + i] += gi;
-                            break;
-                        case BinaryKind.Subtract:
-                            if (dA is not null) dA[ao + i] += gi;
-                            if (dB is not null) dB[bo + i] -= gi;
-                            break;
-                        case BinaryKind.Multiply:
-                            if (dA is not null) dA[ao + i] += gi * bv[i];
-                            if (dB is not null) dB[bo + i] += gi * av[i];
-                            break;
-                        default:
-                            if (dA is not null) dA[ao + i] += gi / bv[i];
-                            if (dB is not null) dB[bo + i] -= gi * av[i] / (bv[i] * bv[i]);
-                            break;
+                        // y = x / s: dx = g / s, ds = -sum(g x) / s^2
+                        if (dBig is not null) TensorPrimitives.MultiplyAdd(g, 1f / s, dBig, dBig);
+                        if (dOne is not null) dOne[0] -= TensorPrimitives.Dot(g, X) / (s * s);
                     }
-                }
+                    else
+                    {
+                        // y = s / x: dx = -g s / x^2, ds = sum(g / x)
+                        var t = new float[X.Length];
+                        TensorPrimitives.Divide(g, X, t);
+                        if (dOne is not null) dOne[0] += TensorPrimitives.Sum(t);
+                        if (dBig is not null)
+                        {
+                            TensorPrimitives.Divide(t, X, t);
+                            TensorPrimitives.MultiplyAdd(t, -s, dBig, dBig);
+                        }
+                    }
+                    break;
             }
         });
+    }
+
+    /// <summary>
+    /// Gradients of a op b with the small operand repeated <paramref name="outer"/> times: the big operand's gradient is
+    /// element-wise; the small one's is summed over the repeats (a bias gradient is a column sum).
+    /// </summary>
+    static void BinaryBackward(Tensor a, Tensor b, float[] g, BinaryKind kind, bool bSmall, int outer, int inner)
+    {
+        float[] A = a.Data, B = b.Data;
+        float[]? dA = a.RequiresGrad ? a.GradOrZeros().Data : null;
+        float[]? dB = b.RequiresGrad ? b.GradOrZeros().Data : null;
+        // Scratch for one row of products, reused across rows.
+        float[]? scratch = kind is BinaryKind.Add or BinaryKind.Subtract ? null : new float[inner];
+        for (int o = 0; o < outer; o++)
+        {
+            var gi = g.AsSpan(o * inner, inner);
+            int ao = bSmall ? o * inner : 0, bo = bSmall ? 0 : o * inner;
+            var av = A.AsSpan(ao, inner); var bv = B.AsSpan(bo, inner);
+            switch (kind)
+            {
+                case BinaryKind.Add:
+                    if (dA is not null) TensorPrimitives.Add(dA.AsSpan(ao, inner), gi, dA.AsSpan(ao, inner));
+                    if (dB is not null) TensorPrimitives.Add(dB.AsSpan(bo, inner), gi, dB.AsSpan(bo, inner));
+                    break;
+                case BinaryKind.Subtract:
+                    if (dA is not null) TensorPrimitives.Add(dA.AsSpan(ao, inner), gi, dA.AsSpan(ao, inner));
+                    if (dB is not null) TensorPrimitives.Subtract(dB.AsSpan(bo, inner), gi, dB.AsSpan(bo, inner));
+                    break;
+                case BinaryKind.Multiply:
+                    if (dA is not null) TensorPrimitives.MultiplyAdd(gi, bv, dA.AsSpan(ao, inner), dA.AsSpan(ao, inner));
+                    if (dB is not null) TensorPrimitives.MultiplyAdd(gi, av, dB.AsSpan(bo, inner), dB.AsSpan(bo, inner));
+                    break;
+                default:
+                    // d(a/b)/da = 1/b; d(a/b)/db = -a/b^2
+                    TensorPrimitives.Divide(gi, bv, scratch);
+                    if (dA is not null) TensorPrimitives.Add(dA.AsSpan(ao, inner), scratch, dA.AsSpan(ao, inner));
+                    if (dB is not null)
+                    {
+                        TensorPrimitives.Multiply(scratch, av, scratch);
+                        TensorPrimitives.Divide(scratch, bv, scratch);
+                        TensorPrimitives.Subtract(dB.AsSpan(bo, inner), scratch, dB.AsSpan(bo, inner));
+                    }
+                    break;
+            }
+        }
     }
 
     /// <summary>x + s.</summary>

@@ -30,7 +30,7 @@ public static class TrainCommand
         var steps = Opt<int?>("--steps", "Optimizer steps (default 1000)");
         var epochs = Opt<int?>("--epochs", "Epochs over the training windows (with --sampler windows)");
         var batch = Opt("--batch", "Sequences per micro-batch", 16);
-        var context = Opt("--context", "Tokens per training sequence", 64);
+        var context = Opt<int?>("--context", "Tokens per training sequence (default: the model's context length)");
         var accumulation = Opt("--accumulation", "Micro-batches per optimizer step", 1);
         var lr = Opt("--lr", "Peak learning rate", 2e-3);
         var minLr = Opt<double?>("--min-lr", "Cosine floor (default lr/10)");
@@ -68,7 +68,8 @@ public static class TrainCommand
             {
                 var options = new TrainingOptions
                 {
-                    Steps = parse.GetValue(steps) ?? 1000, BatchSize = parse.GetValue(batch), Context = parse.GetValue(context),
+                    Steps = parse.GetValue(steps) ?? 1000, BatchSize = parse.GetValue(batch),
+                    Context = parse.GetValue(context) ?? TrainingSession.PresetContext(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(modelContext)),
                     GradientAccumulation = parse.GetValue(accumulation), LearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(minLr),
                     WarmupSteps = parse.GetValue(warmup), CosineDecay = !parse.GetValue(constantLr), WeightDecay = parse.GetValue(weightDecay),
                     Beta2 = parse.GetValue(beta2), GradientClip = parse.GetValue(clip), EvalInterval = parse.GetValue(evalInterval),

@@ -132,6 +132,11 @@ public sealed class TrainingSession
         _ => CharTokenizer.FromText(text),
     };
 
+    /// <summary>The context length a run of this preset trains at by default: the model's own (or its override).</summary>
+    public static int PresetContext(string architecture, string preset, int? modelContext) => modelContext ?? (architecture == "llama"
+        ? LlamaConfig.Preset(preset == "tiny" ? "llama-tiny" : preset).ContextLength
+        : GptConfig.Preset(preset).ContextLength);
+
     static LanguageModel BuildModel(TrainingSpec spec, int vocabSize)
     {
         ulong seed = (ulong)spec.Options.Seed;

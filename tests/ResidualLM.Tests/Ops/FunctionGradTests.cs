@@ -30,7 +30,7 @@ public class FunctionGradTests
             var x = Tensor.Normal(rng, 0, 2, shape);
             // ReLU has a kink at 0: keep every element at least 5 steps (h = 1e-2) away from it.
             if (name == "Relu")
-                for (int i = 0; i < x.Size; i++) if (Math.Abs(x.Data[i]) < 0.05f) x.Data[i] = x.Data[i] < 0 ? -0.05f - x.Data[i] : 0.05f + x.Data[i];
+                for (int i = 0; i < x.Size; i++) if (Math.Abs(x.Data[i]) < 0.05f) x.Data[i] += x.Data[i] < 0 ? -0.05f : 0.05f;
             GradCheck.Check(t => Activate(name, t[0]), [x]);
         }
     }

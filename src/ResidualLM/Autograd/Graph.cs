@@ -54,24 +54,30 @@ public static class Graph
     /// <summary>
     /// Backpropagates from <paramref name="root"/>. Without a seed the root must have one element and its gradient is 1.
     /// Gradients accumulate into leaves (so a tensor used twice, like x in x + f(x), gets both contributions), and
-    /// the graph is released afterwards: intermediate tensors drop their parents, closures and gradients.
+    /// the graph is released afterwards: intermediate tensors drop their parents, closures and gradients, and a later
+    /// backward that reaches one of them throws.
     /// </summary>
     public static void Backward(Tensor root, Tensor? seed)
     {
         if (!root.RequiresGrad) throw new InvalidOperationException("Backward() on a tensor that does not require a gradient (was it computed in a NoGrad scope, or from inputs without RequiresGrad?)");
+        if (seed is null && root.Size != 1) throw new InvalidOperationException($"Backward() without a seed needs a one-element tensor; this one has shape {root.ShapeString}");
+        if (seed is not null && !seed.Shape.SequenceEqual(root.Shape)) throw new ArgumentException($"seed shape {seed.ShapeString} differs from {root.ShapeString}");
+        List<Tensor> order = TopologicalOrder(root);
+        // NOTE: a released node has lost its parents; going on would silently stop the gradient there (a second
+        // Backward on the same loss, or a new graph built on an intermediate of an old one). Refuse, as PyTorch does.
+        foreach (Tensor t in order)
+            if (t.GraphReleased) throw new InvalidOperationException("Backward() through a graph already released by an earlier Backward(); recompute the forward pass (or keep the values with Clone()).");
+
         if (seed is null)
         {
-            if (root.Size != 1) throw new InvalidOperationException($"Backward() without a seed needs a one-element tensor; this one has shape {root.ShapeString}");
             root.GradOrZeros().Data[0] += 1f;
         }
         else
         {
-            if (!seed.Shape.SequenceEqual(root.Shape)) throw new ArgumentException($"seed shape {seed.ShapeString} differs from {root.ShapeString}");
             var g = root.GradOrZeros();
             for (int i = 0; i < g.Size; i++) g.Data[i] += seed.Data[i];
         }
 
-        List<Tensor> order = TopologicalOrder(root);
         for (int i = order.Count - 1; i >= 0; i--)
         {
             Tensor t = order[i];
@@ -83,6 +89,7 @@ public static class Graph
             if (t.BackwardFn is null) continue;
             t.BackwardFn = null;
             t.Parents = [];
+            t.GraphReleased = true;
             if (!t.RetainGrad) t.Grad = null;
         }
     }

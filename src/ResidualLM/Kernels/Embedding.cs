@@ -1,5 +1,7 @@
 // Embedding lookup (gather rows of a table) and its backward (scatter-add into the used rows only, never a dense matmul).
 // Glossary: V = vocabulary rows, C = channels, N = number of ids.
+using System.Numerics.Tensors;
+
 namespace ResidualLM.Kernels;
 
 /// <summary>Embedding gather and scatter-add kernels.</summary>
@@ -24,7 +26,7 @@ public static class Embedding
         for (int i = 0; i < ids.Length; i++)
         {
             var dst = dTable.Slice(ids[i] * cols, cols);
-            System.Numerics.Tensors.TensorPrimitives.Add(dst, dOutput.Slice(i * cols, cols), dst);
+            TensorPrimitives.Add(dst, dOutput.Slice(i * cols, cols), dst);
         }
     }
 }

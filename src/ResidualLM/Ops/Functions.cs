@@ -144,9 +144,11 @@ public static partial class Ops
         double total = 0;
         foreach (float l in losses) total += l;
         var y = Tensor.Scalar(counted == 0 ? 0f : (float)(total / counted));
-        if (!Graph.ShouldRecord(logits) || counted == 0) return y;
+        if (!Graph.ShouldRecord(logits)) return y;
         return Graph.Record(y, [logits], () =>
         {
+            // Every row ignored (e.g. a batch of padding): the loss is the constant 0, so the gradient is zero.
+            if (counted == 0) { logits.GradOrZeros(); return; }
             var dLoss = new float[rows];
             Array.Fill(dLoss, y.Grad!.Data[0] / counted);
             Kernels.Softmax.CrossEntropyBackward(logits.Data, t, lse, dLoss, logits.GradOrZeros().Data, rows, cols, ignoreIndex);

@@ -37,7 +37,8 @@ public static partial class Ops
         int rows = parts[0].Size / Math.Max(1, parts[0].Dim(-1)), total = 0;
         foreach (var p in parts)
         {
-            if (p.Rank != parts[0].Rank || p.Size / Math.Max(1, p.Dim(-1)) != rows) throw new ArgumentException("concat: leading dimensions differ");
+            // NOTE: compare every leading dimension, not just their product: (2, 3, C) and (3, 2, C) must not be glued.
+            if (!p.Shape[..^1].SequenceEqual(parts[0].Shape[..^1])) throw new ArgumentException($"concat: leading dimensions differ ({parts[0].ShapeString} and {p.ShapeString})");
             total += p.Dim(-1);
         }
         var shape = parts[0].ShapeArray.ToArray(); shape[^1] = total;

@@ -38,6 +38,9 @@ public sealed class Tensor
     /// <summary>Adds this tensor's gradient, times the local derivative, into the gradients of its parents.</summary>
     internal Action? BackwardFn { get; set; }
 
+    /// <summary>True once a backward pass has released the graph that produced this tensor: it cannot be backpropagated through again.</summary>
+    internal bool GraphReleased { get; set; }
+
     /// <summary>Creates a tensor of zeros.</summary>
     public Tensor(params int[] shape) : this(new float[CheckedSize(shape)], shape) { }
 

@@ -19,9 +19,18 @@ public static class GradCheck
     /// </summary>
     public static void Check(Func<Tensor[], Tensor> f, Tensor[] inputs, double h = 1e-2, double tolerance = 2e-2, int seed = 7)
     {
-        foreach (var x in inputs) { x.RequiresGrad = true; x.Grad = null; }
-        var output = f(inputs);
         var rng = new Rng((ulong)seed);
+        // Gradients already present must be added to, never overwritten: start every input from a random prior gradient
+        // and subtract it afterwards.
+        var priors = new float[inputs.Length][];
+        for (int k = 0; k < inputs.Length; k++)
+        {
+            priors[k] = new float[inputs[k].Size];
+            for (int i = 0; i < priors[k].Length; i++) priors[k][i] = rng.NextFloat() * 2f - 1f;
+            inputs[k].RequiresGrad = true;
+            inputs[k].Grad = new Tensor((float[])priors[k].Clone(), inputs[k].Shape.ToArray());
+        }
+        var output = f(inputs);
         var projection = new float[output.Size];
         for (int i = 0; i < projection.Length; i++) projection[i] = rng.NextFloat() * 2f - 1f;
         var loss = ResidualLM.Ops.Ops.Sum(output * new Tensor(projection, output.ShapeArray()));
@@ -36,11 +45,14 @@ public static class GradCheck
             return s;
         }
 
-        foreach (var x in inputs)
+        for (int k = 0; k < inputs.Length; k++)
         {
+            var x = inputs[k];
             Assert.NotNull(x.Grad);
+            var gradient = new double[x.Size];
+            for (int i = 0; i < x.Size; i++) gradient[i] = (double)x.Grad!.Data[i] - priors[k][i];
             double scale = 0;
-            foreach (float g in x.Grad!.Data) scale = Math.Max(scale, Math.Abs(g));
+            foreach (double g in gradient) scale = Math.Max(scale, Math.Abs(g));
             for (int i = 0; i < x.Size; i++)
             {
                 float saved = x.Data[i];
@@ -48,7 +60,7 @@ public static class GradCheck
                 x.Data[i] = (float)(saved - h); double minus = Evaluate();
                 x.Data[i] = saved;
                 double numeric = (plus - minus) / (2 * h);
-                double analytic = x.Grad.Data[i];
+                double analytic = gradient[i];
                 double denominator = Math.Max(Math.Max(Math.Abs(numeric), Math.Abs(analytic)), 1e-2 * Math.Max(scale, 1e-3));
                 double error = Math.Abs(numeric - analytic) / denominator;
                 Assert.True(error < tolerance, $"{x.Name ?? "input"}[{i}] analytic {analytic:G6} vs numeric {numeric:G6} (relative error {error:G3})");

@@ -1,0 +1,127 @@
+// Scalar twins of the activation kernels: one plain loop per function, computed in double. For tests and benchmarks.
+// Same signatures and semantics as Kernels.Activations (forward overwrites y, backward ADDS into dx).
+namespace ResidualLM.Kernels.Reference;
+
+/// <summary>Obviously-correct double-precision versions of <see cref="Activations"/>.</summary>
+public static class ActivationsReference
+{
+    const double GeluScale = 0.79788456080286535588; // sqrt(2/pi)
+    const double GeluCubic = 0.044715;
+
+    /// <summary>y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    public static void GeluTanhForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            y[i] = (float)(0.5 * v * (1.0 + Math.Tanh(GeluScale * (v + GeluCubic * v * v * v))));
+        }
+    }
+
+    /// <summary>dx += dy * d/dx GELU_tanh(x).</summary>
+    public static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            double t = Math.Tanh(GeluScale * (v + GeluCubic * v * v * v));
+            double sech2 = 1.0 - t * t;
+            double local = 0.5 * (1.0 + t) + 0.5 * v * sech2 * GeluScale * (1.0 + 3.0 * GeluCubic * v * v);
+            dx[i] = (float)(dx[i] + local * dy[i]);
+        }
+    }
+
+    /// <summary>y = 0.5 x (1 + erf(x / sqrt 2)).</summary>
+    public static void GeluErfForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(0.5 * x[i] * (1.0 + Erf(x[i] / Math.Sqrt(2.0))));
+    }
+
+    /// <summary>dx += dy (Phi(x) + x phi(x)).</summary>
+    public static void GeluErfBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            double cdf = 0.5 * (1.0 + Erf(v / Math.Sqrt(2.0)));
+            double pdf = Math.Exp(-0.5 * v * v) / Math.Sqrt(2.0 * Math.PI);
+            dx[i] = (float)(dx[i] + (cdf + v * pdf) * dy[i]);
+        }
+    }
+
+    /// <summary>y = x / (1 + exp(-x)).</summary>
+    public static void SiluForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(x[i] * Sigmoid(x[i]));
+    }
+
+    /// <summary>dx += dy s (1 + x (1 - s)), s = sigmoid(x).</summary>
+    public static void SiluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double s = Sigmoid(x[i]);
+            dx[i] = (float)(dx[i] + dy[i] * s * (1.0 + x[i] * (1.0 - s)));
+        }
+    }
+
+    /// <summary>y = max(x, 0).</summary>
+    public static void ReluForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : 0f;
+    }
+
+    /// <summary>dx += dy where x &gt; 0 (the derivative at the kink is taken as 0, as PyTorch).</summary>
+    public static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
+        for (int i = 0; i < x.Length; i++) if (x[i] > 0f) dx[i] += dy[i];
+    }
+
+    /// <summary>y = tanh(x).</summary>
+    public static void TanhForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckLengths(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)Math.Tanh(x[i]);
+    }
+
+    /// <summary>dx += dy (1 - y^2), from the forward output y.</summary>
+    public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        CheckLengths(y.Length, dy.Length); CheckLengths(y.Length, dx.Length);
+        for (int i = 0; i < y.Length; i++) dx[i] = (float)(dx[i] + dy[i] * (1.0 - (double)y[i] * y[i]));
+    }
+
+    static double Sigmoid(double x) => x >= 0 ? 1.0 / (1.0 + Math.Exp(-x)) : Math.Exp(x) / (1.0 + Math.Exp(x));
+
+    /// <summary>
+    /// erf by the all-positive series erf x = 2/sqrt(pi) exp(-x^2) sum_n (2x^2)^n x / (1*3*...*(2n+1)) (no cancellation,
+    /// unlike the Maclaurin series the kernel uses); for |x| &gt;= 6, erfc(x) &lt; 2.2e-17 so erf is +-1 in double.
+    /// </summary>
+    public static double Erf(double x)
+    {
+        double ax = Math.Abs(x);
+        if (double.IsNaN(x)) return double.NaN;
+        if (ax >= 6.0) return Math.Sign(x);
+        double term = ax, sum = ax, twoX2 = 2.0 * ax * ax;
+        for (int n = 1; n < 400 && term > 1e-18 * sum; n++)
+        {
+            term *= twoX2 / (2 * n + 1);
+            sum += term;
+        }
+        double r = 2.0 / Math.Sqrt(Math.PI) * Math.Exp(-ax * ax) * sum;
+        return x < 0 ? -r : r;
+    }
+
+    static void CheckLengths(int expected, int actual)
+    {
+        if (actual != expected) throw new ArgumentException($"span lengths differ: {expected} vs {actual}");
+    }
+}

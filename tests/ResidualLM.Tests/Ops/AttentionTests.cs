@@ -54,6 +54,8 @@ public class AttentionTests
         var v = Tensor.Normal(rng, 0, 1, 2, 1, 4, 3).WithGrad();
         var padding = new bool[] { false, false, true, true, false, false, false, true };
         GradCheck.Check(t => O.Attention(t[0], t[1], t[2], causal: false, keyPadding: padding), [q, k, v]);
+        foreach (var t in new[] { q, k, v }) t.Grad = null;
+        O.Sum(O.Attention(q, k, v, causal: false, keyPadding: padding) * Tensor.Normal(rng, 0, 1, 2, 1, 4, 3)).Backward();
         // Padded keys (batch 0: keys 2, 3) receive no gradient in k and v.
         for (int j = 2; j < 4; j++)
             for (int c = 0; c < 3; c++) { Assert.Equal(0f, k.Grad!.Data[j * 3 + c]); Assert.Equal(0f, v.Grad!.Data[j * 3 + c]); }

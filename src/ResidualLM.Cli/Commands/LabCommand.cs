@@ -17,6 +17,7 @@ public static class LabCommand
         AddExperiment(lab, "edits", "Worked examples: the residual stream as a running sum, and the local gradient 1 + f'(x)", [],
             _ => new EditsExperiment());
         AddTanhStack(lab);
+        AddGradients(lab);
         lab.Subcommands.Add(CreateReport());
         return lab;
     }
@@ -24,10 +25,11 @@ public static class LabCommand
     /// <summary>
     /// Adds <c>lab NAME</c>: <paramref name="options"/> are the experiment's own; <paramref name="create"/> reads them
     /// from the parse result and makes the experiment. The command runs it, prints its tables and findings, writes
-    /// files with <c>--out DIR</c> and prints one-line JSON last with <c>--json</c>.
+    /// files with <c>--out DIR</c> and prints one-line JSON last with <c>--json</c> (the whole result, or what
+    /// <paramref name="jsonLine"/> makes of it when an experiment promises a compact format).
     /// </summary>
     public static Command AddExperiment(Command lab, string name, string description, IReadOnlyList<Option> options,
-        Func<ParseResult, ILabExperiment> create)
+        Func<ParseResult, ILabExperiment> create, Func<ExperimentResult, string>? jsonLine = null)
     {
         var command = new Command(name, description);
         foreach (var option in options) command.Options.Add(option);
@@ -41,7 +43,7 @@ public static class LabCommand
             ResultConsole.Print(result);
             if (parseResult.GetValue(output) is string directory)
                 foreach (string path in ResultFiles.Write(result, directory)) Console.WriteLine($"wrote {path}");
-            if (parseResult.GetValue(json)) Console.WriteLine(ResultFiles.ToJson(result, indented: false));
+            if (parseResult.GetValue(json)) Console.WriteLine(jsonLine?.Invoke(result) ?? ResultFiles.ToJson(result, indented: false));
             return 0;
         }));
         lab.Subcommands.Add(command);
@@ -76,6 +78,22 @@ public static class LabCommand
                     SweepDepth = parse.GetValue(sweep) ? parse.GetValue(sweepDepth) : 0,
                 });
             });
+    }
+
+    static void AddGradients(Command lab)
+    {
+        var defaults = new GradientsOptions();
+        var init = new Option<string?>("--init") { Description = "Safetensors file with layers.{i}.weight (out, in) and layers.{i}.bias: the starting weights of both runs" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the U(-1/sqrt(in), 1/sqrt(in)) init when there is no --init", DefaultValueFactory = _ => defaults.Seed };
+        var seeds = new Option<int>("--seeds") { Description = "Repeat the comparison over this many seeded inits (0: off)", DefaultValueFactory = _ => defaults.SummarySeeds };
+        AddExperiment(lab, "gradients", "The book's chapter-4 demo: mean |dL/dW| per layer of a 5-layer GELU stack, without and with shortcuts " +
+                                        "(--json prints {\"without_shortcut\": [...], \"with_shortcut\": [...]})",
+            [init, seed, seeds],
+            parse => new GradientsExperiment(new GradientsOptions
+            {
+                InitPath = parse.GetValue(init), Seed = parse.GetValue(seed), SummarySeeds = parse.GetValue(seeds),
+            }),
+            GradientsExperiment.CompactJson);
     }
 
     static Command CreateReport()

@@ -29,6 +29,8 @@ public static class LabCatalog
             () => new Experiments.EditsExperiment()),
         new("tanh-stack", "A tanh layer stacked plain vs residual: the gradient reaching the input, by depth", true,
             () => new Experiments.TanhStackExperiment(new Experiments.TanhStackOptions())),
+        new("gradients", "The book's chapter-4 demo: mean |dL/dW| per layer of a 5-layer GELU stack, without and with shortcuts", true,
+            () => new Experiments.GradientsExperiment(new Experiments.GradientsOptions())),
     ];
 
     /// <summary>The order of <paramref name="experiment"/> in the catalogue (unknown names sort last).</summary>

@@ -75,4 +75,20 @@ public class LabCliTests
         }
         finally { Directory.Delete(directory, recursive: true); }
     }
+
+    [Fact]
+    public void Gradients_Json_LastLineHasExactlyTheTwoSeriesKeys()
+    {
+        string directory = TemporaryDirectory();
+        try
+        {
+            string init = Path.Combine(AppContext.BaseDirectory, "fixtures", "lab", "gradients-init.safetensors");
+            var (code, stdout, stderr) = Rlm(directory, "lab", "gradients", "--init", init, "--json");
+            Assert.True(code == 0, stderr);
+            using var json = JsonDocument.Parse(stdout.TrimEnd('\n', '\r').Split('\n')[^1]);
+            Assert.Equal(["without_shortcut", "with_shortcut"], json.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.All(json.RootElement.EnumerateObject(), p => Assert.Equal(5, p.Value.GetArrayLength()));
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
 }

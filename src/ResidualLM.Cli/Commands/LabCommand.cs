@@ -18,6 +18,7 @@ public static class LabCommand
             _ => new EditsExperiment());
         AddTanhStack(lab);
         AddGradients(lab);
+        AddPaths(lab);
         lab.Subcommands.Add(CreateReport());
         return lab;
     }
@@ -94,6 +95,24 @@ public static class LabCommand
                 InitPath = parse.GetValue(init), Seed = parse.GetValue(seed), SummarySeeds = parse.GetValue(seeds),
             }),
             GradientsExperiment.CompactJson);
+    }
+
+    static void AddPaths(Command lab)
+    {
+        var d = new PathsOptions();
+        var depth = new Option<int>("--depth") { Description = "Residual branches in the deep stack", DefaultValueFactory = _ => d.Depth };
+        var width = new Option<int>("--width") { Description = "Stream width", DefaultValueFactory = _ => d.Width };
+        var samples = new Option<int>("--samples") { Description = "Input samples in the batch", DefaultValueFactory = _ => d.Samples };
+        var gain = new Option<float>("--gain") { Description = "Branch weights are N(0, gain^2/width)", DefaultValueFactory = _ => d.Gain };
+        var pathSamples = new Option<int>("--path-samples") { Description = "Single paths sampled per length", DefaultValueFactory = _ => d.PathSamples };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of weights, inputs and path sampling", DefaultValueFactory = _ => d.Seed };
+        AddExperiment(lab, "paths", "The gradient split into shortcut and branch paths: exactly for two layers, and by path length for a deep stack",
+            [depth, width, samples, gain, pathSamples, seed],
+            parse => new PathsExperiment(new PathsOptions
+            {
+                Depth = parse.GetValue(depth), Width = parse.GetValue(width), Samples = parse.GetValue(samples),
+                Gain = parse.GetValue(gain), PathSamples = parse.GetValue(pathSamples), Seed = parse.GetValue(seed),
+            }));
     }
 
     static Command CreateReport()

@@ -31,6 +31,8 @@ public static class LabCatalog
             () => new Experiments.TanhStackExperiment(new Experiments.TanhStackOptions())),
         new("gradients", "The book's chapter-4 demo: mean |dL/dW| per layer of a 5-layer GELU stack, without and with shortcuts", true,
             () => new Experiments.GradientsExperiment(new Experiments.GradientsOptions())),
+        new("paths", "The gradient split into shortcut and branch paths, exactly, and by path length (Veit et al. 2016)", true,
+            () => new Experiments.PathsExperiment(new Experiments.PathsOptions())),
     ];
 
     /// <summary>The order of <paramref name="experiment"/> in the catalogue (unknown names sort last).</summary>

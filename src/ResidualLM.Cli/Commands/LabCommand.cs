@@ -4,6 +4,7 @@ using System.CommandLine;
 using ResidualLM.Lab;
 using ResidualLM.Lab.Experiments;
 using ResidualLM.Lab.Report;
+using ResidualLM.Models;
 
 namespace ResidualLM.Cli.Commands;
 
@@ -19,6 +20,7 @@ public static class LabCommand
         AddTanhStack(lab);
         AddGradients(lab);
         AddPaths(lab);
+        AddGradientProfile(lab);
         lab.Subcommands.Add(CreateReport());
         return lab;
     }
@@ -113,6 +115,46 @@ public static class LabCommand
                 Depth = parse.GetValue(depth), Width = parse.GetValue(width), Samples = parse.GetValue(samples),
                 Gain = parse.GetValue(gain), PathSamples = parse.GetValue(pathSamples), Seed = parse.GetValue(seed),
             }));
+    }
+
+    static void AddGradientProfile(Command lab)
+    {
+        var d = new GradientProfileOptions();
+        var model = new Option<string>("--model") { Description = "mlp (Linear + activation stack) or gpt", DefaultValueFactory = _ => d.Model };
+        var depth = new Option<int>("--depth") { Description = "Layers (mlp) or blocks (gpt)", DefaultValueFactory = _ => d.Depth };
+        var width = new Option<int>("--width") { Description = "Stream width", DefaultValueFactory = _ => d.Width };
+        var activation = new Option<string>("--activation") { Description = "mlp activation: gelu, tanh or relu", DefaultValueFactory = _ => "gelu" };
+        var residual = new Option<string?>("--residual") { Description = "What to compare, comma-separated. mlp: none,residual,prenorm (default all); " +
+                                                                         "gpt: none,prenorm,postnorm,rezero,deepnorm (default all)" };
+        var heads = new Option<int>("--heads") { Description = "gpt attention heads", DefaultValueFactory = _ => d.Heads };
+        var batch = new Option<int>("--batch") { Description = "Samples (mlp) or sequences (gpt) in the batch", DefaultValueFactory = _ => d.BatchSize };
+        var context = new Option<int>("--context") { Description = "gpt tokens per sequence", DefaultValueFactory = _ => d.Context };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of weights and data", DefaultValueFactory = _ => d.Seed };
+        AddExperiment(lab, "gradient-profile", "The gradient norm at every layer's input for one batch, by residual policy (log chart)",
+            [model, depth, width, activation, residual, heads, batch, context, seed],
+            parse =>
+            {
+                string? compare = parse.GetValue(residual);
+                var options = new GradientProfileOptions
+                {
+                    Model = parse.GetValue(model)!.ToLowerInvariant(), Depth = parse.GetValue(depth), Width = parse.GetValue(width),
+                    Activation = parse.GetValue(activation)!.ToLowerInvariant() switch
+                    {
+                        "gelu" => Activation.Gelu, "tanh" => Activation.Tanh, "relu" => Activation.Relu,
+                        var other => throw new InvalidInputException($"must be gelu, tanh or relu, got '{other}'", field: "--activation"),
+                    },
+                    Heads = parse.GetValue(heads), BatchSize = parse.GetValue(batch), Context = parse.GetValue(context), Seed = parse.GetValue(seed),
+                };
+                if (compare is not null && options.Model == "gpt")
+                    options = options with { Policies = LabModels.ParseList(compare, "--residual", t => LabModels.ParsePolicy(t, "--residual")) };
+                else if (compare is not null)
+                    options = options with { Variants = LabModels.ParseList(compare, "--residual", t => t.ToLowerInvariant() switch
+                    {
+                        "none" or "plain" => StackVariant.None, "residual" => StackVariant.Residual, "prenorm" or "pre" => StackVariant.PreNorm,
+                        _ => throw new InvalidInputException($"must be none, residual or prenorm for --model mlp, got '{t}'", field: "--residual"),
+                    }) };
+                return new GradientProfileExperiment(options);
+            });
     }
 
     static Command CreateReport()

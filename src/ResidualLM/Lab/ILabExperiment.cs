@@ -33,6 +33,8 @@ public static class LabCatalog
             () => new Experiments.GradientsExperiment(new Experiments.GradientsOptions())),
         new("paths", "The gradient split into shortcut and branch paths, exactly, and by path length (Veit et al. 2016)", true,
             () => new Experiments.PathsExperiment(new Experiments.PathsOptions())),
+        new("gradient-profile", "The gradient norm at every layer's input of a deep stack, plain vs residual vs pre-norm", true,
+            () => new Experiments.GradientProfileExperiment(new Experiments.GradientProfileOptions())),
     ];
 
     /// <summary>The order of <paramref name="experiment"/> in the catalogue (unknown names sort last).</summary>

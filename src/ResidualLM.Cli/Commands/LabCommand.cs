@@ -21,6 +21,9 @@ public static class LabCommand
         AddGradients(lab);
         AddPaths(lab);
         AddGradientProfile(lab);
+        AddDepthSweep(lab);
+        AddStream(lab);
+        AddLesion(lab);
         lab.Subcommands.Add(CreateReport());
         return lab;
     }
@@ -155,6 +158,89 @@ public static class LabCommand
                     }) };
                 return new GradientProfileExperiment(options);
             });
+    }
+
+    static void AddDepthSweep(Command lab)
+    {
+        var d = new DepthSweepOptions();
+        var depths = new Option<string>("--depths") { Description = "Depths (blocks), comma-separated", DefaultValueFactory = _ => string.Join(",", d.Depths) };
+        var policies = new Option<string>("--policies") { Description = "Residual policies, comma-separated: none,prenorm,postnorm,rezero,deepnorm",
+                                                          DefaultValueFactory = _ => string.Join(",", d.Policies.Select(DepthSweepExperiment.PolicyKey)) };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps per run", DefaultValueFactory = _ => d.Training.Steps };
+        var width = new Option<int>("--width") { Description = "Width of the stream", DefaultValueFactory = _ => d.Width };
+        var heads = new Option<int>("--heads") { Description = "Attention heads", DefaultValueFactory = _ => d.Heads };
+        var context = new Option<int>("--context") { Description = "Tokens per sequence", DefaultValueFactory = _ => d.Training.Context };
+        var batch = new Option<int>("--batch") { Description = "Sequences per step", DefaultValueFactory = _ => d.Training.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup then cosine)", DefaultValueFactory = _ => d.Training.LearningRate };
+        var warmup = new Option<int>("--warmup") { Description = "Warmup steps", DefaultValueFactory = _ => d.Training.WarmupSteps };
+        var corpus = new Option<int>("--corpus-chars") { Description = "Characters of built-in corpus", DefaultValueFactory = _ => d.CorpusCharacters };
+        var windows = new Option<int>("--eval-windows") { Description = "Validation windows for the final loss", DefaultValueFactory = _ => d.EvalWindows };
+        var seed = new Option<int>("--seed") { Description = "Seed of corpus and initialisation", DefaultValueFactory = _ => d.Seed };
+        AddExperiment(lab, "depth-sweep", "Train the same small GPT at several depths under each residual policy: final validation loss " +
+                                          "and first-block gradient (default about 10 minutes on 2 cores)",
+            [depths, policies, steps, width, heads, context, batch, lr, warmup, corpus, windows, seed],
+            parse => new DepthSweepExperiment(new DepthSweepOptions
+            {
+                Depths = LabModels.ParseIntegers(parse.GetValue(depths)!, "--depths"),
+                Policies = LabModels.ParseList(parse.GetValue(policies)!, "--policies", t => LabModels.ParsePolicy(t, "--policies")),
+                Width = parse.GetValue(width), Heads = parse.GetValue(heads),
+                Training = d.Training with
+                {
+                    Steps = parse.GetValue(steps), Context = parse.GetValue(context), BatchSize = parse.GetValue(batch),
+                    LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup),
+                },
+                CorpusCharacters = parse.GetValue(corpus), EvalWindows = parse.GetValue(windows), Seed = parse.GetValue(seed),
+                Progress = line => Console.Error.WriteLine(line),
+            }));
+    }
+
+    /// <summary>The options that choose a model to probe: --model DIR, or the shape and training of one made on the fly.</summary>
+    static (Option[] Options, Func<ParseResult, LabModelSource> Parse) ModelSourceOptions()
+    {
+        var d = new LabModelSource();
+        var model = new Option<string?>("--model") { Description = "Run or checkpoint folder written by `rlm train --out` (default: train a small GPT first)" };
+        var depth = new Option<int>("--depth") { Description = "Blocks of the model trained on the fly", DefaultValueFactory = _ => d.Depth };
+        var width = new Option<int>("--width") { Description = "Width of the model trained on the fly", DefaultValueFactory = _ => d.Width };
+        var heads = new Option<int>("--heads") { Description = "Heads of the model trained on the fly", DefaultValueFactory = _ => d.Heads };
+        var residual = new Option<string>("--residual") { Description = "Residual policy of the model trained on the fly", DefaultValueFactory = _ => "prenorm" };
+        var steps = new Option<int>("--steps") { Description = "Training steps of the model trained on the fly", DefaultValueFactory = _ => d.Training.Steps };
+        var context = new Option<int>("--context") { Description = "Tokens per window (training and probing)", DefaultValueFactory = _ => d.Training.Context };
+        var seed = new Option<int>("--seed") { Description = "Seed of the corpus and of the model trained on the fly", DefaultValueFactory = _ => d.Seed };
+        return ([model, depth, width, heads, residual, steps, context, seed], parse => new LabModelSource
+        {
+            ModelPath = parse.GetValue(model), Depth = parse.GetValue(depth), Width = parse.GetValue(width), Heads = parse.GetValue(heads),
+            Policy = LabModels.ParsePolicy(parse.GetValue(residual)!, "--residual"),
+            Training = d.Training with { Steps = parse.GetValue(steps), Context = parse.GetValue(context) },
+            Seed = parse.GetValue(seed),
+        });
+    }
+
+    static void AddStream(Command lab)
+    {
+        var (sourceOptions, parseSource) = ModelSourceOptions();
+        var windows = new Option<int>("--windows") { Description = "Validation windows to average over", DefaultValueFactory = _ => new StreamOptions().Windows };
+        AddExperiment(lab, "stream", "The residual stream block by block: stream and edit sizes, their directions, and the logit lens",
+            [.. sourceOptions, windows],
+            parse => new StreamExperiment(new StreamOptions
+            {
+                Source = parseSource(parse), Windows = parse.GetValue(windows), Progress = line => Console.Error.WriteLine(line),
+            }));
+    }
+
+    static void AddLesion(Command lab)
+    {
+        var (sourceOptions, parseSource) = ModelSourceOptions();
+        var d = new LesionOptions();
+        var windows = new Option<int>("--windows") { Description = "Validation windows of the loss", DefaultValueFactory = _ => d.Windows };
+        var subsets = new Option<int>("--subsets") { Description = "Random subsets per number of deleted blocks", DefaultValueFactory = _ => d.Subsets };
+        var noPlain = new Option<bool>("--no-plain") { Description = "Do not train and lesion a plain (no residual) model for comparison" };
+        AddExperiment(lab, "lesion", "Delete each block in turn (its edits removed) and measure the loss: residual vs plain (Veit et al. 2016)",
+            [.. sourceOptions, windows, subsets, noPlain],
+            parse => new LesionExperiment(new LesionOptions
+            {
+                Source = parseSource(parse), Windows = parse.GetValue(windows), Subsets = parse.GetValue(subsets),
+                ComparePlain = !parse.GetValue(noPlain), Progress = line => Console.Error.WriteLine(line),
+            }));
     }
 
     static Command CreateReport()

@@ -35,6 +35,12 @@ public static class LabCatalog
             () => new Experiments.PathsExperiment(new Experiments.PathsOptions())),
         new("gradient-profile", "The gradient norm at every layer's input of a deep stack, plain vs residual vs pre-norm", true,
             () => new Experiments.GradientProfileExperiment(new Experiments.GradientProfileOptions())),
+        new("depth-sweep", "Train the same small GPT at several depths under each residual policy: validation loss and first-block gradient", false,
+            () => new Experiments.DepthSweepExperiment(new Experiments.DepthSweepOptions())),
+        new("stream", "The residual stream block by block: edit sizes and directions, and the logit lens", false,
+            () => new Experiments.StreamExperiment(new Experiments.StreamOptions())),
+        new("lesion", "Delete each block in turn and measure the loss: residual vs plain (Veit et al. 2016)", false,
+            () => new Experiments.LesionExperiment(new Experiments.LesionOptions())),
     ];
 
     /// <summary>The order of <paramref name="experiment"/> in the catalogue (unknown names sort last).</summary>

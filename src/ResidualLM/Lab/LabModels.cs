@@ -1,6 +1,8 @@
 // What the model experiments of the lab share: the built-in corpus at character level, training a small GPT with the
 // Trainer, a fixed-window validation loss, the gradient reaching every block's input, and loading a saved model.
 // Limits: character level only for the built-in corpus; loading expects a folder written by `rlm train`.
+using System.Diagnostics;
+using System.Globalization;
 using ResidualLM.Autograd;
 using ResidualLM.IO;
 using ResidualLM.Models;
@@ -59,6 +61,55 @@ public sealed record LabTraining
     /// <summary>Seed of the data order.</summary>
     public int Seed { get; init; } = 1337;
 }
+
+/// <summary>
+/// Where a model experiment gets its model: a folder written by <c>rlm train --out</c>, or a small GPT trained on the
+/// built-in corpus on the fly with these settings.
+/// </summary>
+public sealed record LabModelSource
+{
+    /// <summary>A run or checkpoint folder; null trains a model on the fly.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>Blocks of the model trained on the fly.</summary>
+    public int Depth { get; init; } = 6;
+
+    /// <summary>Width of the model trained on the fly.</summary>
+    public int Width { get; init; } = 64;
+
+    /// <summary>Attention heads of the model trained on the fly.</summary>
+    public int Heads { get; init; } = 4;
+
+    /// <summary>Residual policy of the model trained on the fly.</summary>
+    public ResidualMode Policy { get; init; } = ResidualMode.PreNorm;
+
+    /// <summary>Training of the model trained on the fly.</summary>
+    public LabTraining Training { get; init; } = new() { Steps = 400, BatchSize = 8, Context = 64, LearningRate = 3e-3, WarmupSteps = 40 };
+
+    /// <summary>Characters of built-in corpus (training when trained on the fly; evaluation text in both cases).</summary>
+    public int CorpusCharacters { get; init; } = 200_000;
+
+    /// <summary>Seed of the corpus and of the model trained on the fly.</summary>
+    public int Seed { get; init; } = 1337;
+
+    /// <summary>Rejects settings that cannot work.</summary>
+    public void Validate()
+    {
+        if (ModelPath is null && (Depth is < 1 or > 1000)) throw new InvalidInputException($"must be between 1 and 1000, got {Depth}", field: "--depth");
+        if (ModelPath is null && (Width < 1 || Heads < 1 || Width % Heads != 0))
+            throw new InvalidInputException($"the width {Width} must be a positive multiple of --heads {Heads}", field: "--width");
+        if (Training.Steps is < 0 or > 1_000_000) throw new InvalidInputException($"must be between 0 and 1000000, got {Training.Steps}", field: "--steps");
+        if (Training.Context is < 2 or > 4096) throw new InvalidInputException($"must be between 2 and 4096, got {Training.Context}", field: "--context");
+        if (CorpusCharacters < 20 * Training.Context) throw new InvalidInputException($"too small for context {Training.Context}", field: "--corpus-chars");
+    }
+}
+
+/// <summary>A model ready for a lab experiment, the text to probe it on, and how it was obtained.</summary>
+/// <param name="Model">The model, in evaluation mode.</param>
+/// <param name="Corpus">Its tokenizer and text: the validation ids are text it was not trained on.</param>
+/// <param name="Description">One line: where it came from.</param>
+/// <param name="Context">Tokens per evaluation window.</param>
+public sealed record LabModel(LanguageModel Model, LabCorpus Corpus, string Description, int Context);
 
 /// <summary>Training, evaluation and gradient probes on language models, shared by the lab's model experiments.</summary>
 public static class LabModels
@@ -176,4 +227,73 @@ public static class LabModels
         int.TryParse(item, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value) && value > 0
             ? value
             : throw new InvalidInputException($"must be positive integers separated by commas, got '{item}'", field: field));
+
+    /// <summary>
+    /// Loads the model of <paramref name="source"/> or trains one on the fly. A loaded model is probed on freshly
+    /// generated built-in text (a different seed from any training run's default) encoded with its own tokenizer.
+    /// </summary>
+    public static LabModel Obtain(LabModelSource source, Action<string>? progress = null)
+    {
+        source.Validate();
+        if (source.ModelPath is string path)
+        {
+            var (model, tokenizer, folder) = Load(path);
+            tokenizer ??= CharTokenizer.FromText(new string(BuiltinCorpus.Charset.ToArray()));
+            if (tokenizer.VocabSize > model.VocabSize)
+                throw new InvalidInputException($"the tokenizer has {tokenizer.VocabSize} tokens, the model {model.VocabSize}", folder, "--model");
+            bool characterLevel = tokenizer is CharTokenizer;
+            string text = BuiltinCorpus.Generate(source.CorpusCharacters, source.Seed + 7919);
+            var corpus = new LabCorpus(tokenizer, [], tokenizer.Encode(text),
+                characterLevel ? BuiltinCorpus.EntropyFloorNatsPerChar : null, characterLevel ? BuiltinCorpus.UnigramEntropyNatsPerChar : null);
+            int context = Math.Min(model.ContextLength, source.Training.Context);
+            return new LabModel(model, corpus, $"loaded from {folder} ({model.Blocks.Count} blocks, {model.ResidualMode})", context);
+        }
+        var data = LabCorpus.Builtin(source.CorpusCharacters, source.Seed);
+        var trained = Train(source, data, source.Policy, progress);
+        return new LabModel(trained, data, Describe(source, source.Policy), source.Training.Context);
+    }
+
+    /// <summary>
+    /// Trains a GPT of <paramref name="source"/>'s shape with <paramref name="policy"/> on <paramref name="corpus"/>.
+    /// <paramref name="fanInInit"/> redraws every block's linear weights from N(0, 1/fan_in) (see <see cref="FanInInit"/>).
+    /// </summary>
+    public static LanguageModel Train(LabModelSource source, LabCorpus corpus, ResidualMode policy, Action<string>? progress = null, bool fanInInit = false)
+    {
+        var model = new Gpt(new GptConfig
+        {
+            VocabSize = corpus.Tokenizer.VocabSize, ContextLength = source.Training.Context, Width = source.Width, HeadCount = source.Heads,
+            LayerCount = source.Depth, Dropout = 0f, Residual = policy, TieWeights = true,
+        }, (ulong)source.Seed);
+        if (fanInInit) FanInInit(model, (ulong)source.Seed + 1);
+        progress?.Invoke($"training {Describe(source, policy)}{(fanInInit ? " with fan-in init" : "")} ...");
+        var clock = Stopwatch.StartNew();
+        var losses = Train(model, corpus, source.Training with { Seed = source.Seed });
+        progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
+            $"  done in {clock.Elapsed.TotalSeconds:F0} s, final training loss {losses.TakeLast(Math.Max(1, losses.Count / 10)).Average():F3}"));
+        return model;
+    }
+
+    /// <summary>
+    /// Redraws every linear weight inside the blocks from N(0, 1/fan_in) and the embeddings from N(0, 1): the
+    /// variance-preserving init a plain stack needs (LeCun et al. 1998; He et al. 2015 for ReLU). GPT-2's N(0, 0.02²) is
+    /// tuned for a residual stream and shrinks the signal of a plain stack by orders of magnitude per block.
+    /// </summary>
+    public static void FanInInit(LanguageModel model, ulong seed)
+    {
+        var rng = new Rng(seed);
+        foreach (var (name, tensor) in model.NamedParameters())
+        {
+            if (name.StartsWith("blocks.", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal) && tensor.Rank == 2)
+            {
+                float std = 1f / MathF.Sqrt(tensor.Dim(1));
+                for (int i = 0; i < tensor.Size; i++) tensor.Data[i] = std * rng.NextGaussian();
+            }
+            else if (name == "token_embedding.weight" || name == "position_embedding.weight")
+                for (int i = 0; i < tensor.Size; i++) tensor.Data[i] = rng.NextGaussian();
+        }
+    }
+
+    /// <summary>"a 6-block pre-norm GPT (width 64) trained on the fly for 400 steps".</summary>
+    public static string Describe(LabModelSource source, ResidualMode policy) =>
+        $"a {source.Depth}-block {policy} GPT (width {source.Width}) trained on the fly for {source.Training.Steps} steps on the built-in corpus";
 }

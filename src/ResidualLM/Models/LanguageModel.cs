@@ -37,6 +37,12 @@ public abstract class LanguageModel : Module
     /// <summary>The output head (V, C), or null when it is tied to <see cref="TokenEmbedding"/>.</summary>
     public abstract Linear? Head { get; }
 
+    /// <summary>
+    /// Blocks to skip (lesion studies, Veit et al. 2016): a skipped block passes its input through unchanged, as if its
+    /// edits were removed (for pre-norm, output = input). Empty by default.
+    /// </summary>
+    public ISet<int> SkippedBlocks { get; } = new HashSet<int>();
+
     /// <summary>ids (B*T, row-major) -> the stream entering block 0 (B, T, C).</summary>
     protected abstract Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition);
 
@@ -75,10 +81,22 @@ public abstract class LanguageModel : Module
         {
             var block = Blocks[i];
             BlockTrace? trace = traces is null ? null : new BlockTrace();
-            x = block.Forward(x, trace: trace, startPosition: start, cache: cache?.Layer(i));
+            if (SkippedBlocks.Contains(i))
+                trace?.RecordSkipped(x);
+            else
+                x = block.Forward(x, trace: trace, startPosition: start, cache: cache?.Layer(i));
             if (trace is not null) traces!.Add(trace);
         }
         cache?.Advance(time);
+        return Unembed(x);
+    }
+
+    /// <summary>
+    /// The stream (B, T, C) decoded to logits (B, T, V) through the final norm and the output head. Applied to the stream
+    /// after an intermediate block, this is the "logit lens" (nostalgebraist 2020).
+    /// </summary>
+    public Tensor Unembed(Tensor x)
+    {
         x = FinalNorm.Forward(x);
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
         return Head is null ? O.MatMul(x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(x); // (B, T, V)

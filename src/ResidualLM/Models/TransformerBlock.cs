@@ -64,6 +64,13 @@ public sealed class BlockTrace
 
     /// <summary>The block output (B, T, C).</summary>
     public Tensor Output { get; internal set; } = null!;
+
+    /// <summary>A block that was skipped: the stream passes through unchanged and both edits are zero.</summary>
+    internal void RecordSkipped(Tensor x)
+    {
+        Input = Middle = Output = x;
+        AttentionOutput = FeedForwardOutput = Tensor.Zeros(x.Shape.ToArray());
+    }
 }
 
 /// <summary>A forward pass that kept the residual stream: logits plus one <see cref="BlockTrace"/> per block.</summary>

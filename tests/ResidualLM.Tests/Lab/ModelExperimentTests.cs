@@ -1,0 +1,80 @@
+// The model experiments (depth-sweep, stream, lesion) on tiny configurations: their measurements agree with direct
+// computations, and their verdicts follow the numbers.
+using ResidualLM.Lab;
+using ResidualLM.Lab.Experiments;
+using ResidualLM.Models;
+using Xunit;
+
+namespace ResidualLM.Tests.Lab;
+
+public class ModelExperimentTests
+{
+    static readonly LabModelSource Tiny = new()
+    {
+        Depth = 3, Width = 16, Heads = 2, CorpusCharacters = 4000,
+        Training = new LabTraining { Steps = 3, BatchSize = 2, Context = 16, WarmupSteps = 1 },
+    };
+
+    [Fact]
+    public void Stream_LastLensLayerIsTheModelsOwnLoss_AndPreNormEditsAreTheSublayerOutputs()
+    {
+        var model = LabModels.Obtain(Tiny);
+        var (blocks, lens) = StreamExperiment.Measure(model, windows: 3);
+        Assert.Equal(3, blocks.Count);
+        Assert.Equal(4, lens.Count);
+        Assert.Equal(LabModels.Loss(model.Model, model.Corpus.Validation, model.Context, 3), lens[^1].Loss, 1e-5);
+        Assert.All(blocks, b => Assert.True(b.InputNorm > 0 && b.AttentionEdit > 0 && Math.Abs(b.AttentionCosine) <= 1));
+    }
+
+    [Fact]
+    public void Lesion_DeletingEveryBlockIsTheHeadOnTheEmbeddings()
+    {
+        var model = LabModels.Obtain(Tiny);
+        var profile = LesionExperiment.Measure("residual", model, windows: 3, subsets: 2, seed: 1);
+        Assert.Equal(3, profile.WithoutBlock.Length);
+        Assert.Equal(profile.Baseline, profile.WithoutCount[0]);
+        foreach (int i in Enumerable.Range(0, 3)) model.Model.SkippedBlocks.Add(i);
+        double headOnly = LabModels.Loss(model.Model, model.Corpus.Validation, model.Context, 3);
+        model.Model.SkippedBlocks.Clear();
+        Assert.Equal(headOnly, profile.WithoutCount[^1], 1e-6);
+        Assert.Empty(model.Model.SkippedBlocks);
+    }
+
+    [Fact]
+    public void Lesion_Run_ComparesResidualWithPlain()
+    {
+        var result = new LesionExperiment(new LesionOptions { Source = Tiny, Windows = 2, Subsets = 1 }).Run();
+        var table = result.Tables.Single(t => t.Id == "blocks");
+        Assert.Equal(1 + 2 * 2, table.Columns.Count);
+        Assert.Equal(4, table.Rows.Count);
+        Assert.Contains(result.Findings, f => f.StartsWith("Mean damage of one deletion"));
+    }
+
+    [Fact]
+    public void DepthSweep_TinyRun_FillsTheHeatmap()
+    {
+        var options = new DepthSweepOptions
+        {
+            Depths = [1, 2], Policies = [ResidualMode.None, ResidualMode.PreNorm], Width = 8, Heads = 2, CorpusCharacters = 4000, EvalWindows = 2,
+            Training = new LabTraining { Steps = 2, BatchSize = 2, Context = 8, WarmupSteps = 1 },
+        };
+        var result = new DepthSweepExperiment(options).Run();
+        Assert.Equal(4, result.Tables[0].Rows.Count);
+        var heatmap = result.Charts.Single(c => c.Kind == ChartKind.Heatmap);
+        Assert.Equal(2, heatmap.Cells!.Count);
+        Assert.All(heatmap.Cells, row => Assert.Equal(2, row.Count));
+    }
+
+    [Fact]
+    public void DepthSweep_Verdicts_FollowTheNumbers()
+    {
+        var options = new DepthSweepOptions { Depths = [2, 96], Policies = [ResidualMode.None, ResidualMode.PreNorm] };
+        var corpus = new LabCorpus(ResidualLM.Text.CharTokenizer.FromText("ab"), [], [], EntropyFloor: 1.0, UnigramEntropy: 3.0);
+        SweepRun Run(int depth, ResidualMode policy, double loss) => new(depth, policy, loss, loss, 3.6, 0.2, 0.2, 0, 1);
+        var result = new DepthSweepExperiment(options).BuildResult(
+            [Run(2, ResidualMode.None, 2.9), Run(2, ResidualMode.PreNorm, 2.0), Run(96, ResidualMode.None, 3.01), Run(96, ResidualMode.PreNorm, 2.0)],
+            corpus, 1);
+        Assert.Contains(result.Findings, f => f.StartsWith("none: 96 blocks stalls"));
+        Assert.Contains(result.Findings, f => f.StartsWith("prenorm: 96 blocks trains (50"));
+    }
+}

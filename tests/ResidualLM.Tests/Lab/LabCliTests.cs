@@ -91,4 +91,20 @@ public class LabCliTests
         }
         finally { Directory.Delete(directory, recursive: true); }
     }
+
+    [Theory]
+    [InlineData("error: --depths: must be positive integers separated by commas, got 'x'", "depth-sweep", "--depths", "2,x")]
+    [InlineData("error: --policies: must be none, prenorm, postnorm, rezero or deepnorm, got 'resnet'", "depth-sweep", "--policies", "none,resnet")]
+    [InlineData("error: --residual: must be none, residual or prenorm for --model mlp, got 'rezero'", "gradient-profile", "--residual", "rezero")]
+    public void ModelExperiments_BadLists_AreOneLineErrors(string expected, params string[] args)
+    {
+        string directory = TemporaryDirectory();
+        try
+        {
+            var (code, _, stderr) = Rlm(directory, ["lab", .. args]);
+            Assert.Equal(2, code);
+            Assert.Equal(expected, stderr.Trim());
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
 }

@@ -166,8 +166,9 @@ public sealed class LesionExperiment(LesionOptions options) : ILabExperiment
                 ? p.Baseline < u - 0.1 ? $", {u - p.Baseline:F3} nats below the unigram entropy" : $"; it did not learn beyond the unigram entropy {u:F3}, so its lesions say little"
                 : "";
             result.Findings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{p.Name}: loss {p.Baseline:F4} with every block{learned}. Deleting one block raises it by {deltas.Average():F4} on average " +
-                $"(largest {deltas[worst]:F4}, block {worst + 1}); deleting all {deltas.Length} gives {p.WithoutCount[^1]:F4}."));
+                $"{p.Name}: loss {p.Baseline:F4} with every block{learned}. Deleting one block raises it by {deltas.Average():F4} on average, " +
+                $"median {deltas.Order().ElementAt(deltas.Length / 2):F4} (largest {deltas[worst]:F4}, block {worst + 1}); deleting all " +
+                $"{deltas.Length} gives {p.WithoutCount[^1]:F4}."));
         }
         if (profiles.Count == 2)
         {

@@ -20,6 +20,9 @@ public static class Program
         root.Options.Add(ThreadsOption);
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(LogitsCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
         {

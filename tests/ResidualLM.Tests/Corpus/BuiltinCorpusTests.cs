@@ -41,6 +41,25 @@ public class BuiltinCorpusTests
     }
 
     [Fact]
+    public void IdealLoss_StartsAtUnigramEntropy_AndFallsToTheFloor()
+    {
+        // The filter knows nothing at position 0, so its expected loss there is the unigram entropy; with a long
+        // past it is the entropy rate. Both limits are computed independently of the filter.
+        double[] loss = BuiltinCorpus.IdealLossByPosition(context: 64, windowCount: 1500, seed: 4);
+        Assert.InRange(loss[0] / BuiltinCorpus.UnigramEntropyNatsPerChar, 0.96, 1.04);
+        Assert.InRange(loss[32..].Average() / BuiltinCorpus.EntropyFloorNatsPerChar, 0.96, 1.04);
+        Assert.True(loss[1..8].Average() > loss[32..].Average());
+        Assert.True(loss.Average() > BuiltinCorpus.EntropyFloorNatsPerChar);
+    }
+
+    [Fact]
+    public void IdealLoss_NonPositiveSizes_ThrowInvalidInput()
+    {
+        Assert.Throws<InvalidInputException>(() => BuiltinCorpus.IdealLossByPosition(0));
+        Assert.Throws<InvalidInputException>(() => BuiltinCorpus.IdealLossByPosition(8, windowCount: 0));
+    }
+
+    [Fact]
     public void Generate_IsDeterministicPerSeed_AndSeedsDiffer()
     {
         string first = BuiltinCorpus.Generate(20_000, seed: 1);

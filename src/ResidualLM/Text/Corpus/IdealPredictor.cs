@@ -16,6 +16,9 @@ internal sealed class IdealPredictor
     readonly Dictionary<(int State, int Option, int Offset), double> prior = [];
     // Per state: probability that its chosen option starts with each character.
     readonly Dictionary<char, double>[] firstCharacter;
+    // The first step from the prior is the costly one (every hypothesis), so its result is kept per character.
+    readonly Dictionary<char, double> priorProbability = [];
+    readonly Dictionary<char, Dictionary<(int State, int Option, int Offset), double>> afterFirstCharacter = [];
     Dictionary<(int State, int Option, int Offset), double> belief = [];
 
     public IdealPredictor(TokenAutomaton automaton)
@@ -35,13 +38,17 @@ internal sealed class IdealPredictor
                     prior[(s, o, j)] = visits * options[o].Probability;
         }
         Reset();
+        foreach (char c in automaton.CharacterFrequencies().Keys) priorProbability[c] = Marginal(c);
     }
 
     /// <summary>Forgets the text seen: the next prediction is for a window's first character.</summary>
-    public void Reset() => belief = new Dictionary<(int, int, int), double>(prior);
+    public void Reset() => belief = prior; // never modified in place: Observe builds a new dictionary
 
     /// <summary>Probability that the next character is <paramref name="next"/>, given the characters observed since Reset.</summary>
-    public double Probability(char next)
+    public double Probability(char next) =>
+        ReferenceEquals(belief, prior) ? priorProbability.GetValueOrDefault(next) : Marginal(next);
+
+    double Marginal(char next)
     {
         double total = 0, matching = 0;
         foreach (var ((state, option, offset), weight) in belief)
@@ -55,6 +62,18 @@ internal sealed class IdealPredictor
 
     /// <summary>Conditions on the next character being <paramref name="next"/> (which must have non-zero probability).</summary>
     public void Observe(char next)
+    {
+        if (ReferenceEquals(belief, prior))
+        {
+            if (!afterFirstCharacter.TryGetValue(next, out var cached))
+                afterFirstCharacter[next] = cached = Update(next);
+            belief = cached;
+            return;
+        }
+        belief = Update(next);
+    }
+
+    Dictionary<(int, int, int), double> Update(char next)
     {
         var updated = new Dictionary<(int, int, int), double>();
         double total = 0;
@@ -72,7 +91,7 @@ internal sealed class IdealPredictor
         if (total == 0) throw new InvalidOperationException($"character '{next}' is impossible here");
         // Renormalise so weights never underflow over long windows.
         foreach (var key in updated.Keys.ToArray()) updated[key] /= total;
-        belief = updated;
+        return updated;
     }
 
     double Advance(Dictionary<(int, int, int), double> updated, int state, int option, int offset, double weight)

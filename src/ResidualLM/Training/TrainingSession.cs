@@ -33,6 +33,14 @@ public sealed class TrainingSession
     /// <summary>The generator's entropy rate in nats per token when training on the built-in corpus at character level; else null.</summary>
     public double? EntropyFloor { get; }
 
+    /// <summary>
+    /// On the built-in corpus at character level: the lowest loss any model can reach when, as in training, each
+    /// window of <see cref="TrainingOptions.Context"/> characters starts without knowing where in a sentence it is
+    /// (an exact Bayesian filter over the generator, averaged over positions). Between the floor and the model's loss.
+    /// </summary>
+    public double? IdealWindowLoss => idealWindowLoss ??= EntropyFloor is null ? null : BuiltinCorpus.IdealLossByPosition(Trainer.Options.Context, 300).Average();
+    double? idealWindowLoss;
+
     /// <summary>Total optimizer steps of the run (from --steps, or from --epochs with sliding windows).</summary>
     public int TotalSteps => Trainer.Options.Steps;
 

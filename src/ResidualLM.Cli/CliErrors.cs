@@ -14,6 +14,22 @@ public static class CliErrors
         catch (Exception e) when (IsUserError(e)) { return Report(e); }
     }
 
+    /// <summary>
+    /// Like <see cref="Run(Func{int})"/>, writing the message to <paramref name="error"/> (a command's
+    /// <c>InvocationConfiguration.Error</c>, so tests can capture it without touching the global console).
+    /// </summary>
+    public static int Run(TextWriter error, Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) when (IsUserError(e))
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return BadInput;
+        }
+    }
+
+    static string OneLine(string message) => message.ReplaceLineEndings(" ");
+
     /// <summary>Async version of <see cref="Run(Func{int})"/>.</summary>
     public static async Task<int> RunAsync(Func<Task<int>> body)
     {

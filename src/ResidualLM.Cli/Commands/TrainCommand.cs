@@ -135,7 +135,8 @@ public static class TrainCommand
         Console.WriteLine($"model: {info.Architecture}, {info.Parameters:N0} parameters, {model.Blocks.Count} blocks, residual {model.ResidualMode}, context {model.ContextLength}");
         Console.WriteLine($"data: {(session.Spec.DataPath ?? "built-in corpus")}, tokenizer {session.Tokenizer.Kind} ({session.Tokenizer.VocabSize} tokens), {session.TrainTokens:N0} train / {session.ValidationTokens:N0} validation tokens");
         if (session.EntropyFloor is double floor)
-            Console.WriteLine($"entropy floor of the generated corpus: {floor:F4} nats/char (no model can average below it)");
+            Console.WriteLine($"entropy floor of the generated corpus: {floor:F4} nats/char (no model can average below it; " +
+                $"with windows of {trainer.Options.Context} characters the best possible is {session.IdealWindowLoss:F4})");
         Console.WriteLine($"run: {trainer.Options.Steps} steps of {trainer.Options.BatchSize}x{trainer.Options.Context} tokens, output {session.Spec.OutputDirectory}" +
             (trainer.Step > 0 ? $", resuming at step {trainer.Step}" : ""));
 
@@ -200,7 +201,7 @@ public static class TrainCommand
                 ["steps"] = trainer.Step, ["train_loss"] = Round(smoothed), ["last_train_loss"] = Round(lastTrain), ["val_loss"] = Round(lastValidation),
                 ["seconds"] = Math.Round(seconds, 2), ["tokens_per_s"] = Math.Round(tokens / seconds), ["out"] = session.Spec.OutputDirectory,
             };
-            if (session.EntropyFloor is double e) summary["entropy_floor"] = Round(e);
+            if (session.EntropyFloor is double e) { summary["entropy_floor"] = Round(e); summary["ideal_window_loss"] = Round(session.IdealWindowLoss ?? double.NaN); }
             Console.WriteLine(JsonSerializer.Serialize(summary));
         }
         return 0;

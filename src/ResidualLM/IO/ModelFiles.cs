@@ -1,58 +1,147 @@
-// Temporary model files (replaced by the full version on branch hf): config.json + model.safetensors, GPT and Llama.
+// Model checkpoints on disk: a folder with config.json and model.safetensors, in ResidualLM's own layout or in
+// Hugging Face's GPT-2 layout (read and written by HuggingFaceGpt2). Loading reads tensor by tensor straight into the
+// model's buffers, so it needs the model's memory plus at most one tensor; every problem is an InvalidInputException
+// naming the file, the tensor or field, and what was expected.
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using ResidualLM.Models;
+using ResidualLM.Tensors;
 
 namespace ResidualLM.IO;
 
+/// <summary>The two layouts of a model folder.</summary>
+public enum ModelFileFormat
+{
+    /// <summary>config.json with <c>"architecture"</c> and our field names; tensors named as <see cref="ResidualLM.Nn.Module.StateDict"/>.</summary>
+    ResidualLM,
+
+    /// <summary>Hugging Face GPT-2 (GPT2LMHeadModel): its config.json keys and tensor names, Conv1D weights stored (in, out).</summary>
+    HuggingFaceGpt2,
+}
+
+/// <summary>Saves and loads model folders (config.json + model.safetensors).</summary>
 public static class ModelFiles
 {
-    static readonly JsonSerializerOptions json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter() },
-        WriteIndented = true,
-    };
+    /// <summary>Name of the config file in a model folder.</summary>
+    public const string ConfigFileName = "config.json";
 
+    /// <summary>Name of the weights file in a model folder.</summary>
+    public const string WeightsFileName = "model.safetensors";
+
+    static readonly JsonSerializerOptions indented = new() { WriteIndented = true };
+
+    /// <summary>
+    /// Writes <paramref name="model"/> (GPT or Llama) to <paramref name="folder"/> in ResidualLM's layout, creating the
+    /// folder if needed. Each file is replaced atomically; float32 values are stored as they are, so a reload is bitwise.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model is neither <see cref="Gpt"/> nor <see cref="Llama"/>.</exception>
     public static void Save(string folder, LanguageModel model)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        string config = ModelConfigJson.ToJson(model).ToJsonString(indented) + "\n";
         Directory.CreateDirectory(folder);
-        string architecture = model is Gpt ? "gpt" : "llama";
-        var node = model switch
-        {
-            Gpt g => JsonSerializer.SerializeToNode(g.Config, json)!.AsObject(),
-            Llama l => JsonSerializer.SerializeToNode(l.Config, json)!.AsObject(),
-            _ => throw new ArgumentException("unsupported model"),
-        };
-        node.Remove("hidden_width");
-        node.Insert(0, "architecture", architecture);
-        AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), node.ToJsonString(json));
-        SafeTensors.Write(Path.Combine(folder, "model.safetensors"),
-            model.NamedParameters().Select(p => (p.Name, p.Tensor.Shape.ToArray(), (ReadOnlyMemory<float>)p.Tensor.Data)));
+        SafeTensors.Write(Path.Combine(folder, WeightsFileName),
+            model.NamedParameters().Select(parameter => (parameter.Name, parameter.Tensor.Shape.ToArray(), (ReadOnlyMemory<float>)parameter.Tensor.Data)));
+        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFileName), config);
     }
 
+    /// <summary>
+    /// Writes a GPT model in Hugging Face's GPT-2 layout (config.json with <c>model_type: gpt2</c>, tensors named
+    /// <c>transformer.h.0.attn.c_attn.weight</c> ..., Conv1D weights transposed to (in, out), <c>lm_head.weight</c>
+    /// only when the head is untied). Only pre-norm models exist in GPT-2; a model without qkv bias is written with a
+    /// zero <c>c_attn.bias</c>, which computes the same function. Needs up to one model's size of extra memory for the
+    /// transposed copies.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The model's residual policy is not PreNorm.</exception>
+    public static void SaveHuggingFaceGpt2(string folder, Gpt model) => HuggingFaceGpt2.Save(folder, model);
+
+    /// <summary>Which layout a model folder holds, judged from its config.json.</summary>
+    /// <exception cref="InvalidInputException">The folder or its config.json is missing, or it is neither layout.</exception>
+    public static ModelFileFormat DetectFormat(string folder) => Detect(ReadConfig(folder));
+
+    /// <summary>
+    /// Loads a model folder: a ResidualLM checkpoint (config.json has <c>"architecture"</c>) or a Hugging Face GPT-2
+    /// folder. A training run folder resolves to its newest checkpoint. The model is returned in evaluation mode.
+    /// </summary>
+    /// <exception cref="InvalidInputException">
+    /// A file is missing or malformed, a tensor is missing, unexpected or of the wrong shape, or the config is out of range.
+    /// </exception>
     public static LanguageModel Load(string folder)
     {
-        string configPath = Path.Combine(folder, "config.json");
-        var obj = JsonInput.Parse(configPath);
-        string architecture = JsonInput.GetString(obj, "architecture", ["gpt", "llama"]);
-        string text = File.ReadAllText(configPath);
-        LanguageModel model = architecture == "gpt"
-            ? new Gpt(Strip(text).Deserialize<GptConfig>(json)!)
-            : new Llama(Strip(text).Deserialize<LlamaConfig>(json)!);
-        using var file = SafeTensors.Read(Path.Combine(folder, "model.safetensors"));
-        foreach (var (name, tensor) in model.NamedParameters())
+        JsonInputObject config = ReadConfig(folder);
+        string resolved = Path.GetDirectoryName(config.FilePath)!;
+        LanguageModel model = Detect(config) == ModelFileFormat.ResidualLM
+            ? LoadResidualLM(resolved, config)
+            : HuggingFaceGpt2.Load(resolved, config);
+        model.Eval();
+        return model;
+    }
+
+    static JsonInputObject ReadConfig(string folder)
+    {
+        string resolved = CheckpointDirectory.ResolveModelFolder(folder);
+        string path = Path.Combine(resolved, ConfigFileName);
+        if (!File.Exists(path))
+            throw new InvalidInputException($"has no {ConfigFileName}; expected a ResidualLM checkpoint or a Hugging Face GPT-2 folder", resolved);
+        return JsonInput.Parse(path);
+    }
+
+    static ModelFileFormat Detect(JsonInputObject config)
+    {
+        if (config.Has(ModelConfigJson.ArchitectureField)) return ModelFileFormat.ResidualLM;
+        if (config.Has("model_type") || config.Has("n_embd")) return ModelFileFormat.HuggingFaceGpt2;
+        throw new InvalidInputException(
+            $"has neither \"{ModelConfigJson.ArchitectureField}\" (ResidualLM checkpoint) nor \"model_type\"/\"n_embd\" (Hugging Face GPT-2)", config.FilePath);
+    }
+
+    static LanguageModel LoadResidualLM(string folder, JsonInputObject config)
+    {
+        LanguageModel model = ModelConfigJson.CreateModel(config);
+        using SafeTensorsFile file = OpenWeights(folder);
+        var parameters = model.NamedParameters();
+        var expected = parameters.Select(parameter => parameter.Name).ToHashSet(StringComparer.Ordinal);
+        // Unexpected names first: they cost nothing to find and usually mean the config does not belong to the weights.
+        foreach (string name in file.Names)
+            if (!expected.Contains(name))
+                throw new InvalidInputException($"unexpected tensor: the model described by {ConfigFileName} has no parameter of this name", file.FilePath, MessageText.Printable(name));
+        foreach ((string name, Tensor tensor) in parameters)
         {
-            if (!file.Contains(name)) throw new InvalidInputException("missing tensor", Path.Combine(folder, "model.safetensors"), name);
+            RequireTensor(file, name, ConfigFileName);
+            RequireShape(file, name, tensor.Shape, $"the model described by {ConfigFileName}");
             file.ReadFloat32(name, tensor.Data);
         }
         return model;
     }
 
-    static JsonElement Strip(string text)
+    /// <summary>Opens folder/model.safetensors, explaining the layouts we do not read.</summary>
+    internal static SafeTensorsFile OpenWeights(string folder)
     {
-        var node = System.Text.Json.Nodes.JsonNode.Parse(text)!.AsObject();
-        node.Remove("architecture");
-        return JsonSerializer.SerializeToElement(node);
+        string path = Path.Combine(folder, WeightsFileName);
+        if (!File.Exists(path))
+        {
+            string hint = File.Exists(Path.Combine(folder, WeightsFileName + ".index.json"))
+                ? "; sharded checkpoints (model.safetensors.index.json) are not supported"
+                : File.Exists(Path.Combine(folder, "pytorch_model.bin"))
+                    ? "; pytorch_model.bin (pickle) is not read, for safety: convert it to safetensors"
+                    : "";
+            throw new InvalidInputException($"weights file not found{hint}", path);
+        }
+        return SafeTensors.Read(path);
+    }
+
+    internal static void RequireTensor(SafeTensorsFile file, string name, string configFile)
+    {
+        if (!file.Contains(name))
+            throw new InvalidInputException($"missing tensor: the model described by {configFile} needs it", file.FilePath, name);
+    }
+
+    /// <summary>Throws unless the stored tensor has exactly <paramref name="expected"/> as its shape.</summary>
+    internal static void RequireShape(SafeTensorsFile file, string name, ReadOnlySpan<int> expected, string source)
+    {
+        TensorInfo info = file.Info(name);
+        bool same = info.Shape.Count == expected.Length;
+        for (int i = 0; same && i < expected.Length; i++) same = info.Shape[i] == expected[i];
+        if (!same)
+            throw new InvalidInputException(
+                $"wrong shape: found [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", expected.ToArray())}] for {source}", file.FilePath, name);
     }
 }

@@ -96,6 +96,37 @@ public sealed class SafeTensorsFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether two tensors hold the same dtype, shape and bytes (e.g. an output head saved as a copy of the token
+    /// embedding). Compares in chunks, so it needs no memory of the tensors' size.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Either tensor is missing, or the file changed since it was opened.</exception>
+    public bool HaveEqualData(string first, string second)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        TensorInfo left = Info(first), right = Info(second);
+        if (left.DType != right.DType || !left.Shape.SequenceEqual(right.Shape)) return false;
+        if (left.Begin == right.Begin) return true;
+        const int chunkBytes = 1 << 16;
+        byte[] leftChunk = ArrayPool<byte>.Shared.Rent(chunkBytes), rightChunk = ArrayPool<byte>.Shared.Rent(chunkBytes);
+        try
+        {
+            for (long done = 0; done < left.ByteLength; done += chunkBytes)
+            {
+                int length = (int)Math.Min(chunkBytes, left.ByteLength - done);
+                source.ReadExactly(dataStart + left.Begin + done, leftChunk.AsSpan(0, length));
+                source.ReadExactly(dataStart + right.Begin + done, rightChunk.AsSpan(0, length));
+                if (!leftChunk.AsSpan(0, length).SequenceEqual(rightChunk.AsSpan(0, length))) return false;
+            }
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(leftChunk);
+            ArrayPool<byte>.Shared.Return(rightChunk);
+        }
+    }
+
     void ReadSingles(long offset, Span<float> destination)
     {
         source.ReadExactly(offset, MemoryMarshal.AsBytes(destination));

@@ -37,6 +37,9 @@ public sealed record GptConfig
     /// <summary>Use exact (erf) GELU instead of GPT-2's tanh approximation.</summary>
     public bool ExactGelu { get; init; }
 
+    /// <summary>Epsilon of every LayerNorm (GPT-2's layer_norm_epsilon; PyTorch's default 1e-5).</summary>
+    public float NormEps { get; init; } = 1e-5f;
+
     /// <summary>The feed-forward hidden width in effect.</summary>
     public int HiddenWidth => FeedForwardWidth ?? 4 * Width;
 
@@ -63,6 +66,7 @@ public sealed record GptConfig
         ConfigChecks.Probability(Dropout, nameof(Dropout));
         ConfigChecks.Positive(HiddenWidth, nameof(FeedForwardWidth));
         ConfigChecks.Defined(Residual);
+        if (!(NormEps > 0f && float.IsFinite(NormEps))) throw new InvalidInputException($"must be positive, got {NormEps}", field: nameof(NormEps));
         return this;
     }
 

@@ -33,6 +33,14 @@ public sealed class TrainingSession
     /// <summary>The generator's entropy rate in nats per token when training on the built-in corpus at character level; else null.</summary>
     public double? EntropyFloor { get; }
 
+    /// <summary>
+    /// On the built-in corpus at character level: the lowest loss any model can reach when, as in training, each
+    /// window of <see cref="TrainingOptions.Context"/> characters starts without knowing where in a sentence it is
+    /// (an exact Bayesian filter over the generator, averaged over positions). Between the floor and the model's loss.
+    /// </summary>
+    public double? IdealWindowLoss => idealWindowLoss ??= EntropyFloor is null ? null : BuiltinCorpus.IdealLossByPosition(Trainer.Options.Context, 300).Average();
+    double? idealWindowLoss;
+
     /// <summary>Total optimizer steps of the run (from --steps, or from --epochs with sliding windows).</summary>
     public int TotalSteps => Trainer.Options.Steps;
 
@@ -54,7 +62,7 @@ public sealed class TrainingSession
 
         Model = resumeFolder is not null ? ModelFiles.Load(resumeFolder) : BuildModel(spec, Tokenizer.VocabSize);
         if (context > Model.ContextLength)
-            throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength}", field: "--context");
+            throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength} (use a shorter --context, or --model-context for a new model)", field: "--context");
         if (Model.VocabSize < Tokenizer.VocabSize)
             throw new InvalidInputException($"the tokenizer has {Tokenizer.VocabSize} tokens but the model only {Model.VocabSize}", field: "vocabulary");
 
@@ -146,7 +154,7 @@ public sealed class TrainingSession
             l = l with
             {
                 LayerCount = spec.Layers ?? l.LayerCount, HeadCount = spec.Heads ?? l.HeadCount, Width = spec.Width ?? l.Width,
-                ContextLength = spec.ModelContext ?? Math.Max(l.ContextLength, spec.Options.Context), Dropout = spec.Dropout ?? l.Dropout,
+                ContextLength = spec.ModelContext ?? l.ContextLength, Dropout = spec.Dropout ?? l.Dropout,
                 Residual = spec.Residual ?? l.Residual,
             };
             return new Llama(l.Validate(), seed);
@@ -155,7 +163,7 @@ public sealed class TrainingSession
         g = g with
         {
             LayerCount = spec.Layers ?? g.LayerCount, HeadCount = spec.Heads ?? g.HeadCount, Width = spec.Width ?? g.Width,
-            ContextLength = spec.ModelContext ?? Math.Max(g.ContextLength, spec.Options.Context), Dropout = spec.Dropout ?? g.Dropout,
+            ContextLength = spec.ModelContext ?? g.ContextLength, Dropout = spec.Dropout ?? g.Dropout,
             Residual = spec.Residual ?? g.Residual,
         };
         return new Gpt(g.Validate(), seed);

@@ -72,6 +72,7 @@ public sealed record TrainingSpec
         if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: "--epochs");
         if (Epochs is not null && Sampler != "windows") throw new InvalidInputException("--epochs needs --sampler windows", field: "--epochs");
         if (SampleTokens < 0) throw new InvalidInputException($"must be >= 0, got {SampleTokens}", field: "--sample-tokens");
+        if (Dropout is float p && !(p >= 0f && p < 1f)) throw new InvalidInputException($"must be in [0, 1), got {p}", field: "--dropout");
         foreach (var (value, name) in new[] { (Layers, "--layers"), (Heads, "--heads"), (Width, "--width"), (ModelContext, "--model-context") })
             if (value is <= 0) throw new InvalidInputException($"must be positive, got {value}", field: name);
     }

@@ -41,6 +41,27 @@ public class BuiltinCorpusTests
     }
 
     [Fact]
+    public void IdealLoss_StartsAtUnigramEntropy_AndFallsToTheFloor()
+    {
+        // The filter knows nothing at position 0, so its expected loss there is the unigram entropy; with a long
+        // past it is the entropy rate. Both limits are computed independently of the filter.
+        // Position 0 alone over many windows: standard error ~0.2%, so a prior off by 2% is caught.
+        double first = BuiltinCorpus.IdealLossByPosition(context: 1, windowCount: 20_000, seed: 4)[0];
+        Assert.InRange(first / BuiltinCorpus.UnigramEntropyNatsPerChar, 0.99, 1.01);
+        double[] loss = BuiltinCorpus.IdealLossByPosition(context: 64, windowCount: 1500, seed: 4);
+        Assert.InRange(loss[32..].Average() / BuiltinCorpus.EntropyFloorNatsPerChar, 0.96, 1.04);
+        Assert.True(loss[1..8].Average() > loss[32..].Average());
+        Assert.True(loss.Average() > BuiltinCorpus.EntropyFloorNatsPerChar);
+    }
+
+    [Fact]
+    public void IdealLoss_NonPositiveSizes_ThrowInvalidInput()
+    {
+        Assert.Throws<InvalidInputException>(() => BuiltinCorpus.IdealLossByPosition(0));
+        Assert.Throws<InvalidInputException>(() => BuiltinCorpus.IdealLossByPosition(8, windowCount: 0));
+    }
+
+    [Fact]
     public void Generate_IsDeterministicPerSeed_AndSeedsDiffer()
     {
         string first = BuiltinCorpus.Generate(20_000, seed: 1);

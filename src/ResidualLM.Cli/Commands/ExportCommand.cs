@@ -1,0 +1,72 @@
+// `rlm export`: rewrites a model folder in the other layout — ours (rlm) or Hugging Face GPT-2 (hf) — and copies the
+// GPT-2 tokenizer files along. Limits: hf takes only pre-norm GPT models (GPT-2 has no other variant).
+using System.CommandLine;
+using ResidualLM.IO;
+using ResidualLM.Models;
+using ResidualLM.Text;
+
+namespace ResidualLM.Cli.Commands;
+
+/// <summary>Builds the <c>export</c> command.</summary>
+public static class ExportCommand
+{
+    /// <summary>
+    /// <c>rlm export --model DIR --out DIR --format hf|rlm</c>. Exit code 0, or 2 with a one-line message (bad folder,
+    /// a model the target layout cannot hold, or --out naming the source folder).
+    /// </summary>
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder: run folder, checkpoint or Hugging Face GPT-2 folder", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder to write (created if needed; files in it are replaced)", Required = true };
+        var format = new Option<string>("--format") { Description = "hf: Hugging Face GPT-2 layout; rlm: ResidualLM checkpoint", Required = true };
+        format.AcceptOnlyFromAmong("hf", "rlm");
+        var command = new Command("export", "Write a model folder in the Hugging Face GPT-2 layout or in ResidualLM's own");
+        command.Options.Add(model);
+        command.Options.Add(output);
+        command.Options.Add(format);
+        command.SetAction(parse => CliErrors.Run(parse.InvocationConfiguration.Error, () =>
+        {
+            string source = CheckpointDirectory.ResolveModelFolder(parse.GetValue(model)!);
+            string target = Path.GetFullPath(parse.GetValue(output)!);
+            if (string.Equals(source.TrimEnd(Path.DirectorySeparatorChar), target.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+                throw new InvalidInputException("is the model folder itself; write the export to another folder", field: "--out");
+            LanguageModel network = ModelFiles.Load(source);
+            bool huggingFace = parse.GetValue(format) == "hf";
+            if (huggingFace)
+            {
+                if (network is not Gpt gpt)
+                    throw new InvalidInputException($"a {network.GetType().Name} model cannot be written as Hugging Face GPT-2; use --format rlm", field: "--format");
+                ModelFiles.SaveHuggingFaceGpt2(target, gpt);
+            }
+            else ModelFiles.Save(target, network);
+            int copied = CopyTokenizer(source, target, huggingFace);
+            parse.InvocationConfiguration.Output.WriteLine(
+                $"wrote {(huggingFace ? "Hugging Face GPT-2" : "ResidualLM")} model to {target}" + (copied > 0 ? $" (and {copied} tokenizer files)" : ""));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// Copies GPT-2's vocabulary files (both layouts read them). Our tokenizer.json goes only into our layout: in a
+    /// Hugging Face folder that name means HF's fast-tokenizer file, which ours is not.
+    /// </summary>
+    static int CopyTokenizer(string source, string target, bool huggingFace)
+    {
+        var names = new List<string>
+        {
+            Gpt2Tokenizer.EncoderFileName, Gpt2Tokenizer.MergesFileName, Gpt2Tokenizer.HuggingFaceVocabFileName, Gpt2Tokenizer.HuggingFaceMergesFileName,
+        };
+        if (!huggingFace && ModelFiles.DetectFormat(source) == ModelFileFormat.ResidualLM) names.Add(TokenizerIO.DescriptionFileName);
+        int copied = 0;
+        foreach (string name in names)
+        {
+            string from = Path.Combine(source, name);
+            if (!File.Exists(from)) continue;
+            byte[] bytes = File.ReadAllBytes(from);
+            AtomicFile.WriteAllBytes(Path.Combine(target, name), bytes);
+            copied++;
+        }
+        return copied;
+    }
+}

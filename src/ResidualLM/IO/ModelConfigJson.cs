@@ -1,0 +1,167 @@
+// The config.json of a ResidualLM checkpoint: "architecture" ("gpt" or "llama") plus every config field in snake_case.
+// Reading is strict (unknown fields, wrong types and out-of-range values are errors naming the file and field);
+// fields other than the shape ones may be absent and then take the record's default.
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ResidualLM.Models;
+
+namespace ResidualLM.IO;
+
+/// <summary>Converts model configs to and from the JSON of a ResidualLM checkpoint folder.</summary>
+public static class ModelConfigJson
+{
+    /// <summary>The field that marks a ResidualLM config (Hugging Face configs have none).</summary>
+    public const string ArchitectureField = "architecture";
+
+    /// <summary>Value of <see cref="ArchitectureField"/> for <see cref="Gpt"/>.</summary>
+    public const string GptArchitecture = "gpt";
+
+    /// <summary>Value of <see cref="ArchitectureField"/> for <see cref="Llama"/>.</summary>
+    public const string LlamaArchitecture = "llama";
+
+    static readonly string[] residualNames = Enum.GetNames<ResidualMode>();
+
+    static readonly string[] gptFields =
+    [
+        ArchitectureField, "vocab_size", "context_length", "width", "head_count", "layer_count", "dropout", "qkv_bias",
+        "tie_weights", "residual", "feed_forward_width", "exact_gelu", "norm_eps",
+    ];
+
+    static readonly string[] llamaFields =
+    [
+        ArchitectureField, "vocab_size", "context_length", "width", "head_count", "layer_count", "feed_forward_width",
+        "norm_eps", "rope_theta", "dropout", "tie_weights", "residual",
+    ];
+
+    /// <summary>The config of a GPT or Llama model as checkpoint JSON.</summary>
+    /// <exception cref="ArgumentException">The model is neither <see cref="Gpt"/> nor <see cref="Llama"/>.</exception>
+    public static JsonObject ToJson(LanguageModel model) => model switch
+    {
+        Gpt gpt => ToJson(gpt.Config),
+        Llama llama => ToJson(llama.Config),
+        _ => throw new ArgumentException($"no checkpoint format for {model.GetType().Name}", nameof(model)),
+    };
+
+    /// <summary>A GPT config as checkpoint JSON (every field, defaults included).</summary>
+    public static JsonObject ToJson(GptConfig config) => new()
+    {
+        [ArchitectureField] = GptArchitecture,
+        ["vocab_size"] = config.VocabSize,
+        ["context_length"] = config.ContextLength,
+        ["width"] = config.Width,
+        ["head_count"] = config.HeadCount,
+        ["layer_count"] = config.LayerCount,
+        ["dropout"] = Number(config.Dropout),
+        ["qkv_bias"] = config.QkvBias,
+        ["tie_weights"] = config.TieWeights,
+        ["residual"] = config.Residual.ToString(),
+        ["feed_forward_width"] = config.FeedForwardWidth,
+        ["exact_gelu"] = config.ExactGelu,
+        ["norm_eps"] = Number(config.NormEps),
+    };
+
+    /// <summary>A Llama config as checkpoint JSON (every field, defaults included).</summary>
+    public static JsonObject ToJson(LlamaConfig config) => new()
+    {
+        [ArchitectureField] = LlamaArchitecture,
+        ["vocab_size"] = config.VocabSize,
+        ["context_length"] = config.ContextLength,
+        ["width"] = config.Width,
+        ["head_count"] = config.HeadCount,
+        ["layer_count"] = config.LayerCount,
+        ["feed_forward_width"] = config.FeedForwardWidth,
+        ["norm_eps"] = Number(config.NormEps),
+        ["rope_theta"] = Number(config.RopeTheta),
+        ["dropout"] = Number(config.Dropout),
+        ["tie_weights"] = config.TieWeights,
+        ["residual"] = config.Residual.ToString(),
+    };
+
+    /// <summary>
+    /// Builds the (randomly initialised) model a checkpoint config describes; the caller then loads the weights.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Unknown architecture or field, wrong type, or a value out of range.</exception>
+    public static LanguageModel CreateModel(JsonInputObject config)
+    {
+        string architecture = JsonInput.GetString(config, ArchitectureField, [GptArchitecture, LlamaArchitecture]);
+        return architecture == GptArchitecture ? new Gpt(ReadGpt(config)) : new Llama(ReadLlama(config));
+    }
+
+    /// <summary>Reads a GPT config (the <c>architecture</c> field must be <c>"gpt"</c>).</summary>
+    /// <exception cref="InvalidInputException">A field is unknown, of the wrong type or out of range.</exception>
+    public static GptConfig ReadGpt(JsonInputObject obj)
+    {
+        JsonInput.RejectUnknown(obj, gptFields);
+        JsonInput.GetString(obj, ArchitectureField, [GptArchitecture]);
+        var defaults = new GptConfig();
+        int width = JsonInput.GetInt(obj, "width", 1, MaxWidth);
+        var config = new GptConfig
+        {
+            VocabSize = JsonInput.GetInt(obj, "vocab_size", 1, MaxVocabulary),
+            ContextLength = JsonInput.GetInt(obj, "context_length", 1, MaxContext),
+            Width = width,
+            HeadCount = JsonInput.GetInt(obj, "head_count", 1, width),
+            LayerCount = JsonInput.GetInt(obj, "layer_count", 1, MaxLayers),
+            Dropout = (float)JsonInput.GetOptionalDouble(obj, "dropout", defaults.Dropout, 0, 0.999999),
+            QkvBias = JsonInput.GetOptionalBool(obj, "qkv_bias", defaults.QkvBias),
+            TieWeights = JsonInput.GetOptionalBool(obj, "tie_weights", defaults.TieWeights),
+            Residual = ReadResidual(obj, defaults.Residual),
+            FeedForwardWidth = obj.Has("feed_forward_width") ? JsonInput.GetInt(obj, "feed_forward_width", 1, MaxHidden) : null,
+            ExactGelu = JsonInput.GetOptionalBool(obj, "exact_gelu", defaults.ExactGelu),
+            NormEps = (float)JsonInput.GetOptionalDouble(obj, "norm_eps", defaults.NormEps, 1e-12, 1),
+        };
+        return Validated(obj, config, c => c.Validate());
+    }
+
+    /// <summary>Reads a Llama config (the <c>architecture</c> field must be <c>"llama"</c>).</summary>
+    /// <exception cref="InvalidInputException">A field is unknown, of the wrong type or out of range.</exception>
+    public static LlamaConfig ReadLlama(JsonInputObject obj)
+    {
+        JsonInput.RejectUnknown(obj, llamaFields);
+        JsonInput.GetString(obj, ArchitectureField, [LlamaArchitecture]);
+        var defaults = new LlamaConfig();
+        int width = JsonInput.GetInt(obj, "width", 1, MaxWidth);
+        var config = new LlamaConfig
+        {
+            VocabSize = JsonInput.GetInt(obj, "vocab_size", 1, MaxVocabulary),
+            ContextLength = JsonInput.GetInt(obj, "context_length", 1, MaxContext),
+            Width = width,
+            HeadCount = JsonInput.GetInt(obj, "head_count", 1, width),
+            LayerCount = JsonInput.GetInt(obj, "layer_count", 1, MaxLayers),
+            FeedForwardWidth = JsonInput.GetInt(obj, "feed_forward_width", 1, MaxHidden),
+            NormEps = (float)JsonInput.GetOptionalDouble(obj, "norm_eps", defaults.NormEps, 1e-12, 1),
+            RopeTheta = (float)JsonInput.GetOptionalDouble(obj, "rope_theta", defaults.RopeTheta, 1.000001, 1e9),
+            Dropout = (float)JsonInput.GetOptionalDouble(obj, "dropout", defaults.Dropout, 0, 0.999999),
+            TieWeights = JsonInput.GetOptionalBool(obj, "tie_weights", defaults.TieWeights),
+            Residual = ReadResidual(obj, defaults.Residual),
+        };
+        return Validated(obj, config, c => c.Validate());
+    }
+
+    // Limits far above any model this library can hold in memory, low enough that products cannot overflow a long.
+    internal const int MaxVocabulary = 1 << 24, MaxContext = 1 << 20, MaxWidth = 1 << 16, MaxLayers = 10_000, MaxHidden = 1 << 18;
+
+    static ResidualMode ReadResidual(JsonInputObject obj, ResidualMode defaultValue) =>
+        Enum.Parse<ResidualMode>(JsonInput.GetOptionalString(obj, "residual", defaultValue.ToString(), residualNames)!);
+
+    /// <summary>Runs the record's own validation and re-reports its failure against the file and the JSON field.</summary>
+    static T Validated<T>(JsonInputObject obj, T config, Func<T, T> validate)
+    {
+        try
+        {
+            return validate(config);
+        }
+        catch (InvalidInputException error) when (error.Field is not null)
+        {
+            string message = error.Message.StartsWith(error.Field + ": ", StringComparison.Ordinal) ? error.Message[(error.Field.Length + 2)..] : error.Message;
+            throw new InvalidInputException(message, obj.FilePath, SnakeCase(error.Field), error);
+        }
+    }
+
+    /// <summary>HeadCount -> head_count.</summary>
+    internal static string SnakeCase(string name) =>
+        string.Concat(name.Select((character, index) => char.IsUpper(character) ? (index > 0 ? "_" : "") + char.ToLowerInvariant(character) : character.ToString()));
+
+    /// <summary>A float as the shortest decimal that reads back to the same float (0.1f is written 0.1, not 0.10000000149).</summary>
+    internal static double Number(float value) => double.Parse(value.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+}

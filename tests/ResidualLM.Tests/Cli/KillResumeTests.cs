@@ -1,0 +1,107 @@
+// Crash safety of `rlm train`: SIGKILL at seeded random moments (also mid-checkpoint) never leaves an unloadable run
+// folder, and resuming finishes with exactly the losses of an uninterrupted run. Ctrl-C (SIGINT) saves and exits.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using ResidualLM.IO;
+using ResidualLM.Training;
+using Xunit;
+
+namespace ResidualLM.Tests.Cli;
+
+public class KillResumeTests
+{
+    // Small enough to be quick, long enough (~2 s) that kills land at every phase: start-up, steps, checkpoint writes.
+    static readonly string[] Run = ["train", "--corpus-chars", "30000", "--layers", "2", "--width", "32", "--heads", "2", "--context", "32",
+        "--batch", "8", "--steps", "60", "--eval-interval", "20", "--eval-batches", "2", "--sample-tokens", "0",
+        "--checkpoint-interval", "1", "--dropout", "0.1", "--seed", "3", "--threads", "1"];
+
+    static Process Start(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rlm.dll"));
+        foreach (string a in args) start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>The loss of every step in a run folder's metrics file (later lines win).</summary>
+    static SortedDictionary<int, double> StepLosses(string runFolder)
+    {
+        var losses = new SortedDictionary<int, double>();
+        foreach (string line in File.ReadAllLines(Path.Combine(runFolder, "metrics.jsonl")))
+        {
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.TryGetProperty("loss", out var loss))
+                losses[doc.RootElement.GetProperty("step").GetInt32()] = loss.GetDouble();
+        }
+        return losses;
+    }
+
+    [Fact]
+    public void Sigkill_AtRandomMoments_ResumeMatchesUninterruptedRun()
+    {
+        string dir = RlmProcess.TemporaryDirectory();
+        try
+        {
+            var (code, _, stderr) = RlmProcess.Run(dir, [.. Run, "--out", "whole"]);
+            Assert.True(code == 0, stderr);
+            var expected = StepLosses(Path.Combine(dir, "whole"));
+            Assert.Equal(60, expected.Count);
+
+            var rng = new Random(2024);
+            string run = Path.Combine(dir, "killed");
+            int kills = 0, attempts = 0;
+            while (kills < 20 && attempts++ < 60)
+            {
+                bool hasCheckpoint = File.Exists(Path.Combine(run, CheckpointDirectory.LatestFile));
+                using var process = hasCheckpoint ? Start(dir, "train", "--resume", "killed", "--threads", "1") : Start(dir, [.. Run, "--out", "killed"]);
+                Thread.Sleep(250 + rng.Next(1500));
+                if (process.HasExited) break; // finished before the kill landed
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+                kills++;
+                // Every time: the folder is either empty of checkpoints or its newest checkpoint loads completely.
+                if (File.Exists(Path.Combine(run, CheckpointDirectory.LatestFile)))
+                {
+                    var session = TrainingSession.Resume(run);
+                    Assert.InRange(session.Trainer.Step, 1, 60);
+                }
+            }
+            Assert.True(kills >= 20, $"only {kills} kills landed in {attempts} attempts");
+            var finish = RlmProcess.Run(dir, "train", "--resume", "killed", "--threads", "1");
+            Assert.True(finish.ExitCode == 0, finish.Stderr);
+            var actual = StepLosses(run);
+            Assert.Equal(expected.Keys, actual.Keys);
+            foreach (var (step, loss) in expected)
+                Assert.True(loss == actual[step], $"step {step}: uninterrupted {loss.ToString("R", CultureInfo.InvariantCulture)}, resumed {actual[step].ToString("R", CultureInfo.InvariantCulture)}");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void CtrlC_SavesACheckpointAndExitsCleanly()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string dir = RlmProcess.TemporaryDirectory();
+        try
+        {
+            string[] args = [.. Run.Select(a => a == "60" ? "100000" : a), "--out", "run"];
+            using var process = Start(dir, args);
+            // Interrupt once training runs (the metrics file appears after the first step).
+            var clock = Stopwatch.StartNew();
+            while (!File.Exists(Path.Combine(dir, "run", "metrics.jsonl")) && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(50);
+            Thread.Sleep(300);
+            using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)])) kill.WaitForExit();
+            Assert.True(process.WaitForExit(60_000), "rlm did not stop after SIGINT");
+            Assert.Equal(130, process.ExitCode);
+            var session = TrainingSession.Resume(Path.Combine(dir, "run"));
+            Assert.InRange(session.Trainer.Step, 1, 99_999);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

@@ -1,0 +1,76 @@
+// `rlm train`, `generate` and `eval` end to end on tiny settings, and bad input: one-line errors, exit code 2.
+using System.Text.Json;
+using Xunit;
+
+namespace ResidualLM.Tests.Cli;
+
+public class TrainCliTests
+{
+    static readonly string[] Tiny = ["--corpus-chars", "20000", "--layers", "1", "--width", "16", "--heads", "2", "--context", "16",
+        "--batch", "4", "--steps", "6", "--eval-interval", "3", "--eval-batches", "2", "--sample-tokens", "8"];
+
+    [Fact]
+    public void Train_ThenGenerateAndEval_FromTheRunFolder()
+    {
+        string dir = RlmProcess.TemporaryDirectory();
+        try
+        {
+            var (code, stdout, stderr) = RlmProcess.Run(dir, ["train", .. Tiny, "--out", "run", "--json"]);
+            Assert.True(code == 0, stderr);
+            using var summary = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]);
+            var root = summary.RootElement;
+            Assert.Equal(6, root.GetProperty("steps").GetInt32());
+            foreach (string key in new[] { "train_loss", "val_loss", "seconds", "entropy_floor" })
+                Assert.True(root.GetProperty(key).GetDouble() > 0, key);
+            Assert.True(File.Exists(Path.Combine(dir, "run", "latest")));
+            Assert.True(File.Exists(Path.Combine(dir, "run", "metrics.jsonl")));
+
+            var generated = RlmProcess.Run(dir, "generate", "--model", "run", "--prompt", "the ", "--max-new-tokens", "10", "--seed", "4");
+            Assert.True(generated.ExitCode == 0, generated.Stderr);
+            Assert.StartsWith("the ", generated.Stdout);
+
+            File.WriteAllText(Path.Combine(dir, "sample.txt"), "the cat sat. the dog ran.");
+            var evaluated = RlmProcess.Run(dir, "eval", "--model", "run", "--data", "sample.txt", "--json");
+            Assert.True(evaluated.ExitCode == 0, evaluated.Stderr);
+            Assert.True(JsonDocument.Parse(evaluated.Stdout).RootElement.GetProperty("loss").GetDouble() > 0);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    public static TheoryData<string[], string> BadInputs => new()
+    {
+        { ["train", "--data", "missing.txt"], "missing.txt" },
+        { ["train", "--data", "empty.txt"], "empty" },
+        { ["train", "--preset", "no-such-model"], "no-such-model" },
+        { ["train", "--preset", "tiny", "--context", "4096", "--corpus-chars", "20000"], "context length" },
+        { ["train", "--out", "file.txt/run", "--corpus-chars", "20000"], "file.txt" },
+        { ["train", "--residual", "sideways"], "--residual" },
+        { ["train", "--heads", "5", "--width", "16"], "heads" },
+        { ["train", "--lr", "-1"], "--lr" },
+        { ["train", "--dropout", "1.5"], "dropout" },
+        { ["train", "--tokenizer", "gpt2"], "--vocab" },
+        { ["generate", "--model", "nowhere", "--prompt", "x"], "nowhere" },
+        { ["eval", "--model", "nowhere", "--data", "x.txt"], "nowhere" },
+        { ["train", "--resume", "nothing-here"], "nothing-here" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void BadInput_OneLineErrorAndExitCodeTwo(string[] args, string mention)
+    {
+        string dir = RlmProcess.TemporaryDirectory();
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "empty.txt"), "");
+            File.WriteAllText(Path.Combine(dir, "file.txt"), "not a folder");
+            var (code, _, stderr) = RlmProcess.Run(dir, args);
+            Assert.True(code == 2, $"exit {code}: {stderr}");
+            string message = stderr.Trim();
+            Assert.StartsWith("error: ", message);
+            Assert.DoesNotContain("\n", message);
+            Assert.DoesNotContain("   at ", message);
+            Assert.Contains(mention, message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

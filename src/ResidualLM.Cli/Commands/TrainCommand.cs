@@ -27,6 +27,7 @@ public static class TrainCommand
         var width = Opt<int?>("--width", "Width of the residual stream");
         var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's, at least --context)");
         var dropout = Opt<float?>("--dropout", "Dropout probability");
+        var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections) or torch (PyTorch module defaults, as the book)", "gpt2");
         var steps = Opt<int?>("--steps", "Optimizer steps (default 1000)");
         var epochs = Opt<int?>("--epochs", "Epochs over the training windows (with --sampler windows)");
         var batch = Opt("--batch", "Sequences per micro-batch", 16);
@@ -52,7 +53,7 @@ public static class TrainCommand
         var output = Opt<string?>("--out", "Run folder for checkpoints and metrics (default: runs/<time>)");
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
         var json = Opt("--json", "End with a one-line JSON summary", false);
-        foreach (Option o in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout,
+        foreach (Option o in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,
                      corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, json })
             cmd.Options.Add(o);
@@ -81,7 +82,7 @@ public static class TrainCommand
                     DataPath = parse.GetValue(data), Tokenizer = parse.GetValue(tokenizer)!, VocabDirectory = parse.GetValue(vocab),
                     BpeMerges = parse.GetValue(bpeMerges), Architecture = parse.GetValue(arch)!, Preset = parse.GetValue(preset)!,
                     Residual = ParseResidual(parse.GetValue(residual)), Layers = parse.GetValue(layers), Heads = parse.GetValue(heads),
-                    Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout),
+                    Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout), Init = parse.GetValue(init)!,
                     Epochs = parse.GetValue(epochs), Sampler = parse.GetValue(sampler)!, Stride = parse.GetValue(stride),
                     TrainFraction = parse.GetValue(split), CorpusCharacters = parse.GetValue(corpusChars), Options = options,
                     SampleTokens = parse.GetValue(sampleTokens),

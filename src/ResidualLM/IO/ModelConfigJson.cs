@@ -24,7 +24,7 @@ public static class ModelConfigJson
     static readonly string[] gptFields =
     [
         ArchitectureField, "vocab_size", "context_length", "width", "head_count", "layer_count", "dropout", "qkv_bias",
-        "tie_weights", "residual", "feed_forward_width", "exact_gelu", "norm_eps",
+        "tie_weights", "residual", "feed_forward_width", "exact_gelu", "norm_eps", "torch_default_init",
     ];
 
     static readonly string[] llamaFields =
@@ -58,6 +58,7 @@ public static class ModelConfigJson
         ["feed_forward_width"] = config.FeedForwardWidth,
         ["exact_gelu"] = config.ExactGelu,
         ["norm_eps"] = Number(config.NormEps),
+        ["torch_default_init"] = config.TorchDefaultInit,
     };
 
     /// <summary>A Llama config as checkpoint JSON (every field, defaults included).</summary>
@@ -109,6 +110,7 @@ public static class ModelConfigJson
             FeedForwardWidth = obj.Has("feed_forward_width") ? JsonInput.GetInt(obj, "feed_forward_width", 1, MaxHidden) : null,
             ExactGelu = JsonInput.GetOptionalBool(obj, "exact_gelu", defaults.ExactGelu),
             NormEps = (float)JsonInput.GetOptionalDouble(obj, "norm_eps", defaults.NormEps, 1e-12, 1),
+            TorchDefaultInit = JsonInput.GetOptionalBool(obj, "torch_default_init", false),
         };
         return Validated(obj, config, c => c.Validate());
     }

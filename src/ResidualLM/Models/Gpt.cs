@@ -40,8 +40,26 @@ public sealed class Gpt : LanguageModel
             new FeedForward(c, config.HiddenWidth, bias: true, Rng, config.ExactGelu)))));
         FinalNorm = Child("final_norm", new LayerNorm(c, config.NormEps));
         if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));
-        InitializeBlocks(config.Residual, c);
+        if (config.TorchDefaultInit) InitializeAsTorchModules();
+        else InitializeBlocks(config.Residual, c);
         NameParameters();
+    }
+
+    /// <summary>PyTorch's default module init: nn.Embedding N(0, 1); nn.Linear weight and bias U(-1/sqrt(in), 1/sqrt(in)).</summary>
+    void InitializeAsTorchModules()
+    {
+        foreach (var embedding in new[] { TokenEmbedding, PositionEmbedding }) Redraw(embedding.Weight, 1f);
+        foreach (var block in Blocks.Items)
+            foreach (var linear in new[] { block.Attention.Qkv, block.Attention.Proj }.Concat(block.FeedForward is FeedForward f ? [f.Fc, f.Proj] : []))
+                RedrawUniform(linear);
+        if (Head is not null) RedrawUniform(Head);
+    }
+
+    void RedrawUniform(Linear linear)
+    {
+        float bound = 1f / MathF.Sqrt(linear.InFeatures);
+        foreach (var t in linear.Bias is null ? new[] { linear.Weight } : [linear.Weight, linear.Bias])
+            for (int i = 0; i < t.Size; i++) t.Data[i] = bound * (2f * Rng.NextFloat() - 1f);
     }
 
     protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition)

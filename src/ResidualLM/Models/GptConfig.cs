@@ -40,6 +40,12 @@ public sealed record GptConfig
     /// <summary>Epsilon of every LayerNorm (GPT-2's layer_norm_epsilon; PyTorch's default 1e-5).</summary>
     public float NormEps { get; init; } = 1e-5f;
 
+    /// <summary>
+    /// Initialise as PyTorch's modules do by default (embeddings N(0, 1); linear weights and biases
+    /// U(-1/sqrt(in), 1/sqrt(in))), as the book's GPTModel is, instead of GPT-2's N(0, 0.02) scheme.
+    /// </summary>
+    public bool TorchDefaultInit { get; init; }
+
     /// <summary>The feed-forward hidden width in effect.</summary>
     public int HiddenWidth => FeedForwardWidth ?? 4 * Width;
 

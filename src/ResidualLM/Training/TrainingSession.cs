@@ -164,7 +164,7 @@ public sealed class TrainingSession
         {
             LayerCount = spec.Layers ?? g.LayerCount, HeadCount = spec.Heads ?? g.HeadCount, Width = spec.Width ?? g.Width,
             ContextLength = spec.ModelContext ?? g.ContextLength, Dropout = spec.Dropout ?? g.Dropout,
-            Residual = spec.Residual ?? g.Residual,
+            Residual = spec.Residual ?? g.Residual, TorchDefaultInit = spec.Init == "torch",
         };
         return new Gpt(g.Validate(), seed);
     }

@@ -48,6 +48,9 @@ public sealed record TrainingSpec
     public float? Dropout { get; init; }
     public ResidualMode? Residual { get; init; }
 
+    /// <summary>"gpt2" (N(0, 0.02), scaled output projections) or "torch" (PyTorch module defaults, as the book's model).</summary>
+    public string Init { get; init; } = "gpt2";
+
     /// <summary>Optimisation options.</summary>
     public TrainingOptions Options { get; init; } = new();
 
@@ -63,6 +66,7 @@ public sealed record TrainingSpec
         Options.Validate();
         if (Tokenizer is not ("char" or "byte" or "bpe" or "gpt2")) throw new InvalidInputException($"must be char, byte, bpe or gpt2, got '{Tokenizer}'", field: "--tokenizer");
         if (Tokenizer == "gpt2" && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs --vocab DIR (a folder with encoder.json and vocab.bpe)", field: "--vocab");
+        if (Init is not ("gpt2" or "torch")) throw new InvalidInputException($"must be gpt2 or torch, got '{Init}'", field: "--init");
         if (Sampler is not ("random" or "windows")) throw new InvalidInputException($"must be random or windows, got '{Sampler}'", field: "--sampler");
         if (Architecture is not ("gpt" or "llama")) throw new InvalidInputException($"must be gpt or llama, got '{Architecture}'", field: "--arch");
         if (CorpusCharacters < 1000) throw new InvalidInputException($"must be at least 1000, got {CorpusCharacters}", field: "--corpus-chars");

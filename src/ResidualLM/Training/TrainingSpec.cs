@@ -63,7 +63,6 @@ public sealed record TrainingSpec
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first bad field (file checks happen when data loads).</summary>
     public void Validate()
     {
-        Options.Validate();
         if (Tokenizer is not ("char" or "byte" or "bpe" or "gpt2")) throw new InvalidInputException($"must be char, byte, bpe or gpt2, got '{Tokenizer}'", field: "--tokenizer");
         if (Tokenizer == "gpt2" && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs --vocab DIR (a folder with encoder.json and vocab.bpe)", field: "--vocab");
         if (Sampler is not ("random" or "windows")) throw new InvalidInputException($"must be random or windows, got '{Sampler}'", field: "--sampler");
@@ -82,5 +81,7 @@ public sealed record TrainingSpec
             if (value is <= 0 || value > max) throw new InvalidInputException($"must be between 1 and {max}, got {value}", field: name);
         if (Heads is int heads && Width is int width && width % heads != 0)
             throw new InvalidInputException($"{heads} heads do not divide width {width} (each head gets width / heads channels)", field: "--heads");
+        // After the model's sizes: the default --context comes from --model-context, so a bad one is reported as itself.
+        Options.Validate();
     }
 }

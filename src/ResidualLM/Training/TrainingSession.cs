@@ -156,6 +156,20 @@ public sealed class TrainingSession
         return new ResumeState(step, optimizerStep, sampler, ReadWords(state, "model_rng"), ReadWords(state, "sample_rng"), spec);
     }
 
+    /// <summary>Writes a NaN or infinite number (the loss of a skipped step) as null: JSON has no such numbers.</summary>
+    sealed class NonFiniteAsNull : System.Text.Json.Serialization.JsonConverter<double>
+    {
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out double value) && double.IsFinite(value)
+                ? value : throw new JsonException($"expected a finite number, found {reader.TokenType}");
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+        {
+            if (double.IsFinite(value)) writer.WriteNumberValue(value);
+            else writer.WriteNullValue();
+        }
+    }
+
     static string FirstSentence(string message)
     {
         int cut = message.IndexOf(". ", StringComparison.Ordinal);
@@ -165,7 +179,7 @@ public sealed class TrainingSession
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false) },
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false), new NonFiniteAsNull() },
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
     };
 

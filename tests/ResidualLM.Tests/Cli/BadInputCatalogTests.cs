@@ -155,6 +155,7 @@ public class BadInputCatalogTests
             Assert.Contains("done: 4 steps", stdout);
             string[] skipped = File.ReadAllLines(Path.Combine(dir, "run", "metrics.jsonl")).Where(line => line.Contains("\"skipped\":true")).ToArray();
             Assert.Equal(2, skipped.Length);
+            Assert.All(skipped, line => Assert.Contains("\"loss\":null", line));   // JSON has no NaN: a skipped step's loss is null
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -26,10 +26,12 @@ public static class GenerateCommand
         foreach (Option o in new Option[] { model, prompt, maxNew, temperature, topK, topP, greedy, seed, noCache, noStop }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            var loaded = ModelFolder.Open(parse.GetValue(model)!);
+            // Arguments first: nothing is loaded for a command that would be refused anyway.
             var options = parse.GetValue(greedy) ? SamplingOptions.Greedy
                 : new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP));
             options.Validate();
+            if (parse.GetValue(maxNew) < 0) throw new InvalidInputException($"must be >= 0, got {parse.GetValue(maxNew)}", field: "--max-new-tokens");
+            var loaded = ModelFolder.Open(parse.GetValue(model)!);
             string text = parse.GetValue(prompt)!;
             int[] ids = text.Length > 0 ? loaded.Tokenizer.Encode(text) : [loaded.Tokenizer.EndOfTextId ?? 0];
             if (ids.Length == 0) throw new InvalidInputException("the prompt encodes to no tokens", field: "--prompt");

@@ -74,6 +74,7 @@ internal static partial class HuggingFaceGpt2
                     "so transformers would ignore it; set tie_word_embeddings to false to use it, or remove the tensor", file.FilePath, headKey);
             untied = false;
         }
+        ModelFiles.RequireRoomFor(shape.VocabSize, shape.Width, shape.LayerCount, ModelFiles.StoredValues(file), config.FilePath);
         var model = new Gpt(shape with { TieWeights = !untied });
         var mappings = Mappings(shape.LayerCount, untied).ToList();
 
@@ -119,7 +120,7 @@ internal static partial class HuggingFaceGpt2
     }
 
     /// <summary>Reads a GPT2Config: the shape keys, and refuses the options that change the math in ways Gpt lacks.</summary>
-    static GptConfig ReadConfig(JsonInputObject obj)
+    internal static GptConfig ReadConfig(JsonInputObject obj)
     {
         string? modelType = JsonInput.GetOptionalString(obj, "model_type", "gpt2");
         if (modelType != "gpt2")

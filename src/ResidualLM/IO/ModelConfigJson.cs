@@ -82,10 +82,21 @@ public static class ModelConfigJson
     /// Builds the (randomly initialised) model a checkpoint config describes; the caller then loads the weights.
     /// </summary>
     /// <exception cref="InvalidInputException">Unknown architecture or field, wrong type, or a value out of range.</exception>
-    public static LanguageModel CreateModel(JsonInputObject config)
+    public static LanguageModel CreateModel(JsonInputObject config) => CreateModel(config, long.MaxValue);
+
+    /// <summary>As <see cref="CreateModel(JsonInputObject)"/>, refusing (before allocating) a model larger than the weights file's <paramref name="storedValues"/>.</summary>
+    internal static LanguageModel CreateModel(JsonInputObject config, long storedValues)
     {
         string architecture = JsonInput.GetString(config, ArchitectureField, [GptArchitecture, LlamaArchitecture]);
-        return architecture == GptArchitecture ? new Gpt(ReadGpt(config)) : new Llama(ReadLlama(config));
+        if (architecture == GptArchitecture)
+        {
+            GptConfig gpt = ReadGpt(config);
+            ModelFiles.RequireRoomFor(gpt.VocabSize, gpt.Width, gpt.LayerCount, storedValues, config.FilePath);
+            return new Gpt(gpt);
+        }
+        LlamaConfig llama = ReadLlama(config);
+        ModelFiles.RequireRoomFor(llama.VocabSize, llama.Width, llama.LayerCount, storedValues, config.FilePath);
+        return new Llama(llama);
     }
 
     /// <summary>Reads a GPT config (the <c>architecture</c> field must be <c>"gpt"</c>).</summary>

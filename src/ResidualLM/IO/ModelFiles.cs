@@ -95,8 +95,8 @@ public static class ModelFiles
 
     static LanguageModel LoadResidualLM(string folder, JsonInputObject config)
     {
-        LanguageModel model = ModelConfigJson.CreateModel(config);
         using SafeTensorsFile file = OpenWeights(folder);
+        LanguageModel model = ModelConfigJson.CreateModel(config, StoredValues(file));
         var parameters = model.NamedParameters();
         var expected = parameters.Select(parameter => parameter.Name).ToHashSet(StringComparer.Ordinal);
         // Unexpected names first: they cost nothing to find and usually mean the config does not belong to the weights.
@@ -126,6 +126,23 @@ public static class ModelFiles
             throw new InvalidInputException($"weights file not found{hint}", path);
         }
         return SafeTensors.Read(path);
+    }
+
+    /// <summary>Values stored in the file (the reader has checked that they fit inside it).</summary>
+    internal static long StoredValues(SafeTensorsFile file) => file.Names.Sum(name => file.Info(name).ElementCount);
+
+    /// <summary>
+    /// Refuses a config whose model could not fit in the weights file before the model is allocated, so a config
+    /// with huge sizes beside a small file is an error, not an attempt to allocate terabytes. The count is a lower
+    /// bound on any GPT or Llama parameter count: the token embedding (V x C) and four C x C attention matrices per block.
+    /// Within twice the stored values the load goes on, so that a smaller mismatch is reported tensor by tensor.
+    /// </summary>
+    internal static void RequireRoomFor(long vocabulary, long width, long layers, long storedValues, string configPath)
+    {
+        long needed = vocabulary * width + layers * 4 * width * width;
+        if (needed > 2 * storedValues + (1 << 16))
+            throw new InvalidInputException(
+                $"describes a model of at least {needed:N0} parameters, but {WeightsFileName} holds only {storedValues:N0} values", configPath);
     }
 
     internal static void RequireTensor(SafeTensorsFile file, string name, string configFile)

@@ -88,11 +88,18 @@ public sealed class BpeTokenizer : ITokenizer
         writer.WriteEndArray();
     });
 
+    /// <summary>Longest token (in bytes) and largest sum of token lengths a tokenizer.json may define.</summary>
+    internal const int MaxTokenBytes = 1 << 16, MaxTotalTokenBytes = 1 << 26;
+
     internal static BpeTokenizer FromDescription(JsonElement root, string path)
     {
         JsonElement list = TokenizerIO.RequireArray(root, "merges", path);
         var merges = new List<(int, int)>(list.GetArrayLength());
         var seen = new HashSet<(int, int)>();
+        // Byte length of every id so far: merges can double a token's length each time, so 40 merges that join a
+        // token with itself would ask for a terabyte. Lengths are checked before any token's bytes are built.
+        var lengths = new List<long>(Enumerable.Repeat(1L, 256));
+        long totalLength = 256;
         foreach (JsonElement item in list.EnumerateArray())
         {
             int index = merges.Count, nextId = 256 + index;
@@ -103,6 +110,12 @@ public sealed class BpeTokenizer : ITokenizer
             if ((uint)left >= (uint)nextId || (uint)right >= (uint)nextId)
                 throw new InvalidInputException($"ids must be in [0, {nextId}) (bytes and earlier merges), found [{left}, {right}]", path, field);
             if (!seen.Add((left, right))) throw new InvalidInputException($"merge [{left}, {right}] appears twice", path, field);
+            long length = lengths[left] + lengths[right];
+            totalLength += length;
+            if (length > MaxTokenBytes || totalLength > MaxTotalTokenBytes)
+                throw new InvalidInputException(
+                    $"makes a token of {length} bytes ({totalLength} in all so far); the limits are {MaxTokenBytes} per token and {MaxTotalTokenBytes} in all", path, field);
+            lengths.Add(length);
             merges.Add((left, right));
         }
         TokenizerIO.CheckHeader(root, path, 256 + merges.Count + 1);

@@ -91,18 +91,22 @@ public sealed class Gpt2Tokenizer : ITokenizer
 
     /// <summary>Loads from a token-to-id JSON file and a merges file (first line <c>#version</c>, then "left right" per line).</summary>
     /// <exception cref="InvalidInputException">A file is missing or malformed; the message names it.</exception>
-    public static Gpt2Tokenizer FromFiles(string encoderPath, string mergesPath)
+    public static Gpt2Tokenizer FromFiles(string encoderPath, string mergesPath) =>
+        FromBytes(TokenizerIO.ReadBytes(encoderPath), encoderPath, TokenizerIO.ReadBytes(mergesPath), mergesPath);
+
+    /// <summary>The same as <see cref="FromFiles"/> for files held in memory; the paths name them in messages.</summary>
+    internal static Gpt2Tokenizer FromBytes(ReadOnlyMemory<byte> encoder, string encoderPath, ReadOnlySpan<byte> merges, string mergesPath)
     {
-        var (tokens, idOfToken) = Gpt2VocabularyFiles.ReadEncoder(encoderPath);
+        var (tokens, idOfToken) = Gpt2VocabularyFiles.ReadEncoder(encoder, encoderPath);
         var tokenBytes = new byte[tokens.Length][];
         for (int id = 0; id < tokens.Length; id++)
             if (!ByteLevelAlphabet.TryToBytes(tokens[id], out tokenBytes[id]))
-                throw new InvalidInputException($"token {JsonSerializer.Serialize(tokens[id])} (id {id}) has a character outside GPT-2's byte alphabet", encoderPath);
+                throw new InvalidInputException($"token {Gpt2VocabularyFiles.Quoted(tokens[id])} (id {id}) has a character outside GPT-2's byte alphabet", encoderPath);
         var byteIds = new int[256];
         for (int b = 0; b < 256; b++)
             if (!idOfToken.TryGetValue(ByteLevelAlphabet.ToChar((byte)b).ToString(), out byteIds[b]))
                 throw new InvalidInputException($"the single-byte token for byte 0x{b:X2} is missing", encoderPath);
-        var ranked = Gpt2VocabularyFiles.ReadMerges(mergesPath, encoderPath, idOfToken);
+        var ranked = Gpt2VocabularyFiles.ReadMerges(TokenizerIO.DecodeText(merges), mergesPath, encoderPath, idOfToken);
         int? endOfTextId = idOfToken.TryGetValue(EndOfTextToken, out int special) ? special : null;
         return new Gpt2Tokenizer(tokens, tokenBytes, byteIds, ranked, endOfTextId);
     }

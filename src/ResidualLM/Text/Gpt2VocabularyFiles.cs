@@ -2,6 +2,7 @@
 // file, and the line or token at fault, as an InvalidInputException.
 using System.Text;
 using System.Text.Json;
+using ResidualLM.IO;
 
 namespace ResidualLM.Text;
 
@@ -9,10 +10,9 @@ namespace ResidualLM.Text;
 internal static class Gpt2VocabularyFiles
 {
     /// <summary>Reads a token -> id object; ids must be distinct and cover 0..count-1.</summary>
-    public static (string[] Tokens, Dictionary<string, int> IdOfToken) ReadEncoder(string path)
+    public static (string[] Tokens, Dictionary<string, int> IdOfToken) ReadEncoder(ReadOnlyMemory<byte> bytes, string path)
     {
-        using JsonDocument document = TokenizerIO.ReadJson(path);
-        JsonElement root = TokenizerIO.RequireObject(document.RootElement, path);
+        JsonElement root = TokenizerIO.ParseObject(bytes, path);
         int count = 0;
         foreach (JsonProperty _ in root.EnumerateObject()) count++;
         var tokens = new string[count];   // filled below; a slot still null means the id is unused so far
@@ -20,13 +20,13 @@ internal static class Gpt2VocabularyFiles
         foreach (JsonProperty entry in root.EnumerateObject())
         {
             string token = entry.Name;
-            string field = JsonSerializer.Serialize(token);
+            string field = Quoted(token);
             if (!TokenizerIO.TryGetInt(entry.Value, out int id))
                 throw new InvalidInputException($"expected an integer id, found {entry.Value.ValueKind}", path, field);
             if ((uint)id >= (uint)count)
                 throw new InvalidInputException($"id {id} is out of range: ids must be in [0, {count}) for {count} tokens", path, field);
             if (tokens[id] is not null)
-                throw new InvalidInputException($"id {id} is duplicated: it is also the id of {JsonSerializer.Serialize(tokens[id])}", path, field);
+                throw new InvalidInputException($"id {id} is duplicated: it is also the id of {Quoted(tokens[id])}", path, field);
             if (!idOfToken.TryAdd(token, id))
                 throw new InvalidInputException("token appears twice", path, field);
             tokens[id] = token;
@@ -40,9 +40,8 @@ internal static class Gpt2VocabularyFiles
     /// Face's files have one); empty lines are skipped; every other line must be two tokens separated by one space,
     /// and the two tokens and their concatenation must be in the encoder.
     /// </summary>
-    public static (int Left, int Right, int Merged)[] ReadMerges(string path, string encoderPath, Dictionary<string, int> idOfToken)
+    public static (int Left, int Right, int Merged)[] ReadMerges(string text, string path, string encoderPath, Dictionary<string, int> idOfToken)
     {
-        string text = TokenizerIO.ReadText(path);
         string[] lines = text.Split('\n');
         var merges = new List<(int, int, int)>(lines.Length);
         var seen = new HashSet<(int, int)>();
@@ -53,17 +52,20 @@ internal static class Gpt2VocabularyFiles
             string field = $"line {lineIndex + 1}";
             string[] parts = line.Split(' ');
             if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
-                throw new InvalidInputException($"expected two tokens separated by one space, found {parts.Length} field(s): {JsonSerializer.Serialize(line)}", path, field);
+                throw new InvalidInputException($"expected two tokens separated by one space, found {parts.Length} field(s): {Quoted(line)}", path, field);
             int left = IdOf(parts[0]), right = IdOf(parts[1]), merged = IdOf(parts[0] + parts[1]);
             if (!seen.Add((left, right)))
-                throw new InvalidInputException($"merge {JsonSerializer.Serialize(line)} appears twice", path, field);
+                throw new InvalidInputException($"merge {Quoted(line)} appears twice", path, field);
             merges.Add((left, right, merged));
 
             int IdOf(string token) => idOfToken.TryGetValue(token, out int id) ? id
-                : throw new InvalidInputException($"token {JsonSerializer.Serialize(token)} is not in {Path.GetFileName(encoderPath)}", path, field);
+                : throw new InvalidInputException($"token {Quoted(token)} is not in {Path.GetFileName(encoderPath)}", path, field);
         }
         return [.. merges];
     }
+
+    /// <summary>A token or line from the file as a JSON string for a message, cut to a few dozen characters.</summary>
+    internal static string Quoted(string text) => MessageText.Printable(JsonSerializer.Serialize(text));
 
     public static void WriteEncoder(string path, string[] tokens) => TokenizerIO.WriteAtomically(path, stream =>
     {

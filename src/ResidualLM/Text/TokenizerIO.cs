@@ -2,6 +2,7 @@
 // every Save uses. Every problem with a file becomes an InvalidInputException that names the file.
 using System.Text;
 using System.Text.Json;
+using ResidualLM.IO;
 
 namespace ResidualLM.Text;
 
@@ -22,24 +23,30 @@ public static class TokenizerIO
         if (!Directory.Exists(directory))
             throw new InvalidInputException("tokenizer directory not found", directory);
         string description = Path.Combine(directory, DescriptionFileName);
-        if (File.Exists(description))
-        {
-            using JsonDocument document = ReadJson(description);
-            JsonElement root = RequireObject(document.RootElement, description);
-            string kind = RequireString(root, "kind", description);
-            return kind switch
-            {
-                ByteTokenizer.KindName => ByteTokenizer.FromDescription(root, description),
-                CharTokenizer.KindName => CharTokenizer.FromDescription(root, description),
-                BpeTokenizer.KindName => BpeTokenizer.FromDescription(root, description),
-                Gpt2Tokenizer.KindName => Gpt2Tokenizer.FromDirectory(directory),
-                _ => throw new InvalidInputException(
-                    $"unknown tokenizer kind \"{kind}\"; expected \"byte\", \"char\", \"bpe\" or \"gpt2\"", description, "kind"),
-            };
-        }
+        if (File.Exists(description)) return FromDescription(ReadBytes(description), description, directory);
         if (Gpt2Tokenizer.HasFiles(directory)) return Gpt2Tokenizer.FromDirectory(directory);
         throw new InvalidInputException(
             $"no {DescriptionFileName}, encoder.json + vocab.bpe, or vocab.json + merges.txt found", directory);
+    }
+
+    /// <summary>
+    /// Reads a tokenizer.json held in memory (<paramref name="path"/> names it in messages). A "gpt2" description
+    /// needs the <paramref name="directory"/> that holds its vocabulary files; without one it is an error.
+    /// </summary>
+    internal static ITokenizer FromDescription(ReadOnlyMemory<byte> bytes, string path, string? directory)
+    {
+        JsonElement root = ParseObject(bytes, path);
+        string kind = RequireString(root, "kind", path);
+        return kind switch
+        {
+            ByteTokenizer.KindName => ByteTokenizer.FromDescription(root, path),
+            CharTokenizer.KindName => CharTokenizer.FromDescription(root, path),
+            BpeTokenizer.KindName => BpeTokenizer.FromDescription(root, path),
+            Gpt2Tokenizer.KindName when directory is not null => Gpt2Tokenizer.FromDirectory(directory),
+            Gpt2Tokenizer.KindName => throw new InvalidInputException("a gpt2 tokenizer needs its encoder.json and vocab.bpe beside it", path, "kind"),
+            _ => throw new InvalidInputException(
+                $"unknown tokenizer kind \"{MessageText.Printable(kind)}\"; expected \"byte\", \"char\", \"bpe\" or \"gpt2\"", path, "kind"),
+        };
     }
 
     /// <summary>
@@ -84,28 +91,32 @@ public static class TokenizerIO
         });
     }
 
-    /// <summary>Parses a JSON file, turning a missing file or bad JSON into an error that names the file.</summary>
-    internal static JsonDocument ReadJson(string path)
-    {
-        byte[] bytes = ReadBytes(path);
-        try
-        {
-            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException error)
-        {
-            throw new InvalidInputException($"not valid JSON ({error.Message})", path, inner: error);
-        }
-    }
+    /// <summary>Largest tokenizer file read (GPT-2's encoder.json is 1 MB); a bigger file is a mistake, not a vocabulary.</summary>
+    internal const int MaxFileBytes = 64 << 20;
+
+    /// <summary>
+    /// Parses JSON bytes strictly (UTF-8, no duplicate keys or lone surrogates, 64 levels; see <see cref="JsonInput"/>)
+    /// and returns the root, which must be an object.
+    /// </summary>
+    internal static JsonElement ParseObject(ReadOnlyMemory<byte> bytes, string path) => JsonInput.ParseBytes(bytes, path).Element;
 
     /// <summary>Reads a UTF-8 text file, naming the file when it is missing or unreadable.</summary>
-    internal static string ReadText(string path) => new UTF8Encoding(false, throwOnInvalidBytes: false).GetString(ReadBytes(path));
+    internal static string ReadText(string path) => DecodeText(ReadBytes(path));
 
-    static byte[] ReadBytes(string path)
+    /// <summary>UTF-8 text; invalid sequences become U+FFFD (the token they spell then fails a look-up, naming its line).</summary>
+    internal static string DecodeText(ReadOnlySpan<byte> bytes) => new UTF8Encoding(false, throwOnInvalidBytes: false).GetString(bytes);
+
+    /// <summary>Reads a whole file of at most <see cref="MaxFileBytes"/>, naming it when it is missing, unreadable or too large.</summary>
+    internal static byte[] ReadBytes(string path)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (stream.Length > MaxFileBytes)
+                throw new InvalidInputException($"is {stream.Length} bytes, more than the limit of {MaxFileBytes} for a tokenizer file", path);
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            return bytes;
         }
         catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -115,13 +126,6 @@ public static class TokenizerIO
         {
             throw new InvalidInputException($"cannot read file ({error.Message})", path, inner: error);
         }
-    }
-
-    internal static JsonElement RequireObject(JsonElement element, string path)
-    {
-        if (element.ValueKind != JsonValueKind.Object)
-            throw new InvalidInputException($"expected a JSON object at the top level, found {element.ValueKind}", path);
-        return element;
     }
 
     internal static string RequireString(JsonElement root, string name, string path)

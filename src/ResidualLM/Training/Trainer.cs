@@ -98,7 +98,9 @@ public sealed class Trainer
         bool finite = double.IsFinite(meanLoss) && double.IsFinite(norm);
         if (!finite)
         {
-            string where = double.IsFinite(meanLoss) ? $"gradient of {FirstNonFiniteGradient()} is not finite" : $"loss is {meanLoss}";
+            string where = double.IsFinite(meanLoss) ? $"gradient of {FirstNonFinite(grad: true)} is not finite"
+                : FirstNonFinite(grad: false) is var poisoned and not "(unknown)" ? $"loss is {meanLoss}: parameter {poisoned} holds non-finite values"
+                : $"loss is {meanLoss}";
             if (!Options.SkipNonFinite)
                 throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept; lower --lr or use --skip-nonfinite)");
             model.ZeroGrad();
@@ -113,10 +115,14 @@ public sealed class Trainer
         return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: false);
     }
 
-    string FirstNonFiniteGradient()
+    /// <summary>The first parameter (in model order, so the earliest layer) whose gradient or value is not finite.</summary>
+    string FirstNonFinite(bool grad)
     {
         foreach (var (name, tensor) in parameters)
-            if (tensor.Grad is not null && tensor.Grad.Data.Any(g => !float.IsFinite(g))) return name;
+        {
+            float[]? values = grad ? tensor.Grad?.Data : tensor.Data;
+            if (values is not null && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(values)) return name;
+        }
         return "(unknown)";
     }
 

@@ -55,11 +55,16 @@ public sealed record TrainingOptions
     /// <summary>Seed for initialisation, data order, dropout and sampling.</summary>
     public int Seed { get; init; } = 1337;
 
+    // Every micro-batch and the fixed validation batches are allocated up front: limits keep those sizes in range.
+    const long MaxBatchTokens = 1 << 24, MaxValidationTokens = 1 << 26;
+
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first option out of range.</summary>
     public void Validate()
     {
         Positive(Steps, "--steps"); Positive(BatchSize, "--batch"); Positive(Context, "--context");
         Positive(GradientAccumulation, "--accumulation");
+        if ((long)BatchSize * Context > MaxBatchTokens)
+            throw new InvalidInputException($"{BatchSize} x {Context} = {(long)BatchSize * Context} tokens per micro-batch, more than the limit of {MaxBatchTokens}", field: "--batch");
         if (!(LearningRate > 0 && LearningRate < 10)) throw new InvalidInputException($"must be in (0, 10), got {LearningRate}", field: "--lr");
         if (MinLearningRate is double min && !(min >= 0 && min <= LearningRate)) throw new InvalidInputException($"must be in [0, lr], got {min}", field: "--min-lr");
         if (WarmupSteps < 0) throw new InvalidInputException($"must be >= 0, got {WarmupSteps}", field: "--warmup");
@@ -69,6 +74,8 @@ public sealed record TrainingOptions
         if (!(GradientClip >= 0)) throw new InvalidInputException($"must be >= 0, got {GradientClip}", field: "--clip");
         if (EvalInterval < 0) throw new InvalidInputException($"must be >= 0, got {EvalInterval}", field: "--eval-interval");
         Positive(EvalBatches, "--eval-batches");
+        if ((long)EvalBatches * BatchSize * Context > MaxValidationTokens)
+            throw new InvalidInputException($"{EvalBatches} batches of {BatchSize} x {Context} tokens are more than the limit of {MaxValidationTokens} validation tokens", field: "--eval-batches");
         if (CheckpointInterval < 0) throw new InvalidInputException($"must be >= 0, got {CheckpointInterval}", field: "--checkpoint-interval");
     }
 

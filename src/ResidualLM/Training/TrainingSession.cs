@@ -107,26 +107,92 @@ public sealed class TrainingSession
         string folder = new CheckpointDirectory(runFolder).Current()
             ?? throw new InvalidInputException("has no checkpoint to resume from (no 'latest' file)", runFolder);
         string statePath = Path.Combine(folder, StateFile);
-        var state = JsonInput.Parse(statePath);
-        var spec = JsonSerializer.Deserialize<TrainingSpec>(JsonInput.GetObject(state, "spec").Element.GetRawText(), Json)
-            ?? throw new InvalidInputException("spec is missing", statePath, "spec");
-        spec = spec with { OutputDirectory = Path.GetFullPath(runFolder) };
+        ResumeState state = ReadState(TokenizerIO.ReadBytes(statePath), statePath);
+        var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder) };
         if (steps is int s) spec = spec with { Options = spec.Options with { Steps = s }, Epochs = null };
         var session = new TrainingSession(spec, folder);
-        session.RestoreState(folder, state, statePath);
+        session.RestoreState(folder, state);
         return session;
+    }
+
+    /// <summary>Everything trainer_state.json holds, read and checked before any model or data is touched.</summary>
+    internal sealed record ResumeState(int Step, long OptimizerStep, SamplerState Sampler, ulong[] ModelRng, ulong[] SampleRng, TrainingSpec Spec);
+
+    /// <summary>Parses trainer_state.json (held in memory; <paramref name="path"/> names it in messages) strictly.</summary>
+    /// <exception cref="InvalidInputException">Malformed JSON, a missing or out-of-range field, or a spec that does not validate.</exception>
+    internal static ResumeState ReadState(ReadOnlyMemory<byte> bytes, string path)
+    {
+        var state = JsonInput.ParseBytes(bytes, path);
+        JsonInput.RejectUnknown(state, "step", "optimizer_step", "sampler", "model_rng", "sample_rng", "spec");
+        int step = JsonInput.GetInt(state, "step", 0);
+        long optimizerStep = JsonInput.GetLong(state, "optimizer_step", 0);
+        var samplerObject = JsonInput.GetObject(state, "sampler");
+        JsonInput.RejectUnknown(samplerObject, "kind", "epoch", "position", "rng");
+        var sampler = new SamplerState(JsonInput.GetString(samplerObject, "kind", [RandomOffsetSampler.KindName, SlidingWindowSampler.KindName]), JsonInput.GetLong(samplerObject, "epoch", 0),
+            JsonInput.GetLong(samplerObject, "position", 0), ReadWords(samplerObject, "rng"));
+        var specObject = JsonInput.GetObject(state, "spec");
+        TrainingSpec? spec;
+        try
+        {
+            spec = specObject.Element.Deserialize<TrainingSpec>(Json);
+        }
+        catch (JsonException error)
+        {
+            string where = error.Path is { Length: > 1 } jsonPath ? "spec" + jsonPath[1..] : "spec";
+            throw new InvalidInputException($"does not describe a run: {FirstSentence(error.Message)}", path, MessageText.Printable(where), error);
+        }
+        if (spec?.Options is null) throw new InvalidInputException("must be an object with \"options\"", path, "spec");
+        try
+        {
+            spec.Validate();
+        }
+        catch (InvalidInputException error) when (error.FilePath is null)
+        {
+            throw new InvalidInputException(error.Message, path, "spec", error);
+        }
+        string expectedKind = spec.Sampler == "windows" ? SlidingWindowSampler.KindName : RandomOffsetSampler.KindName;
+        if (sampler.Kind != expectedKind)
+            throw new InvalidInputException($"is \"{sampler.Kind}\" but the spec samples with \"{spec.Sampler}\"", path, "sampler.kind");
+        return new ResumeState(step, optimizerStep, sampler, ReadWords(state, "model_rng"), ReadWords(state, "sample_rng"), spec);
+    }
+
+    /// <summary>Writes a NaN or infinite number (the loss of a skipped step) as null: JSON has no such numbers.</summary>
+    sealed class NonFiniteAsNull : System.Text.Json.Serialization.JsonConverter<double>
+    {
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out double value) && double.IsFinite(value)
+                ? value : throw new JsonException($"expected a finite number, found {reader.TokenType}");
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+        {
+            if (double.IsFinite(value)) writer.WriteNumberValue(value);
+            else writer.WriteNullValue();
+        }
+    }
+
+    static string FirstSentence(string message)
+    {
+        int cut = message.IndexOf(". ", StringComparison.Ordinal);
+        return MessageText.Printable(cut > 0 ? message[..cut] : message);
     }
 
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false), new NonFiniteAsNull() },
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
     };
+
+    /// <summary>Largest text file trained on: it is read whole into one string.</summary>
+    const long MaxDataBytes = 1L << 30;
 
     static string LoadText(TrainingSpec spec)
     {
         if (spec.DataPath is null) return BuiltinCorpus.Generate(spec.CorpusCharacters, spec.Options.Seed);
         if (!File.Exists(spec.DataPath)) throw new InvalidInputException("file not found", spec.DataPath, "--data");
+        long length = new FileInfo(spec.DataPath).Length;
+        if (length > MaxDataBytes)
+            throw new InvalidInputException($"is {length} bytes; the limit is {MaxDataBytes} (a .NET string holds at most about a billion characters)", spec.DataPath, "--data");
         string text = File.ReadAllText(spec.DataPath);
         if (text.Length == 0) throw new InvalidInputException("the file is empty; it needs text to train on", spec.DataPath, "--data");
         return text;
@@ -227,19 +293,15 @@ public sealed class TrainingSession
         });
     }
 
-    void RestoreState(string folder, JsonInputObject state, string statePath)
+    void RestoreState(string folder, ResumeState state)
     {
-        int step = JsonInput.GetInt(state, "step", 0);
-        long optimizerStep = JsonInput.GetLong(state, "optimizer_step", 0);
-        var samplerObject = JsonInput.GetObject(state, "sampler");
-        var sampler = new SamplerState(JsonInput.GetString(samplerObject, "kind"), JsonInput.GetLong(samplerObject, "epoch", 0),
-            JsonInput.GetLong(samplerObject, "position", 0), ReadWords(samplerObject, "rng", statePath));
-        Trainer.TrainBatches.SetState(sampler);
-        Model.SetRngState(ReadWords(state, "model_rng", statePath));
-        sampleRng.SetState(ReadWords(state, "sample_rng", statePath));
+        Trainer.TrainBatches.SetState(state.Sampler);
+        Model.SetRngState(state.ModelRng);
+        sampleRng.SetState(state.SampleRng);
+        int step = state.Step;
         string optimizerPath = Path.Combine(folder, OptimizerFile);
         using var file = SafeTensors.Read(optimizerPath);
-        var adam = new AdamWState { Step = optimizerStep };
+        var adam = new AdamWState { Step = state.OptimizerStep };
         foreach (var (name, _) in Model.NamedParameters())
         {
             foreach (var (prefix, target) in new[] { ("m.", adam.FirstMoment), ("v.", adam.SecondMoment) })
@@ -267,18 +329,22 @@ public sealed class TrainingSession
         AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
     }
 
-    static ulong[] ReadWords(JsonInputObject obj, string name, string path)
+    /// <summary>A generator state: <see cref="Rng.StateLength"/> words as decimal strings (JSON numbers lose 64-bit precision), not all zero.</summary>
+    static ulong[] ReadWords(JsonInputObject obj, string name)
     {
+        string field = obj.FieldName(name);
         if (!obj.Element.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array)
-            throw new InvalidInputException("expected an array of state words", path, name);
-        var words = new List<ulong>();
+            throw new InvalidInputException("expected an array of state words", obj.FilePath, field);
+        if (array.GetArrayLength() != Rng.StateLength)
+            throw new InvalidInputException($"expected {Rng.StateLength} words, found {array.GetArrayLength()}", obj.FilePath, field);
+        var words = new ulong[Rng.StateLength];
+        int index = 0;
         foreach (var item in array.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.String || !ulong.TryParse(item.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out ulong w))
-                throw new InvalidInputException("expected decimal strings", path, name);
-            words.Add(w);
+            if (item.ValueKind != JsonValueKind.String || !ulong.TryParse(item.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out words[index++]))
+                throw new InvalidInputException("expected decimal strings", obj.FilePath, field);
         }
-        if (words.Count != Rng.StateLength) throw new InvalidInputException($"expected {Rng.StateLength} words, found {words.Count}", path, name);
-        return words.ToArray();
+        if (words.All(word => word == 0)) throw new InvalidInputException("an all-zero generator state is invalid", obj.FilePath, field);
+        return words;
     }
 }

@@ -60,24 +60,32 @@ public sealed record TrainingSpec
     /// <summary>Tokens generated as a sample at each evaluation (0: none).</summary>
     public int SampleTokens { get; init; } = 120;
 
+    // Upper limits: far above what trains on a CPU, low enough that no size computed from them overflows.
+    const int MaxCorpusCharacters = 100_000_000, MaxBpeMerges = 1 << 20, MaxLayers = 10_000, MaxWidth = 1 << 16, MaxContext = 1 << 20;
+
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first bad field (file checks happen when data loads).</summary>
     public void Validate()
     {
-        Options.Validate();
         if (Tokenizer is not ("char" or "byte" or "bpe" or "gpt2")) throw new InvalidInputException($"must be char, byte, bpe or gpt2, got '{Tokenizer}'", field: "--tokenizer");
         if (Tokenizer == "gpt2" && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs --vocab DIR (a folder with encoder.json and vocab.bpe)", field: "--vocab");
         if (Init is not ("gpt2" or "torch")) throw new InvalidInputException($"must be gpt2 or torch, got '{Init}'", field: "--init");
         if (Sampler is not ("random" or "windows")) throw new InvalidInputException($"must be random or windows, got '{Sampler}'", field: "--sampler");
         if (Architecture is not ("gpt" or "llama")) throw new InvalidInputException($"must be gpt or llama, got '{Architecture}'", field: "--arch");
-        if (CorpusCharacters < 1000) throw new InvalidInputException($"must be at least 1000, got {CorpusCharacters}", field: "--corpus-chars");
-        if (BpeMerges < 1) throw new InvalidInputException($"must be positive, got {BpeMerges}", field: "--bpe-merges");
+        if (string.IsNullOrEmpty(Preset)) throw new InvalidInputException("must name a preset", field: "--preset");
+        if (CorpusCharacters is < 1000 or > MaxCorpusCharacters) throw new InvalidInputException($"must be between 1000 and {MaxCorpusCharacters}, got {CorpusCharacters}", field: "--corpus-chars");
+        if (BpeMerges is < 1 or > MaxBpeMerges) throw new InvalidInputException($"must be between 1 and {MaxBpeMerges}, got {BpeMerges}", field: "--bpe-merges");
+        if (Residual is ResidualMode mode && !Enum.IsDefined(mode)) throw new InvalidInputException($"is not a residual policy ({(int)mode})", field: "--residual");
         if (!(TrainFraction > 0 && TrainFraction < 1)) throw new InvalidInputException($"must be in (0, 1), got {TrainFraction}", field: "--split");
         if (Stride is <= 0) throw new InvalidInputException($"must be positive, got {Stride}", field: "--stride");
         if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: "--epochs");
         if (Epochs is not null && Sampler != "windows") throw new InvalidInputException("--epochs needs --sampler windows", field: "--epochs");
         if (SampleTokens < 0) throw new InvalidInputException($"must be >= 0, got {SampleTokens}", field: "--sample-tokens");
         if (Dropout is float p && !(p >= 0f && p < 1f)) throw new InvalidInputException($"must be in [0, 1), got {p}", field: "--dropout");
-        foreach (var (value, name) in new[] { (Layers, "--layers"), (Heads, "--heads"), (Width, "--width"), (ModelContext, "--model-context") })
-            if (value is <= 0) throw new InvalidInputException($"must be positive, got {value}", field: name);
+        foreach (var (value, name, max) in new[] { (Layers, "--layers", MaxLayers), (Heads, "--heads", MaxWidth), (Width, "--width", MaxWidth), (ModelContext, "--model-context", MaxContext) })
+            if (value is <= 0 || value > max) throw new InvalidInputException($"must be between 1 and {max}, got {value}", field: name);
+        if (Heads is int heads && Width is int width && width % heads != 0)
+            throw new InvalidInputException($"{heads} heads do not divide width {width} (each head gets width / heads channels)", field: "--heads");
+        // After the model's sizes: the default --context comes from --model-context, so a bad one is reported as itself.
+        Options.Validate();
     }
 }

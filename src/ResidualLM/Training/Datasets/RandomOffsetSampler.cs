@@ -9,7 +9,7 @@ namespace ResidualLM.Training;
 /// </summary>
 public sealed class RandomOffsetSampler : IBatchSampler
 {
-    const string KindName = "random-offsets";
+    internal const string KindName = "random-offsets";
 
     readonly ReadOnlyMemory<int> tokens;
     readonly Rng rng;

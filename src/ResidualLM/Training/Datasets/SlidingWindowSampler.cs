@@ -11,7 +11,7 @@ namespace ResidualLM.Training;
 /// </summary>
 public sealed class SlidingWindowSampler : IBatchSampler
 {
-    const string KindName = "sliding-windows";
+    internal const string KindName = "sliding-windows";
 
     readonly ReadOnlyMemory<int> tokens;
     readonly int stride;

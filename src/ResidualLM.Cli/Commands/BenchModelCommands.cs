@@ -70,9 +70,9 @@ public static class BenchModelCommands
         {
             for (int j = 0; j < inputs.Length; j++) { inputs[j] = rng.NextInt(v); targets[j] = rng.NextInt(v); }
             var clock = Stopwatch.StartNew();
-            model.ZeroGrad();
+            model.ZeroGrad(reuseBuffers: true);
             var loss = LanguageModel.Loss(model.Forward(inputs, b, t).Reshape(b * t, v), targets);
-            loss.Backward();
+            loss.Backward(reuseBuffers: true);
             optimizer.Step();
             if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);
         }

@@ -22,8 +22,8 @@ public static partial class Ops
         if (k.Dim(0) != batch || k.Dim(1) != heads || k.Dim(3) != hs || !v.Shape.SequenceEqual(k.Shape))
             throw new ArgumentException($"attention shapes differ: q {q.ShapeString}, k {k.ShapeString}, v {v.ShapeString}");
         float scale = 1f / MathF.Sqrt(hs);
-        var y = new Tensor(batch, heads, tq, hs);
-        var probabilities = new float[batch * heads * tq * tk];
+        var y = Tensor.Uninitialized(batch, heads, tq, hs);                       // the kernel writes every element
+        var probabilities = BufferPool.Rent(batch * heads * tq * tk, clear: false);
         AttentionKernel.Forward(q.Data, k.Data, v.Data, y.Data, probabilities, batch * heads, heads, tq, tk, hs, scale, causal, keyPadding ?? []);
         float[]? applied = null;
         if (training && dropout > 0f)
@@ -35,7 +35,11 @@ public static partial class Ops
             for (int i = 0; i < applied.Length; i++) applied[i] = rng.NextFloat() < dropout ? 0f : probabilities[i] * keep;
             Gemm.MultiplyBatched(applied, v.Data, y.Data, batch * heads, tq, tk, hs);
         }
-        if (!Graph.ShouldRecord([q, k, v])) return y;
+        if (!Graph.ShouldRecord([q, k, v]))
+        {
+            BufferPool.Return(probabilities);
+            return y;
+        }
         return Graph.Record(y, [q, k, v], () =>
         {
             float[] dq = q.RequiresGrad ? q.GradOrZeros().Data : new float[q.Size];
@@ -43,6 +47,8 @@ public static partial class Ops
             float[] dv = v.RequiresGrad ? v.GradOrZeros().Data : new float[v.Size];
             AttentionKernel.Backward(q.Data, k.Data, v.Data, probabilities, applied ?? [], y.Grad!.Data, dq, dk, dv,
                 batch * heads, tq, tk, hs, scale);
+            // A closure runs at most once (the graph is released after backward), so its scratch can be reused.
+            BufferPool.Return(probabilities);
         });
     }
 }

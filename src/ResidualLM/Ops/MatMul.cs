@@ -30,7 +30,7 @@ public static partial class Ops
         }
         var outShape = a.ShapeArray.ToArray();
         outShape[^2] = m; outShape[^1] = n;
-        var c = new Tensor(outShape);
+        var c = Tensor.Uninitialized(outShape);                                  // every element written by the GEMM
         // A shared B with an untransposed A is one big (batch*M, K) x (K, N) product: better for the GEMM.
         bool flatten = broadcastB && !transposeA;
         if (flatten) Gemm.Multiply(a.Data, b.Data, c.Data, batch * m, k, n, false, transposeB);

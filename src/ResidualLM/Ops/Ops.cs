@@ -38,7 +38,8 @@ public static partial class Ops
         TensorPrimitives.Add(dx, g, dx);
     }
 
-    internal static Tensor NewLike(Tensor x) => new(x.ShapeArray);
+    /// <summary>An output of x's shape whose elements the caller overwrites (a reused buffer, not zeroed).</summary>
+    internal static Tensor NewLike(Tensor x) => Tensor.Uninitialized(x.ShapeArray);
 
     enum BinaryKind { Add, Subtract, Multiply, Divide }
 

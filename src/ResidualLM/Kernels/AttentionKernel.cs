@@ -1,7 +1,12 @@
 // Fused scaled dot-product attention per (batch, head): scores, mask, softmax and the weighted sum in one pass,
 // keeping the attention probabilities for backward. Glossary: BH = batch*heads, TQ/TK = query/key lengths, HS = head size.
 // Queries may be a suffix of the keys (KV-cache decoding): query i sits at absolute position TK - TQ + i.
-using System.Numerics.Tensors;
+// Small heads (HS 16..64) make per-key dot products and axpys call-bound, so the keys (or values) of one head are
+// transposed once into a (HS, TK) scratch and 16 scores come out of HS broadcast FMAs; rows of HS floats are updated
+// with inline vector loops. Scratch comes from ArrayPool once per thread and call.
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ResidualLM.Kernels;
 
@@ -19,47 +24,51 @@ public static class AttentionKernel
     {
         CheckSizes(q.Length, k.Length, v.Length, output.Length, probabilities.Length, batchHeads, queryLength, keyLength, headSize);
         if (!keyPadding.IsEmpty && keyPadding.Length != batchHeads / heads * keyLength) throw new ArgumentException("key padding mask must be (B, TK)");
+        if (batchHeads == 0 || queryLength == 0) return;
         fixed (float* pq = q, pk = k, pv = v, po = output, pp = probabilities)
         fixed (bool* pm = keyPadding)
         {
             float* qs = pq, ks = pk, vs = pv, os = po, ps = pp; bool* ms = pm; bool hasMask = !keyPadding.IsEmpty;
+            int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength);
             Parallelism.For(0, batchHeads, (start, end) =>
             {
-                for (int bh = start; bh < end; bh++)
+                float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + stride);
+                fixed (float* kT = scratch)
                 {
-                    float* qh = qs + (long)bh * queryLength * headSize, kh = ks + (long)bh * keyLength * headSize;
-                    float* vh = vs + (long)bh * keyLength * headSize, oh = os + (long)bh * queryLength * headSize;
-                    float* ph = ps + (long)bh * queryLength * keyLength;
-                    bool* mask = hasMask ? ms + (long)(bh / heads) * keyLength : null;
-                    for (int i = 0; i < queryLength; i++)
+                    float* scores = kT + hs * stride;
+                    for (int bh = start; bh < end; bh++)
                     {
-                        var qi = new ReadOnlySpan<float>(qh + (long)i * headSize, headSize);
-                        var row = new Span<float>(ph + (long)i * keyLength, keyLength);
-                        int visible = causal ? keyLength - queryLength + i + 1 : keyLength;
-                        float max = float.NegativeInfinity;
-                        for (int j = 0; j < visible; j++)
+                        float* qh = qs + (long)bh * tq * hs, kh = ks + (long)bh * tk * hs, vh = vs + (long)bh * tk * hs;
+                        float* oh = os + (long)bh * tq * hs, ph = ps + (long)bh * tq * tk;
+                        bool* mask = hasMask ? ms + (long)(bh / heads) * tk : null;
+                        Transpose(kh, tk, hs, kT, stride);
+                        for (int i = 0; i < tq; i++)
                         {
-                            float s = (mask is not null && mask[j]) ? float.NegativeInfinity
-                                : TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(kh + (long)j * headSize, headSize)) * scale;
-                            row[j] = s;
-                            if (s > max) max = s;
-                        }
-                        row.Slice(visible).Clear();
-                        var oi = new Span<float>(oh + (long)i * headSize, headSize);
-                        oi.Clear();
-                        if (float.IsNegativeInfinity(max)) { row.Clear(); continue; }
-                        var live = row.Slice(0, visible);
-                        TensorPrimitives.Subtract(live, max, live);
-                        TensorPrimitives.Exp(live, live);
-                        float inv = 1f / TensorPrimitives.Sum(live);
-                        TensorPrimitives.Multiply(live, inv, live);
-                        for (int j = 0; j < visible; j++)
-                        {
-                            float p = live[j];
-                            if (p != 0f) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vh + (long)j * headSize, headSize), p, oi, oi);
+                            int visible = causal ? tk - tq + i + 1 : tk;
+                            float* prow = ph + (long)i * tk, orow = oh + (long)i * hs;
+                            RowTimesTransposed(qh + (long)i * hs, kT, hs, stride, visible, scores);
+                            float max = float.NegativeInfinity;
+                            for (int j = 0; j < visible; j++)
+                            {
+                                float s = (mask is not null && mask[j]) ? float.NegativeInfinity : scores[j] * scale;
+                                scores[j] = s;
+                                if (s > max) max = s;
+                            }
+                            new Span<float>(orow, hs).Clear();
+                            new Span<float>(prow, tk).Clear();
+                            if (float.IsNegativeInfinity(max)) continue;
+                            float sum = ExpShifted(scores, visible, max);
+                            float inv = 1f / sum;
+                            for (int j = 0; j < visible; j++)
+                            {
+                                float p = scores[j] * inv;
+                                prow[j] = p;
+                                if (p != 0f) Axpy(p, vh + (long)j * hs, orow, hs);
+                            }
                         }
                     }
                 }
+                ArrayPool<float>.Shared.Return(scratch);
             }, costPerItem: 4L * queryLength * keyLength * headSize);
         }
     }
@@ -77,49 +86,133 @@ public static class AttentionKernel
         CheckSizes(q.Length, k.Length, v.Length, dOutput.Length, probabilities.Length, batchHeads, queryLength, keyLength, headSize);
         if (dq.Length != q.Length || dk.Length != k.Length || dv.Length != v.Length) throw new ArgumentException("gradient sizes differ from inputs");
         if (!appliedWeights.IsEmpty && appliedWeights.Length != probabilities.Length) throw new ArgumentException("applied weights must match probabilities");
+        if (batchHeads == 0 || queryLength == 0) return;
         fixed (float* pq = q, pk = k, pv = v, pp = probabilities, pa = appliedWeights, pdo = dOutput, pdq = dq, pdk = dk, pdv = dv)
         {
             float* qs = pq, ks = pk, vs = pv, ps = pp, wsAll = pa == null ? pp : pa, dos = pdo, dqs = pdq, dks = pdk, dvs = pdv;
             bool dropout = pa != null && !appliedWeights.IsEmpty;
+            int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength);
             Parallelism.For(0, batchHeads, (start, end) =>
             {
-                var dP = new float[keyLength];
-                for (int bh = start; bh < end; bh++)
+                float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + stride);
+                fixed (float* vT = scratch)
                 {
-                    long qo = (long)bh * queryLength * headSize, ko = (long)bh * keyLength * headSize, po = (long)bh * queryLength * keyLength;
-                    for (int i = 0; i < queryLength; i++)
+                    float* dP = vT + hs * stride;
+                    for (int bh = start; bh < end; bh++)
                     {
-                        var doi = new ReadOnlySpan<float>(dos + qo + (long)i * headSize, headSize);
-                        float* prow = ps + po + (long)i * keyLength, wrow = wsAll + po + (long)i * keyLength;
-                        // dv_j += W_ij dout_i ; dW_ij = dout_i . v_j
-                        for (int j = 0; j < keyLength; j++)
+                        long qo = (long)bh * tq * hs, ko = (long)bh * tk * hs, po = (long)bh * tq * tk;
+                        Transpose(vs + ko, tk, hs, vT, stride);
+                        for (int i = 0; i < tq; i++)
                         {
-                            float w = wrow[j];
-                            if (prow[j] == 0f) { dP[j] = 0f; continue; }
-                            var vj = new ReadOnlySpan<float>(vs + ko + (long)j * headSize, headSize);
-                            var dvj = new Span<float>(dvs + ko + (long)j * headSize, headSize);
-                            if (w != 0f) TensorPrimitives.MultiplyAdd(doi, w, dvj, dvj);
-                            float dw = TensorPrimitives.Dot(doi, vj);
-                            // Through dropout: W = P * keep / (1 - p), so dP = dW * (W / P).
-                            dP[j] = dropout ? dw * (w / prow[j]) : dw;
-                        }
-                        float dot = 0f;
-                        for (int j = 0; j < keyLength; j++) dot += dP[j] * prow[j];
-                        var qi = new ReadOnlySpan<float>(qs + qo + (long)i * headSize, headSize);
-                        var dqi = new Span<float>(dqs + qo + (long)i * headSize, headSize);
-                        for (int j = 0; j < keyLength; j++)
-                        {
-                            float p = prow[j];
-                            if (p == 0f) continue;
-                            float ds = p * (dP[j] - dot) * scale;
-                            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(ks + ko + (long)j * headSize, headSize), ds, dqi, dqi);
-                            var dkj = new Span<float>(dks + ko + (long)j * headSize, headSize);
-                            TensorPrimitives.MultiplyAdd(qi, ds, dkj, dkj);
+                            float* doi = dos + qo + (long)i * hs, prow = ps + po + (long)i * tk, wrow = wsAll + po + (long)i * tk;
+                            // Keys past the last nonzero weight (the causal cut) contribute nothing.
+                            int limit = tk;
+                            while (limit > 0 && prow[limit - 1] == 0f) limit--;
+                            if (limit == 0) continue;
+                            // dW_ij = dout_i . v_j for j < limit, 16 at a time; dv_j += W_ij dout_i.
+                            RowTimesTransposed(doi, vT, hs, stride, limit, dP);
+                            float dot = 0f;
+                            for (int j = 0; j < limit; j++)
+                            {
+                                float p = prow[j], w = wrow[j];
+                                if (p == 0f) { dP[j] = 0f; continue; }
+                                if (w != 0f) Axpy(w, doi, dvs + ko + (long)j * hs, hs);
+                                // Through dropout: W = P * keep / (1 - p), so dP = dW * (W / P).
+                                if (dropout) dP[j] *= w / p;
+                                dot += dP[j] * p;
+                            }
+                            float* qi = qs + qo + (long)i * hs, dqi = dqs + qo + (long)i * hs;
+                            for (int j = 0; j < limit; j++)
+                            {
+                                float p = prow[j];
+                                if (p == 0f) continue;
+                                float ds = p * (dP[j] - dot) * scale;
+                                Axpy(ds, ks + ko + (long)j * hs, dqi, hs);
+                                Axpy(ds, qi, dks + ko + (long)j * hs, hs);
+                            }
                         }
                     }
                 }
+                ArrayPool<float>.Shared.Return(scratch);
             }, costPerItem: 8L * queryLength * keyLength * headSize);
         }
+    }
+
+    /// <summary>Row stride of the transposed scratch: TK rounded up to a whole vector of 16.</summary>
+    static int Padded(int keyLength) => (keyLength + 15) & ~15;
+
+    /// <summary>xT (HS, stride) = x (T, HS) transposed; the padding columns are zeroed so whole vectors can be read.</summary>
+    static unsafe void Transpose(float* x, int time, int headSize, float* xT, int stride)
+    {
+        for (int d = 0; d < headSize; d++)
+        {
+            float* row = xT + (long)d * stride;
+            for (int t = 0; t < time; t++) row[t] = x[(long)t * headSize + d];
+            for (int t = time; t < stride; t++) row[t] = 0f;
+        }
+    }
+
+    /// <summary>out[j] = sum_d a[d] bT[d, j] for j &lt; count (rounded up to 16; bT has that many columns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static unsafe void RowTimesTransposed(float* a, float* bT, int headSize, int stride, int count, float* output)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (int j = 0; j < count; j += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                float* column = bT + j;
+                for (int d = 0; d < headSize; d++) acc = Vector512.FusedMultiplyAdd(Vector512.Create(a[d]), Vector512.Load(column + (long)d * stride), acc);
+                acc.Store(output + j);
+            }
+            return;
+        }
+        for (int j = 0; j < count; j++)
+        {
+            float s = 0f;
+            for (int d = 0; d < headSize; d++) s += a[d] * bT[(long)d * stride + j];
+            output[j] = s;
+        }
+    }
+
+    /// <summary>scores[j] = exp(scores[j] - max) for j &lt; count (exp(-inf) = 0); returns their sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static unsafe float ExpShifted(float* scores, int count, float max)
+    {
+        float sum = 0f;
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vmax = Vector512.Create(max);
+            var acc = Vector512<float>.Zero;
+            for (; j <= count - 16; j += 16)
+            {
+                var e = Vector512.Exp(Vector512.Load(scores + j) - vmax);
+                e.Store(scores + j);
+                acc += e;
+            }
+            sum = Vector512.Sum(acc);
+        }
+        for (; j < count; j++)
+        {
+            float e = MathF.Exp(scores[j] - max);
+            scores[j] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    /// <summary>y += a x over n floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Axpy(float a, float* x, float* y, int n)
+    {
+        int d = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var va = Vector512.Create(a);
+            for (; d <= n - 16; d += 16) Vector512.FusedMultiplyAdd(va, Vector512.Load(x + d), Vector512.Load(y + d)).Store(y + d);
+        }
+        for (; d < n; d++) y[d] += a * x[d];
     }
 
     static void CheckSizes(int q, int k, int v, int o, int p, int bh, int tq, int tk, int hs)

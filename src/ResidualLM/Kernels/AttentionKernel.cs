@@ -14,22 +14,62 @@ namespace ResidualLM.Kernels;
 public static class AttentionKernel
 {
     /// <summary>
+    /// Where the rows of one operand live: element (bh, t, d), with bh = b * heads + h, is at
+    /// b * BatchStride + h * HeadStride + t * RowStride + d (plus the operand's start).
+    /// </summary>
+    public readonly record struct HeadLayout(long BatchStride, long HeadStride, long RowStride)
+    {
+        /// <summary>Heads stored apart, (B, NH, T, HS) contiguous.</summary>
+        public static HeadLayout Split(int heads, int time, int headSize) => new((long)heads * time * headSize, (long)time * headSize, headSize);
+
+        /// <summary>Heads side by side in rows of <paramref name="rowWidth"/> floats, (B, T, rowWidth), e.g. GPT-2's packed qkv (B, T, 3C).</summary>
+        public static HeadLayout Packed(int time, int headSize, int rowWidth) => new((long)time * rowWidth, headSize, rowWidth);
+
+        internal long Start(int bh, int heads) => bh / heads * BatchStride + bh % heads * HeadStride;
+    }
+
+    /// <summary>
     /// out = softmax(q k^T * scale + mask) v. q: (BH, TQ, HS); k, v: (BH, TK, HS); out: (BH, TQ, HS);
     /// probabilities: (BH, TQ, TK), written for backward (masked entries 0). keyPadding: (B, TK) true where a key is
     /// padding, or empty; heads maps bh to its batch row. A query row with every key masked gets zeros.
     /// </summary>
-    public static unsafe void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale,
         bool causal, ReadOnlySpan<bool> keyPadding)
     {
         CheckSizes(q.Length, k.Length, v.Length, output.Length, probabilities.Length, batchHeads, queryLength, keyLength, headSize);
         if (!keyPadding.IsEmpty && keyPadding.Length != batchHeads / heads * keyLength) throw new ArgumentException("key padding mask must be (B, TK)");
+        HeadLayout queries = HeadLayout.Split(heads, queryLength, headSize), keys = HeadLayout.Split(heads, keyLength, headSize);
+        ForwardCore(q, queries, k, v, keys, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+    }
+
+    /// <summary>
+    /// Causal or bidirectional self-attention straight from a packed projection: qkv (B, T, 3C) holding [q | k | v] per
+    /// row, heads side by side (C = NH * HS); output (B, T, C) with heads merged; probabilities (B*NH, T, T). No head
+    /// split or merge copies are needed.
+    /// </summary>
+    public static void ForwardPacked(ReadOnlySpan<float> qkv, Span<float> output, Span<float> probabilities, int batch, int heads, int time,
+        int headSize, float scale, bool causal, ReadOnlySpan<bool> keyPadding)
+    {
+        int width = heads * headSize;
+        if (qkv.Length != (long)batch * time * 3 * width || output.Length != (long)batch * time * width || probabilities.Length != (long)batch * heads * time * time)
+            throw new ArgumentException("packed attention span lengths do not match (B, T, 3C), (B, T, C), (B*NH, T, T)");
+        if (!keyPadding.IsEmpty && keyPadding.Length != batch * time) throw new ArgumentException("key padding mask must be (B, T)");
+        HeadLayout input = HeadLayout.Packed(time, headSize, 3 * width), merged = HeadLayout.Packed(time, headSize, width);
+        ForwardCore(qkv, input, qkv[width..], qkv[(2 * width)..], input, output, merged, probabilities, batch * heads, heads, time, time, headSize, scale, causal, keyPadding);
+    }
+
+    static unsafe void ForwardCore(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
+        Span<float> output, HeadLayout oLayout, Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize,
+        float scale, bool causal, ReadOnlySpan<bool> keyPadding)
+    {
         if (batchHeads == 0 || queryLength == 0) return;
         fixed (float* pq = q, pk = k, pv = v, po = output, pp = probabilities)
         fixed (bool* pm = keyPadding)
         {
             float* qs = pq, ks = pk, vs = pv, os = po, ps = pp; bool* ms = pm; bool hasMask = !keyPadding.IsEmpty;
             int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength);
+            long qRow = qLayout.RowStride, kvRow = kvLayout.RowStride, oRow = oLayout.RowStride;
             Parallelism.For(0, batchHeads, (start, end) =>
             {
                 float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + stride);
@@ -38,15 +78,15 @@ public static class AttentionKernel
                     float* scores = kT + hs * stride;
                     for (int bh = start; bh < end; bh++)
                     {
-                        float* qh = qs + (long)bh * tq * hs, kh = ks + (long)bh * tk * hs, vh = vs + (long)bh * tk * hs;
-                        float* oh = os + (long)bh * tq * hs, ph = ps + (long)bh * tq * tk;
+                        float* qh = qs + qLayout.Start(bh, heads), kh = ks + kvLayout.Start(bh, heads), vh = vs + kvLayout.Start(bh, heads);
+                        float* oh = os + oLayout.Start(bh, heads), ph = ps + (long)bh * tq * tk;
                         bool* mask = hasMask ? ms + (long)(bh / heads) * tk : null;
-                        Transpose(kh, tk, hs, kT, stride);
+                        Transpose(kh, kvRow, tk, hs, kT, stride);
                         for (int i = 0; i < tq; i++)
                         {
                             int visible = causal ? tk - tq + i + 1 : tk;
-                            float* prow = ph + (long)i * tk, orow = oh + (long)i * hs;
-                            RowTimesTransposed(qh + (long)i * hs, kT, hs, stride, visible, scores);
+                            float* prow = ph + (long)i * tk, orow = oh + i * oRow;
+                            RowTimesTransposed(qh + i * qRow, kT, hs, stride, visible, scores);
                             float max = float.NegativeInfinity;
                             for (int j = 0; j < visible; j++)
                             {
@@ -63,7 +103,7 @@ public static class AttentionKernel
                             {
                                 float p = scores[j] * inv;
                                 prow[j] = p;
-                                if (p != 0f) Axpy(p, vh + (long)j * hs, orow, hs);
+                                if (p != 0f) Axpy(p, vh + j * kvRow, orow, hs);
                             }
                         }
                     }
@@ -79,19 +119,44 @@ public static class AttentionKernel
     /// dq += dS k * scale; dk += dS^T q * scale. When dropout was applied, pass the kept-and-scaled weights as
     /// <paramref name="appliedWeights"/> and the pre-dropout probabilities as <paramref name="probabilities"/>.
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+    public static void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights, ReadOnlySpan<float> dOutput,
         Span<float> dq, Span<float> dk, Span<float> dv, int batchHeads, int queryLength, int keyLength, int headSize, float scale)
     {
         CheckSizes(q.Length, k.Length, v.Length, dOutput.Length, probabilities.Length, batchHeads, queryLength, keyLength, headSize);
         if (dq.Length != q.Length || dk.Length != k.Length || dv.Length != v.Length) throw new ArgumentException("gradient sizes differ from inputs");
         if (!appliedWeights.IsEmpty && appliedWeights.Length != probabilities.Length) throw new ArgumentException("applied weights must match probabilities");
+        // One "head" per bh: the contiguous layout needs no head count.
+        HeadLayout queries = HeadLayout.Split(1, queryLength, headSize), keys = HeadLayout.Split(1, keyLength, headSize);
+        BackwardCore(q, queries, k, v, keys, probabilities, appliedWeights, dOutput, queries, dq, dk, dv, batchHeads, 1, queryLength, keyLength, headSize, scale);
+    }
+
+    /// <summary>Backward of <see cref="ForwardPacked"/>: dqkv (B, T, 3C) += the gradients of q, k and v; dOutput (B, T, C).</summary>
+    public static void BackwardPacked(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights,
+        ReadOnlySpan<float> dOutput, Span<float> dqkv, int batch, int heads, int time, int headSize, float scale)
+    {
+        int width = heads * headSize;
+        if (qkv.Length != (long)batch * time * 3 * width || dqkv.Length != qkv.Length || dOutput.Length != (long)batch * time * width
+            || probabilities.Length != (long)batch * heads * time * time)
+            throw new ArgumentException("packed attention span lengths do not match (B, T, 3C), (B, T, C), (B*NH, T, T)");
+        if (!appliedWeights.IsEmpty && appliedWeights.Length != probabilities.Length) throw new ArgumentException("applied weights must match probabilities");
+        HeadLayout input = HeadLayout.Packed(time, headSize, 3 * width), merged = HeadLayout.Packed(time, headSize, width);
+        BackwardCore(qkv, input, qkv[width..], qkv[(2 * width)..], input, probabilities, appliedWeights, dOutput, merged,
+            dqkv, dqkv[width..], dqkv[(2 * width)..], batch * heads, heads, time, time, headSize, scale);
+    }
+
+    // The gradients share the layout of their inputs: dq like q, dk and dv like k and v.
+    static unsafe void BackwardCore(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
+        ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights, ReadOnlySpan<float> dOutput, HeadLayout oLayout,
+        Span<float> dq, Span<float> dk, Span<float> dv, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale)
+    {
         if (batchHeads == 0 || queryLength == 0) return;
         fixed (float* pq = q, pk = k, pv = v, pp = probabilities, pa = appliedWeights, pdo = dOutput, pdq = dq, pdk = dk, pdv = dv)
         {
             float* qs = pq, ks = pk, vs = pv, ps = pp, wsAll = pa == null ? pp : pa, dos = pdo, dqs = pdq, dks = pdk, dvs = pdv;
             bool dropout = pa != null && !appliedWeights.IsEmpty;
             int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength);
+            long qRow = qLayout.RowStride, kvRow = kvLayout.RowStride, oRow = oLayout.RowStride;
             Parallelism.For(0, batchHeads, (start, end) =>
             {
                 float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + stride);
@@ -100,11 +165,11 @@ public static class AttentionKernel
                     float* dP = vT + hs * stride;
                     for (int bh = start; bh < end; bh++)
                     {
-                        long qo = (long)bh * tq * hs, ko = (long)bh * tk * hs, po = (long)bh * tq * tk;
-                        Transpose(vs + ko, tk, hs, vT, stride);
+                        long qo = qLayout.Start(bh, heads), ko = kvLayout.Start(bh, heads), oo = oLayout.Start(bh, heads), po = (long)bh * tq * tk;
+                        Transpose(vs + ko, kvRow, tk, hs, vT, stride);
                         for (int i = 0; i < tq; i++)
                         {
-                            float* doi = dos + qo + (long)i * hs, prow = ps + po + (long)i * tk, wrow = wsAll + po + (long)i * tk;
+                            float* doi = dos + oo + i * oRow, prow = ps + po + (long)i * tk, wrow = wsAll + po + (long)i * tk;
                             // Keys past the last nonzero weight (the causal cut) contribute nothing.
                             int limit = tk;
                             while (limit > 0 && prow[limit - 1] == 0f) limit--;
@@ -116,19 +181,19 @@ public static class AttentionKernel
                             {
                                 float p = prow[j], w = wrow[j];
                                 if (p == 0f) { dP[j] = 0f; continue; }
-                                if (w != 0f) Axpy(w, doi, dvs + ko + (long)j * hs, hs);
+                                if (w != 0f) Axpy(w, doi, dvs + ko + j * kvRow, hs);
                                 // Through dropout: W = P * keep / (1 - p), so dP = dW * (W / P).
                                 if (dropout) dP[j] *= w / p;
                                 dot += dP[j] * p;
                             }
-                            float* qi = qs + qo + (long)i * hs, dqi = dqs + qo + (long)i * hs;
+                            float* qi = qs + qo + i * qRow, dqi = dqs + qo + i * qRow;
                             for (int j = 0; j < limit; j++)
                             {
                                 float p = prow[j];
                                 if (p == 0f) continue;
                                 float ds = p * (dP[j] - dot) * scale;
-                                Axpy(ds, ks + ko + (long)j * hs, dqi, hs);
-                                Axpy(ds, qi, dks + ko + (long)j * hs, hs);
+                                Axpy(ds, ks + ko + j * kvRow, dqi, hs);
+                                Axpy(ds, qi, dks + ko + j * kvRow, hs);
                             }
                         }
                     }
@@ -141,13 +206,13 @@ public static class AttentionKernel
     /// <summary>Row stride of the transposed scratch: TK rounded up to a whole vector of 16.</summary>
     static int Padded(int keyLength) => (keyLength + 15) & ~15;
 
-    /// <summary>xT (HS, stride) = x (T, HS) transposed; the padding columns are zeroed so whole vectors can be read.</summary>
-    static unsafe void Transpose(float* x, int time, int headSize, float* xT, int stride)
+    /// <summary>xT (HS, stride) = x (T, HS; rows rowStride apart) transposed; the padding columns are zeroed so whole vectors can be read.</summary>
+    static unsafe void Transpose(float* x, long rowStride, int time, int headSize, float* xT, int stride)
     {
         for (int d = 0; d < headSize; d++)
         {
             float* row = xT + (long)d * stride;
-            for (int t = 0; t < time; t++) row[t] = x[(long)t * headSize + d];
+            for (int t = 0; t < time; t++) row[t] = x[t * rowStride + d];
             for (int t = time; t < stride; t++) row[t] = 0f;
         }
     }

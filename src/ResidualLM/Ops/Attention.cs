@@ -51,4 +51,30 @@ public static partial class Ops
             BufferPool.Return(probabilities);
         });
     }
+
+    /// <summary>
+    /// Multi-head self-attention straight from the fused projection: qkv (B, T, 3C) holding [q | k | v] per row, heads
+    /// side by side (C = NH * HS) -> (B, T, C) with heads merged. The same as Split, SplitHeads, <see cref="Attention"/>
+    /// and MergeHeads without their four copies and graph nodes (no dropout on the weights; a test checks the equality).
+    /// </summary>
+    public static Tensor SelfAttention(Tensor qkv, int heads, bool causal, bool[]? keyPadding = null)
+    {
+        if (qkv.Rank != 3 || heads <= 0 || qkv.Dim(2) % (3 * heads) != 0)
+            throw new ArgumentException($"self-attention needs qkv (B, T, 3C) with C divisible by {heads} heads, got {qkv.ShapeString}");
+        int batch = qkv.Dim(0), time = qkv.Dim(1), width = qkv.Dim(2) / 3, hs = width / heads;
+        float scale = 1f / MathF.Sqrt(hs);
+        var y = Tensor.Uninitialized(batch, time, width);                              // the kernel writes every element
+        var probabilities = BufferPool.Rent(batch * heads * time * time, clear: false);
+        AttentionKernel.ForwardPacked(qkv.Data, y.Data, probabilities, batch, heads, time, hs, scale, causal, keyPadding ?? []);
+        if (!Graph.ShouldRecord(qkv))
+        {
+            BufferPool.Return(probabilities);
+            return y;
+        }
+        return Graph.Record(y, [qkv], () =>
+        {
+            AttentionKernel.BackwardPacked(qkv.Data, probabilities, [], y.Grad!.Data, qkv.GradOrZeros().Data, batch, heads, time, hs, scale);
+            BufferPool.Return(probabilities);   // a closure runs at most once
+        });
+    }
 }

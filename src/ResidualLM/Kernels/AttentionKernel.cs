@@ -2,8 +2,8 @@
 // keeping the attention probabilities for backward. Glossary: BH = batch*heads, TQ/TK = query/key lengths, HS = head size.
 // Queries may be a suffix of the keys (KV-cache decoding): query i sits at absolute position TK - TQ + i.
 // Small heads (HS 16..64) make per-key dot products and axpys call-bound, so the keys (or values) of one head are
-// transposed once into a (HS, TK) scratch and 16 scores come out of HS broadcast FMAs; rows of HS floats are updated
-// with inline vector loops. Scratch comes from ArrayPool once per thread and call.
+// transposed once into a (HS, TK) scratch and 16 scores come out of HS broadcast FMAs; weighted sums of rows (p v, dS k,
+// W^T dout, dS^T q) accumulate 16 columns in a register. Scratch comes from ArrayPool once per thread and call.
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -99,12 +99,8 @@ public static class AttentionKernel
                             if (float.IsNegativeInfinity(max)) continue;
                             float sum = ExpShifted(scores, visible, max);
                             float inv = 1f / sum;
-                            for (int j = 0; j < visible; j++)
-                            {
-                                float p = scores[j] * inv;
-                                prow[j] = p;
-                                if (p != 0f) Axpy(p, vh + j * kvRow, orow, hs);
-                            }
+                            for (int j = 0; j < visible; j++) prow[j] = scores[j] * inv;
+                            WeightedRowSum(prow, 1, visible, vh, kvRow, orow, hs);          // o_i = sum_j p_ij v_j
                         }
                     }
                 }
@@ -159,42 +155,46 @@ public static class AttentionKernel
             long qRow = qLayout.RowStride, kvRow = kvLayout.RowStride, oRow = oLayout.RowStride;
             Parallelism.For(0, batchHeads, (start, end) =>
             {
-                float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + stride);
+                // vT (HS, stride), then dS (TQ, stride): the softmax-input gradients of one head, kept for the key pass.
+                float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + tq * stride);
                 fixed (float* vT = scratch)
                 {
-                    float* dP = vT + hs * stride;
+                    float* dS = vT + hs * stride;
                     for (int bh = start; bh < end; bh++)
                     {
                         long qo = qLayout.Start(bh, heads), ko = kvLayout.Start(bh, heads), oo = oLayout.Start(bh, heads), po = (long)bh * tq * tk;
                         Transpose(vs + ko, kvRow, tk, hs, vT, stride);
+                        // Query pass: dW_ij = dout_i . v_j (16 keys per HS broadcast FMAs), dS_ij = P_ij (dP_ij - sum_j dP_ij P_ij) * scale,
+                        // dq_i += sum_j dS_ij k_j. Keys past the last nonzero weight (the causal cut) contribute nothing.
                         for (int i = 0; i < tq; i++)
                         {
-                            float* doi = dos + oo + i * oRow, prow = ps + po + (long)i * tk, wrow = wsAll + po + (long)i * tk;
-                            // Keys past the last nonzero weight (the causal cut) contribute nothing.
+                            float* doi = dos + oo + i * oRow, prow = ps + po + (long)i * tk, wrow = wsAll + po + (long)i * tk, ds = dS + (long)i * stride;
                             int limit = tk;
                             while (limit > 0 && prow[limit - 1] == 0f) limit--;
+                            new Span<float>(ds, stride).Clear();
                             if (limit == 0) continue;
-                            // dW_ij = dout_i . v_j for j < limit, 16 at a time; dv_j += W_ij dout_i.
-                            RowTimesTransposed(doi, vT, hs, stride, limit, dP);
+                            RowTimesTransposed(doi, vT, hs, stride, limit, ds);
                             float dot = 0f;
                             for (int j = 0; j < limit; j++)
                             {
-                                float p = prow[j], w = wrow[j];
-                                if (p == 0f) { dP[j] = 0f; continue; }
-                                if (w != 0f) Axpy(w, doi, dvs + ko + j * kvRow, hs);
-                                // Through dropout: W = P * keep / (1 - p), so dP = dW * (W / P).
-                                if (dropout) dP[j] *= w / p;
-                                dot += dP[j] * p;
-                            }
-                            float* qi = qs + qo + i * qRow, dqi = dqs + qo + i * qRow;
-                            for (int j = 0; j < limit; j++)
-                            {
                                 float p = prow[j];
-                                if (p == 0f) continue;
-                                float ds = p * (dP[j] - dot) * scale;
-                                Axpy(ds, ks + ko + j * kvRow, dqi, hs);
-                                Axpy(ds, qi, dks + ko + j * kvRow, hs);
+                                // Through dropout: W = P * keep / (1 - p), so dP = dW * (W / P).
+                                float dp = p == 0f ? 0f : dropout ? ds[j] * (wrow[j] / p) : ds[j];
+                                ds[j] = dp;
+                                dot += dp * p;
                             }
+                            for (int j = 0; j < limit; j++) ds[j] = prow[j] * (ds[j] - dot) * scale;
+                            WeightedRowSum(ds, 1, limit, ks + ko, kvRow, dqs + qo + i * qRow, hs, accumulate: true);
+                        }
+                        // Key pass: dv_j += sum_i W_ij dout_i and dk_j += sum_i dS_ij q_i over the queries that see key j.
+                        for (int j = 0; j < tk; j++)
+                        {
+                            int first = 0;
+                            while (first < tq && At(ps + po, tk, first, j) == 0f) first++;
+                            if (first == tq) continue;
+                            int count = tq - first;
+                            WeightedRowSum(wsAll + po + (long)first * tk + j, tk, count, dos + oo + first * oRow, oRow, dvs + ko + j * kvRow, hs, accumulate: true);
+                            WeightedRowSum(dS + (long)first * stride + j, stride, count, qs + qo + first * qRow, qRow, dks + ko + j * kvRow, hs, accumulate: true);
                         }
                     }
                 }
@@ -267,17 +267,36 @@ public static class AttentionKernel
         return sum;
     }
 
-    /// <summary>y += a x over n floats.</summary>
+    /// <summary>P[i, j] read from a row-major (rows, cols) block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Axpy(float a, float* x, float* y, int n)
+    static unsafe float At(float* p, int cols, int i, int j) => p[(long)i * cols + j];
+
+    /// <summary>
+    /// destination[d] (+)= sum_t weights[t * weightStride] rows[t * rowStride + d] for d &lt; HS: a weighted sum of
+    /// <paramref name="count"/> rows, accumulated 16 columns at a time in a register (one load and one FMA per term).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void WeightedRowSum(float* weights, long weightStride, int count, float* rows, long rowStride, float* destination, int headSize,
+        bool accumulate = false)
     {
         int d = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            var va = Vector512.Create(a);
-            for (; d <= n - 16; d += 16) Vector512.FusedMultiplyAdd(va, Vector512.Load(x + d), Vector512.Load(y + d)).Store(y + d);
+            for (; d <= headSize - 16; d += 16)
+            {
+                var acc = accumulate ? Vector512.Load(destination + d) : Vector512<float>.Zero;
+                float* w = weights, r = rows + d;
+                for (int t = 0; t < count; t++, w += weightStride, r += rowStride)
+                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(*w), Vector512.Load(r), acc);
+                acc.Store(destination + d);
+            }
         }
-        for (; d < n; d++) y[d] += a * x[d];
+        for (; d < headSize; d++)
+        {
+            float s = accumulate ? destination[d] : 0f;
+            for (int t = 0; t < count; t++) s += weights[t * weightStride] * rows[t * rowStride + d];
+            destination[d] = s;
+        }
     }
 
     static void CheckSizes(int q, int k, int v, int o, int p, int bh, int tq, int tk, int hs)

@@ -13,7 +13,7 @@ internal static class BufferPool
     const int MinLength = 1024;
 
     static readonly Dictionary<int, Stack<float[]>> free = [];
-    static readonly object gate = new();
+    static readonly Lock gate = new();
     static long pooledBytes;
 
     /// <summary>Most bytes kept idle in the pool (1 GiB by default, RLM_POOL_MB to change); beyond it returns are dropped.</summary>

@@ -63,13 +63,14 @@ static unsafe class GemmDriver
         RunRegion(in p, 0, p.M, 0, p.N);
     }
 
-    // Threads pay off above ~1 MFLOP; each part gets at least two micro-tile columns (or rows) of work, and there are
-    // up to two parts per thread so that a thread the OS has descheduled holds up only half of its share.
+    // Threads pay off above ~1 MFLOP; each part gets at least two micro-tile columns (or rows) of work. One part per
+    // thread: every part packs all of A (or B), so more parts cost packing traffic (51 MB per part for the tied
+    // head's dX); a descheduled worker's part is still taken over by the caller if the worker has not claimed it.
     static int PlanParts(int m, int n, int k, int threads)
     {
         if (threads <= 1 || 2.0 * m * n * k < 1 << 20) return 1;
         int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
-        return Math.Max(1, Math.Min(2 * threads, Math.Max(nPanels, mPanels) / 2));
+        return Math.Max(1, Math.Min(threads, Math.Max(nPanels, mPanels) / 2));
     }
 
     // Splits N in whole NR panels when there are enough of them (every thread packs all of A, a small cost), else M.

@@ -66,16 +66,26 @@ public static class BenchModelCommands
         var inputs = new int[b * t];
         var targets = new int[b * t];
         var times = new List<double>();
+        long allocatedBefore = 0;
+        int[] collectionsBefore = [];
         for (int i = 0; i < steps + 3; i++)
         {
+            if (i == 3)
+            {
+                allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                collectionsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+            }
             for (int j = 0; j < inputs.Length; j++) { inputs[j] = rng.NextInt(v); targets[j] = rng.NextInt(v); }
             var clock = Stopwatch.StartNew();
-            model.ZeroGrad();
+            model.ZeroGrad(reuseBuffers: true);
             var loss = LanguageModel.Loss(model.Forward(inputs, b, t).Reshape(b * t, v), targets);
-            loss.Backward();
+            loss.Backward(reuseBuffers: true);
             optimizer.Step();
             if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);
         }
+        // Steady-state allocation: what the timed steps hand the GC, and how often it had to run.
+        double allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)steps / (1 << 20);
+        int[] collections = [GC.CollectionCount(0) - collectionsBefore[0], GC.CollectionCount(1) - collectionsBefore[1], GC.CollectionCount(2) - collectionsBefore[2]];
         times.Sort();
         double median = times[times.Count / 2];
         double tokensPerSecond = b * t / (median / 1000);
@@ -85,10 +95,11 @@ public static class BenchModelCommands
             {
                 preset = preset.Name, ms_per_step = Math.Round(median, 1), tokens_per_s = Math.Round(tokensPerSecond, 1),
                 peak_rss_mb = Math.Round(peak, 1), threads = Parallelism.ThreadCount,
+                allocated_mb_per_step = Math.Round(allocatedPerStep, 2), gc_gen0 = collections[0], gc_gen1 = collections[1], gc_gen2 = collections[2],
             }));
         else
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB"));
+                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB, allocated {allocatedPerStep:F1} MB/step, GCs {collections[0]}/{collections[1]}/{collections[2]} (gen 0/1/2)"));
         return 0;
     }
 

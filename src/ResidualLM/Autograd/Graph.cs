@@ -54,10 +54,12 @@ public static class Graph
     /// <summary>
     /// Backpropagates from <paramref name="root"/>. Without a seed the root must have one element and its gradient is 1.
     /// Gradients accumulate into leaves (so a tensor used twice, like x in x + f(x), gets both contributions), and
-    /// the graph is released afterwards: intermediate tensors drop their parents, closures and gradients, and a later
-    /// backward that reaches one of them throws.
+    /// the graph is released as backward goes: once a node's closure has run, its gradient buffer is reused (unless it
+    /// has <see cref="Tensor.RetainGrad"/>) and the node drops its parents and closure; a later backward that reaches
+    /// one of them throws. With <paramref name="reuseValues"/>, the value buffers of intermediate tensors are reused
+    /// too (see <see cref="Tensor.Backward(bool)"/>).
     /// </summary>
-    public static void Backward(Tensor root, Tensor? seed)
+    public static void Backward(Tensor root, Tensor? seed, bool reuseValues = false)
     {
         if (!root.RequiresGrad) throw new InvalidOperationException("Backward() on a tensor that does not require a gradient (was it computed in a NoGrad scope, or from inputs without RequiresGrad?)");
         if (seed is null && root.Size != 1) throw new InvalidOperationException($"Backward() without a seed needs a one-element tensor; this one has shape {root.ShapeString}");
@@ -78,20 +80,44 @@ public static class Graph
             for (int i = 0; i < g.Size; i++) g.Data[i] += seed.Data[i];
         }
 
+        // Value buffers that may be reused, with the number of graph nodes still to run that share each one
+        // (Reshape outputs share their input's buffer; a leaf's buffer, e.g. a reshaped parameter, is never reused).
+        Dictionary<float[], int>? sharers = reuseValues ? CountReusableValues(root, order) : null;
         for (int i = order.Count - 1; i >= 0; i--)
         {
             Tensor t = order[i];
-            if (t.BackwardFn is not null && t.Grad is not null) t.BackwardFn();
-        }
-        // Release the graph: interior nodes forget their inputs and gradients, so activations can be collected.
-        foreach (Tensor t in order)
-        {
-            if (t.BackwardFn is null) continue;
+            if (t.BackwardFn is null) continue;                       // a leaf: keeps its gradient
+            if (t.Grad is not null) t.BackwardFn();
+            // Every consumer of t ran before it (reverse topological order), so nothing reads t's gradient again,
+            // and, with reuseValues, nothing reads its value once the last node sharing the buffer has run.
             t.BackwardFn = null;
             t.Parents = [];
             t.GraphReleased = true;
-            if (!t.RetainGrad) t.Grad = null;
+            if (!t.RetainGrad && t.Grad is not null)
+            {
+                BufferPool.Return(t.Grad.Data);
+                t.Grad = null;
+            }
+            if (sharers is not null && sharers.TryGetValue(t.Data, out int left))
+            {
+                if (left > 1) sharers[t.Data] = left - 1;
+                else { sharers.Remove(t.Data); BufferPool.Return(t.Data); }
+            }
         }
+    }
+
+    /// <summary>Value buffers of interior nodes that no leaf, the root or a RetainGrad tensor holds, with their sharer counts.</summary>
+    static Dictionary<float[], int> CountReusableValues(Tensor root, List<Tensor> order)
+    {
+        var counts = new Dictionary<float[], int>(ReferenceEqualityComparer.Instance);
+        var kept = new HashSet<float[]>(ReferenceEqualityComparer.Instance) { root.Data };
+        foreach (Tensor t in order)
+        {
+            if (t.BackwardFn is null || t.RetainGrad) { kept.Add(t.Data); continue; }
+            counts[t.Data] = counts.GetValueOrDefault(t.Data) + 1;
+        }
+        foreach (float[] k in kept) counts.Remove(k);
+        return counts;
     }
 
     /// <summary>Nodes reachable from root, each after all of its parents (iterative DFS: deep graphs must not overflow the stack).</summary>

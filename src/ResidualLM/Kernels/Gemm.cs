@@ -66,7 +66,7 @@ public static unsafe class Gemm
                 TransposeA = transposeA, TransposeB = transposeB, Accumulate = accumulate, BroadcastB = broadcastB,
             };
             double flops = 2.0 * m * n * k;
-            int parts = Math.Min(threads, batchCount);
+            int parts = Math.Min(2 * threads, batchCount);
             // Below ~16 MFLOP a product uses its threads poorly: give each thread whole products instead.
             if (parts > 1 && (flops < 1 << 24 || batchCount >= 4 * threads) && flops * batchCount >= 1 << 18
                 && GemmThreads.TryRun(&BatchPart, &job, parts))

@@ -63,7 +63,9 @@ static unsafe class GemmDriver
         RunRegion(in p, 0, p.M, 0, p.N);
     }
 
-    // Threads pay off above ~1 MFLOP; each part gets at least two micro-tile columns (or rows) of work.
+    // Threads pay off above ~1 MFLOP; each part gets at least two micro-tile columns (or rows) of work. One part per
+    // thread: every part packs all of A (or B), so more parts cost packing traffic (51 MB per part for the tied
+    // head's dX); a descheduled worker's part is still taken over by the caller if the worker has not claimed it.
     static int PlanParts(int m, int n, int k, int threads)
     {
         if (threads <= 1 || 2.0 * m * n * k < 1 << 20) return 1;

@@ -1,5 +1,7 @@
-// Persistent worker threads for the GEMM: one signal per worker and a countdown, so starting a 2-thread product costs
-// well under a microsecond when the worker is spinning. One product at a time; a busy pool makes callers run alone.
+// Persistent worker threads shared by the GEMM and every parallel loop. A job is a number of independent parts that
+// the caller and the workers claim one at a time from a shared counter, so a worker the OS has descheduled (a busy
+// machine) delays nothing: the caller takes the parts it has not claimed. One job at a time; a busy pool (or a
+// parallel loop inside a part) makes callers run alone.
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
@@ -7,90 +9,85 @@ namespace ResidualLM.Kernels;
 
 static unsafe class GemmThreads
 {
-    sealed class Worker
+    sealed class Job(delegate*<void*, int, int, void> body, void* state, int parts)
     {
-        public int Signal;          // 1 when a part is assigned, set by the caller, cleared by the worker
-        public int Index;           // part index this worker runs (1-based; the caller runs part 0)
+        public readonly delegate*<void*, int, int, void> Body = body;
+        public readonly void* State = state;
+        public readonly int Parts = parts;
+        public int Next;            // next part to claim; claims at or past Parts do nothing
+        public int Done;            // parts finished
         public Exception? Error;
     }
 
-    static readonly object runLock = new();
     static readonly object sleepGate = new();
-    static Worker[] workers = [];
+    static int busy;                // 1 while a job runs: TryRun is not re-entrant, not even on the same thread
+    static int workerCount;
     static int sleepers;
-    static int pending;
-    static delegate*<void*, int, int, void> job;
-    static void* jobState;
-    static int jobParts;
+    static int generation;          // bumped for every job: what spinning workers watch
+    static Job? current;
 
-    // Spin this long waiting for the next product before blocking: covers the gaps between the GEMMs of a layer.
+    // Spin this long waiting for the next job before blocking: covers the gaps between the GEMMs of a layer.
     static readonly long spinTicks = Stopwatch.Frequency / 5000;
 
     /// <summary>
-    /// Runs body(state, part, parts) for every part in [0, parts), part 0 on the calling thread. Returns false without
-    /// running anything when another thread is using the pool (the caller then runs single-threaded).
+    /// Runs body(state, part, parts) once for every part in [0, parts), on the calling thread and up to
+    /// <see cref="Parallelism.ThreadCount"/> - 1 workers, in any order. Returns false without running anything when the
+    /// pool is in use (the caller then runs single-threaded). Parts should be several per thread when their cost varies.
     /// </summary>
     public static bool TryRun(delegate*<void*, int, int, void> body, void* state, int parts)
     {
-        if (!Monitor.TryEnter(runLock)) return false;
+        if (Interlocked.CompareExchange(ref busy, 1, 0) != 0) return false;
         try
         {
-            Worker[] pool = EnsureWorkers(parts - 1);
-            job = body;
-            jobState = state;
-            jobParts = parts;
-            Volatile.Write(ref pending, parts - 1);
-            for (int i = 0; i < parts - 1; i++) Volatile.Write(ref pool[i].Signal, 1);
-            Interlocked.MemoryBarrier();   // the signal stores must be visible before sleepers is read (Dekker with Sleep)
+            EnsureWorkers(Parallelism.ThreadCount - 1);
+            var job = new Job(body, state, parts);
+            Volatile.Write(ref current, job);
+            Interlocked.Increment(ref generation);   // full barrier: the job is visible before sleepers is read (Dekker with Sleep)
             if (Volatile.Read(ref sleepers) > 0)
                 lock (sleepGate) Monitor.PulseAll(sleepGate);
-
-            Exception? mine = null;
-            try { body(state, 0, parts); }
-            catch (Exception e) { mine = e; }
-
+            Work(job);
+            // Only parts some worker has claimed and not finished remain; a worker that never woke claims nothing later.
             var spinner = new SpinWait();
-            while (Volatile.Read(ref pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
-
-            if (mine is not null) ExceptionDispatchInfo.Capture(mine).Throw();
-            for (int i = 0; i < parts - 1; i++)
-            {
-                if (pool[i].Error is Exception e)
-                {
-                    pool[i].Error = null;
-                    throw new AggregateException("a GEMM worker thread failed", e);
-                }
-            }
+            while (Volatile.Read(ref job.Done) != parts) spinner.SpinOnce(sleep1Threshold: -1);
+            if (job.Error is Exception e) ExceptionDispatchInfo.Capture(e).Throw();
             return true;
         }
         finally
         {
-            Monitor.Exit(runLock);
+            Volatile.Write(ref current, null);
+            Volatile.Write(ref busy, 0);
         }
     }
 
-    static Worker[] EnsureWorkers(int count)
+    /// <summary>Claims and runs parts of <paramref name="job"/> until none is left.</summary>
+    static void Work(Job job)
     {
-        if (workers.Length >= count) return workers;
-        var grown = new Worker[count];
-        Array.Copy(workers, grown, workers.Length);
-        for (int i = workers.Length; i < count; i++)
+        int part;
+        while ((part = Interlocked.Increment(ref job.Next) - 1) < job.Parts)
         {
-            var w = new Worker { Index = i + 1 };
-            grown[i] = w;
-            new Thread(() => Loop(w)) { IsBackground = true, Name = $"rlm-gemm-{i + 1}" }.Start();
+            try { job.Body(job.State, part, job.Parts); }
+            catch (Exception e) { Interlocked.CompareExchange(ref job.Error, e, null); }
+            Interlocked.Increment(ref job.Done);
         }
-        workers = grown;
-        return grown;
     }
 
-    static void Loop(Worker w)
+    static void EnsureWorkers(int count)
     {
+        while (workerCount < count)
+        {
+            int index = ++workerCount;
+            new Thread(Loop) { IsBackground = true, Name = $"rlm-gemm-{index}" }.Start();
+        }
+    }
+
+    static void Loop()
+    {
+        int seen = Volatile.Read(ref generation);
         while (true)
         {
             long start = Stopwatch.GetTimestamp();
             int spins = 0;
-            while (Volatile.Read(ref w.Signal) == 0)
+            while (Volatile.Read(ref generation) == seen)
             {
                 if (Stopwatch.GetTimestamp() - start < spinTicks)
                 {
@@ -101,14 +98,14 @@ static unsafe class GemmThreads
                 Interlocked.Increment(ref sleepers);
                 lock (sleepGate)
                 {
-                    while (Volatile.Read(ref w.Signal) == 0) Monitor.Wait(sleepGate);
+                    while (Volatile.Read(ref generation) == seen) Monitor.Wait(sleepGate);
                 }
                 Interlocked.Decrement(ref sleepers);
             }
-            try { job(jobState, w.Index, jobParts); }
-            catch (Exception e) { w.Error = e; }
-            Volatile.Write(ref w.Signal, 0);
-            Interlocked.Decrement(ref pending);
+            seen = Volatile.Read(ref generation);
+            // NOTE: the job read here may already be finished (or be a later one): claims past its parts do nothing,
+            // and its state is touched only through a successful claim, which the caller waits for.
+            if (Volatile.Read(ref current) is Job job) Work(job);
         }
     }
 }

@@ -23,7 +23,7 @@ static unsafe class GemmVector
     {
         var job = new Job { X = x, W = w, C = c, K = k, N = n, Transposed = transposed, Accumulate = accumulate };
         // A thread pays off from ~64k multiply-adds (a 256 KiB matrix); columns are split in 64-wide chunks.
-        int parts = Math.Min(threads, Math.Max(1, n / 64));
+        int parts = Math.Min(2 * threads, Math.Max(1, n / 64));
         if ((long)k * n < 1 << 16) parts = 1;
         if (parts > 1 && GemmThreads.TryRun(&Part, &job, parts)) return;
         Columns(in job, 0, n);

@@ -37,13 +37,14 @@ public static class Parallelism
         }
         // The GEMM's persistent workers serve every parallel loop: one pool of spinning threads, never two
         // pools fighting over two cores. If the pool is busy (a loop inside a parallel region), run inline.
-        var job = new Job(body, from, count, threads);
+        // Two parts per thread: whoever is free claims the next, so a thread the OS has descheduled holds up at most one.
+        var job = new Job(body, from, count, Math.Min(count, 2 * threads));
         var handle = System.Runtime.InteropServices.GCHandle.Alloc(job);
         try
         {
             unsafe
             {
-                if (!GemmThreads.TryRun(&RunPart, (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle), threads))
+                if (!GemmThreads.TryRun(&RunPart, (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle), job.Parts))
                     body(from, to);
             }
         }

@@ -60,6 +60,14 @@ public sealed class Attention : Module
     public Tensor Forward(Tensor x, bool[]? keyPadding = null, int startPosition = 0, KvCache.LayerCache? cache = null)
     {
         int batch = x.Dim(0), time = x.Dim(1);
+        bool weightDropout = Training && attentionDropout.Training && attentionDropout.P > 0f;
+        if (UseFusedKernel && Rope is null && cache is null && !weightDropout)
+        {
+            if (keyPadding is not null && keyPadding.Length != batch * time)
+                throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * time}", field: "keyPadding");
+            // The kernel reads q, k, v and writes y in place in the (B, T, 3C) and (B, T, C) layouts: no head copies.
+            return Proj.Forward(O.SelfAttention(Qkv.Forward(x), HeadCount, Causal, keyPadding));
+        }
         var qkv = O.Split(Qkv.Forward(x), Width, Width, Width);                  // 3 x (B, T, C)
         Tensor q = O.SplitHeads(qkv[0], HeadCount), k = O.SplitHeads(qkv[1], HeadCount), v = O.SplitHeads(qkv[2], HeadCount); // (B, NH, T, HS)
         if (Rope is not null)

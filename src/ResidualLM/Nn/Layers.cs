@@ -32,9 +32,16 @@ public sealed class Linear : Layer
         if (bias) Bias = Parameter("bias", Tensor.Zeros(outFeatures));
     }
 
+    /// <summary>
+    /// Use the fused op (bias folded into the GEMM, default) or the composition MatMul + broadcast add. Both give the
+    /// same values and gradients up to round-off (a test checks it); the unfused path is the readable reference.
+    /// </summary>
+    public static bool UseFusedKernel { get; set; } = true;
+
     /// <summary>(..., in) -> (..., out).</summary>
     public override Tensor Forward(Tensor x)
     {
+        if (UseFusedKernel) return O.Linear(x, Weight, Bias);
         var y = O.MatMul(x, Weight, transposeB: true);
         return Bias is null ? y : y + Bias;
     }

@@ -106,9 +106,15 @@ public abstract class Module
     }
 
     /// <summary>Clears every parameter's gradient.</summary>
-    public void ZeroGrad()
+    public void ZeroGrad() => ZeroGrad(reuseBuffers: false);
+
+    /// <summary>
+    /// Clears every parameter's gradient; with <paramref name="reuseBuffers"/> the gradient buffers are kept for the
+    /// next backward instead of being left to the GC (old <c>Grad</c> references must then not be read).
+    /// </summary>
+    public void ZeroGrad(bool reuseBuffers)
     {
-        foreach (var (_, t) in NamedParameters()) t.ZeroGrad();
+        foreach (var (_, t) in NamedParameters()) t.ZeroGrad(reuseBuffers);
     }
 
     /// <summary>Switches this module and all descendants to training mode (dropout on). Returns this.</summary>

@@ -22,8 +22,8 @@ public static partial class Ops
         if (k.Dim(0) != batch || k.Dim(1) != heads || k.Dim(3) != hs || !v.Shape.SequenceEqual(k.Shape))
             throw new ArgumentException($"attention shapes differ: q {q.ShapeString}, k {k.ShapeString}, v {v.ShapeString}");
         float scale = 1f / MathF.Sqrt(hs);
-        var y = new Tensor(batch, heads, tq, hs);
-        var probabilities = new float[batch * heads * tq * tk];
+        var y = Tensor.Uninitialized(batch, heads, tq, hs);                       // the kernel writes every element
+        var probabilities = BufferPool.Rent(batch * heads * tq * tk, clear: false);
         AttentionKernel.Forward(q.Data, k.Data, v.Data, y.Data, probabilities, batch * heads, heads, tq, tk, hs, scale, causal, keyPadding ?? []);
         float[]? applied = null;
         if (training && dropout > 0f)
@@ -35,7 +35,11 @@ public static partial class Ops
             for (int i = 0; i < applied.Length; i++) applied[i] = rng.NextFloat() < dropout ? 0f : probabilities[i] * keep;
             Gemm.MultiplyBatched(applied, v.Data, y.Data, batch * heads, tq, tk, hs);
         }
-        if (!Graph.ShouldRecord([q, k, v])) return y;
+        if (!Graph.ShouldRecord([q, k, v]))
+        {
+            BufferPool.Return(probabilities);
+            return y;
+        }
         return Graph.Record(y, [q, k, v], () =>
         {
             float[] dq = q.RequiresGrad ? q.GradOrZeros().Data : new float[q.Size];
@@ -43,6 +47,34 @@ public static partial class Ops
             float[] dv = v.RequiresGrad ? v.GradOrZeros().Data : new float[v.Size];
             AttentionKernel.Backward(q.Data, k.Data, v.Data, probabilities, applied ?? [], y.Grad!.Data, dq, dk, dv,
                 batch * heads, tq, tk, hs, scale);
+            // A closure runs at most once (the graph is released after backward), so its scratch can be reused.
+            BufferPool.Return(probabilities);
+        });
+    }
+
+    /// <summary>
+    /// Multi-head self-attention straight from the fused projection: qkv (B, T, 3C) holding [q | k | v] per row, heads
+    /// side by side (C = NH * HS) -> (B, T, C) with heads merged. The same as Split, SplitHeads, <see cref="Attention"/>
+    /// and MergeHeads without their four copies and graph nodes (no dropout on the weights; a test checks the equality).
+    /// </summary>
+    public static Tensor SelfAttention(Tensor qkv, int heads, bool causal, bool[]? keyPadding = null)
+    {
+        if (qkv.Rank != 3 || heads <= 0 || qkv.Dim(2) % (3 * heads) != 0)
+            throw new ArgumentException($"self-attention needs qkv (B, T, 3C) with C divisible by {heads} heads, got {qkv.ShapeString}");
+        int batch = qkv.Dim(0), time = qkv.Dim(1), width = qkv.Dim(2) / 3, hs = width / heads;
+        float scale = 1f / MathF.Sqrt(hs);
+        var y = Tensor.Uninitialized(batch, time, width);                              // the kernel writes every element
+        var probabilities = BufferPool.Rent(batch * heads * time * time, clear: false);
+        AttentionKernel.ForwardPacked(qkv.Data, y.Data, probabilities, batch, heads, time, hs, scale, causal, keyPadding ?? []);
+        if (!Graph.ShouldRecord(qkv))
+        {
+            BufferPool.Return(probabilities);
+            return y;
+        }
+        return Graph.Record(y, [qkv], () =>
+        {
+            AttentionKernel.BackwardPacked(qkv.Data, probabilities, [], y.Grad!.Data, qkv.GradOrZeros().Data, batch, heads, time, hs, scale);
+            BufferPool.Return(probabilities);   // a closure runs at most once
         });
     }
 }

@@ -30,7 +30,7 @@ public static partial class Ops
         }
         var outShape = a.ShapeArray.ToArray();
         outShape[^2] = m; outShape[^1] = n;
-        var c = new Tensor(outShape);
+        var c = Tensor.Uninitialized(outShape);                                  // every element written by the GEMM
         // A shared B with an untransposed A is one big (batch*M, K) x (K, N) product: better for the GEMM.
         bool flatten = broadcastB && !transposeA;
         if (flatten) Gemm.Multiply(a.Data, b.Data, c.Data, batch * m, k, n, false, transposeB);
@@ -69,6 +69,38 @@ public static partial class Ops
                 }
                 else if (!transposeB) Gemm.MultiplyBatched(a.Data, dC, dB, batch, k, m, n, !transposeA, false, accumulate: true);
                 else Gemm.MultiplyBatched(dC, a.Data, dB, batch, n, m, k, true, transposeA, accumulate: true);
+            }
+        });
+    }
+
+    /// <summary>
+    /// y = x W^T + b as one op: x (..., in), W (out, in), b (out) or null; y (..., out). The GEMM adds into rows that
+    /// start as the bias, so there is no separate broadcast add (one pass and one graph node fewer per layer).
+    /// Equals MatMul(x, W, transposeB: true) + b up to float32 round-off (the bias is added first, not last).
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (weight.Rank != 2 || x.Rank < 1 || x.Dim(-1) != weight.Dim(1))
+            throw new ArgumentException($"linear: input {x.ShapeString} does not match weight {weight.ShapeString} (out, in)");
+        int inFeatures = weight.Dim(1), outFeatures = weight.Dim(0), rows = x.Size / Math.Max(1, inFeatures);
+        if (bias is not null && (bias.Rank != 1 || bias.Size != outFeatures)) throw new ArgumentException($"linear: bias {bias.ShapeString} does not match {outFeatures} outputs");
+        var shape = x.ShapeArray.ToArray(); shape[^1] = outFeatures;
+        var y = Tensor.Uninitialized(shape);
+        if (bias is not null)
+            for (int r = 0; r < rows; r++) bias.Data.CopyTo(y.Data, r * outFeatures);
+        Gemm.Multiply(x.Data, weight.Data, y.Data, rows, inFeatures, outFeatures, false, true, accumulate: bias is not null);
+        Tensor[] parents = bias is null ? [x, weight] : [x, weight, bias];
+        if (!Graph.ShouldRecord(parents)) return y;
+        return Graph.Record(y, parents, () =>
+        {
+            float[] dY = y.Grad!.Data;
+            if (x.RequiresGrad) Gemm.Multiply(dY, weight.Data, x.GradOrZeros().Data, rows, outFeatures, inFeatures, false, false, accumulate: true);
+            if (weight.RequiresGrad) Gemm.Multiply(dY, x.Data, weight.GradOrZeros().Data, outFeatures, rows, inFeatures, true, false, accumulate: true);
+            if (bias is not null && bias.RequiresGrad)
+            {
+                // The bias gradient is the column sum of dY.
+                var dB = bias.GradOrZeros().Data.AsSpan();
+                for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dB, dY.AsSpan(r * outFeatures, outFeatures), dB);
             }
         });
     }

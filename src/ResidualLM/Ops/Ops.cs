@@ -27,7 +27,17 @@ public static partial class Ops
         var y = new Tensor(x.Data, resolved);
         if (y.Size != x.Size) throw new ArgumentException($"cannot reshape {x.ShapeString} to [{string.Join(", ", shape)}]");
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Accumulate(x, y.Grad!.Data));
+        return Graph.Record(y, [x], () =>
+        {
+            // The first gradient to reach x can be y's buffer itself, handed over rather than added to zeros
+            // (y's gradient is not read again; it stays if y keeps it on request).
+            if (x.Grad is null && !y.RetainGrad)
+            {
+                x.Grad = new Tensor(y.Grad!.Data, x.ShapeArray);
+                y.Grad = null;
+            }
+            else Accumulate(x, y.Grad!.Data);
+        });
     }
 
     /// <summary>x.Grad += g (same length).</summary>
@@ -38,7 +48,8 @@ public static partial class Ops
         TensorPrimitives.Add(dx, g, dx);
     }
 
-    internal static Tensor NewLike(Tensor x) => new(x.ShapeArray);
+    /// <summary>An output of x's shape whose elements the caller overwrites (a reused buffer, not zeroed).</summary>
+    internal static Tensor NewLike(Tensor x) => Tensor.Uninitialized(x.ShapeArray);
 
     enum BinaryKind { Add, Subtract, Multiply, Divide }
 

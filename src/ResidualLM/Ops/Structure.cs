@@ -13,7 +13,7 @@ public static partial class Ops
     {
         if (x.Rank != 3 || x.Dim(2) % heads != 0) throw new ArgumentException($"split-heads needs (B, T, C) with C divisible by {heads}, got {x.ShapeString}");
         int b = x.Dim(0), t = x.Dim(1), hs = x.Dim(2) / heads;
-        var y = new Tensor(b, heads, t, hs);
+        var y = Tensor.Uninitialized(b, heads, t, hs);
         Layout.SplitHeads(x.Data, y.Data, b, t, heads, hs);
         if (!Graph.ShouldRecord(x)) return y;
         return Graph.Record(y, [x], () => Layout.MergeHeads(y.Grad!.Data, x.GradOrZeros().Data, b, t, heads, hs, accumulate: true));
@@ -24,7 +24,7 @@ public static partial class Ops
     {
         if (x.Rank != 4) throw new ArgumentException($"merge-heads needs (B, NH, T, HS), got {x.ShapeString}");
         int b = x.Dim(0), heads = x.Dim(1), t = x.Dim(2), hs = x.Dim(3);
-        var y = new Tensor(b, t, heads * hs);
+        var y = Tensor.Uninitialized(b, t, heads * hs);
         Layout.MergeHeads(x.Data, y.Data, b, t, heads, hs);
         if (!Graph.ShouldRecord(x)) return y;
         return Graph.Record(y, [x], () => Layout.SplitHeads(y.Grad!.Data, x.GradOrZeros().Data, b, t, heads, hs, accumulate: true));
@@ -76,7 +76,7 @@ public static partial class Ops
         for (int i = 0; i < widths.Length; i++)
         {
             var shape = x.ShapeArray.ToArray(); shape[^1] = widths[i];
-            var y = new Tensor(shape);
+            var y = Tensor.Uninitialized(shape);                                 // every column gathered below
             int o = offset, w = widths[i];
             Layout.ColumnSlice(x.Data, y.Data, rows, total, o, w, scatter: false);
             outputs[i] = Graph.ShouldRecord(x)

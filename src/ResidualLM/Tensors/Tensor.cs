@@ -42,7 +42,10 @@ public sealed class Tensor
     internal bool GraphReleased { get; set; }
 
     /// <summary>Creates a tensor of zeros.</summary>
-    public Tensor(params int[] shape) : this(new float[CheckedSize(shape)], shape) { }
+    public Tensor(params int[] shape) : this(BufferPool.Rent(CheckedSize(shape), clear: true), shape) { }
+
+    /// <summary>A tensor whose elements are arbitrary (a reused buffer): only for ops that overwrite every element.</summary>
+    internal static Tensor Uninitialized(params int[] shape) => new(BufferPool.Rent(CheckedSize(shape), clear: false), shape);
 
     /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>
     public Tensor(float[] data, params int[] shape)
@@ -171,6 +174,16 @@ public sealed class Tensor
     /// <summary>Sets the gradient to null (the next backward starts from zero).</summary>
     public void ZeroGrad() => Grad = null;
 
+    /// <summary>
+    /// Sets the gradient to null; with <paramref name="reuseBuffer"/>, its buffer goes back to the pool for the next
+    /// backward (a reference to the old <see cref="Grad"/> held elsewhere must then not be read).
+    /// </summary>
+    public void ZeroGrad(bool reuseBuffer)
+    {
+        if (reuseBuffer && Grad is not null) BufferPool.Return(Grad.Data);
+        Grad = null;
+    }
+
     /// <summary>The gradient buffer, created as zeros when absent.</summary>
     internal Tensor GradOrZeros() => Grad ??= new Tensor(shape);
 
@@ -179,6 +192,14 @@ public sealed class Tensor
 
     /// <summary>Runs reverse-mode autograd seeded with <paramref name="gradient"/> (same shape as this tensor).</summary>
     public void Backward(Tensor gradient) => Graph.Backward(this, gradient);
+
+    /// <summary>
+    /// Like <see cref="Backward()"/>; with <paramref name="reuseBuffers"/> the values of every intermediate tensor of the
+    /// graph (all but this root, the leaves and tensors marked <see cref="RetainGrad"/>) go back to the pool as soon as
+    /// backward no longer needs them, as PyTorch frees saved activations. Read nothing of the graph (e.g. the logits)
+    /// afterwards: training loops use this to keep a step's memory flat.
+    /// </summary>
+    public void Backward(bool reuseBuffers) => Graph.Backward(this, null, reuseBuffers);
 
     public override string ToString()
     {

@@ -89,8 +89,9 @@ public sealed class Trainer
             var logits = forward(inputs, b, t);
             var loss = O.CrossEntropy(logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();
-            // Average over micro-batches: each contributes 1/micro of the gradient.
-            (micro == 1 ? loss : loss * (1f / micro)).Backward();
+            // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
+            // activations) are reused by the next micro-batch: nothing here reads them after backward.
+            (micro == 1 ? loss : loss * (1f / micro)).Backward(reuseBuffers: true);
         }
         double meanLoss = lossSum / micro;
         double lr = schedule.At(Step);
@@ -110,7 +111,7 @@ public sealed class Trainer
         if (Options.GradientClip > 0) GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Tensor).ToList(), Options.GradientClip);
         Optimizer.LearningRate = (float)lr;
         Optimizer.Step();
-        model.ZeroGrad();
+        model.ZeroGrad(reuseBuffers: true);
         Step++;
         return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: false);
     }

@@ -55,13 +55,28 @@ public class KillResumeTests
 
             var rng = new Random(2024);
             string run = Path.Combine(dir, "killed");
-            int kills = 0, attempts = 0;
-            while (kills < 20 && attempts++ < 60)
+            int kills = 0, attempts = 0, resumedCheckpoints = 0, completions = 0;
+            void CheckCompletedRun()
+            {
+                var actual = StepLosses(run);
+                Assert.Equal(expected.Keys, actual.Keys);
+                foreach (var (step, loss) in expected)
+                    Assert.True(loss == actual[step], $"step {step}: uninterrupted {loss.ToString("R", CultureInfo.InvariantCulture)}, resumed {actual[step].ToString("R", CultureInfo.InvariantCulture)}");
+                completions++;
+            }
+            while (kills < 20 && attempts++ < 80)
             {
                 bool hasCheckpoint = File.Exists(Path.Combine(run, CheckpointDirectory.LatestFile));
                 using var process = hasCheckpoint ? Start(dir, "train", "--resume", "killed", "--threads", "1") : Start(dir, [.. Run, "--out", "killed"]);
-                Thread.Sleep(250 + rng.Next(1500));
-                if (process.HasExited) break; // finished before the kill landed
+                Thread.Sleep(200 + rng.Next(2000));
+                if (process.HasExited)
+                {
+                    // The run finished between kills: it must have the uninterrupted run's losses. Then start over.
+                    Assert.Equal(0, process.ExitCode);
+                    CheckCompletedRun();
+                    Directory.Delete(run, true);
+                    continue;
+                }
                 process.Kill(entireProcessTree: true);
                 process.WaitForExit();
                 kills++;
@@ -70,15 +85,17 @@ public class KillResumeTests
                 {
                     var session = TrainingSession.Resume(run);
                     Assert.InRange(session.Trainer.Step, 1, 60);
+                    resumedCheckpoints++;
                 }
             }
             Assert.True(kills >= 20, $"only {kills} kills landed in {attempts} attempts");
-            var finish = RlmProcess.Run(dir, "train", "--resume", "killed", "--threads", "1");
+            Assert.True(resumedCheckpoints > 0, "no kill landed after a checkpoint");
+            // Kills that all landed before the first checkpoint leave nothing to resume: then the run starts afresh.
+            var finish = File.Exists(Path.Combine(run, CheckpointDirectory.LatestFile))
+                ? RlmProcess.Run(dir, "train", "--resume", "killed", "--threads", "1")
+                : RlmProcess.Run(dir, [.. Run, "--out", "killed"]);
             Assert.True(finish.ExitCode == 0, finish.Stderr);
-            var actual = StepLosses(run);
-            Assert.Equal(expected.Keys, actual.Keys);
-            foreach (var (step, loss) in expected)
-                Assert.True(loss == actual[step], $"step {step}: uninterrupted {loss.ToString("R", CultureInfo.InvariantCulture)}, resumed {actual[step].ToString("R", CultureInfo.InvariantCulture)}");
+            CheckCompletedRun();
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -121,8 +121,8 @@ public static partial class Ops
 
     /// <summary>
     /// Runs two independent products (either may be null), each given its thread count. With exactly two threads they
-    /// run concurrently, one thread each: no synchronisation inside either product and no packing done twice, and each
-    /// output element is summed in the same order as when one product is split over threads (bit-identical results).
+    /// run concurrently, one thread each: no synchronisation inside either product and no packing done twice. The GEMM's
+    /// K blocking does not depend on the split, so each element is summed in the same order either way.
     /// </summary>
     static void InParallel(Action<int>? first, Action<int>? second)
     {

@@ -39,6 +39,18 @@ public static partial class Ops
         return Graph.Record(c, [a, b], () =>
         {
             float[] dC = c.Grad!.Data;
+            if (flatten && a.RequiresGrad && b.RequiresGrad)
+            {
+                // One big product each way (e.g. the tied head): independent, the same flops, one thread each.
+                float[] dA = a.GradOrZeros().Data, dB = b.GradOrZeros().Data;
+                InParallel(threads => Gemm.MultiplyWithThreads(dC, b.Data, dA, batch * m, n, k, false, !transposeB, true, threads),
+                    threads =>
+                    {
+                        if (!transposeB) Gemm.MultiplyWithThreads(a.Data, dC, dB, k, batch * m, n, true, false, true, threads);
+                        else Gemm.MultiplyWithThreads(dC, a.Data, dB, n, batch * m, k, true, false, true, threads);
+                    });
+                return;
+            }
             if (a.RequiresGrad)
             {
                 float[] dA = a.GradOrZeros().Data;
@@ -94,8 +106,10 @@ public static partial class Ops
         return Graph.Record(y, parents, () =>
         {
             float[] dY = y.Grad!.Data;
-            if (x.RequiresGrad) Gemm.Multiply(dY, weight.Data, x.GradOrZeros().Data, rows, outFeatures, inFeatures, false, false, accumulate: true);
-            if (weight.RequiresGrad) Gemm.Multiply(dY, x.Data, weight.GradOrZeros().Data, outFeatures, rows, inFeatures, true, false, accumulate: true);
+            float[]? dX = x.RequiresGrad ? x.GradOrZeros().Data : null, dW = weight.RequiresGrad ? weight.GradOrZeros().Data : null;
+            // dX = dY W and dW = dY^T x: the same flops, independent, so with two threads each gets one.
+            InParallel(dX is null ? null : threads => Gemm.MultiplyWithThreads(dY, weight.Data, dX, rows, outFeatures, inFeatures, false, false, true, threads),
+                       dW is null ? null : threads => Gemm.MultiplyWithThreads(dY, x.Data, dW, outFeatures, rows, inFeatures, true, false, true, threads));
             if (bias is not null && bias.RequiresGrad)
             {
                 // The bias gradient is the column sum of dY.
@@ -103,6 +117,26 @@ public static partial class Ops
                 for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dB, dY.AsSpan(r * outFeatures, outFeatures), dB);
             }
         });
+    }
+
+    /// <summary>
+    /// Runs two independent products (either may be null), each given its thread count. With exactly two threads they
+    /// run concurrently, one thread each: no synchronisation inside either product and no packing done twice. The GEMM's
+    /// K blocking does not depend on the split, so each element is summed in the same order either way.
+    /// </summary>
+    static void InParallel(Action<int>? first, Action<int>? second)
+    {
+        int threads = Parallelism.ThreadCount;
+        if (first is null || second is null || threads != 2)
+        {
+            first?.Invoke(threads);
+            second?.Invoke(threads);
+            return;
+        }
+        Parallelism.For(0, 2, (start, end) =>
+        {
+            for (int i = start; i < end; i++) (i == 0 ? first : second)(1);
+        }, costPerItem: 1 << 20);
     }
 
     static int ShapeProduct(int[] shape, int count)

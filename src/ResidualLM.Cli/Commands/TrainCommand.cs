@@ -147,7 +147,7 @@ public static class TrainCommand
         Console.CancelKeyPress += onCancel;
         var clock = Stopwatch.StartNew();
         var progress = new ProgressLine(trainer.Options.Steps, trainer.Step);
-        double lastTrain = double.NaN, lastValidation = double.NaN, smoothed = double.NaN;
+        double lastTrain = double.NaN, lastValidation = double.NaN, lastTrainEvaluation = double.NaN, smoothed = double.NaN;
         long tokens = 0;
         try
         {
@@ -169,13 +169,14 @@ public static class TrainCommand
                 bool evaluate = trainer.EvaluationDue;
                 if (evaluate)
                 {
-                    var result = session.Evaluate(step.Loss);
+                    var result = session.Evaluate();
                     lastValidation = result.ValidationLoss;
+                    lastTrainEvaluation = result.TrainLoss;
                     progress.Finish();
                     string floorText = session.EntropyFloor is double f ? $", floor {f:F4} (+{(result.ValidationLoss / f - 1) * 100:F1}%)" : "";
-                    Console.WriteLine($"step {result.Step}: train {smoothed:F4}, val {result.ValidationLoss:F4}{floorText}");
+                    Console.WriteLine($"step {result.Step}: train {result.TrainLoss:F4}, val {result.ValidationLoss:F4}{floorText}");
                     if (result.Sample is not null) Console.WriteLine("  sample: " + OneLine(result.Sample));
-                    session.LogMetrics(new { step = result.Step, val_loss = result.ValidationLoss, sample = result.Sample });
+                    session.LogMetrics(new { step = result.Step, train_eval_loss = result.TrainLoss, val_loss = result.ValidationLoss, sample = result.Sample });
                 }
                 int every = trainer.Options.CheckpointInterval;
                 if ((every > 0 && trainer.Step % every == 0) || (every == 0 && evaluate)) session.SaveCheckpoint();
@@ -189,17 +190,17 @@ public static class TrainCommand
             }
         }
         finally { Console.CancelKeyPress -= onCancel; }
-        if (double.IsNaN(lastValidation)) lastValidation = trainer.Evaluate();
+        if (double.IsNaN(lastValidation)) { lastValidation = trainer.Evaluate(); lastTrainEvaluation = trainer.EvaluateTrain(); }
         string? saved = session.SaveCheckpoint();
         double seconds = clock.Elapsed.TotalSeconds;
         progress.Finish();
         string floorSummary = session.EntropyFloor is double ef ? $", entropy floor {ef:F4} (val is {(lastValidation / ef - 1) * 100:F1}% above)" : "";
-        Console.WriteLine($"done: {trainer.Step} steps in {seconds:F1} s, train loss {smoothed:F4}, val loss {lastValidation:F4}{floorSummary}, {tokens / seconds:F0} tokens/s; model saved in {saved ?? "(nowhere)"}");
+        Console.WriteLine($"done: {trainer.Step} steps in {seconds:F1} s, train loss {lastTrainEvaluation:F4}, val loss {lastValidation:F4}{floorSummary}, {tokens / seconds:F0} tokens/s; model saved in {saved ?? "(nowhere)"}");
         if (json)
         {
             var summary = new Dictionary<string, object?>
             {
-                ["steps"] = trainer.Step, ["train_loss"] = Round(smoothed), ["last_train_loss"] = Round(lastTrain), ["val_loss"] = Round(lastValidation),
+                ["steps"] = trainer.Step, ["train_loss"] = Round(lastTrainEvaluation), ["last_step_loss"] = Round(lastTrain), ["val_loss"] = Round(lastValidation),
                 ["seconds"] = Math.Round(seconds, 2), ["tokens_per_s"] = Math.Round(tokens / seconds), ["out"] = session.Spec.OutputDirectory,
             };
             if (session.EntropyFloor is double e) { summary["entropy_floor"] = Round(e); summary["ideal_window_loss"] = Round(session.IdealWindowLoss ?? double.NaN); }

@@ -27,7 +27,7 @@ public sealed class Trainer
     readonly Module model;
     readonly Func<int[], int, int, Tensor> forward;
     readonly IBatchSampler trainBatches;
-    readonly List<(int[] Inputs, int[] Targets)> validationBatches;
+    readonly List<(int[] Inputs, int[] Targets)> validationBatches, trainEvaluationBatches;
     readonly LearningRateSchedule schedule;
     readonly IReadOnlyList<(string Name, Tensor Tensor)> parameters;
 
@@ -44,7 +44,7 @@ public sealed class Trainer
     public IBatchSampler TrainBatches => trainBatches;
 
     public Trainer(Module model, Func<int[], int, int, Tensor> forward, TrainingOptions options,
-        IBatchSampler trainBatches, IBatchSampler? validationBatches)
+        IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null)
     {
         options.Validate();
         this.model = model;
@@ -58,16 +58,23 @@ public sealed class Trainer
             LearningRate = (float)options.LearningRate, Beta1 = (float)options.Beta1, Beta2 = (float)options.Beta2,
             Epsilon = 1e-8f, WeightDecay = (float)options.WeightDecay,
         });
-        // Fixed validation batches, drawn once, so every evaluation measures the same tokens.
-        this.validationBatches = [];
-        if (validationBatches is not null)
-            for (int i = 0; i < options.EvalBatches; i++)
-            {
-                var inputs = new int[options.BatchSize * options.Context];
-                var targets = new int[inputs.Length];
-                validationBatches.NextBatch(inputs, targets);
-                this.validationBatches.Add((inputs, targets));
-            }
+        // Fixed batches, drawn once, so every evaluation measures the same tokens.
+        this.validationBatches = Draw(validationBatches, options);
+        this.trainEvaluationBatches = Draw(trainEvaluationBatches, options);
+    }
+
+    static List<(int[] Inputs, int[] Targets)> Draw(IBatchSampler? sampler, TrainingOptions options)
+    {
+        var batches = new List<(int[] Inputs, int[] Targets)>();
+        if (sampler is null) return batches;
+        for (int i = 0; i < options.EvalBatches; i++)
+        {
+            var inputs = new int[options.BatchSize * options.Context];
+            var targets = new int[inputs.Length];
+            sampler.NextBatch(inputs, targets);
+            batches.Add((inputs, targets));
+        }
+        return batches;
     }
 
     /// <summary>Restores the step counter after loading a checkpoint.</summary>
@@ -128,19 +135,27 @@ public sealed class Trainer
     }
 
     /// <summary>Mean loss over the fixed validation batches, in evaluation mode; NaN when there is no validation data.</summary>
-    public double Evaluate()
+    public double Evaluate() => MeanLoss(validationBatches);
+
+    /// <summary>
+    /// Mean loss over fixed batches of the training split, in evaluation mode (no dropout), as nanoGPT's and the
+    /// book's reported "train loss"; NaN when no such batches were given.
+    /// </summary>
+    public double EvaluateTrain() => MeanLoss(trainEvaluationBatches);
+
+    double MeanLoss(List<(int[] Inputs, int[] Targets)> batches)
     {
-        if (validationBatches.Count == 0) return double.NaN;
+        if (batches.Count == 0) return double.NaN;
         model.Eval();
         double sum = 0;
         using (Graph.NoGrad())
-            foreach (var (inputs, targets) in validationBatches)
+            foreach (var (inputs, targets) in batches)
             {
                 var logits = forward(inputs, Options.BatchSize, Options.Context);
                 sum += O.CrossEntropy(logits.Reshape(inputs.Length, -1), targets).Item();
             }
         model.Train();
-        return sum / validationBatches.Count;
+        return sum / batches.Count;
     }
 
     /// <summary>Whether an evaluation is due after the step just taken.</summary>

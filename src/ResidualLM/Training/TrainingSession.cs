@@ -89,7 +89,11 @@ public sealed class TrainingSession
             if (validationBatches is SlidingWindowSampler vw)
                 options = options with { EvalBatches = Math.Min(options.EvalBatches, Math.Max(1, vw.BatchesPerEpoch)) };
         }
-        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches);
+        // Fixed training batches for an evaluation-mode estimate of the training loss (no dropout), as nanoGPT and the book report it.
+        IBatchSampler trainEvaluation = spec.Sampler == "windows"
+            ? train.SlidingWindows(context, stride, options.BatchSize, seed + 3, shuffle: false)
+            : train.RandomOffsets(context, options.BatchSize, seed + 3);
+        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation);
         validationText = validation.Count > 0 ? Tokenizer.Decode(validation.Tokens[..Math.Min(validation.Count, 64)]) : null;
         sampleRng = new Rng(seed + 2);
     }
@@ -236,9 +240,10 @@ public sealed class TrainingSession
     }
 
     /// <summary>Evaluates, and generates a short sample from the start of the validation text.</summary>
-    public EvaluationResult Evaluate(double trainLoss)
+    public EvaluationResult Evaluate()
     {
         double validation = Trainer.Evaluate();
+        double trainLoss = Trainer.EvaluateTrain();
         string? sample = null;
         if (Spec.SampleTokens > 0 && validationText is not null)
         {

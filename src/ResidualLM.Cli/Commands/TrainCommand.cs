@@ -14,7 +14,7 @@ public static class TrainCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("train", "Train a language model (default: a small GPT on the built-in generated corpus, ~2 minutes on 2 cores)");
+        var cmd = new Command("train", "Train a language model (default: a small GPT on the built-in generated corpus, about 2.5 minutes on 2 cores)");
         var data = Opt<string?>("--data", "Text file to train on (default: the built-in generated corpus)");
         var tokenizer = Opt("--tokenizer", "char, byte, bpe or gpt2", "char");
         var vocab = Opt<string?>("--vocab", "Folder with GPT-2's encoder.json and vocab.bpe (for --tokenizer gpt2)");
@@ -28,7 +28,7 @@ public static class TrainCommand
         var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's, at least --context)");
         var dropout = Opt<float?>("--dropout", "Dropout probability");
         var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections) or torch (PyTorch module defaults, as the book)", "gpt2");
-        var steps = Opt<int?>("--steps", "Optimizer steps (default 1000)");
+        var steps = Opt<int?>("--steps", "Optimizer steps (default 2000)");
         var epochs = Opt<int?>("--epochs", "Epochs over the training windows (with --sampler windows)");
         var batch = Opt("--batch", "Sequences per micro-batch", 16);
         var context = Opt<int?>("--context", "Tokens per training sequence (default: the model's context length)");
@@ -44,7 +44,7 @@ public static class TrainCommand
         var stride = Opt<int?>("--stride", "Stride between sliding windows (default: --context)");
         var split = Opt("--split", "Fraction of tokens used for training", 0.9);
         var corpusChars = Opt("--corpus-chars", "Characters of built-in corpus to generate", 1_000_000);
-        var evalInterval = Opt("--eval-interval", "Evaluate every N steps", 250);
+        var evalInterval = Opt("--eval-interval", "Evaluate every N steps", 500);
         var evalBatches = Opt("--eval-batches", "Validation batches per evaluation", 20);
         var checkpointInterval = Opt("--checkpoint-interval", "Save every N steps (0: at each evaluation)", 0);
         var skipNonFinite = Opt("--skip-nonfinite", "Skip steps with a NaN/inf loss or gradient instead of stopping", false);
@@ -69,7 +69,7 @@ public static class TrainCommand
             {
                 var options = new TrainingOptions
                 {
-                    Steps = parse.GetValue(steps) ?? 1000, BatchSize = parse.GetValue(batch),
+                    Steps = parse.GetValue(steps) ?? 2000, BatchSize = parse.GetValue(batch),
                     Context = parse.GetValue(context) ?? TrainingSession.PresetContext(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(modelContext)),
                     GradientAccumulation = parse.GetValue(accumulation), LearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(minLr),
                     WarmupSteps = parse.GetValue(warmup), CosineDecay = !parse.GetValue(constantLr), WeightDecay = parse.GetValue(weightDecay),

@@ -7,18 +7,8 @@ namespace ResidualLM.Tests.Lab;
 /// <summary>Runs the real <c>rlm</c> (rlm.dll beside the tests) in a child process, as a user would.</summary>
 public class LabCliTests
 {
-    static (int ExitCode, string Stdout, string Stderr) Rlm(string workingDirectory, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rlm.dll"));
-        foreach (string a in args) start.ArgumentList.Add(a);
-        start.Environment["NO_COLOR"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr);
-    }
+    static (int ExitCode, string Stdout, string Stderr) Rlm(string workingDirectory, params string[] args) =>
+        ResidualLM.Tests.Cli.RlmProcess.Run(workingDirectory, args);
 
     static string TemporaryDirectory()
     {

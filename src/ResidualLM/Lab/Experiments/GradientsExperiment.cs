@@ -16,7 +16,7 @@ public sealed record GradientsOptions
     /// <summary>A safetensors file with <c>layers.{i}.weight</c> (out, in) and <c>layers.{i}.bias</c>; both runs start from it.</summary>
     public string? InitPath { get; init; }
 
-    /// <summary>Seed of the PyTorch-like init U(−1/√in, 1/√in) when no <see cref="InitPath"/> is given.</summary>
+    /// <summary>Without <see cref="InitPath"/>: the weights of torch.manual_seed(Seed) and nn.Linear's default init, reproduced bit for bit (123: the book's).</summary>
     public ulong Seed { get; init; } = 123;
 
     /// <summary>Seeds of the robustness summary (seeds Seed, Seed+1, ...); 0 skips it.</summary>
@@ -52,11 +52,30 @@ public sealed class GradientsExperiment(GradientsOptions options) : ILabExperime
     public static double[] MeanAbsoluteWeightGradients(bool shortcut, IReadOnlyDictionary<string, Tensor>? state, ulong seed)
     {
         var model = new MlpStack(new MlpStackConfig { LayerSizes = LayerSizes, Activation = Activation.Gelu, Shortcut = shortcut }, seed);
-        if (state is not null) model.LoadStateDict(state);
+        model.LoadStateDict(state ?? TorchSeededState(seed));
         var input = Tensor.FromArray([1f, 0f, -1f], 1, 3);
         var target = Tensor.FromArray([0f], 1, 1);
         MlpStack.MseLoss(model.Forward(input), target).Backward();
         return model.Layers.Items.Select(layer => layer.Weight.Grad!.Data.Average(g => Math.Abs((double)g))).ToArray();
+    }
+
+    /// <summary>
+    /// The weights PyTorch gives the book's network after torch.manual_seed(seed): its nn.Linear layers initialised in
+    /// order from the same MT19937 stream (bit for bit; the book uses seed 123 for both networks).
+    /// </summary>
+    public static Dictionary<string, Tensor> TorchSeededState(ulong seed)
+    {
+        var generator = new TorchGenerator(unchecked((uint)seed));
+        var state = new Dictionary<string, Tensor>();
+        for (int i = 0; i + 1 < LayerSizes.Length; i++)
+        {
+            var weight = new Tensor(LayerSizes[i + 1], LayerSizes[i]);
+            var bias = new Tensor(LayerSizes[i + 1]);
+            generator.InitializeLinear(weight, bias);
+            state[$"layers.{i}.weight"] = weight;
+            state[$"layers.{i}.bias"] = bias;
+        }
+        return state;
     }
 
     /// <summary>Reads <c>layers.{i}.weight</c> and <c>layers.{i}.bias</c> for the book's sizes from a safetensors file.</summary>
@@ -106,7 +125,7 @@ public sealed class GradientsExperiment(GradientsOptions options) : ILabExperime
                 "passes the gradient through unchanged.",
             Parameters =
             [
-                new("init", options.InitPath is null ? $"seeded U(−1/√in, 1/√in), seed {options.Seed}" : Path.GetFileName(options.InitPath),
+                new("init", options.InitPath is null ? $"torch.manual_seed({options.Seed}) + nn.Linear defaults, reproduced exactly" : Path.GetFileName(options.InitPath),
                     "starting weights, the same for both stacks"),
                 new("seeds", options.SummarySeeds.ToString(CultureInfo.InvariantCulture), "seeds of the robustness summary"),
             ],

@@ -76,23 +76,19 @@ public sealed class TrainingSession
             options = options with { Steps = Math.Max(1, epochs * windows.BatchesPerEpoch / options.GradientAccumulation) };
         // Validation batches: fixed (unshuffled windows, or offsets from a fixed seed), capped by what the split holds.
         IBatchSampler? validationBatches = null;
-        if (validation.Count > context)
+        // Evaluation batches are fixed: unshuffled windows, or offsets from a fixed seed.
+        IBatchSampler FixedBatches(TokenDataset data, int windowStride, long samplerSeed) => spec.Sampler == "windows"
+            ? data.SlidingWindows(context, windowStride, options.BatchSize, samplerSeed, shuffle: false)
+            : data.RandomOffsets(context, options.BatchSize, samplerSeed);
+        // Validation needs at least one full batch of windows; with less validation text, evaluation is skipped.
+        if ((validation.Count - 1) / context >= options.BatchSize)
         {
-            int available = (validation.Count - 1) / context;
-            int batch = Math.Min(options.BatchSize, Math.Max(1, available));
-            if (batch < options.BatchSize)
-                validationBatches = null; // too little validation text for a full batch: evaluate on what fits below
-            else
-                validationBatches = spec.Sampler == "windows"
-                    ? validation.SlidingWindows(context, context, options.BatchSize, seed + 1, shuffle: false)
-                    : validation.RandomOffsets(context, options.BatchSize, seed + 1);
+            validationBatches = FixedBatches(validation, context, seed + 1);
             if (validationBatches is SlidingWindowSampler vw)
                 options = options with { EvalBatches = Math.Min(options.EvalBatches, Math.Max(1, vw.BatchesPerEpoch)) };
         }
         // Fixed training batches for an evaluation-mode estimate of the training loss (no dropout), as nanoGPT and the book report it.
-        IBatchSampler trainEvaluation = spec.Sampler == "windows"
-            ? train.SlidingWindows(context, stride, options.BatchSize, seed + 3, shuffle: false)
-            : train.RandomOffsets(context, options.BatchSize, seed + 3);
+        IBatchSampler trainEvaluation = FixedBatches(train, stride, seed + 3);
         Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation);
         validationText = validation.Count > 0 ? Tokenizer.Decode(validation.Tokens[..Math.Min(validation.Count, 64)]) : null;
         sampleRng = new Rng(seed + 2);

@@ -18,10 +18,7 @@ public class KillResumeTests
 
     static Process Start(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rlm.dll"));
-        foreach (string a in args) start.ArgumentList.Add(a);
-        var process = Process.Start(start)!;
+        var process = Process.Start(RlmProcess.StartInfo(workingDirectory, args))!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

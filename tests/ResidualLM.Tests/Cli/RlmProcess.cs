@@ -7,13 +7,19 @@ namespace ResidualLM.Tests.Cli;
 public static class RlmProcess
 {
     /// <summary>Runs rlm with the arguments; returns the exit code and both streams.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(string workingDirectory, params string[] args)
+    /// <summary>How to start rlm with the arguments, both streams redirected, colours off.</summary>
+    public static ProcessStartInfo StartInfo(string workingDirectory, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rlm.dll"));
         foreach (string a in args) start.ArgumentList.Add(a);
         start.Environment["NO_COLOR"] = "1";
-        using var process = Process.Start(start)!;
+        return start;
+    }
+
+    public static (int ExitCode, string Stdout, string Stderr) Run(string workingDirectory, params string[] args)
+    {
+        using var process = Process.Start(StartInfo(workingDirectory, args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(3))) { process.Kill(entireProcessTree: true); throw new TimeoutException("rlm did not finish in 3 minutes"); }

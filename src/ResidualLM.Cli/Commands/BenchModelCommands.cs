@@ -34,10 +34,11 @@ public static class BenchModelCommands
     {
         var preset = new Option<string>("--preset") { Description = "gpt2-124m, shakespeare-char, deep-narrow or tiny", DefaultValueFactory = _ => "shakespeare-char" };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 3 warm-up steps)", DefaultValueFactory = _ => 10 };
+        var batch = new Option<int?>("--batch") { Description = "Sequences per step (default: the preset's)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON line" };
         var cmd = new Command("train", "Milliseconds per training step (forward + backward + AdamW), median after warm-up");
-        foreach (Option o in new Option[] { preset, steps, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CliErrors.Run(() => RunTrain(Preset(parse.GetValue(preset)!), parse.GetValue(steps), parse.GetValue(json))));
+        foreach (Option o in new Option[] { preset, steps, batch, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() => RunTrain(WithBatch(Preset(parse.GetValue(preset)!), parse.GetValue(batch)), parse.GetValue(steps), parse.GetValue(json))));
         return cmd;
     }
 
@@ -55,6 +56,13 @@ public static class BenchModelCommands
             !parse.GetValue(noCache), parse.GetValue(reps), parse.GetValue(json))));
         return cmd;
     }
+
+    static BenchPreset WithBatch(BenchPreset preset, int? batch) => batch switch
+    {
+        null => preset,
+        < 1 => throw new InvalidInputException($"must be positive, got {batch}", field: "--batch"),
+        _ => preset with { Batch = batch.Value },
+    };
 
     static int RunTrain(BenchPreset preset, int steps, bool json)
     {

@@ -35,10 +35,12 @@ public static class BenchModelCommands
         var preset = new Option<string>("--preset") { Description = "gpt2-124m, shakespeare-char, deep-narrow or tiny", DefaultValueFactory = _ => "shakespeare-char" };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 3 warm-up steps)", DefaultValueFactory = _ => 10 };
         var batch = new Option<int?>("--batch") { Description = "Sequences per step (default: the preset's)" };
+        var dataParallel = new Option<int>("--data-parallel") { Description = "Shards per batch, one replica each (0: as rlm train chooses, 1: off)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON line" };
         var cmd = new Command("train", "Milliseconds per training step (forward + backward + AdamW), median after warm-up");
-        foreach (Option o in new Option[] { preset, steps, batch, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CliErrors.Run(() => RunTrain(WithBatch(Preset(parse.GetValue(preset)!), parse.GetValue(batch)), parse.GetValue(steps), parse.GetValue(json))));
+        foreach (Option o in new Option[] { preset, steps, batch, dataParallel, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() => RunTrain(WithBatch(Preset(parse.GetValue(preset)!), parse.GetValue(batch)), parse.GetValue(steps),
+            parse.GetValue(dataParallel), parse.GetValue(json))));
         return cmd;
     }
 
@@ -64,10 +66,14 @@ public static class BenchModelCommands
         _ => preset with { Batch = batch.Value },
     };
 
-    static int RunTrain(BenchPreset preset, int steps, bool json)
+    static int RunTrain(BenchPreset preset, int steps, int dataParallel, bool json)
     {
         if (steps < 1) throw new InvalidInputException($"must be positive, got {steps}", field: "--steps");
+        if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
         var model = new Gpt(preset.Config, 1337);
+        int shards = DataParallel.ChooseShards(model, preset.Batch, Parallelism.ThreadCount, dataParallel);
+        var replicas = shards > 1 ? new DataParallel(model, shards) : null;
+        Func<int[], int, int, Tensor> forward = (ids, rows, time) => model.Forward(ids, rows, time);
         var rng = new Rng(7);
         int b = preset.Batch, t = preset.Time, v = preset.Config.VocabSize;
         var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 3e-4f, WeightDecay = 0.1f });
@@ -86,8 +92,8 @@ public static class BenchModelCommands
             for (int j = 0; j < inputs.Length; j++) { inputs[j] = rng.NextInt(v); targets[j] = rng.NextInt(v); }
             var clock = Stopwatch.StartNew();
             model.ZeroGrad(reuseBuffers: true);
-            var loss = LanguageModel.Loss(model.Forward(inputs, b, t).Reshape(b * t, v), targets);
-            loss.Backward(reuseBuffers: true);
+            if (replicas is not null) replicas.ForwardBackward(forward, inputs, targets, b, t);
+            else LanguageModel.Loss(model.Forward(inputs, b, t).Reshape(b * t, v), targets).Backward(reuseBuffers: true);
             optimizer.Step();
             if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);
         }
@@ -102,12 +108,12 @@ public static class BenchModelCommands
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 preset = preset.Name, ms_per_step = Math.Round(median, 1), tokens_per_s = Math.Round(tokensPerSecond, 1),
-                peak_rss_mb = Math.Round(peak, 1), threads = Parallelism.ThreadCount,
+                peak_rss_mb = Math.Round(peak, 1), threads = Parallelism.ThreadCount, shards,
                 allocated_mb_per_step = Math.Round(allocatedPerStep, 2), gc_gen0 = collections[0], gc_gen1 = collections[1], gc_gen2 = collections[2],
             }));
         else
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB, allocated {allocatedPerStep:F1} MB/step, GCs {collections[0]}/{collections[1]}/{collections[2]} (gen 0/1/2)"));
+                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads, {shards} shard{(shards == 1 ? "" : "s")}): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB, allocated {allocatedPerStep:F1} MB/step, GCs {collections[0]}/{collections[1]}/{collections[2]} (gen 0/1/2)"));
         return 0;
     }
 

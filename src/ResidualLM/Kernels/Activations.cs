@@ -14,80 +14,94 @@ public static class Activations
     const float GeluScale = 0.7978845608028654f;
     const float GeluCubic = 0.044715f;
 
-    /// <summary>y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the approximation GPT-2 uses.</summary>
+    /// <summary>
+    /// y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3): the approximation GPT-2 uses. Evaluated as
+    /// x sigmoid(2u) = x / (1 + exp(-2u)), the same function with one exp and no cancellation near 0.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void GeluTanhForward(ReadOnlySpan<float> x, Span<float> y)
+    public static unsafe void GeluTanhForward(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        fixed (float* px = x, py = y)
         {
-            var half = Vector512.Create(0.5f); var one = Vector512.Create(1f);
-            var scale = Vector512.Create(GeluScale); var cubic = Vector512.Create(GeluCubic);
-            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            int n = x.Length, i = 0;
+            if (Vector512.IsHardwareAccelerated)
             {
-                var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
-                var u = scale * (v + cubic * v * v * v);
-                (half * v * (one + Tanh(u))).CopyTo(y.Slice(i));
+                Vector512<float> k1 = Vector512.Create(-2f * GeluScale), k3 = Vector512.Create(-2f * GeluScale * GeluCubic);
+                for (; i <= n - 16; i += 16)
+                {
+                    var v = Vector512.Load(px + i);
+                    var e = SimdMath.Exp(v * Vector512.FusedMultiplyAdd(k3, v * v, k1));          // exp(-2u)
+                    (v / (Vector512<float>.One + e)).Store(py + i);
+                }
             }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            var half = Vector256.Create(0.5f); var one = Vector256.Create(1f);
-            var scale = Vector256.Create(GeluScale); var cubic = Vector256.Create(GeluCubic);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                var v = Vector256.Create(x.Slice(i, Vector256<float>.Count));
-                var u = scale * (v + cubic * v * v * v);
-                (half * v * (one + Tanh(u))).CopyTo(y.Slice(i));
+                Vector256<float> k1 = Vector256.Create(-2f * GeluScale), k3 = Vector256.Create(-2f * GeluScale * GeluCubic);
+                for (; i <= n - 8; i += 8)
+                {
+                    var v = Vector256.Load(px + i);
+                    var e = SimdMath.Exp(v * Vector256.FusedMultiplyAdd(k3, v * v, k1));
+                    (v / (Vector256<float>.One + e)).Store(py + i);
+                }
             }
-        }
-        for (; i < x.Length; i++)
-        {
-            float v = x[i];
-            y[i] = 0.5f * v * (1f + MathF.Tanh(GeluScale * (v + GeluCubic * v * v * v)));
+            for (; i < n; i++)
+            {
+                float v = px[i];
+                py[i] = v / (1f + SimdMath.Exp(v * MathF.FusedMultiplyAdd(-2f * GeluScale * GeluCubic, v * v, -2f * GeluScale)));
+            }
         }
     }
 
-    /// <summary>dx += dy * d/dx GELU_tanh(x).</summary>
+    /// <summary>
+    /// dx += dy * d/dx GELU_tanh(x). With s = sigmoid(2u) = 1 / (1 + e), e = exp(-2u): 0.5 (1 + tanh u) = s and
+    /// 0.5 x (1 - tanh^2 u) = 2 x s (1 - s) = 2 x e s^2, so the derivative is s (1 + 2 x e s u'), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    public static unsafe void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
-        int i = 0;
-        // d/dx [0.5 x (1 + t)] = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u)
-        if (Vector512.IsHardwareAccelerated)
+        // exp(-2u) is capped where s is already below 1e-34: e s stays finite (no inf * 0) and the product is ~0 anyway.
+        const float MaxExponent = 80f;
+        fixed (float* px = x, pg = dy, pdx = dx)
         {
-            var half = Vector512.Create(0.5f); var one = Vector512.Create(1f);
-            var scale = Vector512.Create(GeluScale); var cubic = Vector512.Create(GeluCubic); var cubic3 = Vector512.Create(3f * GeluCubic);
-            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            int n = x.Length, i = 0;
+            if (Vector512.IsHardwareAccelerated)
             {
-                var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
-                var t = Tanh(scale * (v + cubic * v * v * v));
-                var local = half * (one + t) + half * v * (one - t * t) * scale * (one + cubic3 * v * v);
-                var g = Vector512.Create(dx.Slice(i, Vector512<float>.Count)) + local * Vector512.Create(dy.Slice(i, Vector512<float>.Count));
-                g.CopyTo(dx.Slice(i));
+                Vector512<float> k1 = Vector512.Create(-2f * GeluScale), k3 = Vector512.Create(-2f * GeluScale * GeluCubic);
+                Vector512<float> d1 = Vector512.Create(2f * GeluScale), d3 = Vector512.Create(2f * GeluScale * 3f * GeluCubic), cap = Vector512.Create(MaxExponent);
+                for (; i <= n - 16; i += 16)
+                {
+                    var v = Vector512.Load(px + i);
+                    var v2 = v * v;
+                    var e = SimdMath.Exp(Vector512.Min(v * Vector512.FusedMultiplyAdd(k3, v2, k1), cap));
+                    var sig = Vector512<float>.One / (Vector512<float>.One + e);
+                    var local = sig * Vector512.FusedMultiplyAdd(v * e * sig, Vector512.FusedMultiplyAdd(d3, v2, d1), Vector512<float>.One);
+                    Vector512.FusedMultiplyAdd(local, Vector512.Load(pg + i), Vector512.Load(pdx + i)).Store(pdx + i);
+                }
             }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            var half = Vector256.Create(0.5f); var one = Vector256.Create(1f);
-            var scale = Vector256.Create(GeluScale); var cubic = Vector256.Create(GeluCubic); var cubic3 = Vector256.Create(3f * GeluCubic);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                var v = Vector256.Create(x.Slice(i, Vector256<float>.Count));
-                var t = Tanh(scale * (v + cubic * v * v * v));
-                var local = half * (one + t) + half * v * (one - t * t) * scale * (one + cubic3 * v * v);
-                var g = Vector256.Create(dx.Slice(i, Vector256<float>.Count)) + local * Vector256.Create(dy.Slice(i, Vector256<float>.Count));
-                g.CopyTo(dx.Slice(i));
+                Vector256<float> k1 = Vector256.Create(-2f * GeluScale), k3 = Vector256.Create(-2f * GeluScale * GeluCubic);
+                Vector256<float> d1 = Vector256.Create(2f * GeluScale), d3 = Vector256.Create(2f * GeluScale * 3f * GeluCubic), cap = Vector256.Create(MaxExponent);
+                for (; i <= n - 8; i += 8)
+                {
+                    var v = Vector256.Load(px + i);
+                    var v2 = v * v;
+                    var e = SimdMath.Exp(Vector256.Min(v * Vector256.FusedMultiplyAdd(k3, v2, k1), cap));
+                    var sig = Vector256<float>.One / (Vector256<float>.One + e);
+                    var local = sig * Vector256.FusedMultiplyAdd(v * e * sig, Vector256.FusedMultiplyAdd(d3, v2, d1), Vector256<float>.One);
+                    Vector256.FusedMultiplyAdd(local, Vector256.Load(pg + i), Vector256.Load(pdx + i)).Store(pdx + i);
+                }
             }
-        }
-        for (; i < x.Length; i++)
-        {
-            float v = x[i];
-            float t = MathF.Tanh(GeluScale * (v + GeluCubic * v * v * v));
-            float local = 0.5f * (1f + t) + 0.5f * v * (1f - t * t) * GeluScale * (1f + 3f * GeluCubic * v * v);
-            dx[i] += local * dy[i];
+            for (; i < n; i++)
+            {
+                float v = px[i], v2 = v * v;
+                float e = SimdMath.Exp(MathF.Min(v * MathF.FusedMultiplyAdd(-2f * GeluScale * GeluCubic, v2, -2f * GeluScale), MaxExponent));
+                float sig = 1f / (1f + e);
+                float local = sig * MathF.FusedMultiplyAdd(v * e * sig, MathF.FusedMultiplyAdd(2f * GeluScale * 3f * GeluCubic, v2, 2f * GeluScale), 1f);
+                pdx[i] = MathF.FusedMultiplyAdd(local, pg[i], pdx[i]);
+            }
         }
     }
 

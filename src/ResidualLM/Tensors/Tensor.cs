@@ -30,7 +30,35 @@ public sealed class Tensor
     public bool RetainGrad { get; set; }
 
     /// <summary>The gradient accumulated by <see cref="Backward()"/>; same shape; null until a gradient arrives.</summary>
-    public Tensor? Grad { get; set; }
+    /// <remarks>
+    /// Inside a data-parallel replica (<see cref="GradientSlot"/> &gt; 0) a leaf given replica slots reads and writes its
+    /// slot instead, so replicas running at once on different threads never add into the same buffer.
+    /// </remarks>
+    public Tensor? Grad
+    {
+        get => gradientSlot != 0 && ReplicaGrads is { } slots ? slots[gradientSlot - 1] : grad;
+        set
+        {
+            if (gradientSlot != 0 && ReplicaGrads is { } slots) slots[gradientSlot - 1] = value;
+            else grad = value;
+        }
+    }
+
+    Tensor? grad;
+    [ThreadStatic] static int gradientSlot;
+
+    /// <summary>
+    /// Which gradient this thread's backward passes write into for leaves with <see cref="ReplicaGrads"/>: 0 is
+    /// <see cref="Grad"/> itself, s &gt; 0 is ReplicaGrads[s - 1] (set by the data-parallel step around each replica).
+    /// </summary>
+    internal static int GradientSlot
+    {
+        get => gradientSlot;
+        set => gradientSlot = value;
+    }
+
+    /// <summary>Per-replica gradients of a parameter during a data-parallel step (replica 0 uses the plain gradient); null otherwise.</summary>
+    internal Tensor?[]? ReplicaGrads { get; set; }
 
     /// <summary>The tensors this one was computed from (empty for leaves and for released graphs).</summary>
     internal Tensor[] Parents { get; set; } = [];

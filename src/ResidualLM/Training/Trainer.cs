@@ -43,10 +43,25 @@ public sealed class Trainer
     /// <summary>The training batch sampler (its state is part of a checkpoint).</summary>
     public IBatchSampler TrainBatches => trainBatches;
 
+    /// <summary>Replicas each training batch is split into (1: every op uses the threads itself); see <see cref="DataParallel"/>.</summary>
+    public int Shards => dataParallel?.Shards ?? 1;
+
+    readonly DataParallel? dataParallel;
+
+    /// <summary>
+    /// A trainer of <paramref name="model"/> through <paramref name="forward"/> (ids, B, T) -> logits (B, T, V). With
+    /// <paramref name="dataParallel"/> 0 the trainer chooses how many replicas a batch is split into
+    /// (<see cref="DataParallel.ChooseShards"/>); 1 turns that off; N asks for N.
+    /// </summary>
     public Trainer(Module model, Func<int[], int, int, Tensor> forward, TrainingOptions options,
-        IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null)
+        IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0)
     {
         options.Validate();
+        if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
+        int shards = DataParallel.ChooseShards(model, options.BatchSize, Kernels.Parallelism.ThreadCount, dataParallel);
+        if (shards > 1 && DataParallel.HasActiveDropout(model))
+            throw new InvalidInputException("data-parallel steps need a model without dropout (use --data-parallel 1, or --dropout 0)", field: "--data-parallel");
+        if (shards > 1) this.dataParallel = new DataParallel(model, shards);
         this.model = model;
         this.forward = forward;
         this.trainBatches = trainBatches;
@@ -93,6 +108,11 @@ public sealed class Trainer
         for (int m = 0; m < micro; m++)
         {
             trainBatches.NextBatch(inputs, targets);
+            if (dataParallel is not null)
+            {
+                lossSum += dataParallel.ForwardBackward(forward, inputs, targets, b, t, micro == 1 ? 1f : 1f / micro);
+                continue;
+            }
             var logits = forward(inputs, b, t);
             var loss = O.CrossEntropy(logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();

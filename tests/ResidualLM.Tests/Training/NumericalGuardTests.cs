@@ -43,7 +43,8 @@ public class NumericalGuardTests
     {
         var tokens = new TokenDataset(Enumerable.Range(0, 400).Select(i => i * 7 % 11).ToArray());
         var options = new TrainingOptions { Steps = 5, BatchSize = 2, Context = 8, WarmupSteps = 0, EvalInterval = 0, EvalBatches = 1, SkipNonFinite = skip, Seed = 1 };
-        return new Trainer(module, module.Forward, options, tokens.RandomOffsets(8, 2, seed: 1), null);
+        // One forward call per step (no data-parallel shards): the trap counts calls to pick its step.
+        return new Trainer(module, module.Forward, options, tokens.RandomOffsets(8, 2, seed: 1), null, dataParallel: 1);
     }
 
     static float[] Weights(Module module) => module.NamedParameters().SelectMany(p => p.Tensor.Data).ToArray();

@@ -1,0 +1,153 @@
+// Data-parallel steps (the batch cut into concurrent replicas) against the plain single-graph step: same loss and
+// gradients up to round-off, bit-identical from run to run and whatever the thread count, and the trainer's choice.
+using ResidualLM.Kernels;
+using ResidualLM.Models;
+using ResidualLM.Nn;
+using ResidualLM.Tensors;
+using ResidualLM.Training;
+using Xunit;
+using O = ResidualLM.Ops.Ops;
+
+namespace ResidualLM.Tests.Training;
+
+[Collection(ResidualLM.Tests.Kernels.ThreadCountCollection.Name)]
+public class DataParallelTests
+{
+    const int Batch = 5, Time = 32;
+
+    static LanguageModel Model(string kind) => kind switch
+    {
+        "gpt" => new Gpt(GptConfig.Preset("test") with { VocabSize = 64, ContextLength = 32, Width = 32, TieWeights = true }, 5),
+        "gpt-none" => new Gpt(GptConfig.Preset("test") with { VocabSize = 64, ContextLength = 32, Width = 32, Residual = ResidualMode.None }, 5),
+        "llama" => new Llama(LlamaConfig.Preset("test") with { VocabSize = 64, ContextLength = 32, Width = 32, FeedForwardWidth = 48 }, 5),
+        _ => throw new ArgumentException(kind),
+    };
+
+    static (int[] Inputs, int[] Targets) Batch5(int vocab, int seed, bool someIgnored = false)
+    {
+        var rng = new Rng((ulong)seed);
+        var inputs = Enumerable.Range(0, Batch * Time).Select(_ => rng.NextInt(vocab)).ToArray();
+        // With someIgnored, the first sequence is mostly padding (-100), so the shards count different numbers of targets.
+        var targets = Enumerable.Range(0, Batch * Time).Select(i => someIgnored && i < Time - 3 ? -100 : rng.NextInt(vocab)).ToArray();
+        return (inputs, targets);
+    }
+
+    static Dictionary<string, float[]> Gradients(LanguageModel model) =>
+        model.NamedParameters().ToDictionary(p => p.Name, p => p.Tensor.Grad!.ToArray());
+
+    static (double Loss, Dictionary<string, float[]> Grads) Plain(LanguageModel model, int[] inputs, int[] targets, float scale = 1f)
+    {
+        model.ZeroGrad();
+        var loss = O.CrossEntropy(model.Forward(inputs, Batch, Time).Reshape(Batch * Time, -1), targets);
+        (scale == 1f ? loss : loss * scale).Backward();
+        return (loss.Item(), Gradients(model));
+    }
+
+    static (double Loss, Dictionary<string, float[]> Grads) Sharded(LanguageModel model, int shards, int[] inputs, int[] targets, float scale = 1f)
+    {
+        model.ZeroGrad();
+        double loss = new DataParallel(model, shards).ForwardBackward((ids, b, t) => model.Forward(ids, b, t), inputs, targets, Batch, Time, scale);
+        return (loss, Gradients(model));
+    }
+
+    /// <summary>Every gradient equal up to float32 round-off of a differently ordered sum (relative to the tensor's largest entry).</summary>
+    static void AssertClose(Dictionary<string, float[]> expected, Dictionary<string, float[]> actual)
+    {
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, e) in expected)
+        {
+            float[] a = actual[name];
+            float scale = e.Max(MathF.Abs);
+            Assert.True(scale > 0, $"{name}: the reference gradient is all zeros, the comparison would prove nothing");
+            for (int i = 0; i < e.Length; i++)
+                Assert.True(MathF.Abs(e[i] - a[i]) <= 2e-5f * scale, $"{name}[{i}]: plain {e[i]}, sharded {a[i]} (largest {scale})");
+        }
+    }
+
+    [Theory]
+    [InlineData("gpt", 2, false)]
+    [InlineData("gpt", 3, true)]
+    [InlineData("gpt-none", 2, true)]
+    [InlineData("llama", 2, false)]
+    [InlineData("llama", 5, true)]
+    public void ShardedStep_MatchesPlainStep(string kind, int shards, bool someIgnored)
+    {
+        ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(threads =>
+        {
+            var model = Model(kind);
+            var (inputs, targets) = Batch5(model.VocabSize, 3, someIgnored);
+            var plain = Plain(model, inputs, targets);
+            var sharded = Sharded(model, shards, inputs, targets);
+            Assert.Equal(plain.Loss, sharded.Loss, 5e-6 * plain.Loss);
+            AssertClose(plain.Grads, sharded.Grads);
+        });
+    }
+
+    [Fact]
+    public void ShardedStep_ScalesAndAddsToExistingGradients_AsAccumulation()
+    {
+        var model = Model("gpt");
+        var (x1, y1) = Batch5(model.VocabSize, 1);
+        var (x2, y2) = Batch5(model.VocabSize, 2);
+        // Plain accumulation of two half-weighted micro-batches.
+        model.ZeroGrad();
+        foreach (var (x, y) in new[] { (x1, y1), (x2, y2) })
+            (O.CrossEntropy(model.Forward(x, Batch, Time).Reshape(Batch * Time, -1), y) * 0.5f).Backward();
+        var plain = Gradients(model);
+        model.ZeroGrad();
+        var step = new DataParallel(model, 2);
+        foreach (var (x, y) in new[] { (x1, y1), (x2, y2) })
+            step.ForwardBackward((ids, b, t) => model.Forward(ids, b, t), x, y, Batch, Time, 0.5f);
+        AssertClose(plain, Gradients(model));
+    }
+
+    [Fact]
+    public void ShardedStep_IsBitIdentical_AcrossRunsAndThreadCounts()
+    {
+        var runs = new List<(double Loss, Dictionary<string, float[]> Grads)>();
+        ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(_ =>
+        {
+            for (int repeat = 0; repeat < 2; repeat++)
+            {
+                var model = Model("gpt");
+                var (inputs, targets) = Batch5(model.VocabSize, 4, someIgnored: true);
+                runs.Add(Sharded(model, 2, inputs, targets));
+            }
+        });
+        for (int r = 1; r < runs.Count; r++)
+        {
+            Assert.True(runs[0].Loss == runs[r].Loss, $"run {r}: loss {runs[r].Loss} vs {runs[0].Loss}");
+            foreach (var (name, g) in runs[0].Grads)
+                Assert.True(g.SequenceEqual(runs[r].Grads[name]), $"run {r}: {name} differs");
+        }
+    }
+
+    [Fact]
+    public void ChooseShards_OnePerThread_OnlyForSmallModelsWithoutDropout()
+    {
+        var small = Model("gpt");
+        Assert.Equal(2, DataParallel.ChooseShards(small, batchSize: 12, threads: 2));
+        Assert.Equal(1, DataParallel.ChooseShards(small, batchSize: 12, threads: 1));
+        Assert.Equal(1, DataParallel.ChooseShards(small, batchSize: 1, threads: 2));
+        Assert.Equal(3, DataParallel.ChooseShards(small, batchSize: 12, threads: 2, requested: 3));
+        Assert.Equal(2, DataParallel.ChooseShards(small, batchSize: 2, threads: 2, requested: 4));
+        var withDropout = new Gpt(GptConfig.Preset("test") with { Dropout = 0.1f }, 5);
+        Assert.True(DataParallel.HasActiveDropout(withDropout));
+        Assert.False(DataParallel.HasActiveDropout(small));
+        Assert.Equal(1, DataParallel.ChooseShards(withDropout, batchSize: 12, threads: 2));
+        var large = new Gpt(GptConfig.Preset("test") with { VocabSize = 20000, Width = 1024 }, 5);   // 20.5M parameters
+        Assert.True(large.ParameterCount() > DataParallel.MaxParameters);
+        Assert.Equal(1, DataParallel.ChooseShards(large, batchSize: 12, threads: 2));
+    }
+
+    [Fact]
+    public void Trainer_RefusesReplicasWithDropout()
+    {
+        var model = new Gpt(GptConfig.Preset("test") with { Dropout = 0.1f }, 5);
+        var options = new TrainingOptions { Steps = 1, BatchSize = 4, Context = 8, EvalInterval = 0 };
+        var tokens = new TokenDataset(Enumerable.Range(0, 200).Select(i => i % model.VocabSize).ToArray());
+        var error = Assert.Throws<InvalidInputException>(() => new Trainer(model, (ids, b, t) => model.Forward(ids, b, t), options,
+            tokens.RandomOffsets(options.Context, options.BatchSize, 1), null, dataParallel: 2));
+        Assert.Contains("dropout", error.Message);
+    }
+}

@@ -52,10 +52,11 @@ public static class TrainCommand
         var sampleTokens = Opt("--sample-tokens", "Tokens to generate as a sample at each evaluation", 120);
         var output = Opt<string?>("--out", "Run folder for checkpoints and metrics (default: runs/<time>)");
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
+        var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for small models without dropout, 1: off)", 0);
         var json = Opt("--json", "End with a one-line JSON summary", false);
         foreach (Option o in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,
-                     corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, json })
+                     corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, json })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse => CliErrors.Run(() =>
@@ -63,7 +64,7 @@ public static class TrainCommand
             TrainingSession session;
             if (parse.GetValue(resume) is string resumeFolder)
             {
-                session = TrainingSession.Resume(resumeFolder, parse.GetValue(steps));
+                session = TrainingSession.Resume(resumeFolder, parse.GetValue(steps), parse.GetValue(dataParallel));
             }
             else
             {
@@ -85,7 +86,7 @@ public static class TrainCommand
                     Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout), Init = parse.GetValue(init)!,
                     Epochs = parse.GetValue(epochs), Sampler = parse.GetValue(sampler)!, Stride = parse.GetValue(stride),
                     TrainFraction = parse.GetValue(split), CorpusCharacters = parse.GetValue(corpusChars), Options = options,
-                    SampleTokens = parse.GetValue(sampleTokens),
+                    SampleTokens = parse.GetValue(sampleTokens), DataParallel = parse.GetValue(dataParallel),
                     OutputDirectory = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
                 };
                 CheckOutputFolder(spec.OutputDirectory!);
@@ -140,6 +141,7 @@ public static class TrainCommand
                 $"with windows of {trainer.Options.Context} characters the best possible is {session.IdealWindowLoss:F4})");
         Console.WriteLine($"run: {trainer.Options.Steps} steps of {trainer.Options.BatchSize}x{trainer.Options.Context} tokens, output {session.Spec.OutputDirectory}" +
             (trainer.Step > 0 ? $", resuming at step {trainer.Step}" : ""));
+        Console.WriteLine($"threads: {Kernels.Parallelism.ThreadCount}" + (trainer.Shards > 1 ? $", each batch split into {trainer.Shards} data-parallel replicas" : ""));
 
         // Ctrl-C: finish the current step, save a checkpoint and exit cleanly.
         bool interrupted = false;

@@ -57,8 +57,13 @@ public static class Activations
     /// dx += dy * d/dx GELU_tanh(x). With s = sigmoid(2u) = 1 / (1 + e), e = exp(-2u): 0.5 (1 + tanh u) = s and
     /// 0.5 x (1 - tanh^2 u) = 2 x s (1 - s) = 2 x e s^2, so the derivative is s (1 + 2 x e s u'), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     /// </summary>
+    public static void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => GeluTanhBackward(x, dy, dx, accumulate: true);
+
+    /// <summary>dx = dy * d/dx GELU_tanh(x): <see cref="GeluTanhBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> overwriting dx (a first gradient).</summary>
+    public static void GeluTanhBackwardWrite(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => GeluTanhBackward(x, dy, dx, accumulate: false);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    static unsafe void GeluTanhBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, bool accumulate)
     {
         CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
         // exp(-2u) is capped where s is already below 1e-34: e s stays finite (no inf * 0) and the product is ~0 anyway.
@@ -77,7 +82,8 @@ public static class Activations
                     var e = SimdMath.Exp(Vector512.Min(v * Vector512.FusedMultiplyAdd(k3, v2, k1), cap));
                     var sig = Vector512<float>.One / (Vector512<float>.One + e);
                     var local = sig * Vector512.FusedMultiplyAdd(v * e * sig, Vector512.FusedMultiplyAdd(d3, v2, d1), Vector512<float>.One);
-                    Vector512.FusedMultiplyAdd(local, Vector512.Load(pg + i), Vector512.Load(pdx + i)).Store(pdx + i);
+                    var g = Vector512.Load(pg + i);
+                    (accumulate ? Vector512.FusedMultiplyAdd(local, g, Vector512.Load(pdx + i)) : local * g).Store(pdx + i);
                 }
             }
             else if (Vector256.IsHardwareAccelerated)
@@ -91,7 +97,8 @@ public static class Activations
                     var e = SimdMath.Exp(Vector256.Min(v * Vector256.FusedMultiplyAdd(k3, v2, k1), cap));
                     var sig = Vector256<float>.One / (Vector256<float>.One + e);
                     var local = sig * Vector256.FusedMultiplyAdd(v * e * sig, Vector256.FusedMultiplyAdd(d3, v2, d1), Vector256<float>.One);
-                    Vector256.FusedMultiplyAdd(local, Vector256.Load(pg + i), Vector256.Load(pdx + i)).Store(pdx + i);
+                    var g = Vector256.Load(pg + i);
+                    (accumulate ? Vector256.FusedMultiplyAdd(local, g, Vector256.Load(pdx + i)) : local * g).Store(pdx + i);
                 }
             }
             for (; i < n; i++)
@@ -100,7 +107,7 @@ public static class Activations
                 float e = SimdMath.Exp(MathF.Min(v * MathF.FusedMultiplyAdd(-2f * GeluScale * GeluCubic, v2, -2f * GeluScale), MaxExponent));
                 float sig = 1f / (1f + e);
                 float local = sig * MathF.FusedMultiplyAdd(v * e * sig, MathF.FusedMultiplyAdd(2f * GeluScale * 3f * GeluCubic, v2, 2f * GeluScale), 1f);
-                pdx[i] = MathF.FusedMultiplyAdd(local, pg[i], pdx[i]);
+                pdx[i] = accumulate ? MathF.FusedMultiplyAdd(local, pg[i], pdx[i]) : local * pg[i];
             }
         }
     }

@@ -38,12 +38,14 @@ public static unsafe class Normalization
     /// LayerNorm backward. With xhat = (x - mean) rstd and g = dy * weight:
     /// dx += rstd (g - mean(g) - xhat mean(g xhat)); dweight += sum_rows dy xhat; dbias += sum_rows dy.
     /// </summary>
+    /// <remarks>With <paramref name="accumulateInput"/> false dx is overwritten (a first gradient) instead of added to.</remarks>
     public static void LayerNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int rows, int cols)
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int rows, int cols,
+        bool accumulateInput = true)
     {
         Check(x.Length, rows * cols, dy.Length, weight.Length, cols, mean.Length, rstd.Length, rows);
         if (dx.Length != rows * cols || dWeight.Length != cols || dBias.Length != cols) throw new ArgumentException("gradient lengths do not match");
-        Backward(dy, x, weight, mean, rstd, dx, dWeight, dBias, rows, cols, layerNorm: true);
+        Backward(dy, x, weight, mean, rstd, dx, dWeight, dBias, rows, cols, layerNorm: true, accumulateInput);
     }
 
     /// <summary>y = x * rstd * weight with rstd = 1/sqrt(mean(x^2) + eps) (Zhang and Sennrich, 2019). rstd: (R).</summary>
@@ -67,12 +69,12 @@ public static unsafe class Normalization
     {
         Check(x.Length, rows * cols, dy.Length, weight.Length, cols, rstd.Length, rstd.Length, rows);
         if (dx.Length != rows * cols || dWeight.Length != cols) throw new ArgumentException("gradient lengths do not match");
-        Backward(dy, x, weight, ReadOnlySpan<float>.Empty, rstd, dx, dWeight, Span<float>.Empty, rows, cols, layerNorm: false);
+        Backward(dy, x, weight, ReadOnlySpan<float>.Empty, rstd, dx, dWeight, Span<float>.Empty, rows, cols, layerNorm: false, accumulateInput: true);
     }
 
     static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias,
-        int rows, int cols, bool layerNorm)
+        int rows, int cols, bool layerNorm, bool accumulateInput)
     {
         if (rows == 0) return;
         int blocks = (rows + BlockRows - 1) / BlockRows;
@@ -92,7 +94,7 @@ public static unsafe class Normalization
                     for (int r = block * BlockRows; r < end; r++)
                     {
                         long o = (long)r * cols;
-                        BackwardRow(dys + o, xs + o, ws, layerNorm ? ms[r] : 0f, rs[r], dxs + o, dw, db, cols, layerNorm);
+                        BackwardRow(dys + o, xs + o, ws, layerNorm ? ms[r] : 0f, rs[r], dxs + o, dw, db, cols, layerNorm, accumulateInput);
                     }
                 }
             }, costPerItem: 14L * BlockRows * cols);
@@ -148,7 +150,7 @@ public static unsafe class Normalization
     /// gradients), then dx += rstd (g - mean(g) - xhat mean(g xhat)) (mean(g) only for LayerNorm).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void BackwardRow(float* dy, float* x, float* w, float m, float s, float* dx, float* dw, float* db, int cols, bool layerNorm)
+    static void BackwardRow(float* dy, float* x, float* w, float m, float s, float* dx, float* dw, float* db, int cols, bool layerNorm, bool accumulate)
     {
         float sumG = 0f, sumGX = 0f;
         int c = 0;
@@ -199,7 +201,8 @@ public static unsafe class Normalization
             {
                 var xhat = (Vector512.Load(x + c) - vm) * vs;
                 var g = Vector512.Load(dy + c) * Vector512.Load(w + c);
-                Vector512.FusedMultiplyAdd(vs, g - vg - xhat * vgx, Vector512.Load(dx + c)).Store(dx + c);
+                var d = g - vg - xhat * vgx;
+                (accumulate ? Vector512.FusedMultiplyAdd(vs, d, Vector512.Load(dx + c)) : vs * d).Store(dx + c);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -209,13 +212,14 @@ public static unsafe class Normalization
             {
                 var xhat = (Vector256.Load(x + c) - vm) * vs;
                 var g = Vector256.Load(dy + c) * Vector256.Load(w + c);
-                Vector256.FusedMultiplyAdd(vs, g - vg - xhat * vgx, Vector256.Load(dx + c)).Store(dx + c);
+                var d = g - vg - xhat * vgx;
+                (accumulate ? Vector256.FusedMultiplyAdd(vs, d, Vector256.Load(dx + c)) : vs * d).Store(dx + c);
             }
         }
         for (; c < cols; c++)
         {
             float xhat = (x[c] - m) * s, g = dy[c] * w[c];
-            dx[c] = MathF.FusedMultiplyAdd(s, g - meanG - xhat * meanGX, dx[c]);
+            dx[c] = accumulate ? MathF.FusedMultiplyAdd(s, g - meanG - xhat * meanGX, dx[c]) : s * (g - meanG - xhat * meanGX);
         }
     }
 

@@ -1,6 +1,7 @@
 // Softmax, log-softmax and the fused softmax cross-entropy over the last dimension, forward and backward.
 // Glossary: R = rows, C = classes (columns). Parallel over rows. Backward kernels add into dInput.
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace ResidualLM.Kernels;
 
@@ -94,13 +95,49 @@ public static class Softmax
         }
     }
 
-    /// <summary>log sum exp of a row, stable (max subtracted).</summary>
-    internal static float LogSumExp(ReadOnlySpan<float> x)
+    /// <summary>log sum exp of a row, stable (max subtracted); the exponentials are summed in float per 1024 and those sums in double.</summary>
+    internal static unsafe float LogSumExp(ReadOnlySpan<float> x)
     {
         float max = TensorPrimitives.Max(x);
         if (float.IsNegativeInfinity(max)) return max;
         double sum = 0;
-        for (int c = 0; c < x.Length; c++) sum += MathF.Exp(x[c] - max);
+        int n = x.Length, c = 0;
+        fixed (float* px = x)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var vmax = Vector512.Create(max);
+                while (c <= n - 64)
+                {
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    for (int end = Math.Min(n - 63, c + 1024); c < end; c += 64)
+                    {
+                        a0 += SimdMath.Exp(Vector512.Load(px + c) - vmax);
+                        a1 += SimdMath.Exp(Vector512.Load(px + c + 16) - vmax);
+                        a2 += SimdMath.Exp(Vector512.Load(px + c + 32) - vmax);
+                        a3 += SimdMath.Exp(Vector512.Load(px + c + 48) - vmax);
+                    }
+                    sum += Vector512.Sum((a0 + a1) + (a2 + a3));
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var vmax = Vector256.Create(max);
+                while (c <= n - 32)
+                {
+                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    for (int end = Math.Min(n - 31, c + 1024); c < end; c += 32)
+                    {
+                        a0 += SimdMath.Exp(Vector256.Load(px + c) - vmax);
+                        a1 += SimdMath.Exp(Vector256.Load(px + c + 8) - vmax);
+                        a2 += SimdMath.Exp(Vector256.Load(px + c + 16) - vmax);
+                        a3 += SimdMath.Exp(Vector256.Load(px + c + 24) - vmax);
+                    }
+                    sum += Vector256.Sum((a0 + a1) + (a2 + a3));
+                }
+            }
+            for (; c < n; c++) sum += SimdMath.Exp(px[c] - max);
+        }
         return max + (float)Math.Log(sum);
     }
 
@@ -140,9 +177,12 @@ public static class Softmax
         return counted;
     }
 
-    /// <summary>dlogits += dLoss_r (softmax(logits_r) - onehot(target_r)) for counted rows; ignored rows get nothing.</summary>
+    /// <summary>
+    /// dlogits += dLoss_r (softmax(logits_r) - onehot(target_r)) for counted rows; ignored rows get nothing. With
+    /// <paramref name="accumulate"/> false dlogits is overwritten instead (ignored rows become 0): a first gradient needs no zeroed buffer.
+    /// </summary>
     public static unsafe void CrossEntropyBackward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> logSumExp,
-        ReadOnlySpan<float> dLoss, Span<float> dLogits, int rows, int cols, int ignoreIndex)
+        ReadOnlySpan<float> dLoss, Span<float> dLogits, int rows, int cols, int ignoreIndex, bool accumulate = true)
     {
         if (logits.Length != rows * cols || dLogits.Length != rows * cols || targets.Length != rows || logSumExp.Length != rows || dLoss.Length != rows)
             throw new ArgumentException("cross-entropy span lengths do not match rows x cols");
@@ -154,16 +194,45 @@ public static class Softmax
             {
                 for (int r = start; r < end; r++)
                 {
-                    if (ts[r] == ignoreIndex) continue;
                     long o = (long)r * cols;
-                    float lse = lses[r], g = dls[r];
-                    var row = new ReadOnlySpan<float>(ls + o, cols);
-                    var drow = new Span<float>(dxs + o, cols);
-                    // drow += g * exp(row - lse), vectorised through a temporary-free two-step: exp into scratch would allocate, so loop.
-                    for (int c = 0; c < cols; c++) drow[c] += g * MathF.Exp(row[c] - lse);
-                    drow[ts[r]] -= g;
+                    if (ts[r] == ignoreIndex)
+                    {
+                        if (!accumulate) new Span<float>(dxs + o, cols).Clear();
+                        continue;
+                    }
+                    SoftmaxGradientRow(ls + o, lses[r], dls[r], dxs + o, cols, accumulate);
+                    dxs[o + ts[r]] -= dls[r];
                 }
             }, costPerItem: 20L * cols);
+        }
+    }
+
+    /// <summary>d[c] (+)= g exp(x[c] - lse): one row of the softmax part of the cross-entropy gradient.</summary>
+    static unsafe void SoftmaxGradientRow(float* x, float lse, float g, float* d, int cols, bool accumulate)
+    {
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> vl = Vector512.Create(lse), vg = Vector512.Create(g);
+            for (; c <= cols - 16; c += 16)
+            {
+                var p = SimdMath.Exp(Vector512.Load(x + c) - vl);
+                (accumulate ? Vector512.FusedMultiplyAdd(vg, p, Vector512.Load(d + c)) : vg * p).Store(d + c);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vl = Vector256.Create(lse), vg = Vector256.Create(g);
+            for (; c <= cols - 8; c += 8)
+            {
+                var p = SimdMath.Exp(Vector256.Load(x + c) - vl);
+                (accumulate ? Vector256.FusedMultiplyAdd(vg, p, Vector256.Load(d + c)) : vg * p).Store(d + c);
+            }
+        }
+        for (; c < cols; c++)
+        {
+            float p = SimdMath.Exp(x[c] - lse);
+            d[c] = accumulate ? MathF.FusedMultiplyAdd(g, p, d[c]) : g * p;
         }
     }
 

@@ -52,7 +52,20 @@ public static partial class Ops
     /// <summary>GELU. <paramref name="exact"/> false: GPT-2's tanh approximation; true: x Phi(x) with erf.</summary>
     public static Tensor Gelu(Tensor x, bool exact = false) => exact
         ? Unary(x, Activations.GeluErfForward, (xv, yv, g, dx) => Activations.GeluErfBackward(xv, g, dx))
-        : Unary(x, ParallelMap(Activations.GeluTanhForward), (xv, yv, g, dx) => ParallelBackward(xv, g, dx, Activations.GeluTanhBackward));
+        : GeluTanh(x);
+
+    /// <summary>GPT-2's GELU; its backward writes a first gradient instead of adding it to zeros.</summary>
+    static Tensor GeluTanh(Tensor x)
+    {
+        var y = NewLike(x);
+        ParallelMap(Activations.GeluTanhForward)(x.Data, y.Data);
+        if (!Graph.ShouldRecord(x)) return y;
+        return Graph.Record(y, [x], () =>
+        {
+            float[] dx = x.GradBuffer(out bool accumulate);
+            ParallelBackward(x.Data, y.Grad!.Data, dx, accumulate ? Activations.GeluTanhBackward : Activations.GeluTanhBackwardWrite);
+        });
+    }
 
     /// <summary>tanh(x).</summary>
     public static Tensor Tanh(Tensor x) => Unary(x, Activations.TanhForward, (xv, yv, g, dx) => Activations.TanhBackward(yv, g, dx));
@@ -151,7 +164,8 @@ public static partial class Ops
             if (counted == 0) { logits.GradOrZeros(); return; }
             var dLoss = new float[rows];
             Array.Fill(dLoss, y.Grad!.Data[0] / counted);
-            Kernels.Softmax.CrossEntropyBackward(logits.Data, t, lse, dLoss, logits.GradOrZeros().Data, rows, cols, ignoreIndex);
+            float[] dLogits = logits.GradBuffer(out bool accumulate);
+            Kernels.Softmax.CrossEntropyBackward(logits.Data, t, lse, dLoss, dLogits, rows, cols, ignoreIndex, accumulate);
         });
     }
 
@@ -168,10 +182,11 @@ public static partial class Ops
         if (!Graph.ShouldRecord([x, weight, bias])) return y;
         return Graph.Record(y, [x, weight, bias], () =>
         {
-            float[] dx = x.RequiresGrad ? x.GradOrZeros().Data : new float[x.Size];
+            bool accumulate = true;
+            float[] dx = x.RequiresGrad ? x.GradBuffer(out accumulate) : new float[x.Size];
             float[] dw = weight.RequiresGrad ? weight.GradOrZeros().Data : new float[cols];
             float[] db = bias.RequiresGrad ? bias.GradOrZeros().Data : new float[cols];
-            Normalization.LayerNormBackward(y.Grad!.Data, x.Data, weight.Data, mean, rstd, dx, dw, db, rows, cols);
+            Normalization.LayerNormBackward(y.Grad!.Data, x.Data, weight.Data, mean, rstd, dx, dw, db, rows, cols, accumulate);
         });
     }
 

@@ -39,15 +39,15 @@ public static partial class Ops
         return Graph.Record(c, [a, b], () =>
         {
             float[] dC = c.Grad!.Data;
-            if (flatten && a.RequiresGrad && b.RequiresGrad)
+            if (flatten && a.RequiresGrad && b.RequiresGrad && !ReferenceEquals(a, b))
             {
                 // One big product each way (e.g. the tied head): independent, the same flops, one thread each.
-                float[] dA = a.GradOrZeros().Data, dB = b.GradOrZeros().Data;
-                InParallel(threads => Gemm.MultiplyWithThreads(dC, b.Data, dA, batch * m, n, k, false, !transposeB, true, threads),
+                float[] dA = a.GradBuffer(out bool addA), dB = b.GradBuffer(out bool addB);
+                InParallel(threads => Gemm.MultiplyWithThreads(dC, b.Data, dA, batch * m, n, k, false, !transposeB, addA, threads),
                     threads =>
                     {
-                        if (!transposeB) Gemm.MultiplyWithThreads(a.Data, dC, dB, k, batch * m, n, true, false, true, threads);
-                        else Gemm.MultiplyWithThreads(dC, a.Data, dB, n, batch * m, k, true, false, true, threads);
+                        if (!transposeB) Gemm.MultiplyWithThreads(a.Data, dC, dB, k, batch * m, n, true, false, addB, threads);
+                        else Gemm.MultiplyWithThreads(dC, a.Data, dB, n, batch * m, k, true, false, addB, threads);
                     });
                 return;
             }
@@ -106,14 +106,17 @@ public static partial class Ops
         return Graph.Record(y, parents, () =>
         {
             float[] dY = y.Grad!.Data;
-            float[]? dX = x.RequiresGrad ? x.GradOrZeros().Data : null, dW = weight.RequiresGrad ? weight.GradOrZeros().Data : null;
+            // A first gradient is written by the GEMM (accumulate false) rather than added to a zeroed buffer.
+            bool addX = false, addW = false;
+            float[]? dX = x.RequiresGrad ? x.GradBuffer(out addX) : null, dW = weight.RequiresGrad ? weight.GradBuffer(out addW) : null;
             // dX = dY W and dW = dY^T x: the same flops, independent, so with two threads each gets one.
-            InParallel(dX is null ? null : threads => Gemm.MultiplyWithThreads(dY, weight.Data, dX, rows, outFeatures, inFeatures, false, false, true, threads),
-                       dW is null ? null : threads => Gemm.MultiplyWithThreads(dY, x.Data, dW, outFeatures, rows, inFeatures, true, false, true, threads));
+            InParallel(dX is null ? null : threads => Gemm.MultiplyWithThreads(dY, weight.Data, dX, rows, outFeatures, inFeatures, false, false, addX, threads),
+                       dW is null ? null : threads => Gemm.MultiplyWithThreads(dY, x.Data, dW, outFeatures, rows, inFeatures, true, false, addW, threads));
             if (bias is not null && bias.RequiresGrad)
             {
                 // The bias gradient is the column sum of dY.
-                var dB = bias.GradOrZeros().Data.AsSpan();
+                var dB = bias.GradBuffer(out bool addB).AsSpan();
+                if (!addB) dB.Clear();
                 for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dB, dY.AsSpan(r * outFeatures, outFeatures), dB);
             }
         });

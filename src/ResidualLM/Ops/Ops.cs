@@ -97,6 +97,8 @@ public static partial class Ops
             }
         }
         if (!Graph.ShouldRecord(a, b)) return y;
+        if (kind == BinaryKind.Add && a.Size == b.Size)
+            return Graph.Record(y, [a, b], () => AddBackward(a, b, y));
         return Graph.Record(y, [a, b], () => BinaryBackward(a, b, y.Grad!.Data, kind, bSmall, outer, inner));
     }
 
@@ -161,6 +163,31 @@ public static partial class Ops
                     break;
             }
         });
+    }
+
+    /// <summary>
+    /// y = a + b, same sizes (the residual add): both gradients are y's. A first gradient is a copy, not an add to zeros,
+    /// and a's can be y's buffer itself, handed over (y's gradient is not read again unless it is retained).
+    /// </summary>
+    static void AddBackward(Tensor a, Tensor b, Tensor y)
+    {
+        float[] g = y.Grad!.Data;
+        if (b.RequiresGrad)
+        {
+            float[] db = b.GradBuffer(out bool accumulate);
+            if (accumulate) TensorPrimitives.Add(db, g, db); else g.AsSpan().CopyTo(db);
+        }
+        if (!a.RequiresGrad) return;
+        if (a.Grad is null && !y.RetainGrad)
+        {
+            a.Grad = new Tensor(g, a.ShapeArray);
+            y.Grad = null;
+        }
+        else
+        {
+            float[] da = a.GradBuffer(out bool accumulate);
+            if (accumulate) TensorPrimitives.Add(da, g, da); else g.AsSpan().CopyTo(da);
+        }
     }
 
     /// <summary>

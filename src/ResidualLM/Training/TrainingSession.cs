@@ -89,7 +89,7 @@ public sealed class TrainingSession
         }
         // Fixed training batches for an evaluation-mode estimate of the training loss (no dropout), as nanoGPT and the book report it.
         IBatchSampler trainEvaluation = FixedBatches(train, stride, seed + 3);
-        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation);
+        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation, spec.DataParallel);
         validationText = validation.Count > 0 ? Tokenizer.Decode(validation.Tokens[..Math.Min(validation.Count, 64)]) : null;
         sampleRng = new Rng(seed + 2);
     }
@@ -100,15 +100,15 @@ public sealed class TrainingSession
     /// <summary>
     /// Rebuilds a run from the newest checkpoint in <paramref name="runFolder"/>: same data, tokenizer, weights,
     /// optimizer moments, data order and generator states, so it continues exactly as if never stopped.
-    /// <paramref name="steps"/> may extend the run.
+    /// <paramref name="steps"/> may extend the run; <paramref name="dataParallel"/> is as <see cref="TrainingSpec.DataParallel"/>.
     /// </summary>
-    public static TrainingSession Resume(string runFolder, int? steps = null)
+    public static TrainingSession Resume(string runFolder, int? steps = null, int dataParallel = 0)
     {
         string folder = new CheckpointDirectory(runFolder).Current()
             ?? throw new InvalidInputException("has no checkpoint to resume from (no 'latest' file)", runFolder);
         string statePath = Path.Combine(folder, StateFile);
         ResumeState state = ReadState(TokenizerIO.ReadBytes(statePath), statePath);
-        var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder) };
+        var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder), DataParallel = dataParallel };
         if (steps is int s) spec = spec with { Options = spec.Options with { Steps = s }, Epochs = null };
         var session = new TrainingSession(spec, folder);
         session.RestoreState(folder, state);

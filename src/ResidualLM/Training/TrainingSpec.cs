@@ -60,6 +60,13 @@ public sealed record TrainingSpec
     /// <summary>Tokens generated as a sample at each evaluation (0: none).</summary>
     public int SampleTokens { get; init; } = 120;
 
+    /// <summary>
+    /// Replicas each batch is split into (<see cref="Training.DataParallel"/>; 0: chosen from the model and threads,
+    /// 1: off). How to run, like the thread count, not what to compute: not saved with the run.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int DataParallel { get; init; }
+
     // Upper limits: far above what trains on a CPU, low enough that no size computed from them overflows.
     const int MaxCorpusCharacters = 100_000_000, MaxBpeMerges = 1 << 20, MaxLayers = 10_000, MaxWidth = 1 << 16, MaxContext = 1 << 20;
 

@@ -58,6 +58,22 @@ public class ActivationsTests
             }
     }
 
+    [Fact]
+    public void GeluTanhBackwardWrite_EveryLength_OverwritesWithTheGradient()
+    {
+        var rng = new Rng(12);
+        for (int n = 0; n <= KernelCheck.MaxLength; n++)
+        {
+            float[] x = KernelCheck.WithExtremes(rng, n), dy = KernelCheck.Normal(rng, n);
+            float[] dx = Enumerable.Repeat(float.NaN, n).ToArray(), dxRef = new float[n];
+            Activations.GeluTanhBackwardWrite(x, dy, dx);
+            ActivationsReference.GeluTanhBackward(x, dy, dxRef);
+            var scale = new float[n];
+            for (int i = 0; i < n; i++) scale[i] = (1 + Math.Abs(x[i])) * Math.Abs(dy[i]);
+            KernelCheck.AssertClose(dxRef, dx, Rtol, $"GeluTanh backward (write) n={n}", scale);
+        }
+    }
+
     /// <summary>The GELU op splits work into 4096-element chunks across threads; chunk edges must not drop or repeat elements.</summary>
     [Fact]
     public void GeluOp_ParallelChunks_MatchReference()

@@ -50,6 +50,14 @@ public class NormalizationTests
         KernelCheck.AssertClose(dxRef, dx, Rtol, $"{context} dx", dxScale);
         KernelCheck.AssertClose(dwRef, dw, Rtol, $"{context} dWeight", dwScale);
         KernelCheck.AssertClose(dbRef, db, Rtol, $"{context} dBias", dbScale);
+
+        // A first input gradient is written over whatever the buffer held (NaN here).
+        float[] written = Enumerable.Repeat(float.NaN, rows * cols).ToArray(), fromZero = new float[rows * cols];
+        Normalization.LayerNormBackward(dy, x, w, meanRef, rstdRef, written, new float[cols], new float[cols], rows, cols, accumulateInput: false);
+        NormalizationReference.LayerNormBackward(dy, x, w, meanRef, rstdRef, fromZero, new float[cols], new float[cols], rows, cols);
+        var zero = new float[rows * cols];
+        var (writtenScale, _, _) = BackwardScales(x, dy, w, meanRef, rstdRef, kappa, zero, new float[cols], new float[cols], rows, cols);
+        KernelCheck.AssertClose(fromZero, written, Rtol, $"{context} dx written", writtenScale);
     });
 
     [Fact]

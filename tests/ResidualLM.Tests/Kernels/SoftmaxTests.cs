@@ -146,6 +146,13 @@ public class SoftmaxTests
         for (int r = 0; r < rows; r++)
             if (targets[r] == ignore)
                 for (int c = 0; c < cols; c++) Assert.Equal(dxBefore[r * cols + c], dx[r * cols + c]);
+
+        // Writing a first gradient: the buffer's old contents (NaN here) must not survive anywhere, ignored rows become 0.
+        float[] written = Enumerable.Repeat(float.NaN, x.Length).ToArray(), fromZero = new float[x.Length];
+        Softmax.CrossEntropyBackward(x, targets, lseRef, dLoss, written, rows, cols, ignore, accumulate: false);
+        SoftmaxReference.CrossEntropyBackward(x, targets, lseRef, dLoss, fromZero, rows, cols, ignore);
+        for (int i = 0; i < dxScale.Length; i++) dxScale[i] = 2f * Math.Abs(dLoss[i / cols]);
+        KernelCheck.AssertClose(fromZero, written, Rtol, $"cross-entropy backward, written {context}", dxScale);
     });
 
     [Fact]

@@ -1,36 +1,79 @@
 // Gradient clipping by global norm (torch.nn.utils.clip_grad_norm_): one scale for all parameters together.
+// The squares are summed in double, per fixed chunk of each gradient and chunk after chunk, so the norm does not
+// depend on the thread count.
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using ResidualLM.Kernels;
 
 namespace ResidualLM.Training;
 
 /// <summary>Global-norm gradient utilities.</summary>
 public static class GradientClipping
 {
+    const int Chunk = 1 << 16;
+
     /// <summary>sqrt(sum over parameters of |grad|^2), accumulated in double; NaN or infinity if any gradient is.</summary>
     public static double GlobalNorm(IEnumerable<Tensor> parameters)
     {
-        double sum = 0;
-        foreach (var p in parameters)
+        var grads = parameters.Select(p => p.Grad).OfType<Tensor>().ToList();
+        var chunks = new List<(float[] Data, int From, int Length)>();
+        foreach (var g in grads)
+            for (int from = 0; from < g.Size; from += Chunk) chunks.Add((g.Data, from, Math.Min(Chunk, g.Size - from)));
+        var sums = new double[chunks.Count];
+        Parallelism.For(0, chunks.Count, (start, end) =>
         {
-            if (p.Grad is null) continue;
-            double s = 0;
-            foreach (float g in p.Grad.Data) s += (double)g * g;
-            sum += s;
-        }
+            for (int i = start; i < end; i++) sums[i] = SumOfSquares(chunks[i].Data.AsSpan(chunks[i].From, chunks[i].Length));
+        }, costPerItem: 2L * Chunk);
+        double sum = 0;
+        foreach (double s in sums) sum += s;
         return Math.Sqrt(sum);
     }
 
     /// <summary>
-    /// Scales every gradient by maxNorm / (norm + 1e-6) when the global norm exceeds maxNorm (as PyTorch).
-    /// Returns the norm before clipping. A non-finite norm is returned untouched (the caller decides what to do).
+    /// Scales every gradient by maxNorm / norm when the global norm exceeds <paramref name="maxNorm"/> (nothing when it is
+    /// not finite or maxNorm is 0); returns the norm before clipping.
     /// </summary>
-    public static double ClipByGlobalNorm(IReadOnlyCollection<Tensor> parameters, double maxNorm)
+    public static double ClipByGlobalNorm(IReadOnlyCollection<Tensor> parameters, double maxNorm) =>
+        ClipByGlobalNorm(parameters, maxNorm, GlobalNorm(parameters));
+
+    /// <summary><see cref="ClipByGlobalNorm(IReadOnlyCollection{Tensor}, double)"/> given the norm already computed.</summary>
+    public static double ClipByGlobalNorm(IReadOnlyCollection<Tensor> parameters, double maxNorm, double norm)
     {
-        double norm = GlobalNorm(parameters);
         if (!double.IsFinite(norm) || maxNorm <= 0 || norm <= maxNorm) return norm;
         float scale = (float)(maxNorm / (norm + 1e-6));
         foreach (var p in parameters)
             if (p.Grad is not null) TensorPrimitives.Multiply(p.Grad.Data, scale, p.Grad.Data);
         return norm;
+    }
+
+    /// <summary>sum of g^2 in double (each float widened exactly, so only the additions round).</summary>
+    static double SumOfSquares(ReadOnlySpan<float> g)
+    {
+        double sum = 0;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<double> a0 = default, a1 = default;
+            for (; i <= g.Length - 16; i += 16)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.Create(g.Slice(i, 16)));
+                a0 = Vector512.FusedMultiplyAdd(lo, lo, a0);
+                a1 = Vector512.FusedMultiplyAdd(hi, hi, a1);
+            }
+            sum = Vector512.Sum(a0 + a1);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> a0 = default, a1 = default;
+            for (; i <= g.Length - 8; i += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Create(g.Slice(i, 8)));
+                a0 = Vector256.FusedMultiplyAdd(lo, lo, a0);
+                a1 = Vector256.FusedMultiplyAdd(hi, hi, a1);
+            }
+            sum = Vector256.Sum(a0 + a1);
+        }
+        for (; i < g.Length; i++) sum += (double)g[i] * g[i];
+        return sum;
     }
 }

@@ -135,7 +135,7 @@ public sealed class Trainer
             Step++;
             return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: true);
         }
-        if (Options.GradientClip > 0) GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Tensor).ToList(), Options.GradientClip);
+        if (Options.GradientClip > 0) GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Tensor).ToList(), Options.GradientClip, norm);
         Optimizer.LearningRate = (float)lr;
         Optimizer.Step();
         model.ZeroGrad(reuseBuffers: true);

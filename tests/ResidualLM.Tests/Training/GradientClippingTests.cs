@@ -1,0 +1,52 @@
+// Global-norm clipping: the norm against a plain double sum, the same for any thread count, and the clipped result.
+using ResidualLM.Tensors;
+using ResidualLM.Training;
+using Xunit;
+
+namespace ResidualLM.Tests.Training;
+
+[Collection(ResidualLM.Tests.Kernels.ThreadCountCollection.Name)]
+public class GradientClippingTests
+{
+    /// <summary>Parameters with gradients of sizes around the vector widths and the 65,536-element chunks, one without a gradient.</summary>
+    static List<Tensor> Parameters()
+    {
+        var rng = new Rng(3);
+        var list = new List<Tensor>();
+        foreach (int size in new[] { 1, 7, 16, 17, 1000, 65536, 65537, 200_003 })
+        {
+            var p = Tensor.Zeros(size).WithGrad();
+            p.Grad = Tensor.Normal(rng, 0f, 0.5f, size);
+            list.Add(p);
+        }
+        list.Add(Tensor.Zeros(5).WithGrad());
+        return list;
+    }
+
+    [Fact]
+    public void GlobalNorm_MatchesDoubleSum_ForEveryThreadCount()
+    {
+        var parameters = Parameters();
+        double expected = Math.Sqrt(parameters.Where(p => p.Grad is not null).SelectMany(p => p.Grad!.Data).Sum(g => (double)g * g));
+        var norms = new List<double>();
+        ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(_ => norms.Add(GradientClipping.GlobalNorm(parameters)));
+        Assert.All(norms, n => Assert.Equal(expected, n, 1e-12 * expected));
+        Assert.All(norms, n => Assert.Equal(norms[0], n));
+    }
+
+    [Fact]
+    public void ClipByGlobalNorm_ScalesToTheLimit_AndLeavesNonFiniteAlone()
+    {
+        var parameters = Parameters();
+        double before = GradientClipping.GlobalNorm(parameters);
+        Assert.Equal(before, GradientClipping.ClipByGlobalNorm(parameters, 1.0));
+        Assert.Equal(1.0, GradientClipping.GlobalNorm(parameters), 1e-5);
+        Assert.Equal(1.0, GradientClipping.ClipByGlobalNorm(parameters, 2.0), 1e-5);   // below the limit: unchanged
+        Assert.Equal(1.0, GradientClipping.GlobalNorm(parameters), 1e-5);
+
+        parameters[3].Grad!.Data[2] = float.NaN;
+        float[] kept = parameters[0].Grad!.ToArray();
+        Assert.True(double.IsNaN(GradientClipping.ClipByGlobalNorm(parameters, 0.5)));
+        Assert.Equal(kept, parameters[0].Grad!.Data);
+    }
+}

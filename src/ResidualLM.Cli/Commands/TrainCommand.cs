@@ -52,7 +52,7 @@ public static class TrainCommand
         var sampleTokens = Opt("--sample-tokens", "Tokens to generate as a sample at each evaluation", 120);
         var output = Opt<string?>("--out", "Run folder for checkpoints and metrics (default: runs/<time>)");
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
-        var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for small models without dropout, 1: off)", 0);
+        var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", 0);
         var json = Opt("--json", "End with a one-line JSON summary", false);
         foreach (Option o in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,

@@ -115,8 +115,20 @@ public sealed class Dropout : Layer
         this.rng = rng;
     }
 
-    /// <summary>The generator the masks are drawn from (shared with the model).</summary>
-    public Rng Generator => rng;
+    [ThreadStatic] static Rng? shardGenerator;
 
-    public override Tensor Forward(Tensor x) => O.Dropout(x, P, rng, Training);
+    /// <summary>
+    /// While a data-parallel shard runs on this thread: the shard's own generator, which every dropout layer draws its
+    /// masks from instead of the model's (replicas run at once and must not share one generator). Null otherwise.
+    /// </summary>
+    internal static Rng? ShardGenerator
+    {
+        get => shardGenerator;
+        set => shardGenerator = value;
+    }
+
+    /// <summary>The generator the masks are drawn from: the model's (shared), or the running data-parallel shard's.</summary>
+    public Rng Generator => shardGenerator ?? rng;
+
+    public override Tensor Forward(Tensor x) => O.Dropout(x, P, Generator, Training);
 }

@@ -2,7 +2,8 @@
 // on its own thread (its kernels single-threaded), and the shards' parameter gradients are summed in shard order.
 // For small models this beats splitting every op over the threads: one synchronisation per step instead of several
 // per op, and single-threaded kernels on small matrices waste nothing on packing twice or waiting.
-// Limits: no active dropout (masks come from the model's one generator, drawn in op order); one model per instance.
+// Dropout: each shard draws its masks from its own generator, seeded from the model's at every step (deterministic and
+// resumable, but other masks than an unsharded step would draw). One model per instance.
 using ResidualLM.Kernels;
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
@@ -40,28 +41,34 @@ public sealed class DataParallel
         offsets = new long[parameters.Count + 1];
         for (int i = 0; i < parameters.Count; i++) offsets[i + 1] = offsets[i] + parameters[i].Size;
         shardLosses = new double[shards];
+        shardSeeds = new ulong[shards];
+        // Read outside any shard: the model's own generator, the source of the shards' seeds.
+        masks = ActiveDropout(model)?.Generator;
     }
+
+    readonly ulong[] shardSeeds;
+    readonly Rng? masks;
 
     /// <summary>
     /// How many shards a step should use: <paramref name="requested"/> when positive (1 = off), else (auto) one per
-    /// thread when that pays and is exact: at least two sequences per batch, no active dropout, and a model small enough
-    /// (<see cref="MaxParameters"/>) that its per-op parallelism is mostly synchronisation. Never more than the batch.
+    /// thread when that pays: at least two sequences per batch and a model small enough (<see cref="MaxParameters"/>)
+    /// that its per-op parallelism is mostly synchronisation. Never more than the batch.
     /// </summary>
     public static int ChooseShards(Module model, int batchSize, int threads, int requested = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(requested);
         if (requested > 0) return Math.Min(requested, batchSize);
-        if (threads < 2 || batchSize < 2 || model.ParameterCount() > MaxParameters || HasActiveDropout(model)) return 1;
+        if (threads < 2 || batchSize < 2 || model.ParameterCount() > MaxParameters) return 1;
         return Math.Min(threads, batchSize);
     }
 
-    /// <summary>True when some dropout layer of <paramref name="module"/> would drop anything in training mode.</summary>
-    public static bool HasActiveDropout(Module module) =>
-        module is Dropout { P: > 0f } || module.Children.Any(c => HasActiveDropout(c.Module));
+    /// <summary>The first dropout layer of <paramref name="module"/> that drops anything in training mode, or null.</summary>
+    static Dropout? ActiveDropout(Module module) =>
+        module is Dropout { P: > 0f } d ? d : module.Children.Select(c => ActiveDropout(c.Module)).FirstOrDefault(d => d is not null);
 
     /// <summary>
     /// Forward, cross-entropy and backward of one batch: inputs and targets (B*T, row-major); <paramref name="forward"/>
-    /// maps (ids, B, T) to logits (B, T, V) and must be safe to call from several threads at once (no dropout). Adds
+    /// maps (ids, B, T) to logits (B, T, V) and must be safe to call from several threads at once. Adds
     /// <paramref name="lossScale"/> times the gradient of the batch's mean loss into every parameter's gradient (as a
     /// plain backward of <c>loss * lossScale</c> would) and returns the mean loss. Targets of -100 are ignored; the mean
     /// is over the counted targets of the whole batch.
@@ -78,6 +85,9 @@ public sealed class DataParallel
         foreach (int target in targets) if (target != IgnoreIndex) counted++;
         foreach (var p in parameters)
             if (p.ReplicaGrads?.Length != Shards - 1) p.ReplicaGrads = new Tensor?[Shards - 1];
+        // One seed per shard from the model's generator, in shard order: the step's masks are fixed before any shard runs.
+        if (masks is not null)
+            for (int s = 0; s < Shards; s++) shardSeeds[s] = masks.NextUInt64();
 
         // One part per shard; a part sets which gradient slot its backward writes, so whichever thread runs it is fine.
         Parallelism.For(0, Shards, (first, end) =>
@@ -85,8 +95,13 @@ public sealed class DataParallel
             for (int s = first; s < end; s++)
             {
                 Tensor.GradientSlot = s;
+                Dropout.ShardGenerator = masks is null ? null : new Rng(shardSeeds[s]);
                 try { shardLosses[s] = RunShard(forward, s, time, counted, lossScale); }
-                finally { Tensor.GradientSlot = 0; }
+                finally
+                {
+                    Tensor.GradientSlot = 0;
+                    Dropout.ShardGenerator = null;
+                }
             }
         }, costPerItem: long.MaxValue / Shards);
         SumReplicaGradients();

@@ -59,8 +59,6 @@ public sealed class Trainer
         options.Validate();
         if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
         int shards = DataParallel.ChooseShards(model, options.BatchSize, Kernels.Parallelism.ThreadCount, dataParallel);
-        if (shards > 1 && DataParallel.HasActiveDropout(model))
-            throw new InvalidInputException("data-parallel steps need a model without dropout (use --data-parallel 1, or --dropout 0)", field: "--data-parallel");
         if (shards > 1) this.dataParallel = new DataParallel(model, shards);
         this.model = model;
         this.forward = forward;

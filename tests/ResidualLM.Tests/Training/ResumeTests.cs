@@ -6,32 +6,35 @@ namespace ResidualLM.Tests.Training;
 
 public class ResumeTests
 {
-    static TrainingSpec Spec(string folder, string sampler) => new()
+    static TrainingSpec Spec(string folder, string sampler, int dataParallel) => new()
     {
+        DataParallel = dataParallel,
         CorpusCharacters = 20_000, Layers = 2, Width = 32, Heads = 2, ModelContext = 16, Dropout = 0.1f, Sampler = sampler,
         SampleTokens = 8, OutputDirectory = folder,
         Options = new TrainingOptions { Steps = 16, BatchSize = 4, Context = 16, WarmupSteps = 3, EvalInterval = 8, EvalBatches = 2, Seed = 5, LearningRate = 3e-3 },
     };
 
     [Theory]
-    [InlineData("random")]
-    [InlineData("windows")]
-    public void StopAndResume_GivesIdenticalLosses(string sampler)
+    [InlineData("random", 1)]
+    [InlineData("windows", 1)]
+    [InlineData("random", 2)]
+    public void StopAndResume_GivesIdenticalLosses(string sampler, int dataParallel)
     {
         string a = Temp(), b = Temp();
-        var whole = TrainingSession.Create(Spec(a, sampler));
+        var whole = TrainingSession.Create(Spec(a, sampler, dataParallel));
         var expected = new List<double>();
         while (whole.Trainer.Step < 16) expected.Add(whole.Trainer.TrainStep().Loss);
         double expectedValidation = whole.Trainer.Evaluate();
 
-        var first = TrainingSession.Create(Spec(b, sampler));
+        var first = TrainingSession.Create(Spec(b, sampler, dataParallel));
         var actual = new List<double>();
         while (first.Trainer.Step < 7) actual.Add(first.Trainer.TrainStep().Loss);
         first.SaveCheckpoint();
         // The interrupted process would have gone on a little before dying; those steps are lost.
         first.Trainer.TrainStep();
 
-        var resumed = TrainingSession.Resume(b);
+        var resumed = TrainingSession.Resume(b, dataParallel: dataParallel);
+        Assert.Equal(dataParallel, resumed.Trainer.Shards);
         Assert.Equal(7, resumed.Trainer.Step);
         while (resumed.Trainer.Step < 16) actual.Add(resumed.Trainer.TrainStep().Loss);
         Assert.Equal(expected, actual);

@@ -2,8 +2,10 @@
 // Glossary: TQ/TK = query/key lengths, HS = head size, W = the weights applied in forward (P, or P after dropout).
 // Query pass, 8 rows at a time: dW = dout v^T, dS = (W dW - P rowsum(W dW)) * scale (softmax backward; through dropout
 // W = P keep / (1 - p), so P dP = W dW), dq += dS k. Key pass, 8 keys at a time: dv += W^T dout, dk += dS^T q.
-// Only the 16-key tiles up to a row's last nonzero probability are touched: the causal half is skipped by block.
+// Only keys up to a row's last nonzero probability are touched: the causal half is skipped by block.
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace ResidualLM.Kernels;
@@ -38,21 +40,21 @@ static unsafe class AttentionBackward
         {
             // vT (HS, stride), dS (TQ rounded to 8, stride), tiles per row; copies of P and W when TK is not a multiple
             // of 16; of k, q, dout and a gradient block when HS is not.
-            int vTSize = hs * stride, dSSize = blockRows * stride, tilesSize = tq;
+            int vTSize = hs * stride, dSSize = blockRows * stride, limitsSize = tq + (tk + AttentionTiles.Rows - 1) / AttentionTiles.Rows;
             int keySize = PadKeys ? (applied is null ? 1 : 2) * tq * stride : 0;
             int columnSize = PadColumns ? (tk + 2 * tq + AttentionTiles.Rows) * width : 0;
-            float[] scratch = ArrayPool<float>.Shared.Rent(vTSize + dSSize + tilesSize + keySize + columnSize + 32);
+            float[] scratch = ArrayPool<float>.Shared.Rent(vTSize + dSSize + limitsSize + keySize + columnSize + 32);
             fixed (float* raw = scratch)
             {
                 float* vT = AttentionKernel.Aligned(raw), dS = vT + vTSize;
-                int* rowTiles = (int*)(dS + dSSize);
-                float* keyCopies = AttentionKernel.Aligned(dS + dSSize + tilesSize), columnCopies = keyCopies + keySize;
-                for (int bh = start; bh < end; bh++) Head(bh, vT, dS, rowTiles, keyCopies, columnCopies);
+                int* limits = (int*)(dS + dSSize);
+                float* keyCopies = AttentionKernel.Aligned(dS + dSSize + limitsSize), columnCopies = keyCopies + keySize;
+                for (int bh = start; bh < end; bh++) Head(bh, vT, dS, limits, keyCopies, columnCopies);
             }
             ArrayPool<float>.Shared.Return(scratch);
         }
 
-        void Head(int bh, float* vT, float* dS, int* rowTiles, float* keyCopies, float* columnCopies)
+        void Head(int bh, float* vT, float* dS, int* limits, float* keyCopies, float* columnCopies)
         {
             long qo = qLayout.Start(bh, heads), ko = kvLayout.Start(bh, heads), oo = oLayout.Start(bh, heads), po = (long)bh * tq * tk;
             long qRow = qLayout.RowStride, kvRow = kvLayout.RowStride, oRow = oLayout.RowStride;
@@ -77,29 +79,37 @@ static unsafe class AttentionBackward
                 AttentionTiles.CopyPadded(dOut + oo, oRow, tq, hs, dOutRows, width);
                 keyRow = queryRow = dOutRow = width;
             }
-            for (int i = 0; i < tq; i++) rowTiles[i] = TilesInUse(probs + i * pRow, stride >> 4);
+            // Row i has nonzero probabilities only below rowLimits[i]; key block kb (keys 8 kb..) is first seen by query firstRows[kb].
+            int* rowLimits = limits, firstRows = limits + tq;
+            int keyBlocks = (tk + AttentionTiles.Rows - 1) / AttentionTiles.Rows, covered = 0;
+            for (int i = 0; i < tq; i++)
+            {
+                int limit = rowLimits[i] = RowLimit(probs + i * pRow, stride >> 4);
+                for (int needed = (limit + AttentionTiles.Rows - 1) / AttentionTiles.Rows; covered < needed; covered++) firstRows[covered] = i;
+            }
+            for (; covered < keyBlocks; covered++) firstRows[covered] = tq;
 
             int vectors = width >> 4;
             for (int i0 = 0; i0 < tq; i0 += AttentionTiles.Rows)
             {
-                int rows = Math.Min(AttentionTiles.Rows, tq - i0), tiles = 0;
-                for (int r = 0; r < rows; r++) tiles = Math.Max(tiles, rowTiles[i0 + r]);
+                int rows = Math.Min(AttentionTiles.Rows, tq - i0), limit = 0;
+                for (int r = 0; r < rows; r++) limit = Math.Max(limit, rowLimits[i0 + r]);
+                int tiles = (limit + 15) >> 4;
                 float* block = dS + i0 * stride;
                 if (tiles > 0)
                 {
                     AttentionTiles.Scores(dOut + oo + i0 * oRow, oRow, rows, vT, stride, hs, tiles, block, stride);   // dW
-                    for (int r = 0; r < rows; r++)
-                        SoftmaxGradientRow(block + r * stride, weights + (i0 + r) * pRow, probs + (i0 + r) * pRow, tiles, scale);
-                    AddRowSums(block, stride, 1, rows, keys, keyRow, Math.Min(16 * tiles, tk), vectors, dq + qo + i0 * qRow, qRow, gradient);
+                    SoftmaxGradientBlock(block, stride, weights + i0 * pRow, probs + i0 * pRow, pRow, rows, tiles, scale);
+                    AddRowSums(block, stride, 1, rows, keys, keyRow, limit, vectors, dq + qo + i0 * qRow, qRow, gradient);
                 }
                 // The key pass reads dS down columns: tiles past the block's must read as zero.
-                for (int r = 0; r < rows; r++) new Span<float>(block + r * stride + 16 * tiles, stride - 16 * tiles).Clear();
+                for (int r = 0; r < rows; r++)
+                    for (int t = 16 * tiles; t < stride; t += 16) Vector512<float>.Zero.Store(block + r * stride + t);
             }
             for (int j0 = 0; j0 < tk; j0 += AttentionTiles.Rows)
             {
-                int count = Math.Min(AttentionTiles.Rows, tk - j0), first = 0;
-                while (first < tq && 16 * rowTiles[first] <= j0) first++;     // queries before it have P = 0 on these keys
-                if (first == tq) continue;
+                int count = Math.Min(AttentionTiles.Rows, tk - j0), first = firstRows[j0 / AttentionTiles.Rows];
+                if (first == tq) continue;                                    // queries before first have P = 0 on these keys
                 AddRowSums(weights + first * pRow + j0, 1, pRow, count, dOutRows + first * dOutRow, dOutRow, tq - first, vectors, dv + ko + j0 * kvRow, kvRow, gradient);
                 AddRowSums(dS + first * stride + j0, 1, stride, count, queries + first * queryRow, queryRow, tq - first, vectors, dk + ko + j0 * kvRow, kvRow, gradient);
             }
@@ -123,28 +133,47 @@ static unsafe class AttentionBackward
     }
 
     /// <summary>
-    /// ds (tiles x 16) holds dW = dout_i . v_j and becomes dS = (W dW - P sum_j W dW) * scale. Where P = 0, so is W and
-    /// dS is exactly 0.
+    /// ds (rows x 16 * tiles, stride apart) holds dW = dout_i . v_j and becomes dS = (W dW - P sum_j W dW) * scale; w and
+    /// p rows are pRow apart. Where P = 0, so is W and dS is exactly 0. The rows' horizontal sums run in a loop of
+    /// their own, so they overlap.
     /// </summary>
-    static void SoftmaxGradientRow(float* ds, float* w, float* p, int tiles, float scale)
+    [SkipLocalsInit]
+    static void SoftmaxGradientBlock(float* ds, int stride, float* w, float* p, long pRow, int rows, int tiles, float scale)
     {
+        var dots = stackalloc Vector512<float>[AttentionTiles.Rows];
         var vscale = Vector512.Create(scale);
-        var sum = Vector512<float>.Zero;
-        for (int t = 0; t < 16 * tiles; t += 16)
+        for (int r = 0; r < rows; r++)
         {
-            var y = Vector512.Load(w + t) * Vector512.Load(ds + t) * vscale;
-            y.Store(ds + t);
-            sum += y;
+            float* d = ds + r * stride, wr = w + r * pRow;
+            var sum = Vector512<float>.Zero;
+            for (int t = 0; t < 16 * tiles; t += 16)
+            {
+                var y = Vector512.Load(wr + t) * Vector512.Load(d + t) * vscale;
+                y.Store(d + t);
+                sum += y;
+            }
+            dots[r] = sum;
         }
-        var dot = AttentionTiles.SumAcross(sum);
-        for (int t = 0; t < 16 * tiles; t += 16)
-            Vector512.FusedMultiplyAdd(-Vector512.Load(p + t), dot, Vector512.Load(ds + t)).Store(ds + t);
+        for (int r = 0; r < rows; r++) dots[r] = AttentionTiles.SumAcross(dots[r]);
+        for (int r = 0; r < rows; r++)
+        {
+            float* d = ds + r * stride, pr = p + r * pRow;
+            var dot = dots[r];
+            for (int t = 0; t < 16 * tiles; t += 16)
+                Vector512.FusedMultiplyAdd(-Vector512.Load(pr + t), dot, Vector512.Load(d + t)).Store(d + t);
+        }
     }
 
-    /// <summary>Tiles of 16 up to and including the last one with a nonzero probability (0 for a fully masked row).</summary>
-    static int TilesInUse(float* p, int tiles)
+    /// <summary>One past the last nonzero probability of a row of whole 16-key tiles (0 for a fully masked row).</summary>
+    static int RowLimit(float* p, int tiles)
     {
-        while (tiles > 0 && Vector512.EqualsAll(Vector512.Load(p + 16 * (tiles - 1)), Vector512<float>.Zero)) tiles--;
-        return tiles;
+        // Every tile is checked (no early exit): the trip count is the same for every row, so the branch predicts.
+        int limit = 0;
+        for (int t = 0; t < tiles; t++)
+        {
+            uint nonzero = ~(uint)Vector512.Equals(Vector512.Load(p + 16 * t), Vector512<float>.Zero).ExtractMostSignificantBits() & 0xFFFF;
+            limit = nonzero != 0 ? 16 * t + 32 - BitOperations.LeadingZeroCount(nonzero) : limit;
+        }
+        return limit;
     }
 }

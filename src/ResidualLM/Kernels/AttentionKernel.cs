@@ -5,6 +5,7 @@
 // products with the keys transposed once per head (AttentionTiles.cs), softmax runs over whole 16-key vectors, and
 // causal key tiles past a block's last row are never computed. Scratch comes from ArrayPool once per thread and call.
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace ResidualLM.Kernels;
@@ -94,8 +95,7 @@ public static class AttentionKernel
                             // Causal: the block's last row sees the most keys; key tiles past it are never computed.
                             int seen = causal ? tk - tq + i0 + rows : tk, tiles = (seen + 15) >> 4;
                             AttentionTiles.Scores(qh + i0 * qRow, qRow, rows, kT, stride, hs, tiles, scores, stride);
-                            for (int r = 0; r < rows; r++)
-                                SoftmaxRow(scores + r * stride, causal ? tk - tq + i0 + r + 1 : tk, tiles, scale, hasMask ? keep : null, ph + (long)(i0 + r) * tk, tk);
+                            SoftmaxBlock(scores, stride, rows, causal ? tk - tq + i0 + 1 : tk, causal, tiles, scale, hasMask ? keep : null, ph + (long)i0 * tk, tk);
                             // o = p v over the keys the block sees (later keys have p = 0 in the rows that do not see them).
                             float* o = padColumns ? oPadded : oh + i0 * oRow;
                             AttentionTiles.RowSums(scores, stride, 1, rows, values, valueRow, seen, width >> 4, o, padColumns ? width : oRow, accumulate: false);
@@ -110,50 +110,84 @@ public static class AttentionKernel
     }
 
     /// <summary>
-    /// One query row: s (tiles x 16 raw scores, visible of them real) becomes the probabilities, also written to
-    /// p (TK). Scale, mask (keys at or past <paramref name="visible"/>, keys whose keep bits are 0), max, exp, normalise,
-    /// all over 16-key vectors; tiles the row does not see are zeroed in s (the block's p v reads them) and p.
+    /// Softmax of a block of rows: s (rows x 16 * tiles raw scores, stride apart) becomes the probabilities, also written
+    /// to p (rows x TK). Row r sees keys below visible + r (causal) or visible; keys whose keep bits are 0 are masked too.
+    /// Every row runs over all the block's tiles (masked lanes give exactly 0). The horizontal max and sum of each row
+    /// wait in separate loops over the rows, so the eight reductions overlap instead of stalling each row's pass.
+    /// A row with every key masked gets zeros.
     /// </summary>
-    static unsafe void SoftmaxRow(float* s, int visible, int tiles, float scale, float* keep, float* p, int tk)
+    [SkipLocalsInit]
+    static unsafe void SoftmaxBlock(float* s, int stride, int rows, int visible, bool causal, int tiles, float scale, float* keep, float* p, int tk)
     {
-        int seen = (visible + 15) >> 4, last = seen - 1;
+        var partial = stackalloc Vector512<float>[AttentionTiles.Rows];     // per row: lane-wise max, then lane-wise sum
         var vscale = Vector512.Create(scale);
         var minusInf = Vector512.Create(float.NegativeInfinity);
-        var max = minusInf;
-        for (int t = 0; t < seen; t++)
+        var sixteen = Vector512.Create(16f);
+        for (int r = 0; r < rows; r++)
         {
-            var x = Vector512.Load(s + 16 * t) * vscale;
-            if (keep is not null) x = Vector512.ConditionalSelect(Vector512.Load(keep + 16 * t), x, minusInf);
-            if (t == last) x = Vector512.ConditionalSelect(Vector512.LessThan(Vector512<float>.Indices, Vector512.Create((float)(visible - 16 * t))), x, minusInf);
-            x.Store(s + 16 * t);
-            max = AttentionTiles.Max(max, x);
+            float* row = s + r * stride;
+            var limit = Vector512.Create((float)(causal ? visible + r : visible)) - Vector512<float>.Indices;   // lane seen while limit > 0
+            var max = minusInf;
+            for (int t = 0; t < tiles; t++, row += 16, limit -= sixteen)
+            {
+                var x = Vector512.ConditionalSelect(Vector512.GreaterThan(limit, Vector512<float>.Zero), Vector512.Load(row) * vscale, minusInf);
+                if (keep is not null) x = Vector512.ConditionalSelect(Vector512.Load(keep + 16 * t), x, minusInf);
+                x.Store(row);
+                max = AttentionTiles.Max(max, x);
+            }
+            partial[r] = max;
         }
-        max = AttentionTiles.MaxAcross(max);
-        if (float.IsNegativeInfinity(max.ToScalar()))
+        for (int r = 0; r < rows; r++)
         {
-            // Every key masked: zeros, as if the row attended to nothing.
-            new Span<float>(s, 16 * tiles).Clear();
-            new Span<float>(p, tk).Clear();
-            return;
+            // A fully masked row shifts by 0: exp(-inf) = 0 everywhere, and the zero sum below gives zeros.
+            var max = AttentionTiles.MaxAcross(partial[r]);
+            partial[r] = Vector512.ConditionalSelect(Vector512.Equals(max, minusInf), Vector512<float>.Zero, max);
         }
-        var sum = Vector512<float>.Zero;
-        for (int t = 0; t < seen; t++)
+        for (int r = 0; r < rows; r++)
         {
-            var e = AttentionTiles.Exp(Vector512.Load(s + 16 * t) - max);
-            e.Store(s + 16 * t);
-            sum += e;
+            float* row = s + r * stride;
+            var shift = partial[r];
+            var sum = Vector512<float>.Zero;
+            int t = 0;
+            for (; t + 2 <= tiles; t += 2, row += 32)
+            {
+                Vector512<float> e = Vector512.Load(row) - shift, f = Vector512.Load(row + 16) - shift;
+                AttentionTiles.Exp2(ref e, ref f);
+                e.Store(row);
+                f.Store(row + 16);
+                sum += e + f;
+            }
+            if (t < tiles)
+            {
+                var e = AttentionTiles.Exp(Vector512.Load(row) - shift);
+                e.Store(row);
+                sum += e;
+            }
+            partial[r] = sum;
         }
-        var inverse = Vector512<float>.One / AttentionTiles.SumAcross(sum);
-        int full = Math.Min(seen, tk >> 4);
-        for (int t = 0; t < seen; t++)
+        for (int r = 0; r < rows; r++)
         {
-            var y = Vector512.Load(s + 16 * t) * inverse;
-            y.Store(s + 16 * t);
-            if (t < full) y.Store(p + 16 * t);
-            else for (int j = 16 * t; j < tk; j++) p[j] = s[j];       // the last, partial tile of a row
+            // The sum is at least 1 (the max term) unless every key is masked; NaN scores stay NaN.
+            var sum = AttentionTiles.SumAcross(partial[r]);
+            partial[r] = Vector512.ConditionalSelect(Vector512.Equals(sum, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / sum);
         }
-        new Span<float>(s + 16 * seen, 16 * (tiles - seen)).Clear();
-        if (tk > 16 * seen) new Span<float>(p + 16 * seen, tk - 16 * seen).Clear();
+        int full = Math.Min(tiles, tk >> 4);
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = s + r * stride, prow = p + (long)r * tk;
+            var inverse = partial[r];
+            for (int t = 0; t < tiles; t++)
+            {
+                var y = Vector512.Load(row + 16 * t) * inverse;
+                y.Store(row + 16 * t);
+                if (t < full) y.Store(prow + 16 * t);
+                else for (int j = 16 * t; j < tk; j++) prow[j] = row[j];       // the last, partial tile of a row
+            }
+            // Keys past the block's tiles: probability 0.
+            int j0 = 16 * tiles;
+            for (; j0 + 16 <= tk; j0 += 16) Vector512<float>.Zero.Store(prow + j0);
+            for (; j0 < tk; j0++) prow[j0] = 0f;
+        }
     }
 
     /// <summary>keep[j] = all ones where key j is real and not padding, zero where padded or past TK (stride entries).</summary>

@@ -95,14 +95,30 @@ static unsafe class AttentionTiles
         if (v < vectors) RowSums8x16(w, wRow, wStep, rows, b + 16 * v, bStride, count, o + 16 * v, oStride, accumulate);
     }
 
+    // Terms alternate between two sets of 8 accumulators: 16 independent FMA chains keep both FMA pipes busy.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RowSums8x16(float* w, long wRow, long wStep, int rows, float* b, long bStride, int count, float* o, long oStride, bool accumulate)
     {
         float* w0 = w, w1 = w + Math.Min(1, rows - 1) * wRow, w2 = w + Math.Min(2, rows - 1) * wRow, w3 = w + Math.Min(3, rows - 1) * wRow;
         float* w4 = w + Math.Min(4, rows - 1) * wRow, w5 = w + Math.Min(5, rows - 1) * wRow, w6 = w + Math.Min(6, rows - 1) * wRow, w7 = w + Math.Min(7, rows - 1) * wRow;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-        nint at = 0;
-        for (int t = 0; t < count; t++, at += (nint)wStep, b += bStride)
+        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default;
+        nint at = 0, next = (nint)wStep;
+        int t = 0;
+        for (; t + 2 <= count; t += 2, at += 2 * (nint)wStep, next += 2 * (nint)wStep, b += 2 * bStride)
+        {
+            var x = Vector512.Load(b);
+            var y = Vector512.Load(b + bStride);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[at]), x, c0); d0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[next]), y, d0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[at]), x, c1); d1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[next]), y, d1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[at]), x, c2); d2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[next]), y, d2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[at]), x, c3); d3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[next]), y, d3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(w4[at]), x, c4); d4 = Vector512.FusedMultiplyAdd(Vector512.Create(w4[next]), y, d4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(w5[at]), x, c5); d5 = Vector512.FusedMultiplyAdd(Vector512.Create(w5[next]), y, d5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(w6[at]), x, c6); d6 = Vector512.FusedMultiplyAdd(Vector512.Create(w6[next]), y, d6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(w7[at]), x, c7); d7 = Vector512.FusedMultiplyAdd(Vector512.Create(w7[next]), y, d7);
+        }
+        if (t < count)
         {
             var x = Vector512.Load(b);
             c0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[at]), x, c0);
@@ -114,14 +130,14 @@ static unsafe class AttentionTiles
             c6 = Vector512.FusedMultiplyAdd(Vector512.Create(w6[at]), x, c6);
             c7 = Vector512.FusedMultiplyAdd(Vector512.Create(w7[at]), x, c7);
         }
-        Put(c0, o, accumulate);
-        if (rows > 1) Put(c1, o + oStride, accumulate);
-        if (rows > 2) Put(c2, o + 2 * oStride, accumulate);
-        if (rows > 3) Put(c3, o + 3 * oStride, accumulate);
-        if (rows > 4) Put(c4, o + 4 * oStride, accumulate);
-        if (rows > 5) Put(c5, o + 5 * oStride, accumulate);
-        if (rows > 6) Put(c6, o + 6 * oStride, accumulate);
-        if (rows > 7) Put(c7, o + 7 * oStride, accumulate);
+        Put(c0 + d0, o, accumulate);
+        if (rows > 1) Put(c1 + d1, o + oStride, accumulate);
+        if (rows > 2) Put(c2 + d2, o + 2 * oStride, accumulate);
+        if (rows > 3) Put(c3 + d3, o + 3 * oStride, accumulate);
+        if (rows > 4) Put(c4 + d4, o + 4 * oStride, accumulate);
+        if (rows > 5) Put(c5 + d5, o + 5 * oStride, accumulate);
+        if (rows > 6) Put(c6 + d6, o + 6 * oStride, accumulate);
+        if (rows > 7) Put(c7 + d7, o + 7 * oStride, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -203,6 +219,35 @@ static unsafe class AttentionTiles
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
         p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
         return Avx512F.Scale(p, n);                                                    // p 2^n, denormals included
+    }
+
+    /// <summary>
+    /// <see cref="Exp"/> of two vectors, the steps interleaved: each exp is a chain of ~15 dependent operations, and
+    /// two chains side by side let the out-of-order core fill both FMA pipes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Exp2(ref Vector512<float> x, ref Vector512<float> y)
+    {
+        if (!Avx512F.IsSupported) { x = Vector512.Exp(x); y = Vector512.Exp(y); return; }
+        var floor = Vector512.Create(-127f);
+        x = Avx512F.Max(floor, x); y = Avx512F.Max(floor, y);
+        var log2e = Vector512.Create(1.44269504f);
+        var n = Avx512F.RoundScale(x * log2e, 0x08); var m = Avx512F.RoundScale(y * log2e, 0x08);
+        var ln2High = Vector512.Create(-0.693359375f); var ln2Low = Vector512.Create(2.12194440e-4f);
+        var r = Vector512.FusedMultiplyAdd(n, ln2High, x); var u = Vector512.FusedMultiplyAdd(m, ln2High, y);
+        r = Vector512.FusedMultiplyAdd(n, ln2Low, r); u = Vector512.FusedMultiplyAdd(m, ln2Low, u);
+        var c5 = Vector512.Create(1.9875691500e-4f); var c4 = Vector512.Create(1.3981999507e-3f);
+        var p = Vector512.FusedMultiplyAdd(c5, r, c4); var q = Vector512.FusedMultiplyAdd(c5, u, c4);
+        var c3 = Vector512.Create(8.3334519073e-3f);
+        p = Vector512.FusedMultiplyAdd(p, r, c3); q = Vector512.FusedMultiplyAdd(q, u, c3);
+        var c2 = Vector512.Create(4.1665795894e-2f);
+        p = Vector512.FusedMultiplyAdd(p, r, c2); q = Vector512.FusedMultiplyAdd(q, u, c2);
+        var c1 = Vector512.Create(1.6666665459e-1f);
+        p = Vector512.FusedMultiplyAdd(p, r, c1); q = Vector512.FusedMultiplyAdd(q, u, c1);
+        var c0 = Vector512.Create(5.0000001201e-1f);
+        p = Vector512.FusedMultiplyAdd(p, r, c0); q = Vector512.FusedMultiplyAdd(q, u, c0);
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One; q = Vector512.FusedMultiplyAdd(q, u * u, u) + Vector512<float>.One;
+        x = Avx512F.Scale(p, n); y = Avx512F.Scale(q, m);
     }
 
     /// <summary>The largest lane of <paramref name="x"/>, in every lane.</summary>

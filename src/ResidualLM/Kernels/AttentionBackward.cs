@@ -38,8 +38,8 @@ static unsafe class AttentionBackward
 
         public void Run(int start, int end)
         {
-            // vT (HS, stride), dS (TQ rounded to 8, stride), tiles per row; copies of P and W when TK is not a multiple
-            // of 16; of k, q, dout and a gradient block when HS is not.
+            // vT (HS, stride), dS (TQ rounded to 8, stride), row limits and first queries of key blocks; copies of P and W
+            // when TK is not a multiple of 16; of k, q, dout and a gradient block when HS is not.
             int vTSize = hs * stride, dSSize = blockRows * stride, limitsSize = tq + (tk + AttentionTiles.Rows - 1) / AttentionTiles.Rows;
             int keySize = PadKeys ? (applied is null ? 1 : 2) * tq * stride : 0;
             int columnSize = PadColumns ? (tk + 2 * tq + AttentionTiles.Rows) * width : 0;

@@ -1,9 +1,10 @@
 // Register-blocked micro-kernels of the attention kernels (AttentionKernel.cs, AttentionBackward.cs): the two products
 // of attention in 16-float vectors, plus the vector exp, horizontal reductions and transposes they need.
 // Scores (q k^T, dout v^T): 8 rows x 32 keys in 16 zmm accumulators, contraction over the head size, one operand
-// transposed to (HS, keys). Row sums (p v, dS k, W^T dout, dS^T q): 8 rows x 16-32 columns (4 x 64 at HS 64), contraction
-// over keys or queries with the weights broadcast from memory. Rows past the last real one repeat it (results dropped).
-// Vector512 code throughout; the Avx512F paths are exact equivalents of the portable ones, just faster.
+// transposed to (HS, keys). Row sums (p v, dS k, W^T dout, dS^T q): 8 rows x 16 or 32 columns, or 4 rows x 64, in 16
+// accumulators, contraction over keys or queries with the weights broadcast from memory. Rows past the last real one
+// repeat it (results dropped). Vector512 code throughout; without AVX-512 the portable paths (Vector512.Exp, scalar
+// reductions and transposes) run instead, slower, with the same results up to float32 round-off.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;

@@ -14,6 +14,7 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Measure kernel throughput on this machine.");
         bench.Subcommands.Add(CreateGemm());
+        bench.Subcommands.Add(BenchAttentionCommand.Create());
         bench.Subcommands.Add(BenchModelCommands.CreateTrain());
         bench.Subcommands.Add(BenchModelCommands.CreateGenerate());
         return bench;

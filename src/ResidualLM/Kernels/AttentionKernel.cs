@@ -1,9 +1,9 @@
 // Fused scaled dot-product attention per (batch, head): scores, mask, softmax and the weighted sum in one pass,
-// keeping the attention probabilities for backward. Glossary: BH = batch*heads, TQ/TK = query/key lengths, HS = head size.
-// Queries may be a suffix of the keys (KV-cache decoding): query i sits at absolute position TK - TQ + i.
-// Small heads (HS 16..64) make per-key dot products and axpys call-bound, so the keys (or values) of one head are
-// transposed once into a (HS, TK) scratch and 16 scores come out of HS broadcast FMAs; weighted sums of rows (p v, dS k,
-// W^T dout, dS^T q) accumulate 16 columns in a register. Scratch comes from ArrayPool once per thread and call.
+// keeping the attention probabilities for backward (AttentionBackward.cs). Glossary: BH = batch*heads, TQ/TK =
+// query/key lengths, HS = head size. Queries may be a suffix of the keys (KV-cache decoding): query i sits at absolute
+// position TK - TQ + i. Eight query rows at a time: their scores against 16-key tiles come from register-blocked
+// products with the keys transposed once per head (AttentionTiles.cs), softmax runs over whole 16-key vectors, and
+// causal key tiles past a block's last row are never computed. Scratch comes from ArrayPool once per thread and call.
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -68,39 +68,39 @@ public static class AttentionKernel
         fixed (bool* pm = keyPadding)
         {
             float* qs = pq, ks = pk, vs = pv, os = po, ps = pp; bool* ms = pm; bool hasMask = !keyPadding.IsEmpty;
-            int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength);
+            int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength), width = Padded(headSize);
+            bool padColumns = hs != width;
             long qRow = qLayout.RowStride, kvRow = kvLayout.RowStride, oRow = oLayout.RowStride;
             Parallelism.For(0, batchHeads, (start, end) =>
             {
-                float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + stride);
-                fixed (float* kT = scratch)
+                // kT (HS, stride), scores (8, stride), key mask (stride); with HS not a multiple of 16, v (TK, width) and out (8, width) padded.
+                int kTSize = hs * stride, scoreSize = AttentionTiles.Rows * stride;
+                int padSize = padColumns ? tk * width + AttentionTiles.Rows * width : 0;
+                float[] scratch = ArrayPool<float>.Shared.Rent(kTSize + scoreSize + stride + padSize + 16);
+                fixed (float* raw = scratch)
                 {
-                    float* scores = kT + hs * stride;
+                    float* kT = Aligned(raw), scores = kT + kTSize, keep = scores + scoreSize, vPadded = keep + stride, oPadded = vPadded + tk * width;
+                    new Span<float>(scores, scoreSize).Clear();
                     for (int bh = start; bh < end; bh++)
                     {
                         float* qh = qs + qLayout.Start(bh, heads), kh = ks + kvLayout.Start(bh, heads), vh = vs + kvLayout.Start(bh, heads);
                         float* oh = os + oLayout.Start(bh, heads), ph = ps + (long)bh * tq * tk;
-                        bool* mask = hasMask ? ms + (long)(bh / heads) * tk : null;
-                        Transpose(kh, kvRow, tk, hs, kT, stride);
-                        for (int i = 0; i < tq; i++)
+                        AttentionTiles.Transpose(kh, kvRow, tk, hs, kT, stride);
+                        float* values = vh; long valueRow = kvRow;
+                        if (padColumns) { AttentionTiles.CopyPadded(vh, kvRow, tk, hs, vPadded, width); values = vPadded; valueRow = width; }
+                        if (hasMask) KeepMask(ms + (long)(bh / heads) * tk, tk, stride, (uint*)keep);
+                        for (int i0 = 0; i0 < tq; i0 += AttentionTiles.Rows)
                         {
-                            int visible = causal ? tk - tq + i + 1 : tk;
-                            float* prow = ph + (long)i * tk, orow = oh + i * oRow;
-                            RowTimesTransposed(qh + i * qRow, kT, hs, stride, visible, scores);
-                            float max = float.NegativeInfinity;
-                            for (int j = 0; j < visible; j++)
-                            {
-                                float s = (mask is not null && mask[j]) ? float.NegativeInfinity : scores[j] * scale;
-                                scores[j] = s;
-                                if (s > max) max = s;
-                            }
-                            new Span<float>(orow, hs).Clear();
-                            new Span<float>(prow, tk).Clear();
-                            if (float.IsNegativeInfinity(max)) continue;
-                            float sum = ExpShifted(scores, visible, max);
-                            float inv = 1f / sum;
-                            for (int j = 0; j < visible; j++) prow[j] = scores[j] * inv;
-                            WeightedRowSum(prow, 1, visible, vh, kvRow, orow, hs);          // o_i = sum_j p_ij v_j
+                            int rows = Math.Min(AttentionTiles.Rows, tq - i0);
+                            // Causal: the block's last row sees the most keys; key tiles past it are never computed.
+                            int seen = causal ? tk - tq + i0 + rows : tk, tiles = (seen + 15) >> 4;
+                            AttentionTiles.Scores(qh + i0 * qRow, qRow, rows, kT, stride, hs, tiles, scores, stride);
+                            SoftmaxBlock(scores, stride, rows, causal ? tk - tq + i0 + 1 : tk, causal, tiles, scale, hasMask ? keep : null, ph + (long)i0 * tk, tk);
+                            // o = p v over the keys the block sees (later keys have p = 0 in the rows that do not see them).
+                            float* o = padColumns ? oPadded : oh + i0 * oRow;
+                            AttentionTiles.RowSums(scores, stride, 1, rows, values, valueRow, seen, width >> 4, o, padColumns ? width : oRow, accumulate: false);
+                            if (padColumns)
+                                for (int r = 0; r < rows; r++) new Span<float>(oPadded + r * width, hs).CopyTo(new Span<float>(oh + (i0 + r) * oRow, hs));
                         }
                     }
                 }
@@ -108,6 +108,97 @@ public static class AttentionKernel
             }, costPerItem: 4L * queryLength * keyLength * headSize);
         }
     }
+
+    /// <summary>
+    /// Softmax of a block of rows: s (rows x 16 * tiles raw scores, stride apart) becomes the probabilities, also written
+    /// to p (rows x TK). Row r sees keys below visible + r (causal) or visible; keys whose keep bits are 0 are masked too.
+    /// Every row runs over all the block's tiles (masked lanes give exactly 0). The horizontal max and sum of each row
+    /// wait in separate loops over the rows, so the eight reductions overlap instead of stalling each row's pass.
+    /// A row with every key masked gets zeros.
+    /// </summary>
+    [SkipLocalsInit]
+    static unsafe void SoftmaxBlock(float* s, int stride, int rows, int visible, bool causal, int tiles, float scale, float* keep, float* p, int tk)
+    {
+        var partial = stackalloc Vector512<float>[AttentionTiles.Rows];     // per row: lane-wise max, then lane-wise sum
+        var vscale = Vector512.Create(scale);
+        var minusInf = Vector512.Create(float.NegativeInfinity);
+        var sixteen = Vector512.Create(16f);
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = s + r * stride;
+            var limit = Vector512.Create((float)(causal ? visible + r : visible)) - Vector512<float>.Indices;   // lane seen while limit > 0
+            var max = minusInf;
+            for (int t = 0; t < tiles; t++, row += 16, limit -= sixteen)
+            {
+                var x = Vector512.ConditionalSelect(Vector512.GreaterThan(limit, Vector512<float>.Zero), Vector512.Load(row) * vscale, minusInf);
+                if (keep is not null) x = Vector512.ConditionalSelect(Vector512.Load(keep + 16 * t), x, minusInf);
+                x.Store(row);
+                max = AttentionTiles.Max(max, x);
+            }
+            partial[r] = max;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            // A fully masked row shifts by 0: exp(-inf) = 0 everywhere, and the zero sum below gives zeros.
+            var max = AttentionTiles.MaxAcross(partial[r]);
+            partial[r] = Vector512.ConditionalSelect(Vector512.Equals(max, minusInf), Vector512<float>.Zero, max);
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = s + r * stride;
+            var shift = partial[r];
+            var sum = Vector512<float>.Zero;
+            int t = 0;
+            for (; t + 2 <= tiles; t += 2, row += 32)
+            {
+                Vector512<float> e = Vector512.Load(row) - shift, f = Vector512.Load(row + 16) - shift;
+                AttentionTiles.Exp2(ref e, ref f);
+                e.Store(row);
+                f.Store(row + 16);
+                sum += e + f;
+            }
+            if (t < tiles)
+            {
+                var e = AttentionTiles.Exp(Vector512.Load(row) - shift);
+                e.Store(row);
+                sum += e;
+            }
+            partial[r] = sum;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            // The sum is at least 1 (the max term) unless every key is masked; NaN scores stay NaN.
+            var sum = AttentionTiles.SumAcross(partial[r]);
+            partial[r] = Vector512.ConditionalSelect(Vector512.Equals(sum, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / sum);
+        }
+        int full = Math.Min(tiles, tk >> 4);
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = s + r * stride, prow = p + (long)r * tk;
+            var inverse = partial[r];
+            for (int t = 0; t < tiles; t++)
+            {
+                var y = Vector512.Load(row + 16 * t) * inverse;
+                y.Store(row + 16 * t);
+                if (t < full) y.Store(prow + 16 * t);
+                else for (int j = 16 * t; j < tk; j++) prow[j] = row[j];       // the last, partial tile of a row
+            }
+            // Keys past the block's tiles: probability 0.
+            int j0 = 16 * tiles;
+            for (; j0 + 16 <= tk; j0 += 16) Vector512<float>.Zero.Store(prow + j0);
+            for (; j0 < tk; j0++) prow[j0] = 0f;
+        }
+    }
+
+    /// <summary>keep[j] = all ones where key j is real and not padding, zero where padded or past TK (stride entries).</summary>
+    static unsafe void KeepMask(bool* padding, int tk, int stride, uint* keep)
+    {
+        for (int j = 0; j < tk; j++) keep[j] = padding[j] ? 0u : uint.MaxValue;
+        for (int j = tk; j < stride; j++) keep[j] = 0u;
+    }
+
+    /// <summary>The first 64-byte boundary at or after <paramref name="p"/> (scratch is rented 16 floats longer).</summary>
+    internal static unsafe float* Aligned(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
     /// <summary>
     /// Backward of <see cref="Forward"/> given its probabilities P (after any dropout, i.e. the weights actually applied):
@@ -124,7 +215,7 @@ public static class AttentionKernel
         if (!appliedWeights.IsEmpty && appliedWeights.Length != probabilities.Length) throw new ArgumentException("applied weights must match probabilities");
         // One "head" per bh: the contiguous layout needs no head count.
         HeadLayout queries = HeadLayout.Split(1, queryLength, headSize), keys = HeadLayout.Split(1, keyLength, headSize);
-        BackwardCore(q, queries, k, v, keys, probabilities, appliedWeights, dOutput, queries, dq, dk, dv, batchHeads, 1, queryLength, keyLength, headSize, scale);
+        AttentionBackward.Run(q, queries, k, v, keys, probabilities, appliedWeights, dOutput, queries, dq, dk, dv, batchHeads, 1, queryLength, keyLength, headSize, scale);
     }
 
     /// <summary>Backward of <see cref="ForwardPacked"/>: dqkv (B, T, 3C) += the gradients of q, k and v; dOutput (B, T, C).</summary>
@@ -137,167 +228,12 @@ public static class AttentionKernel
             throw new ArgumentException("packed attention span lengths do not match (B, T, 3C), (B, T, C), (B*NH, T, T)");
         if (!appliedWeights.IsEmpty && appliedWeights.Length != probabilities.Length) throw new ArgumentException("applied weights must match probabilities");
         HeadLayout input = HeadLayout.Packed(time, headSize, 3 * width), merged = HeadLayout.Packed(time, headSize, width);
-        BackwardCore(qkv, input, qkv[width..], qkv[(2 * width)..], input, probabilities, appliedWeights, dOutput, merged,
+        AttentionBackward.Run(qkv, input, qkv[width..], qkv[(2 * width)..], input, probabilities, appliedWeights, dOutput, merged,
             dqkv, dqkv[width..], dqkv[(2 * width)..], batch * heads, heads, time, time, headSize, scale);
     }
 
-    // The gradients share the layout of their inputs: dq like q, dk and dv like k and v.
-    static unsafe void BackwardCore(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
-        ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights, ReadOnlySpan<float> dOutput, HeadLayout oLayout,
-        Span<float> dq, Span<float> dk, Span<float> dv, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale)
-    {
-        if (batchHeads == 0 || queryLength == 0) return;
-        fixed (float* pq = q, pk = k, pv = v, pp = probabilities, pa = appliedWeights, pdo = dOutput, pdq = dq, pdk = dk, pdv = dv)
-        {
-            float* qs = pq, ks = pk, vs = pv, ps = pp, wsAll = pa == null ? pp : pa, dos = pdo, dqs = pdq, dks = pdk, dvs = pdv;
-            bool dropout = pa != null && !appliedWeights.IsEmpty;
-            int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength);
-            long qRow = qLayout.RowStride, kvRow = kvLayout.RowStride, oRow = oLayout.RowStride;
-            Parallelism.For(0, batchHeads, (start, end) =>
-            {
-                // vT (HS, stride), then dS (TQ, stride): the softmax-input gradients of one head, kept for the key pass.
-                float[] scratch = ArrayPool<float>.Shared.Rent(hs * stride + tq * stride);
-                fixed (float* vT = scratch)
-                {
-                    float* dS = vT + hs * stride;
-                    for (int bh = start; bh < end; bh++)
-                    {
-                        long qo = qLayout.Start(bh, heads), ko = kvLayout.Start(bh, heads), oo = oLayout.Start(bh, heads), po = (long)bh * tq * tk;
-                        Transpose(vs + ko, kvRow, tk, hs, vT, stride);
-                        // Query pass: dW_ij = dout_i . v_j (16 keys per HS broadcast FMAs), dS_ij = P_ij (dP_ij - sum_j dP_ij P_ij) * scale,
-                        // dq_i += sum_j dS_ij k_j. Keys past the last nonzero weight (the causal cut) contribute nothing.
-                        for (int i = 0; i < tq; i++)
-                        {
-                            float* doi = dos + oo + i * oRow, prow = ps + po + (long)i * tk, wrow = wsAll + po + (long)i * tk, ds = dS + (long)i * stride;
-                            int limit = tk;
-                            while (limit > 0 && prow[limit - 1] == 0f) limit--;
-                            new Span<float>(ds, stride).Clear();
-                            if (limit == 0) continue;
-                            RowTimesTransposed(doi, vT, hs, stride, limit, ds);
-                            float dot = 0f;
-                            for (int j = 0; j < limit; j++)
-                            {
-                                float p = prow[j];
-                                // Through dropout: W = P * keep / (1 - p), so dP = dW * (W / P).
-                                float dp = p == 0f ? 0f : dropout ? ds[j] * (wrow[j] / p) : ds[j];
-                                ds[j] = dp;
-                                dot += dp * p;
-                            }
-                            for (int j = 0; j < limit; j++) ds[j] = prow[j] * (ds[j] - dot) * scale;
-                            WeightedRowSum(ds, 1, limit, ks + ko, kvRow, dqs + qo + i * qRow, hs, accumulate: true);
-                        }
-                        // Key pass: dv_j += sum_i W_ij dout_i and dk_j += sum_i dS_ij q_i over the queries that see key j.
-                        for (int j = 0; j < tk; j++)
-                        {
-                            int first = 0;
-                            while (first < tq && At(ps + po, tk, first, j) == 0f) first++;
-                            if (first == tq) continue;
-                            int count = tq - first;
-                            WeightedRowSum(wsAll + po + (long)first * tk + j, tk, count, dos + oo + first * oRow, oRow, dvs + ko + j * kvRow, hs, accumulate: true);
-                            WeightedRowSum(dS + (long)first * stride + j, stride, count, qs + qo + first * qRow, qRow, dks + ko + j * kvRow, hs, accumulate: true);
-                        }
-                    }
-                }
-                ArrayPool<float>.Shared.Return(scratch);
-            }, costPerItem: 8L * queryLength * keyLength * headSize);
-        }
-    }
-
-    /// <summary>Row stride of the transposed scratch: TK rounded up to a whole vector of 16.</summary>
-    static int Padded(int keyLength) => (keyLength + 15) & ~15;
-
-    /// <summary>xT (HS, stride) = x (T, HS; rows rowStride apart) transposed; the padding columns are zeroed so whole vectors can be read.</summary>
-    static unsafe void Transpose(float* x, long rowStride, int time, int headSize, float* xT, int stride)
-    {
-        for (int d = 0; d < headSize; d++)
-        {
-            float* row = xT + (long)d * stride;
-            for (int t = 0; t < time; t++) row[t] = x[t * rowStride + d];
-            for (int t = time; t < stride; t++) row[t] = 0f;
-        }
-    }
-
-    /// <summary>out[j] = sum_d a[d] bT[d, j] for j &lt; count (rounded up to 16; bT has that many columns).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    static unsafe void RowTimesTransposed(float* a, float* bT, int headSize, int stride, int count, float* output)
-    {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (int j = 0; j < count; j += 16)
-            {
-                var acc = Vector512<float>.Zero;
-                float* column = bT + j;
-                for (int d = 0; d < headSize; d++) acc = Vector512.FusedMultiplyAdd(Vector512.Create(a[d]), Vector512.Load(column + (long)d * stride), acc);
-                acc.Store(output + j);
-            }
-            return;
-        }
-        for (int j = 0; j < count; j++)
-        {
-            float s = 0f;
-            for (int d = 0; d < headSize; d++) s += a[d] * bT[(long)d * stride + j];
-            output[j] = s;
-        }
-    }
-
-    /// <summary>scores[j] = exp(scores[j] - max) for j &lt; count (exp(-inf) = 0); returns their sum.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    static unsafe float ExpShifted(float* scores, int count, float max)
-    {
-        float sum = 0f;
-        int j = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var vmax = Vector512.Create(max);
-            var acc = Vector512<float>.Zero;
-            for (; j <= count - 16; j += 16)
-            {
-                var e = Vector512.Exp(Vector512.Load(scores + j) - vmax);
-                e.Store(scores + j);
-                acc += e;
-            }
-            sum = Vector512.Sum(acc);
-        }
-        for (; j < count; j++)
-        {
-            float e = MathF.Exp(scores[j] - max);
-            scores[j] = e;
-            sum += e;
-        }
-        return sum;
-    }
-
-    /// <summary>P[i, j] read from a row-major (rows, cols) block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe float At(float* p, int cols, int i, int j) => p[(long)i * cols + j];
-
-    /// <summary>
-    /// destination[d] (+)= sum_t weights[t * weightStride] rows[t * rowStride + d] for d &lt; HS: a weighted sum of
-    /// <paramref name="count"/> rows, accumulated 16 columns at a time in a register (one load and one FMA per term).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void WeightedRowSum(float* weights, long weightStride, int count, float* rows, long rowStride, float* destination, int headSize,
-        bool accumulate = false)
-    {
-        int d = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; d <= headSize - 16; d += 16)
-            {
-                var acc = accumulate ? Vector512.Load(destination + d) : Vector512<float>.Zero;
-                float* w = weights, r = rows + d;
-                for (int t = 0; t < count; t++, w += weightStride, r += rowStride)
-                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(*w), Vector512.Load(r), acc);
-                acc.Store(destination + d);
-            }
-        }
-        for (; d < headSize; d++)
-        {
-            float s = accumulate ? destination[d] : 0f;
-            for (int t = 0; t < count; t++) s += weights[t * weightStride] * rows[t * rowStride + d];
-            destination[d] = s;
-        }
-    }
+    /// <summary>TK (or HS) rounded up to a whole vector of 16: the row stride of transposed and padded scratch.</summary>
+    static int Padded(int length) => (length + 15) & ~15;
 
     static void CheckSizes(int q, int k, int v, int o, int p, int bh, int tq, int tk, int hs)
     {

@@ -152,14 +152,14 @@ public static class AttentionKernel
             for (; t + 2 <= tiles; t += 2, row += 32)
             {
                 Vector512<float> e = Vector512.Load(row) - shift, f = Vector512.Load(row + 16) - shift;
-                AttentionTiles.Exp2(ref e, ref f);
+                SimdMath.Exp2(ref e, ref f);
                 e.Store(row);
                 f.Store(row + 16);
                 sum += e + f;
             }
             if (t < tiles)
             {
-                var e = AttentionTiles.Exp(Vector512.Load(row) - shift);
+                var e = SimdMath.Exp(Vector512.Load(row) - shift);
                 e.Store(row);
                 sum += e;
             }

@@ -1,10 +1,10 @@
 // Register-blocked micro-kernels of the attention kernels (AttentionKernel.cs, AttentionBackward.cs): the two products
-// of attention in 16-float vectors, plus the vector exp, horizontal reductions and transposes they need.
+// of attention in 16-float vectors, plus the horizontal reductions and transposes they need (the exp is SimdMath's).
 // Scores (q k^T, dout v^T): 8 rows x 32 keys in 16 zmm accumulators, contraction over the head size, one operand
 // transposed to (HS, keys). Row sums (p v, dS k, W^T dout, dS^T q): 8 rows x 16 or 32 columns, or 4 rows x 64, in 16
 // accumulators, contraction over keys or queries with the weights broadcast from memory. Rows past the last real one
-// repeat it (results dropped). Vector512 code throughout; without AVX-512 the portable paths (Vector512.Exp, scalar
-// reductions and transposes) run instead, slower, with the same results up to float32 round-off.
+// repeat it (results dropped). Vector512 code throughout; without AVX-512 the portable paths (scalar reductions and
+// transposes) run instead, slower, with the same results up to float32 round-off.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -202,54 +202,6 @@ static unsafe class AttentionTiles
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Put(Vector512<float> value, float* o, bool accumulate) => (accumulate ? value + Vector512.Load(o) : value).Store(o);
-
-    /// <summary>exp(x) for x &lt;= 0 (-inf gives 0, NaN stays NaN); within ~2 ulp of MathF.Exp (Cephes expf polynomial).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> x)
-    {
-        if (!Avx512F.IsSupported) return Vector512.Exp(x);
-        // Below -127 the result is 0 in float32; clamping keeps -inf out of the range reduction (vmaxps returns x if NaN).
-        x = Avx512F.Max(Vector512.Create(-127f), x);
-        var n = Avx512F.RoundScale(x * Vector512.Create(1.44269504f), 0x08);        // round to nearest, no exceptions
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);   // x - n ln2, ln2 split in two
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.FusedMultiplyAdd(Vector512.Create(1.9875691500e-4f), r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-        return Avx512F.Scale(p, n);                                                    // p 2^n, denormals included
-    }
-
-    /// <summary>
-    /// <see cref="Exp"/> of two vectors, the steps interleaved: each exp is a chain of ~15 dependent operations, and
-    /// two chains side by side let the out-of-order core fill both FMA pipes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Exp2(ref Vector512<float> x, ref Vector512<float> y)
-    {
-        if (!Avx512F.IsSupported) { x = Vector512.Exp(x); y = Vector512.Exp(y); return; }
-        var floor = Vector512.Create(-127f);
-        x = Avx512F.Max(floor, x); y = Avx512F.Max(floor, y);
-        var log2e = Vector512.Create(1.44269504f);
-        var n = Avx512F.RoundScale(x * log2e, 0x08); var m = Avx512F.RoundScale(y * log2e, 0x08);
-        var ln2High = Vector512.Create(-0.693359375f); var ln2Low = Vector512.Create(2.12194440e-4f);
-        var r = Vector512.FusedMultiplyAdd(n, ln2High, x); var u = Vector512.FusedMultiplyAdd(m, ln2High, y);
-        r = Vector512.FusedMultiplyAdd(n, ln2Low, r); u = Vector512.FusedMultiplyAdd(m, ln2Low, u);
-        var c5 = Vector512.Create(1.9875691500e-4f); var c4 = Vector512.Create(1.3981999507e-3f);
-        var p = Vector512.FusedMultiplyAdd(c5, r, c4); var q = Vector512.FusedMultiplyAdd(c5, u, c4);
-        var c3 = Vector512.Create(8.3334519073e-3f);
-        p = Vector512.FusedMultiplyAdd(p, r, c3); q = Vector512.FusedMultiplyAdd(q, u, c3);
-        var c2 = Vector512.Create(4.1665795894e-2f);
-        p = Vector512.FusedMultiplyAdd(p, r, c2); q = Vector512.FusedMultiplyAdd(q, u, c2);
-        var c1 = Vector512.Create(1.6666665459e-1f);
-        p = Vector512.FusedMultiplyAdd(p, r, c1); q = Vector512.FusedMultiplyAdd(q, u, c1);
-        var c0 = Vector512.Create(5.0000001201e-1f);
-        p = Vector512.FusedMultiplyAdd(p, r, c0); q = Vector512.FusedMultiplyAdd(q, u, c0);
-        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One; q = Vector512.FusedMultiplyAdd(q, u * u, u) + Vector512<float>.One;
-        x = Avx512F.Scale(p, n); y = Avx512F.Scale(q, m);
-    }
 
     /// <summary>The largest lane of <paramref name="x"/>, in every lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,48 +1,84 @@
-// Vector exp for the kernels (softmax, GELU): float arithmetic only, no calls, a few ulp over the whole float range.
-// .NET's Vector512.Exp(float) widens to double internally, twice the work the float kernels need here.
+// Vector exp for the kernels (softmax, attention, GELU, cross-entropy): float arithmetic only, no calls, within ~2 ulp
+// over the whole float range. .NET's Vector512.Exp(float) widens to double internally: twice the work needed here.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ResidualLM.Kernels;
 
-/// <summary>Element-wise math on SIMD vectors.</summary>
+/// <summary>Element-wise math on SIMD vectors, with a scalar twin giving the same values for loop tails.</summary>
 public static class SimdMath
 {
-    // exp(x) = 2^n e^r with n = round(x log2(e)) and r = x - n ln 2, |r| <= ln(2)/2. ln 2 is split in two (Cody and
-    // Waite) so that n ln2_hi is exact; e^r is a degree-7 Taylor polynomial (truncation error r^8/8! < 6e-9 relative).
-    const float Log2E = 1.44269504088896341f, Ln2Hi = 0.693145751953125f, Ln2Lo = 1.42860682030941723212e-6f;
-    const float C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120, C6 = 1f / 720, C7 = 1f / 5040;
-    // Beyond these exp(x) is inf or below the smallest denormal: clamping keeps 2^n representable as two halves.
-    const float MaxArgument = 88.8f, MinArgument = -104f;
+    // exp(x) = 2^n e^r, n = round(x log2 e), r = x - n ln 2 with ln 2 split in two (Cody and Waite: n * Ln2Hi is exact),
+    // |r| <= ln(2)/2, and e^r = 1 + r + r^2 P(r) with Cephes' degree-5 minimax P (expf).
+    const float Log2E = 1.44269504088896341f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
+    const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+    // exp is 0 in float below -104 and +inf above 88.73: clamping keeps n small enough to build 2^n.
+    const float MinArgument = -127f, MaxArgument = 88.8f;
 
-    /// <summary>
-    /// e^x per element: relative error within a few ulp for normal results, gradual underflow to 0 below about -87.3,
-    /// +inf above about 88.72, NaN for NaN.
-    /// </summary>
+    /// <summary>e^x per element: a few ulp for normal results, gradual underflow to 0, +inf above ~88.72, NaN for NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
+    {
+        if (!Avx512F.IsSupported) return ExpPortable(x);
+        // vmaxps/vminps return the second operand when one is NaN: x stays NaN through both clamps.
+        x = Avx512F.Min(Vector512.Create(MaxArgument), Avx512F.Max(Vector512.Create(MinArgument), x));
+        var n = Avx512F.RoundScale(x * Vector512.Create(Log2E), 0x08);               // nearest, no exceptions
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);
+        return Avx512F.Scale(Polynomial(r), n);                                        // p 2^n in one rounding, denormals included
+    }
+
+    /// <summary>
+    /// <see cref="Exp(Vector512{float})"/> of two vectors with the steps interleaved: each exp is a chain of ~15 dependent
+    /// operations, and two side by side keep both FMA pipes busy. Same results as two calls.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Exp2(ref Vector512<float> x, ref Vector512<float> y)
+    {
+        if (!Avx512F.IsSupported) { x = ExpPortable(x); y = ExpPortable(y); return; }
+        Vector512<float> low = Vector512.Create(MinArgument), high = Vector512.Create(MaxArgument), log2e = Vector512.Create(Log2E);
+        x = Avx512F.Min(high, Avx512F.Max(low, x)); y = Avx512F.Min(high, Avx512F.Max(low, y));
+        var n = Avx512F.RoundScale(x * log2e, 0x08); var m = Avx512F.RoundScale(y * log2e, 0x08);
+        Vector512<float> hi = Vector512.Create(-Ln2Hi), lo = Vector512.Create(-Ln2Lo);
+        var r = Vector512.FusedMultiplyAdd(n, hi, x); var u = Vector512.FusedMultiplyAdd(m, hi, y);
+        r = Vector512.FusedMultiplyAdd(n, lo, r); u = Vector512.FusedMultiplyAdd(m, lo, u);
+        Vector512<float> c1 = Vector512.Create(P1), c2 = Vector512.Create(P2), c3 = Vector512.Create(P3), c4 = Vector512.Create(P4), c5 = Vector512.Create(P5);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, c1); var q = Vector512.FusedMultiplyAdd(Vector512.Create(P0), u, c1);
+        p = Vector512.FusedMultiplyAdd(p, r, c2); q = Vector512.FusedMultiplyAdd(q, u, c2);
+        p = Vector512.FusedMultiplyAdd(p, r, c3); q = Vector512.FusedMultiplyAdd(q, u, c3);
+        p = Vector512.FusedMultiplyAdd(p, r, c4); q = Vector512.FusedMultiplyAdd(q, u, c4);
+        p = Vector512.FusedMultiplyAdd(p, r, c5); q = Vector512.FusedMultiplyAdd(q, u, c5);
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One; q = Vector512.FusedMultiplyAdd(q, u * u, u) + Vector512<float>.One;
+        x = Avx512F.Scale(p, n); y = Avx512F.Scale(q, m);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Polynomial(Vector512<float> r)
+    {
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
+        return Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+    }
+
+    /// <summary>The same steps without AVX-512 instructions: 2^n built as 2^(n/2) 2^(n - n/2), two exact products.</summary>
+    static Vector512<float> ExpPortable(Vector512<float> x)
     {
         var c = Vector512.Min(Vector512.Max(x, Vector512.Create(MinArgument)), Vector512.Create(MaxArgument));
         var n = Vector512.Round(c * Vector512.Create(Log2E));
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), c);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);
-        var p = Vector512.FusedMultiplyAdd(Vector512.Create(C7), r, Vector512.Create(C6));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C5));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C4));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C3));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C2));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        // 2^n as 2^(n/2) 2^(n - n/2): each half stays a normal float for n in [-150, 128].
         var ni = Vector512.ConvertToInt32(n);
         var half = Vector512.ShiftRightArithmetic(ni, 1);
         var s1 = Vector512.ShiftLeft(half + Vector512.Create(127), 23).AsSingle();
         var s2 = Vector512.ShiftLeft(ni - half + Vector512.Create(127), 23).AsSingle();
-        var result = p * s1 * s2;
-        return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), Polynomial(r) * s1 * s2, x);
     }
 
-    /// <summary>The 256-bit twin of <see cref="Exp(Vector512{float})"/> (same steps, same results).</summary>
+    /// <summary>The 256-bit twin of <see cref="Exp(Vector512{float})"/> (same values).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
@@ -50,22 +86,20 @@ public static class SimdMath
         var n = Vector256.Round(c * Vector256.Create(Log2E));
         var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Hi), c);
         r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2Lo), r);
-        var p = Vector256.FusedMultiplyAdd(Vector256.Create(C7), r, Vector256.Create(C6));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C5));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C2));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        var p = Vector256.FusedMultiplyAdd(Vector256.Create(P0), r, Vector256.Create(P1));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
         var ni = Vector256.ConvertToInt32(n);
         var half = Vector256.ShiftRightArithmetic(ni, 1);
         var s1 = Vector256.ShiftLeft(half + Vector256.Create(127), 23).AsSingle();
         var s2 = Vector256.ShiftLeft(ni - half + Vector256.Create(127), 23).AsSingle();
-        var result = p * s1 * s2;
-        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), p * s1 * s2, x);
     }
 
-    /// <summary>The scalar twin of the vector exp (same steps), for loop tails, so a row gives the same values wherever its elements fall.</summary>
+    /// <summary>The scalar twin of the vector exp (same steps, same values), for loop tails.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Exp(float x)
     {
@@ -74,14 +108,12 @@ public static class SimdMath
         float n = MathF.Round(c * Log2E);
         float r = MathF.FusedMultiplyAdd(n, -Ln2Hi, c);
         r = MathF.FusedMultiplyAdd(n, -Ln2Lo, r);
-        float p = MathF.FusedMultiplyAdd(C7, r, C6);
-        p = MathF.FusedMultiplyAdd(p, r, C5);
-        p = MathF.FusedMultiplyAdd(p, r, C4);
-        p = MathF.FusedMultiplyAdd(p, r, C3);
-        p = MathF.FusedMultiplyAdd(p, r, C2);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
-        p = MathF.FusedMultiplyAdd(p, r, 1f);
-        int ni = (int)n, half = ni >> 1;
-        return p * BitConverter.Int32BitsToSingle((half + 127) << 23) * BitConverter.Int32BitsToSingle((ni - half + 127) << 23);
+        float p = MathF.FusedMultiplyAdd(P0, r, P1);
+        p = MathF.FusedMultiplyAdd(p, r, P2);
+        p = MathF.FusedMultiplyAdd(p, r, P3);
+        p = MathF.FusedMultiplyAdd(p, r, P4);
+        p = MathF.FusedMultiplyAdd(p, r, P5);
+        p = MathF.FusedMultiplyAdd(p, r * r, r) + 1f;
+        return MathF.ScaleB(p, (int)n);
     }
 }

@@ -2,6 +2,7 @@
 // costs one position of compute) or by recomputing the whole window (the reference the cache is tested against).
 using ResidualLM.Autograd;
 using ResidualLM.Models;
+using ResidualLM.Nn;
 using ResidualLM.Tensors;
 
 namespace ResidualLM.Generation;
@@ -31,7 +32,8 @@ public static class Generator
             using var _ = Graph.NoGrad();
             if (useCache && tokens.Count > model.ContextLength)
                 throw new InvalidInputException($"the prompt has {tokens.Count} tokens, more than the model's context length {model.ContextLength}", field: "prompt");
-            var cache = useCache ? model.CreateCache() : null;
+            // Sized for the positions this call can feed (prompt and all but the last new token), not the whole context.
+            var cache = useCache ? new KvCache(model.Blocks.Count, Math.Min(model.ContextLength, tokens.Count + maxNewTokens)) : null;
             int[] pending = tokens.ToArray();
             for (int step = 0; step < maxNewTokens; step++)
             {

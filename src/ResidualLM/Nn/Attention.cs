@@ -75,7 +75,16 @@ public sealed class Attention : Module
             q = Rope.Apply(q, startPosition);
             k = Rope.Apply(k, startPosition);
         }
-        if (cache is not null) (k, v) = cache.Append(k, v);                        // (B, NH, start+T, HS)
+        if (cache is not null)
+        {
+            cache.Append(k, v);
+            int keyLength = cache.Length + time;
+            // Causal decoding without a graph reads the cache in place; anything else (a query that records a graph,
+            // padding, dropout on the weights) runs the general op on contiguous copies, the cached keys being constants.
+            if (Causal && keyPadding is null && !weightDropout && !(Autograd.Graph.IsRecording && q.RequiresGrad))
+                return Proj.Forward(O.MergeHeads(O.CachedAttention(q, cache, keyLength)));
+            (k, v) = cache.Copy(keyLength);                                          // (B, NH, start+T, HS)
+        }
         if (keyPadding is not null && keyPadding.Length != batch * k.Dim(2))
             throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * k.Dim(2)}", field: "keyPadding");
         Tensor y;

@@ -166,6 +166,27 @@ static unsafe class GemmDriver
         }
     }
 
+    /// <summary>
+    /// The value the blocked product writes to one element (no accumulation), from row a (k) of op(A) and column b (k)
+    /// of op(B): per KC slice a chain of multiply-adds from zero in order of p, fused as in the AVX micro-kernels, and
+    /// the slices added to C one after another. The same for every m, n and split, so one element can be recomputed alone.
+    /// </summary>
+    public static float Element(float* a, float* b, int k)
+    {
+        bool fused = Avx512F.IsSupported || (Fma.IsSupported && Avx2.IsSupported);
+        int kStep = EvenStep(k, KC, 1);
+        float c = 0f;
+        for (int pc = 0; pc < k; pc += kStep)
+        {
+            int kc = Math.Min(kStep, k - pc);
+            float acc = 0f;
+            if (fused) for (int p = pc; p < pc + kc; p++) acc = MathF.FusedMultiplyAdd(a[p], b[p], acc);
+            else for (int p = pc; p < pc + kc; p++) acc += a[p] * b[p];
+            c = pc == 0 ? acc : acc + c;
+        }
+        return c;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Kernel(nint kc, float* a, float* b, float* c, nint ldc, bool addC)
     {

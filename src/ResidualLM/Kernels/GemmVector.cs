@@ -131,6 +131,40 @@ static unsafe class GemmVector
         }
     }
 
+    /// <summary>
+    /// The value <see cref="Dots"/> computes for one row r (k) against x (k), alone: <paramref name="wide"/> for rows it
+    /// takes four at a time with AVX-512 (all but the last n % 4 rows of a product), else the row-at-a-time path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Dot(float* x, float* r, nint k, bool wide)
+    {
+        nint p = 0;
+        float t = 0;
+        if (wide && Avx512F.IsSupported)
+        {
+            Vector512<float> s = default;
+            for (; p + 16 <= k; p += 16) s = Avx512F.FusedMultiplyAdd(Vector512.Load(x + p), Vector512.Load(r + p), s);
+            t = Vector512.Sum(s);
+            for (; p < k; p++)
+            {
+                float xp = x[p];
+                t += xp * r[p];
+            }
+            return t;
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> s = default;
+            for (; p + 8 <= k; p += 8) s = Vector256.FusedMultiplyAdd(Vector256.Load(x + p), Vector256.Load(r + p), s);
+            t = Vector256.Sum(s);
+        }
+        for (; p < k; p++) t += x[p] * r[p];
+        return t;
+    }
+
+    /// <summary>Whether <see cref="Dots"/> takes row j of n in its four-row AVX-512 path (see <see cref="Dot"/>).</summary>
+    public static bool IsWideRow(int j, int n) => Avx512F.IsSupported && j < (n & ~3);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, int j, float value, bool accumulate) => c[j] = accumulate ? c[j] + value : value;
 }

@@ -24,21 +24,37 @@ public static class Normalization
                 Parallelism.For(0, rows, (start, end) =>
                 {
                     for (int r = start; r < end; r++)
-                    {
-                        var row = new ReadOnlySpan<float>(xs + (long)r * cols, cols);
-                        var outRow = new Span<float>(ys + (long)r * cols, cols);
-                        float m = TensorPrimitives.Sum(row) / cols;
-                        // Two-pass variance: sum (x - m)^2, stable when |m| >> std.
-                        double v = 0;
-                        for (int c = 0; c < cols; c++) { float d = row[c] - m; v += d * d; }
-                        float s = 1f / MathF.Sqrt((float)(v / cols) + eps);
-                        ms[r] = m; rs[r] = s;
-                        var w = new ReadOnlySpan<float>(ws, cols); var b = new ReadOnlySpan<float>(bs, cols);
-                        for (int c = 0; c < cols; c++) outRow[c] = (row[c] - m) * s * w[c] + b[c];
-                    }
+                        LayerNormRow(new ReadOnlySpan<float>(xs + (long)r * cols, cols), new ReadOnlySpan<float>(ws, cols), new ReadOnlySpan<float>(bs, cols),
+                            new Span<float>(ys + (long)r * cols, cols), eps, out ms[r], out rs[r]);
                 }, costPerItem: 8L * cols);
             }
         }
+    }
+
+    /// <summary>
+    /// One row of <see cref="LayerNormForward"/> (the same arithmetic, so a row normalised alone equals that row of a
+    /// batch): x, weight, bias, y (C); y may not overlap x.
+    /// </summary>
+    public static void LayerNormRow(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, float eps,
+        out float mean, out float rstd)
+    {
+        int cols = x.Length;
+        float m = TensorPrimitives.Sum(x) / cols;
+        // Two-pass variance: sum (x - m)^2, stable when |m| >> std.
+        double v = 0;
+        for (int c = 0; c < cols; c++) { float d = x[c] - m; v += d * d; }
+        float s = 1f / MathF.Sqrt((float)(v / cols) + eps);
+        mean = m; rstd = s;
+        for (int c = 0; c < cols; c++) y[c] = (x[c] - m) * s * weight[c] + bias[c];
+    }
+
+    /// <summary>One row of <see cref="RmsNormForward"/>, the same arithmetic: x, weight, y (C).</summary>
+    public static void RmsNormRow(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps, out float rstd)
+    {
+        float s = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps);
+        rstd = s;
+        TensorPrimitives.Multiply(x, s, y);
+        TensorPrimitives.Multiply(y, weight, y);
     }
 
     /// <summary>
@@ -65,14 +81,8 @@ public static class Normalization
                 Parallelism.For(0, rows, (start, end) =>
                 {
                     for (int r = start; r < end; r++)
-                    {
-                        var row = new ReadOnlySpan<float>(xs + (long)r * cols, cols);
-                        var outRow = new Span<float>(ys + (long)r * cols, cols);
-                        float s = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(row) / cols + eps);
-                        rs[r] = s;
-                        TensorPrimitives.Multiply(row, s, outRow);
-                        TensorPrimitives.Multiply(outRow, new ReadOnlySpan<float>(ws, cols), outRow);
-                    }
+                        RmsNormRow(new ReadOnlySpan<float>(xs + (long)r * cols, cols), new ReadOnlySpan<float>(ws, cols),
+                            new Span<float>(ys + (long)r * cols, cols), eps, out rs[r]);
                 }, costPerItem: 6L * cols);
             }
         }

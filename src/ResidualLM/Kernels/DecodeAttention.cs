@@ -1,0 +1,156 @@
+// Attention of one new query over a KV cache, for batch-1 decoding. Glossary: NH heads, HS head size, L keys (the
+// cached positions, the new one included). Keys are kept transposed per head, (HS, stride), so the L scores come out of
+// HS broadcast FMAs on contiguous loads with no per-token transpose; values are read in place from (NH, capacity, HS).
+// NOTE: the arithmetic is AttentionKernel.Forward's for one causal query, element for element (same FMA chains, same
+// vector/scalar split of exp, same sums), so decoding gives the general path's logits bit for bit; a test checks it.
+// If AttentionKernel's forward arithmetic changes, change this kernel with it.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ResidualLM.Kernels;
+
+/// <summary>Single-query scaled dot-product attention over cached keys and values, parallel over heads.</summary>
+public static unsafe class DecodeAttention
+{
+    struct Job
+    {
+        public float* Q, KeysT, Values, Output, Scratch;
+        public int Heads, HeadSize, KeyLength, Capacity, Stride;
+        public float Scale;
+    }
+
+    /// <summary>Row stride of a head's transposed keys for <paramref name="capacity"/> positions: a whole number of 16-float vectors.</summary>
+    public static int Stride(int capacity) => (capacity + 15) & ~15;
+
+    /// <summary>
+    /// output = softmax(q K^T * scale) V per head, heads merged. query, output: (NH * HS); keysTransposed: (NH, HS,
+    /// stride), key t of head h at [(h * HS + d) * stride + t]; values: (NH, capacity, HS); scratch: (NH * stride).
+    /// Keys 0 .. keyLength-1 are attended to (the query is the last of them); columns past them are read but unused.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> keysTransposed, ReadOnlySpan<float> values, Span<float> output,
+        Span<float> scratch, int heads, int headSize, int keyLength, int capacity, float scale)
+    {
+        int stride = Stride(capacity), width = heads * headSize;
+        if (heads < 1 || headSize < 1 || keyLength < 1 || keyLength > capacity) throw new ArgumentException($"bad sizes: {heads} heads of {headSize}, {keyLength} of {capacity} keys");
+        if (query.Length != width || output.Length != width || keysTransposed.Length < (long)width * stride || values.Length < (long)heads * capacity * headSize
+            || scratch.Length < (long)heads * stride)
+            throw new ArgumentException("decode attention spans do not match (NH*HS), (NH, HS, stride), (NH, capacity, HS), (NH*stride)");
+        fixed (float* q = query, kT = keysTransposed, v = values, o = output, s = scratch)
+        {
+            var job = new Job
+            {
+                Q = q, KeysT = kT, Values = v, Output = o, Scratch = s,
+                Heads = heads, HeadSize = headSize, KeyLength = keyLength, Capacity = capacity, Stride = stride, Scale = scale,
+            };
+            // A thread pays off from a few thousand multiply-adds per head pair (long contexts, many heads).
+            int parts = Math.Min(heads, 2 * Parallelism.ThreadCount);
+            if (parts > 1 && (long)heads * keyLength * headSize >= 1 << 14 && GemmThreads.TryRun(&Part, &job, parts)) return;
+            RunHeads(in job, 0, heads);
+        }
+    }
+
+    static void Part(void* state, int part, int parts)
+    {
+        ref Job job = ref Unsafe.AsRef<Job>(state);
+        int h0 = (int)((long)job.Heads * part / parts), h1 = (int)((long)job.Heads * (part + 1) / parts);
+        RunHeads(in job, h0, h1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RunHeads(in Job job, int h0, int h1)
+    {
+        int hs = job.HeadSize, tk = job.KeyLength, stride = job.Stride;
+        for (int h = h0; h < h1; h++)
+        {
+            float* scores = job.Scratch + (long)h * stride, orow = job.Output + (long)h * hs;
+            float* kT = job.KeysT + (long)h * hs * stride, vh = job.Values + (long)h * job.Capacity * hs;
+            RowTimesTransposed(job.Q + (long)h * hs, kT, hs, stride, tk, scores);
+            float max = float.NegativeInfinity;
+            for (int j = 0; j < tk; j++)
+            {
+                float s = scores[j] * job.Scale;
+                scores[j] = s;
+                if (s > max) max = s;
+            }
+            new Span<float>(orow, hs).Clear();
+            if (float.IsNegativeInfinity(max)) continue;
+            float inv = 1f / ExpShifted(scores, tk, max);
+            for (int j = 0; j < tk; j++) scores[j] *= inv;                        // the probabilities
+            WeightedRowSum(scores, tk, vh, hs, orow);                             // o = sum_j p_j v_j
+        }
+    }
+
+    /// <summary>out[j] = sum_d a[d] bT[d, j] for j &lt; count (rounded up to 16; bT has that many columns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static void RowTimesTransposed(float* a, float* bT, int headSize, int stride, int count, float* output)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (int j = 0; j < count; j += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                float* column = bT + j;
+                for (int d = 0; d < headSize; d++) acc = Vector512.FusedMultiplyAdd(Vector512.Create(a[d]), Vector512.Load(column + (long)d * stride), acc);
+                acc.Store(output + j);
+            }
+            return;
+        }
+        for (int j = 0; j < count; j++)
+        {
+            float s = 0f;
+            for (int d = 0; d < headSize; d++) s += a[d] * bT[(long)d * stride + j];
+            output[j] = s;
+        }
+    }
+
+    /// <summary>scores[j] = exp(scores[j] - max) for j &lt; count; returns their sum (whole vectors first, then the tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static float ExpShifted(float* scores, int count, float max)
+    {
+        float sum = 0f;
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vmax = Vector512.Create(max);
+            var acc = Vector512<float>.Zero;
+            for (; j <= count - 16; j += 16)
+            {
+                var e = Vector512.Exp(Vector512.Load(scores + j) - vmax);
+                e.Store(scores + j);
+                acc += e;
+            }
+            sum = Vector512.Sum(acc);
+        }
+        for (; j < count; j++)
+        {
+            float e = MathF.Exp(scores[j] - max);
+            scores[j] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    /// <summary>destination[d] = sum_t weights[t] rows[t * HS + d] for d &lt; HS, 16 columns at a time in a register.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void WeightedRowSum(float* weights, int count, float* rows, int headSize, float* destination)
+    {
+        int d = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; d <= headSize - 16; d += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                float* r = rows + d;
+                for (int t = 0; t < count; t++, r += headSize)
+                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(weights[t]), Vector512.Load(r), acc);
+                acc.Store(destination + d);
+            }
+        }
+        for (; d < headSize; d++)
+        {
+            float s = 0f;
+            for (int t = 0; t < count; t++) s += weights[t] * rows[t * headSize + d];
+            destination[d] = s;
+        }
+    }
+}

@@ -142,4 +142,26 @@ public sealed class Rope
         var rotated = O.Concat(-halves[1], halves[0]);
         return x * c + rotated * s;
     }
+
+    /// <summary>
+    /// <see cref="Apply"/> for one position, in place on consecutive head vectors x (NH * HS), element for element the
+    /// same arithmetic: y = x cos + rotate_half(x) sin, each product and the sum rounded to float.
+    /// </summary>
+    internal void ApplyInPlace(Span<float> x, int position)
+    {
+        if (position < 0 || position >= MaxTime) throw new InvalidInputException($"position {position} exceeds the context {MaxTime}", field: "time");
+        if (x.Length % HeadSize != 0) throw new ArgumentException($"{x.Length} floats are not whole heads of {HeadSize}");
+        int half = HeadSize / 2;
+        ReadOnlySpan<float> c = cos.AsSpan(position * HeadSize, HeadSize), s = sin.AsSpan(position * HeadSize, HeadSize);
+        for (int h = 0; h < x.Length; h += HeadSize)
+        {
+            var head = x.Slice(h, HeadSize);
+            for (int i = 0; i < half; i++)
+            {
+                float first = head[i], second = head[i + half];
+                head[i] = first * c[i] + -second * s[i];
+                head[i + half] = second * c[i + half] + first * s[i + half];
+            }
+        }
+    }
 }

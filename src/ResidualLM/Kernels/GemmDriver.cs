@@ -96,7 +96,7 @@ static unsafe class GemmDriver
     public static void RunRegion(in GemmProblem p, int m0, int m1, int n0, int n1)
     {
         Scratch s = scratch ??= new Scratch();
-        int kStep = EvenStep(p.K, KC, 1), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
+        int kStep = KStep(p.K), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
         bool onePanelOfA = m1 - m0 <= mStep;
         nint lda = p.Lda, ldb = p.Ldb, ldc = p.N;
         for (int pc = 0; pc < p.K; pc += kStep)
@@ -124,6 +124,9 @@ static unsafe class GemmDriver
         float* src = p.TransposeA ? p.A + pc * lda + i0 : p.A + i0 * lda + pc;
         GemmPacking.Pack(src, lda, !p.TransposeA, mc, kc, MR, dst);
     }
+
+    /// <summary>The KC slice length for a product with inner dimension k: every product with this k slices it the same way.</summary>
+    public static int KStep(int k) => EvenStep(k, KC, 1);
 
     // Largest step <= max (a multiple of unit) that splits total into equal-ish blocks, e.g. k = 300 -> 2 x 150.
     static int EvenStep(int total, int max, int unit)
@@ -174,7 +177,7 @@ static unsafe class GemmDriver
     public static float Element(float* a, float* b, int k)
     {
         bool fused = Avx512F.IsSupported || (Fma.IsSupported && Avx2.IsSupported);
-        int kStep = EvenStep(k, KC, 1);
+        int kStep = KStep(k);
         float c = 0f;
         for (int pc = 0; pc < k; pc += kStep)
         {

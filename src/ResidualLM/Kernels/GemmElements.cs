@@ -46,7 +46,12 @@ static unsafe class GemmElements
         }
         fixed (float* pa = aRow, pb = b, pc = c)
         {
-            // The blocked path on a one-row problem: its element arithmetic does not depend on the number of rows.
+            // The blocked arithmetic on one row (it does not depend on the number of rows), unpacked where possible.
+            if (GemmSmallM.Supports(1, false, true))
+            {
+                GemmSmallM.Run(pa, pb, pc, 1, k, n, accumulate: false, Parallelism.ThreadCount);
+                return;
+            }
             var p = new GemmProblem { A = pa, B = pb, C = pc, M = 1, K = k, N = n, TransposeB = true };
             GemmDriver.Run(ref p, Parallelism.ThreadCount);
         }

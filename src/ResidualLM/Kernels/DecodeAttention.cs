@@ -42,9 +42,9 @@ public static unsafe class DecodeAttention
                 Q = q, KeysT = kT, Values = v, Output = o, Scratch = s,
                 Heads = heads, HeadSize = headSize, KeyLength = keyLength, Capacity = capacity, Stride = stride, Scale = scale,
             };
-            // A thread pays off from a few thousand multiply-adds per head pair (long contexts, many heads).
+            // A second thread pays off from ~200k multiply-adds (12 heads of 64 over ~250 keys); below, handing work over costs more.
             int parts = Math.Min(heads, 2 * Parallelism.ThreadCount);
-            if (parts > 1 && (long)heads * keyLength * headSize >= 1 << 14 && GemmThreads.TryRun(&Part, &job, parts)) return;
+            if (parts > 1 && (long)heads * keyLength * headSize >= 1 << 17 && GemmThreads.TryRun(&Part, &job, parts)) return;
             RunHeads(in job, 0, heads);
         }
     }
@@ -80,13 +80,31 @@ public static unsafe class DecodeAttention
         }
     }
 
-    /// <summary>out[j] = sum_d a[d] bT[d, j] for j &lt; count (rounded up to 16; bT has that many columns).</summary>
+    /// <summary>
+    /// out[j] = sum_d a[d] bT[d, j] for j &lt; count (rounded up to 16; bT has that many columns). Each block of 16 is a
+    /// chain of HS FMAs; four independent chains run side by side so the FMA latency is hidden (same per-element sums).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static void RowTimesTransposed(float* a, float* bT, int headSize, int stride, int count, float* output)
     {
         if (Vector512.IsHardwareAccelerated)
         {
-            for (int j = 0; j < count; j += 16)
+            int j = 0;
+            for (; j + 48 < count; j += 64)
+            {
+                Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+                float* column = bT + j;
+                for (int d = 0; d < headSize; d++, column += stride)
+                {
+                    var ad = Vector512.Create(a[d]);
+                    acc0 = Vector512.FusedMultiplyAdd(ad, Vector512.Load(column), acc0);
+                    acc1 = Vector512.FusedMultiplyAdd(ad, Vector512.Load(column + 16), acc1);
+                    acc2 = Vector512.FusedMultiplyAdd(ad, Vector512.Load(column + 32), acc2);
+                    acc3 = Vector512.FusedMultiplyAdd(ad, Vector512.Load(column + 48), acc3);
+                }
+                acc0.Store(output + j); acc1.Store(output + j + 16); acc2.Store(output + j + 32); acc3.Store(output + j + 48);
+            }
+            for (; j < count; j += 16)
             {
                 var acc = Vector512<float>.Zero;
                 float* column = bT + j;
@@ -130,13 +148,30 @@ public static unsafe class DecodeAttention
         return sum;
     }
 
-    /// <summary>destination[d] = sum_t weights[t] rows[t * HS + d] for d &lt; HS, 16 columns at a time in a register.</summary>
+    /// <summary>
+    /// destination[d] = sum_t weights[t] rows[t * HS + d] for d &lt; HS: per block of 16 columns a chain over t, four
+    /// blocks side by side (the same per-element sums as one at a time).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WeightedRowSum(float* weights, int count, float* rows, int headSize, float* destination)
     {
         int d = 0;
         if (Vector512.IsHardwareAccelerated)
         {
+            for (; d <= headSize - 64; d += 64)
+            {
+                Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+                float* r = rows + d;
+                for (int t = 0; t < count; t++, r += headSize)
+                {
+                    var w = Vector512.Create(weights[t]);
+                    acc0 = Vector512.FusedMultiplyAdd(w, Vector512.Load(r), acc0);
+                    acc1 = Vector512.FusedMultiplyAdd(w, Vector512.Load(r + 16), acc1);
+                    acc2 = Vector512.FusedMultiplyAdd(w, Vector512.Load(r + 32), acc2);
+                    acc3 = Vector512.FusedMultiplyAdd(w, Vector512.Load(r + 48), acc3);
+                }
+                acc0.Store(destination + d); acc1.Store(destination + d + 16); acc2.Store(destination + d + 32); acc3.Store(destination + d + 48);
+            }
             for (; d <= headSize - 16; d += 16)
             {
                 var acc = Vector512<float>.Zero;

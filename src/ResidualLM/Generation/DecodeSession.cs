@@ -7,6 +7,7 @@
 // Limits: Gpt and Llama modules (LayerNorm or RmsNorm, the five residual policies, GELU MLP or SwiGLU, learned or rotary
 // positions), evaluation mode, no skipped blocks, no head bias; TryCreate returns null for anything else.
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using ResidualLM.Autograd;
 using ResidualLM.Kernels;
 using ResidualLM.Models;
@@ -110,6 +111,7 @@ internal sealed class DecodeSession : IDisposable
     }
 
     /// <summary>The blocks over the prompt by the general path; leaves the final norm of its last position in <c>normed</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Prefill(int[] ids)
     {
         int start = cache.Length, time = ids.Length;
@@ -127,6 +129,7 @@ internal sealed class DecodeSession : IDisposable
     }
 
     /// <summary>One token at the next position through every block: x = Residual1(x, Attention); x = Residual2(x, FeedForward).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Step(int id)
     {
         if (cache.Length >= cache.Capacity) throw new InvalidInputException($"position {cache.Length} exceeds the context length {cache.Capacity}", field: "time");
@@ -143,6 +146,7 @@ internal sealed class DecodeSession : IDisposable
     }
 
     /// <summary>x = policy(x, f) in place, the element-wise ops of each policy's Apply (dropout is off in evaluation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Residual(Residual policy, int layer, bool attentionSublayer)
     {
         switch (policy)
@@ -176,6 +180,7 @@ internal sealed class DecodeSession : IDisposable
     }
 
     /// <summary>The attention or feed-forward sublayer of a block on h (C), into <c>sublayer</c> (C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Sublayer(int layer, bool attentionSublayer, float[] h)
     {
         var block = model.Blocks[layer];
@@ -206,6 +211,7 @@ internal sealed class DecodeSession : IDisposable
     }
 
     /// <summary>Causal self-attention of the new position: qkv, rotary q and k, append k and v to the cache, attend, project.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Attend(Attention attn, int layer, float[] h)
     {
         int pos = cache.Length, stride = DecodeAttention.Stride(cache.Capacity), capacity = cache.Capacity;

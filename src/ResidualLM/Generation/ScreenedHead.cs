@@ -10,6 +10,7 @@
 //                                                               gamma_n = n u / (1 - n u), u = 2^-24; underflow last)
 // every norm rounded up, and the sum inflated by 2^-20 for its own double round-off.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using ResidualLM.Kernels;
 
@@ -209,6 +210,7 @@ internal sealed unsafe class ScreenedHead
     const double Relative = 1.0 / (1L << 50), Inflate = 1 + 1.0 / (1 << 20);
 
     /// <summary>The candidates: rows whose upper bound reaches <paramref name="lower"/>; false past <paramref name="limit"/> of them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool Collect(double lower, int limit)
     {
         candidates.Clear();
@@ -244,6 +246,7 @@ internal sealed unsafe class ScreenedHead
     }
 
     // One part of a pass: the integer products of its rows, a_j + B_j for each, and the largest a_j - B_j.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScreenPart(void* state, int part, int parts)
     {
         ref Job job = ref Unsafe.AsRef<Job>(state);
@@ -252,9 +255,38 @@ internal sealed unsafe class ScreenedHead
         if (job.Refined) QuantizedRows.Dots(head.refinedInput, head.quantized, from, to, head.refinedDots);
         else QuantizedRows.Dots(head.input, head.quantized, from, to, head.dots);
         double lower = double.NegativeInfinity;
-        for (int j = from; j < to; j++) lower = Math.Max(lower, head.Bound(ref job, j));
+        int j = from;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // Bound() on eight rows at a time, the same operations in the same order.
+            fixed (int* dots = head.dots, refinedDots = head.refinedDots, rowSums = head.rowSums)
+            fixed (float* scales = head.scales, quantizedNorms = head.quantizedNorms, deviations = head.deviations)
+            fixed (double* upper = head.upper)
+            {
+                Vector512<double> scaleX = Vector512.Create(job.ScaleX), scale2 = Vector512.Create(job.Scale2), zero = Vector512.Create((double)QuantizedRows.ZeroPoint);
+                Vector512<double> errorNorm = Vector512.Create(job.ErrorNorm), norm = Vector512.Create(job.Norm), relative = Vector512.Create(Relative);
+                Vector512<double> slack = Vector512.Create(head.Slack), inflate = Vector512.Create(Inflate), low = Vector512.Create(double.NegativeInfinity);
+                for (; j + 8 <= to; j += 8)
+                {
+                    var offset = zero * Avx512F.ConvertToVector512Double(Vector256.Load(rowSums + j));
+                    var scale = Avx512F.ConvertToVector512Double(Vector256.Load(scales + j));
+                    var first = scaleX * scale * (Avx512F.ConvertToVector512Double(Vector256.Load(dots + j)) - offset);
+                    var second = job.Refined ? scale2 * scale * (Avx512F.ConvertToVector512Double(Vector256.Load(refinedDots + j)) - offset) : Vector512<double>.Zero;
+                    var a = first + second;
+                    var bound = (errorNorm * Avx512F.ConvertToVector512Double(Vector256.Load(quantizedNorms + j)) + norm * Avx512F.ConvertToVector512Double(Vector256.Load(deviations + j))
+                        + relative * (Vector512.Abs(first) + Vector512.Abs(second)) + slack) * inflate;
+                    (a + bound).Store(upper + j);
+                    low = Vector512.Max(low, a - bound);
+                }
+                for (int i = 0; i < 8; i++) lower = Math.Max(lower, low.GetElement(i));
+            }
+        }
+        for (; j < to; j++) lower = Math.Max(lower, head.Bound(ref job, j));
         job.PartLower[part] = lower;
     }
+
+    /// <summary>Absolute slack for float32 underflow in the head's products: (k + 2) 2^-149.</summary>
+    double Slack => (cols + 2) * Math.ScaleB(1.0, -149);
 
     /// <summary>Sets upper[j] = a_j + B_j for the job's pass (see the file header) and returns a_j - B_j.</summary>
     double Bound(ref Job job, int j)
@@ -262,8 +294,8 @@ internal sealed unsafe class ScreenedHead
         double offset = QuantizedRows.ZeroPoint * (double)rowSums[j];
         double first = job.ScaleX * scales[j] * (dots[j] - offset);
         double second = job.Refined ? job.Scale2 * scales[j] * (refinedDots[j] - offset) : 0;
-        double a = first + second, slack = (cols + 2) * Math.ScaleB(1.0, -149);
-        double bound = (job.ErrorNorm * quantizedNorms[j] + job.Norm * deviations[j] + Relative * (Math.Abs(first) + Math.Abs(second)) + slack) * Inflate;
+        double a = first + second;
+        double bound = (job.ErrorNorm * quantizedNorms[j] + job.Norm * deviations[j] + Relative * (Math.Abs(first) + Math.Abs(second)) + Slack) * Inflate;
         upper[j] = a + bound;
         return a - bound;
     }

@@ -83,6 +83,7 @@ public static unsafe class QuantizedRows
     /// Quantises x (k) to q (k) = round(x / scale) + 128 with scale = max|x| / 127 (returned; 0 for x = 0), and returns
     /// through <paramref name="norm"/> and <paramref name="errorNorm"/> upper bounds on ||x|| and ||x - scale (q - 128)||.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float QuantizeVector(ReadOnlySpan<float> x, Span<byte> q, out double norm, out double errorNorm)
     {
         if (x.Length < 1 || q.Length != x.Length) throw new ArgumentException("quantised vector: spans differ in length");
@@ -173,6 +174,7 @@ public static unsafe class QuantizedRows
         ee = Avx512F.FusedMultiplyAdd(e, e, ee);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float MaxAbs(float* row, int k)
     {
         int p = 0;
@@ -191,6 +193,7 @@ public static unsafe class QuantizedRows
     /// sqrt(sum) rounded up to a float, inflated to cover the double round-off of a sum of k squares (relative
     /// k * 2^-53, far below 1e-9 for k &lt;= 65536).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float NormUp(double sumOfSquares, int k)
     {
         double value = Math.Sqrt(sumOfSquares) * (1 + 1e-9);

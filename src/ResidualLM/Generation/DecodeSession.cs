@@ -215,6 +215,9 @@ internal sealed class DecodeSession : IDisposable
     void Attend(Attention attn, int layer, float[] h)
     {
         int pos = cache.Length, stride = DecodeAttention.Stride(cache.Capacity), capacity = cache.Capacity;
+        var layerCache = cache.Layer(layer);
+        float[] keys = layerCache.Keys, values = layerCache.Values, keysT = keysTransposed[layer];
+        DecodeAttention.Prefetch(keysT, values, heads, headSize, pos, capacity);  // arrives during the qkv product
         Linear(attn.Qkv, h, qkv);                                                // [q | k | v], (3C)
         Span<float> q = qkv.AsSpan(0, width), k = qkv.AsSpan(width, width), v = qkv.AsSpan(2 * width, width);
         if (attn.Rope is { } rope)
@@ -222,8 +225,6 @@ internal sealed class DecodeSession : IDisposable
             rope.ApplyInPlace(q, pos);
             rope.ApplyInPlace(k, pos);
         }
-        var layerCache = cache.Layer(layer);
-        float[] keys = layerCache.Keys, values = layerCache.Values, keysT = keysTransposed[layer];
         for (int head = 0; head < heads; head++)
         {
             k.Slice(head * headSize, headSize).CopyTo(keys.AsSpan((head * capacity + pos) * headSize, headSize));

@@ -6,6 +6,7 @@
 // If AttentionKernel's forward arithmetic changes, change this kernel with it.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ResidualLM.Kernels;
 
@@ -46,6 +47,27 @@ public static unsafe class DecodeAttention
             int parts = Math.Min(heads, 2 * Parallelism.ThreadCount);
             if (parts > 1 && (long)heads * keyLength * headSize >= 1 << 17 && GemmThreads.TryRun(&Part, &job, parts)) return;
             RunHeads(in job, 0, heads);
+        }
+    }
+
+    /// <summary>
+    /// Asks for the cache lines a <see cref="Forward"/> over <paramref name="keyLength"/> keys will read (transposed keys
+    /// and value rows), without waiting for them. Issued before the layer's qkv product, the cache arrives from memory
+    /// while that product streams its weights, instead of stalling the attention, which would wait on DRAM latency
+    /// (the weights streamed since the last token have pushed it out of every cache).
+    /// </summary>
+    public static void Prefetch(ReadOnlySpan<float> keysTransposed, ReadOnlySpan<float> values, int heads, int headSize, int keyLength, int capacity)
+    {
+        if (!Sse.IsSupported) return;
+        int stride = Stride(capacity);
+        if (keyLength > capacity || keysTransposed.Length < (long)heads * headSize * stride || values.Length < (long)heads * capacity * headSize)
+            throw new ArgumentException("decode attention spans do not match (NH, HS, stride) and (NH, capacity, HS)");
+        fixed (float* kT = keysTransposed, v = values)
+        {
+            for (long row = 0, rows = (long)heads * headSize; row < rows; row++)
+                for (int t = 0; t < keyLength; t += 16) Sse.Prefetch1(kT + row * stride + t);
+            for (int h = 0; h < heads; h++)
+                for (long i = 0, n = (long)keyLength * headSize; i < n; i += 16) Sse.Prefetch1(v + (long)h * capacity * headSize + i);
         }
     }
 

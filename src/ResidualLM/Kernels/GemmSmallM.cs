@@ -64,28 +64,45 @@ static unsafe class GemmSmallM
 
     static void Columns(in Job job, int j0, int j1)
     {
-        int j = j0;
-        for (; j + Group <= j1; j += Group) Block8(in job, j);
-        for (; j < j1; j++) Block1(in job, j);
+        // Running sums of eight columns, lanes = rows: C's values when accumulating, then each slice added in.
+        float* sums = stackalloc float[Group * MaxRows];
+        int kStep = GemmDriver.KStep(job.K);
+        for (int j = j0; j < j1; j += Group)
+        {
+            int width = Math.Min(Group, j1 - j);
+            if (job.Accumulate)
+                for (int g = 0; g < width; g++)
+                    for (int i = 0; i < MaxRows; i++) sums[g * MaxRows + i] = i < job.M ? job.C[(long)i * job.N + j + g] : 0f;
+            if (width == Group) Block8(job.AT, job.B + (long)j * job.K, job.K, kStep, sums, job.Accumulate);
+            else
+                for (int g = 0; g < width; g++) Block1(job.AT, job.B + (long)(j + g) * job.K, job.K, kStep, sums + g * MaxRows, job.Accumulate);
+            for (int g = 0; g < width; g++)
+                for (int i = 0; i < job.M; i++) job.C[(long)i * job.N + j + g] = sums[g * MaxRows + i];
+        }
     }
 
-    // Columns j .. j+7: per KC slice, eight chains from zero; then sum = slice + sum (the first slice replaces C
-    // unless accumulating), as the micro-kernel adds its tile to C.
+    // Eight columns of B (rows w, w + k, ..): per KC slice eight chains from zero, then sum = slice + sum (the first slice
+    // replaces the sum unless accumulating), as the micro-kernel adds its tile to C. No calls inside: the sums stay in
+    // registers.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block8(in Job job, int j)
+    static void Block8(float* at, float* w, nint k, int kStep, float* sums, bool accumulate)
     {
-        nint k = job.K;
-        int kStep = GemmDriver.KStep(job.K);
-        float* at = job.AT, w0 = job.B + j * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k, w4 = w3 + k, w5 = w4 + k, w6 = w5 + k, w7 = w6 + k;
-        Vector512<float> c0 = Load(in job, j), c1 = Load(in job, j + 1), c2 = Load(in job, j + 2), c3 = Load(in job, j + 3);
-        Vector512<float> c4 = Load(in job, j + 4), c5 = Load(in job, j + 5), c6 = Load(in job, j + 6), c7 = Load(in job, j + 7);
-        for (int pc = 0; pc < job.K; pc += kStep)
+        float* w0 = w, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k, w4 = w3 + k, w5 = w4 + k, w6 = w5 + k, w7 = w6 + k;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        if (accumulate)
         {
-            nint end = Math.Min(pc + kStep, job.K);
+            c0 = Vector512.Load(sums); c1 = Vector512.Load(sums + 16); c2 = Vector512.Load(sums + 32); c3 = Vector512.Load(sums + 48);
+            c4 = Vector512.Load(sums + 64); c5 = Vector512.Load(sums + 80); c6 = Vector512.Load(sums + 96); c7 = Vector512.Load(sums + 112);
+        }
+        for (nint pc = 0; pc < k; pc += kStep)
+        {
+            nint end = Math.Min(pc + kStep, k);
             Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-            for (nint p = pc; p < end; p++)
+            nint p = pc;
+            float* a = at + pc * MaxRows;
+            do
             {
-                var av = Vector512.LoadAligned(at + p * MaxRows);
+                var av = Vector512.LoadAligned(a);
                 s0 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w0[p]), s0);
                 s1 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w1[p]), s1);
                 s2 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w2[p]), s2);
@@ -94,43 +111,27 @@ static unsafe class GemmSmallM
                 s5 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w5[p]), s5);
                 s6 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w6[p]), s6);
                 s7 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w7[p]), s7);
+                a += MaxRows;
             }
-            if (pc == 0 && !job.Accumulate) { c0 = s0; c1 = s1; c2 = s2; c3 = s3; c4 = s4; c5 = s5; c6 = s6; c7 = s7; }
+            while (++p != end);
+            if (pc == 0 && !accumulate) { c0 = s0; c1 = s1; c2 = s2; c3 = s3; c4 = s4; c5 = s5; c6 = s6; c7 = s7; }
             else { c0 = s0 + c0; c1 = s1 + c1; c2 = s2 + c2; c3 = s3 + c3; c4 = s4 + c4; c5 = s5 + c5; c6 = s6 + c6; c7 = s7 + c7; }
         }
-        Store(in job, j, c0); Store(in job, j + 1, c1); Store(in job, j + 2, c2); Store(in job, j + 3, c3);
-        Store(in job, j + 4, c4); Store(in job, j + 5, c5); Store(in job, j + 6, c6); Store(in job, j + 7, c7);
+        c0.Store(sums); c1.Store(sums + 16); c2.Store(sums + 32); c3.Store(sums + 48);
+        c4.Store(sums + 64); c5.Store(sums + 80); c6.Store(sums + 96); c7.Store(sums + 112);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block1(in Job job, int j)
+    static void Block1(float* at, float* w, nint k, int kStep, float* sum, bool accumulate)
     {
-        nint k = job.K;
-        int kStep = GemmDriver.KStep(job.K);
-        float* at = job.AT, w = job.B + j * k;
-        Vector512<float> c = Load(in job, j);
-        for (int pc = 0; pc < job.K; pc += kStep)
+        Vector512<float> c = accumulate ? Vector512.Load(sum) : default;
+        for (nint pc = 0; pc < k; pc += kStep)
         {
-            nint end = Math.Min(pc + kStep, job.K);
+            nint end = Math.Min(pc + kStep, k);
             Vector512<float> s = default;
             for (nint p = pc; p < end; p++) s = Avx512F.FusedMultiplyAdd(Vector512.LoadAligned(at + p * MaxRows), Vector512.Create(w[p]), s);
-            c = pc == 0 && !job.Accumulate ? s : s + c;
+            c = pc == 0 && !accumulate ? s : s + c;
         }
-        Store(in job, j, c);
-    }
-
-    /// <summary>Column j of C in the lanes (rows past m zero) when accumulating, else zeros.</summary>
-    static Vector512<float> Load(in Job job, int j)
-    {
-        if (!job.Accumulate) return default;
-        float* column = stackalloc float[MaxRows];
-        for (int i = 0; i < MaxRows; i++) column[i] = i < job.M ? job.C[(long)i * job.N + j] : 0f;
-        return Vector512.Load(column);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(in Job job, int j, Vector512<float> value)
-    {
-        for (int i = 0; i < job.M; i++) job.C[(long)i * job.N + j] = value.GetElement(i);
+        c.Store(sum);
     }
 }

@@ -1,14 +1,14 @@
-// Batch-1 incremental decoding with every buffer allocated once per generation. The prompt goes through the general
-// model code into the KV cache (prefill); each new token then runs the blocks on one row with the kernels the general
-// path uses for one row, in the same order (Gemm for every projection, the norm row kernels, the same activation calls,
-// DecodeAttention in place of AttentionKernel), so logits and tokens are bit for bit those of LanguageModel.Forward with
-// a cache. Only the last prompt position goes through the head, with the arithmetic the prefill's full head would use
-// for it; greedy decoding picks tokens with a ScreenedHead. C width, NH heads, HS head size, H hidden width, V vocabulary.
+// Batch-1 incremental decoding with every buffer allocated once per generation. The prompt (T rows) and then each new
+// token (one row) run through the blocks with the kernels the general model code uses for those rows, in the same order
+// (Gemm for every projection, the norm row kernels, the same activation calls, AttentionKernel over the cache for the
+// prompt and DecodeAttention, its single-query twin, for each token), so logits and tokens are bit for bit those of
+// LanguageModel.Forward with a KV cache. Only the last prompt position goes through the head, with the arithmetic the
+// full head would use for it; greedy decoding picks tokens with a ScreenedHead. C width, NH heads, HS head size,
+// H hidden width, V vocabulary, T rows fed at once.
 // Limits: Gpt and Llama modules (LayerNorm or RmsNorm, the five residual policies, GELU MLP or SwiGLU, learned or rotary
 // positions), evaluation mode, no skipped blocks, no head bias; TryCreate returns null for anything else.
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using ResidualLM.Autograd;
 using ResidualLM.Kernels;
 using ResidualLM.Models;
 using ResidualLM.Nn;
@@ -23,25 +23,40 @@ internal sealed class DecodeSession : IDisposable
     readonly KvCache cache;
     readonly ScreenedHead? screen;
     readonly Tensor headWeight;                 // (V, C): the head, or the token table when tied
-    readonly int width, heads, headSize, vocab;
+    readonly int width, heads, headSize, hidden, vocab;
     readonly float[][] keysTransposed;          // per layer (NH, HS, stride): the cached keys as DecodeAttention reads them
-    readonly float[] x, normed, sublayer, sum, qkv, attention, hiddenA, hiddenB, scores, logits;
+    readonly float[] normed, logits;            // the head input (C) and the full logits when needed (V)
+    readonly Rows step;                         // buffers for one row
+    Rows? prompt;                               // buffers for a prompt, sized on first use
+
+    /// <summary>Activations of T rows, row-major.</summary>
+    sealed class Rows(int rows, int width, int hidden, int heads, int capacity)
+    {
+        public readonly int Count = rows;
+        public readonly float[] X = new float[rows * width], Normed = new float[rows * width], Sublayer = new float[rows * width];
+        public readonly float[] Sum = new float[rows * width], Qkv = new float[rows * 3 * width], Attention = new float[rows * width];
+        public readonly float[] HiddenA = new float[rows * hidden], HiddenB = new float[rows * hidden];
+        // One row: DecodeAttention's scores (NH * stride). Several: q and the attention output split by head (NH, T, HS),
+        // and the probabilities AttentionKernel writes (NH, T, capacity at most).
+        public readonly float[] Scores = rows == 1 ? new float[heads * DecodeAttention.Stride(capacity)] : new float[heads * rows * capacity];
+        public readonly float[] Queries = rows == 1 ? [] : new float[rows * width], HeadOutputs = rows == 1 ? [] : new float[rows * width];
+    }
 
     DecodeSession(LanguageModel model, int capacity, ScreenedHead? screen, int hidden)
     {
         this.model = model;
         this.screen = screen;
+        this.hidden = hidden;
         cache = new KvCache(model.Blocks.Count, capacity);
         headWeight = model.Head?.Weight ?? model.TokenEmbedding.Weight;
         var first = model.Blocks[0].Attention;
         width = first.Width; heads = first.HeadCount; headSize = first.HeadSize; vocab = headWeight.Dim(0);
         keysTransposed = new float[model.Blocks.Count][];
         for (int i = 0; i < keysTransposed.Length; i++) keysTransposed[i] = new float[width * DecodeAttention.Stride(capacity)];
-        x = new float[width]; normed = new float[width]; sublayer = new float[width]; sum = new float[width];
-        qkv = new float[3 * width]; attention = new float[width];
-        hiddenA = new float[hidden]; hiddenB = new float[hidden];
-        scores = new float[heads * DecodeAttention.Stride(capacity)];
+        for (int i = 0; i < keysTransposed.Length; i++) cache.Layer(i).Reserve(1, heads, headSize);
+        normed = new float[width];
         logits = new float[vocab];
+        step = new Rows(1, width, hidden, heads, capacity);
     }
 
     /// <summary>
@@ -92,164 +107,172 @@ internal sealed class DecodeSession : IDisposable
     /// <summary>Feeds <paramref name="ids"/> (the prompt, then each chosen token) and returns the next token.</summary>
     public int Next(int[] ids, SamplingOptions sampling, Rng rng)
     {
-        using var _ = Graph.NoGrad();
-        bool greedy = sampling.Temperature == 0f;
-        int rows;
-        if (ids.Length == 1 && cache.Length > 0)
-        {
-            Step(ids[0]);
-            rows = 1;
-        }
-        else
-        {
-            Prefill(ids);
-            rows = ids.Length;
-        }
-        if (greedy && screen is not null) return screen.ArgMax(normed, rows, rows - 1, logits);
+        int rows = ids.Length, start = cache.Length;
+        if (rows < 1 || start + rows > cache.Capacity) throw new InvalidInputException($"positions {start}..{start + rows - 1} exceed the context length {cache.Capacity}", field: "time");
+        foreach (int id in ids)
+            if ((uint)id >= (uint)model.VocabSize) throw new InvalidInputException($"id {id} is outside [0, {model.VocabSize})", field: "ids");
+        var buffers = rows == 1 ? step : prompt is { } p && p.Count == rows ? p : prompt = new Rows(rows, width, hidden, heads, cache.Capacity);
+        Forward(ids, buffers);
+        if (sampling.Temperature == 0f && screen is not null) return screen.ArgMax(normed, rows, rows - 1, logits);
         GemmElements.Row(normed, headWeight.Data, logits, rows, vocab, rows - 1);
         return Sampler.Sample(logits, sampling, rng);
     }
 
-    /// <summary>The blocks over the prompt by the general path; leaves the final norm of its last position in <c>normed</c>.</summary>
+    /// <summary>
+    /// The rows at the next positions through every block, x = Residual1(x, Attention); x = Residual2(x, FeedForward),
+    /// then the final norm of the last row into <c>normed</c>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void Prefill(int[] ids)
+    void Forward(int[] ids, Rows b)
     {
-        int start = cache.Length, time = ids.Length;
-        var stream = model.ForwardBlocks(ids, 1, time, cache);                    // (1, T, C)
-        Norm(model.FinalNorm, stream.Data.AsSpan((time - 1) * width, width), normed);
-        int stride = DecodeAttention.Stride(cache.Capacity);
-        for (int layer = 0; layer < keysTransposed.Length; layer++)
-        {
-            float[] keys = cache.Layer(layer).Keys, keysT = keysTransposed[layer];
-            for (int h = 0; h < heads; h++)
-                for (int t = start; t < start + time; t++)
-                    for (int d = 0; d < headSize; d++)
-                        keysT[(h * headSize + d) * stride + t] = keys[(h * cache.Capacity + t) * headSize + d];
-        }
-    }
-
-    /// <summary>One token at the next position through every block: x = Residual1(x, Attention); x = Residual2(x, FeedForward).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void Step(int id)
-    {
-        if (cache.Length >= cache.Capacity) throw new InvalidInputException($"position {cache.Length} exceeds the context length {cache.Capacity}", field: "time");
-        if ((uint)id >= (uint)model.VocabSize) throw new InvalidInputException($"id {id} is outside [0, {model.VocabSize})", field: "ids");
-        model.TryEmbedOne(id, cache.Length, x);
+        for (int t = 0; t < b.Count; t++) model.TryEmbedOne(ids[t], cache.Length + t, b.X.AsSpan(t * width, width));
         for (int i = 0; i < model.Blocks.Count; i++)
         {
             var block = model.Blocks[i];
-            Residual(block.Residual1, i, attentionSublayer: true);
-            Residual(block.Residual2, i, attentionSublayer: false);
+            Residual(block.Residual1, i, attentionSublayer: true, b);
+            Residual(block.Residual2, i, attentionSublayer: false, b);
         }
-        cache.Advance(1);
-        Norm(model.FinalNorm, x, normed);
+        cache.Advance(b.Count);
+        Norm(model.FinalNorm, b.X.AsSpan((b.Count - 1) * width, width), normed, 1);
     }
 
     /// <summary>x = policy(x, f) in place, the element-wise ops of each policy's Apply (dropout is off in evaluation).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void Residual(Residual policy, int layer, bool attentionSublayer)
+    void Residual(Residual policy, int layer, bool attentionSublayer, Rows b)
     {
+        Span<float> x = b.X, sublayer = b.Sublayer, sum = b.Sum;
         switch (policy)
         {
             case PreNormResidual p:                                              // x + f(norm(x))
-                Norm(p.Norm, x, normed);
-                Sublayer(layer, attentionSublayer, normed);
+                Norm(p.Norm, x, b.Normed, b.Count);
+                Sublayer(layer, attentionSublayer, b.Normed, b);
                 TensorPrimitives.Add(x, sublayer, x);
                 break;
             case PostNormResidual p:                                             // norm(x + f(x))
-                Sublayer(layer, attentionSublayer, x);
+                Sublayer(layer, attentionSublayer, b.X, b);
                 TensorPrimitives.Add(x, sublayer, sum);
-                Norm(p.Norm, sum, x);
+                Norm(p.Norm, sum, x, b.Count);
                 break;
             case ReZeroResidual r:                                               // x + a f(x)
-                Sublayer(layer, attentionSublayer, x);
+                Sublayer(layer, attentionSublayer, b.X, b);
                 TensorPrimitives.Multiply(sublayer, r.Gain.Data[0], sublayer);
                 TensorPrimitives.Add(x, sublayer, x);
                 break;
             case DeepNormResidual d:                                             // norm(alpha x + f(x))
-                Sublayer(layer, attentionSublayer, x);
+                Sublayer(layer, attentionSublayer, b.X, b);
                 TensorPrimitives.Multiply(x, d.Alpha, sum);
                 TensorPrimitives.Add(sum, sublayer, sum);
-                Norm(d.Norm, sum, x);
+                Norm(d.Norm, sum, x, b.Count);
                 break;
             default:                                                             // f(x)
-                Sublayer(layer, attentionSublayer, x);
-                sublayer.CopyTo(x, 0);
+                Sublayer(layer, attentionSublayer, b.X, b);
+                sublayer.CopyTo(x);
                 break;
         }
     }
 
-    /// <summary>The attention or feed-forward sublayer of a block on h (C), into <c>sublayer</c> (C).</summary>
+    /// <summary>The attention or feed-forward sublayer of a block on h (T, C), into <c>Sublayer</c> (T, C).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void Sublayer(int layer, bool attentionSublayer, float[] h)
+    void Sublayer(int layer, bool attentionSublayer, float[] h, Rows b)
     {
         var block = model.Blocks[layer];
-        if (attentionSublayer) Attend(block.Attention, layer, h);
-        else if (block.FeedForward is FeedForward f)                            // Proj(GELU(Fc(h)))
+        if (attentionSublayer)
         {
-            int hidden = f.Fc.OutFeatures;
-            Span<float> a = hiddenA.AsSpan(0, hidden), g = hiddenB.AsSpan(0, hidden);
-            Linear(f.Fc, h, a);
+            Attend(block.Attention, layer, h, b);
+            return;
+        }
+        if (block.FeedForward is FeedForward f)                                  // Proj(GELU(Fc(h)))
+        {
+            int size = b.Count * f.Fc.OutFeatures;
+            Span<float> a = b.HiddenA.AsSpan(0, size), g = b.HiddenB.AsSpan(0, size);
+            Linear(f.Fc, h, a, b.Count);
             if (f.ExactGelu) Activations.GeluErfForward(a, g);
             else
-                // NOTE: the general op runs the kernel on 4096-element chunks (its parallel split); the vector/scalar
-                // tail boundaries follow the chunks, so do the same.
-                for (int i = 0; i < hidden; i += 4096) Activations.GeluTanhForward(a[i..Math.Min(hidden, i + 4096)], g[i..Math.Min(hidden, i + 4096)]);
-            Linear(f.Proj, g, sublayer);
+                // NOTE: the general op runs the kernel on 4096-element chunks of the whole tensor (its parallel split);
+                // the vector/scalar tail boundaries follow the chunks, so do the same.
+                for (int i = 0; i < size; i += 4096) Activations.GeluTanhForward(a[i..Math.Min(size, i + 4096)], g[i..Math.Min(size, i + 4096)]);
+            Linear(f.Proj, g, b.Sublayer, b.Count);
         }
         else
         {
             var s = (SwiGlu)block.FeedForward;                                   // W2(silu(W1 h) * W3 h)
-            int hidden = s.W1.OutFeatures;
-            Span<float> a = hiddenA.AsSpan(0, hidden), g = hiddenB.AsSpan(0, hidden);
-            Linear(s.W1, h, a);
+            int size = b.Count * s.W1.OutFeatures;
+            Span<float> a = b.HiddenA.AsSpan(0, size), g = b.HiddenB.AsSpan(0, size);
+            Linear(s.W1, h, a, b.Count);
             Activations.SiluForward(a, g);
-            Linear(s.W3, h, a);
+            Linear(s.W3, h, a, b.Count);
             TensorPrimitives.Multiply(g, a, g);
-            Linear(s.W2, g, sublayer);
+            Linear(s.W2, g, b.Sublayer, b.Count);
         }
     }
 
-    /// <summary>Causal self-attention of the new position: qkv, rotary q and k, append k and v to the cache, attend, project.</summary>
+    /// <summary>
+    /// Causal self-attention of the new positions: qkv, rotary q and k, append k and v to the cache, attend over every
+    /// cached position (AttentionKernel for several rows, its single-query twin DecodeAttention for one), project.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void Attend(Attention attn, int layer, float[] h)
+    void Attend(Attention attn, int layer, float[] h, Rows b)
     {
-        int pos = cache.Length, stride = DecodeAttention.Stride(cache.Capacity), capacity = cache.Capacity;
+        int start = cache.Length, rows = b.Count, capacity = cache.Capacity, stride = DecodeAttention.Stride(capacity), keyLength = start + rows;
         var layerCache = cache.Layer(layer);
         float[] keys = layerCache.Keys, values = layerCache.Values, keysT = keysTransposed[layer];
-        DecodeAttention.Prefetch(keysT, values, heads, headSize, pos, capacity);  // arrives during the qkv product
-        Linear(attn.Qkv, h, qkv);                                                // [q | k | v], (3C)
-        Span<float> q = qkv.AsSpan(0, width), k = qkv.AsSpan(width, width), v = qkv.AsSpan(2 * width, width);
-        if (attn.Rope is { } rope)
+        if (rows == 1) DecodeAttention.Prefetch(keysT, values, heads, headSize, start, capacity); // arrives during the qkv product
+        Linear(attn.Qkv, h, b.Qkv, rows);                                        // (T, [q | k | v])
+        for (int t = 0; t < rows; t++)
         {
-            rope.ApplyInPlace(q, pos);
-            rope.ApplyInPlace(k, pos);
+            int pos = start + t;
+            Span<float> q = b.Qkv.AsSpan(t * 3 * width, width), k = b.Qkv.AsSpan(t * 3 * width + width, width), v = b.Qkv.AsSpan(t * 3 * width + 2 * width, width);
+            if (attn.Rope is { } rope)
+            {
+                rope.ApplyInPlace(q, pos);
+                rope.ApplyInPlace(k, pos);
+            }
+            for (int head = 0; head < heads; head++)
+            {
+                k.Slice(head * headSize, headSize).CopyTo(keys.AsSpan((head * capacity + pos) * headSize, headSize));
+                v.Slice(head * headSize, headSize).CopyTo(values.AsSpan((head * capacity + pos) * headSize, headSize));
+                for (int d = 0; d < headSize; d++) keysT[(head * headSize + d) * stride + pos] = k[head * headSize + d];
+                if (rows > 1) q.Slice(head * headSize, headSize).CopyTo(b.Queries.AsSpan((head * rows + t) * headSize, headSize)); // (NH, T, HS)
+            }
         }
-        for (int head = 0; head < heads; head++)
+        float scale = 1f / MathF.Sqrt(headSize);
+        if (rows == 1)
         {
-            k.Slice(head * headSize, headSize).CopyTo(keys.AsSpan((head * capacity + pos) * headSize, headSize));
-            v.Slice(head * headSize, headSize).CopyTo(values.AsSpan((head * capacity + pos) * headSize, headSize));
-            for (int d = 0; d < headSize; d++) keysT[(head * headSize + d) * stride + pos] = k[head * headSize + d];
+            DecodeAttention.Forward(b.Qkv.AsSpan(0, width), keysT, values, b.Attention, b.Scores, heads, headSize, keyLength, capacity, scale);
         }
-        DecodeAttention.Forward(q, keysT, values, attention, scores, heads, headSize, pos + 1, capacity, 1f / MathF.Sqrt(headSize));
-        Linear(attn.Proj, attention, sublayer);
-    }
-
-    /// <summary>y = x W^T + b for one row, as Ops.Linear computes it: y starts as the bias and the product adds into it.</summary>
-    static void Linear(Linear linear, ReadOnlySpan<float> input, Span<float> output)
-    {
-        bool bias = linear.Bias is not null;
-        if (bias) linear.Bias!.Data.CopyTo(output);
-        Gemm.Multiply(input, linear.Weight.Data, output, 1, linear.InFeatures, linear.OutFeatures, transposeB: true, accumulate: bias);
-    }
-
-    static void Norm(Layer norm, ReadOnlySpan<float> input, Span<float> output)
-    {
-        if (norm is LayerNorm ln) Normalization.LayerNormRow(input, ln.Weight.Data, ln.Bias.Data, output, ln.Eps, out _, out _);
         else
         {
-            var rms = (RmsNorm)norm;
-            Normalization.RmsNormRow(input, rms.Weight.Data, output, rms.Eps, out _);
+            AttentionKernel.ForwardCached(b.Queries, keys, values, capacity, b.HeadOutputs, b.Scores.AsSpan(0, heads * rows * keyLength),
+                heads, heads, rows, keyLength, headSize, scale, causal: true);
+            Layout.MergeHeads(b.HeadOutputs, b.Attention, 1, rows, heads, headSize);             // (NH, T, HS) -> (T, C)
+        }
+        Linear(attn.Proj, b.Attention, b.Sublayer, rows);
+    }
+
+    /// <summary>y = x W^T + b for T rows, as Ops.Linear computes it: each row starts as the bias and the product adds into it.</summary>
+    static void Linear(Linear linear, ReadOnlySpan<float> input, Span<float> output, int rows)
+    {
+        int outFeatures = linear.OutFeatures;
+        bool bias = linear.Bias is not null;
+        if (bias)
+            for (int r = 0; r < rows; r++) linear.Bias!.Data.CopyTo(output.Slice(r * outFeatures, outFeatures));
+        Gemm.Multiply(input[..(rows * linear.InFeatures)], linear.Weight.Data, output[..(rows * outFeatures)], rows, linear.InFeatures, outFeatures,
+            transposeB: true, accumulate: bias);
+    }
+
+    /// <summary>The norm of each of T rows, as the batched kernels compute each row.</summary>
+    void Norm(Layer norm, ReadOnlySpan<float> input, Span<float> output, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = input.Slice(r * width, width);
+            Span<float> y = output.Slice(r * width, width);
+            if (norm is LayerNorm ln) Normalization.LayerNormRow(x, ln.Weight.Data, ln.Bias.Data, y, ln.Eps, out _, out _);
+            else
+            {
+                var rms = (RmsNorm)norm;
+                Normalization.RmsNormRow(x, rms.Weight.Data, y, rms.Eps, out _);
+            }
         }
     }
 

@@ -71,9 +71,6 @@ public abstract class LanguageModel : Module
 
     Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache) => Unembed(RunBlocks(ids, batch, time, traces, cache));
 
-    /// <summary>The stream after the last block (B, T, C), before the final norm; with a cache, as <see cref="Forward(int[], int, int, KvCache)"/>.</summary>
-    internal Tensor ForwardBlocks(int[] ids, int batch, int time, KvCache? cache) => RunBlocks(ids, batch, time, null, cache);
-
     /// <summary>
     /// The stream entering block 0 for one token at one position, into <paramref name="destination"/> (C), with the
     /// arithmetic of <see cref="Embed"/> in evaluation mode; false when a model does not provide it (no fast decoding).

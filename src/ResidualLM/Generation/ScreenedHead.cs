@@ -33,6 +33,7 @@ internal sealed unsafe class ScreenedHead
     readonly double[] upper;                    // (V): a_j + B_j of one call
     readonly byte[] input, refinedInput;        // (C): the quantised head input, and its residual quantised again
     readonly List<int> candidates = new(MaxCandidates + 1);
+    readonly int[] partCandidates = new int[Parts * PartCapacity];
     double maxNorm;
     bool usable;
     int calls, fallbacks, candidatePasses, fullPasses;
@@ -86,6 +87,7 @@ internal sealed unsafe class ScreenedHead
         public double ScaleX, Scale2, Norm, ErrorNorm;
         public bool Refined;        // pass 2: x^^ = x^ + scale_2 (q_2 - 128)
         public PartBounds PartLower;
+        public PartCounts PartFound;    // rows each part found reaching its own lower bound; -1 past PartCapacity
 
         public readonly double Lower()
         {
@@ -101,6 +103,16 @@ internal sealed unsafe class ScreenedHead
     {
         double element;
     }
+
+    [InlineArray(Parts)]
+    struct PartCounts
+    {
+        int element;
+    }
+
+    // Rows a part reaches its own lower bound with (a superset of its rows that reach the global one), kept in the
+    // part, so the candidates come from a few short lists instead of a scan of every row's bound.
+    const int PartCapacity = 64;
 
     void Rebuild()
     {
@@ -167,14 +179,14 @@ internal sealed unsafe class ScreenedHead
         if (!double.IsFinite(job.Norm) || job.Norm * maxNorm > 1e37) return -1;
         RunParts(ref job);
         double lower = job.Lower();
-        if (!Collect(lower, Math.Max(MaxCandidates, rows / RefineShare)))
+        if (!Collect(ref job, lower, Math.Max(MaxCandidates, rows / RefineShare)))
         {
             // Pass 2 over every row.
             fullPasses++;
             QuantizeResidual(x, ref job);
             RunParts(ref job);
             lower = Math.Max(lower, job.Lower());
-            if (!Collect(lower, MaxCandidates)) return -1;
+            if (!Collect(ref job, lower, MaxCandidates)) return -1;
         }
         else if (candidates.Count > MaxCandidates)
         {
@@ -209,11 +221,28 @@ internal sealed unsafe class ScreenedHead
     // Relative round-off of a_j in double (at most five roundings), and the inflation of a computed bound.
     const double Relative = 1.0 / (1L << 50), Inflate = 1 + 1.0 / (1 << 20);
 
-    /// <summary>The candidates: rows whose upper bound reaches <paramref name="lower"/>; false past <paramref name="limit"/> of them.</summary>
+    /// <summary>
+    /// The candidates: rows whose upper bound reaches <paramref name="lower"/>, from the parts' lists when none overflowed,
+    /// else from every row; false past <paramref name="limit"/> of them.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    bool Collect(double lower, int limit)
+    bool Collect(ref Job job, double lower, int limit)
     {
         candidates.Clear();
+        bool listed = true;
+        for (int part = 0; part < Parts; part++) listed &= job.PartFound[part] >= 0;
+        if (listed)
+        {
+            for (int part = 0; part < Parts; part++)
+                for (int i = 0; i < job.PartFound[part]; i++)
+                {
+                    int j = partCandidates[part * PartCapacity + i];
+                    if (upper[j] < lower) continue;
+                    if (candidates.Count == limit) return false;
+                    candidates.Add(j);
+                }
+            return true;
+        }
         for (int j = 0; j < rows; j++)
         {
             if (upper[j] < lower) continue;
@@ -283,6 +312,15 @@ internal sealed unsafe class ScreenedHead
         }
         for (; j < to; j++) lower = Math.Max(lower, head.Bound(ref job, j));
         job.PartLower[part] = lower;
+        int found = 0;
+        double[] uppers = head.upper;
+        for (j = from; j < to && found >= 0; j++)
+        {
+            if (uppers[j] < lower) continue;
+            if (found == PartCapacity) found = -1;
+            else head.partCandidates[part * PartCapacity + found++] = j;
+        }
+        job.PartFound[part] = found;
     }
 
     /// <summary>Absolute slack for float32 underflow in the head's products: (k + 2) 2^-149.</summary>

@@ -139,7 +139,7 @@ internal sealed unsafe class ScreenedHead
         for (int j = from; j < to; j++) head.deviations[j] = Up(head.deviations[j] + gamma * head.norms[j]);
     }
 
-    /// <summary>Rows of one part: whole blocks of eight (the dot-product kernel's unit).</summary>
+    /// <summary>Rows of one part: whole blocks of eight.</summary>
     (int From, int To) Range(int part, int parts)
     {
         int blocks = (rows + 7) / 8;

@@ -115,39 +115,27 @@ public static unsafe class QuantizedRows
         fixed (int* c = dots)
         {
             int j = from;
-            int vectorLength = AvxVnni.IsSupported ? k & ~31 : 0;
-            // Eight rows at a time: eight independent multiply-add chains share each load of x and keep the core fed
-            // (four rows left it short of the memory bandwidth).
-            if (vectorLength > 0)
+            // One row at a time, front to back with a software prefetch 2 KiB ahead, four independent chains of 32-byte
+            // multiply-adds: a single sequential stream per thread keeps up with the memory where interleaved rows did
+            // not (integer sums are exact, so the order is free).
+            if (AvxVnni.IsSupported)
             {
-                nint n = k;
-                for (; j + 8 <= to; j += 8)
-                {
-                    sbyte* r = pq + (long)j * k;
-                    Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-                    for (nint p = 0; p < vectorLength; p += 32, r += 32)
-                    {
-                        var xv = Vector256.Load(x + p);
-                        s0 = AvxVnni.MultiplyWideningAndAdd(s0, xv, Vector256.Load(r));
-                        s1 = AvxVnni.MultiplyWideningAndAdd(s1, xv, Vector256.Load(r + n));
-                        s2 = AvxVnni.MultiplyWideningAndAdd(s2, xv, Vector256.Load(r + 2 * n));
-                        s3 = AvxVnni.MultiplyWideningAndAdd(s3, xv, Vector256.Load(r + 3 * n));
-                        s4 = AvxVnni.MultiplyWideningAndAdd(s4, xv, Vector256.Load(r + 4 * n));
-                        s5 = AvxVnni.MultiplyWideningAndAdd(s5, xv, Vector256.Load(r + 5 * n));
-                        s6 = AvxVnni.MultiplyWideningAndAdd(s6, xv, Vector256.Load(r + 6 * n));
-                        s7 = AvxVnni.MultiplyWideningAndAdd(s7, xv, Vector256.Load(r + 7 * n));
-                    }
-                    c[j] = Vector256.Sum(s0); c[j + 1] = Vector256.Sum(s1); c[j + 2] = Vector256.Sum(s2); c[j + 3] = Vector256.Sum(s3);
-                    c[j + 4] = Vector256.Sum(s4); c[j + 5] = Vector256.Sum(s5); c[j + 6] = Vector256.Sum(s6); c[j + 7] = Vector256.Sum(s7);
-                    if (vectorLength < k)
-                        for (int i = 0; i < 8; i++) c[j + i] += ScalarDot(x, pq + (long)(j + i) * k, vectorLength, k);
-                }
                 for (; j < to; j++)
                 {
                     sbyte* r = pq + (long)j * k;
-                    Vector256<int> s = default;
-                    for (nint p = 0; p < vectorLength; p += 32) s = AvxVnni.MultiplyWideningAndAdd(s, Vector256.Load(x + p), Vector256.Load(r + p));
-                    c[j] = Vector256.Sum(s) + ScalarDot(x, r, vectorLength, k);
+                    Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                    int p = 0;
+                    for (; p + 128 <= k; p += 128)
+                    {
+                        Sse.Prefetch0(r + p + 2048);
+                        Sse.Prefetch0(r + p + 2048 + 64);
+                        s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
+                        s1 = AvxVnni.MultiplyWideningAndAdd(s1, Vector256.Load(x + p + 32), Vector256.Load(r + p + 32));
+                        s2 = AvxVnni.MultiplyWideningAndAdd(s2, Vector256.Load(x + p + 64), Vector256.Load(r + p + 64));
+                        s3 = AvxVnni.MultiplyWideningAndAdd(s3, Vector256.Load(x + p + 96), Vector256.Load(r + p + 96));
+                    }
+                    for (; p + 32 <= k; p += 32) s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
+                    c[j] = Vector256.Sum(s0 + s1 + (s2 + s3)) + ScalarDot(x, r, p, k);
                 }
                 return;
             }

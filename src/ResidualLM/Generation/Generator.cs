@@ -1,5 +1,6 @@
 // Autoregressive generation: feed the prompt, then sample one token at a time, with a KV cache (each new token
 // costs one position of compute) or by recomputing the whole window (the reference the cache is tested against).
+// With the cache, models DecodeSession covers run on its batch-1 fast path, which gives the same tokens.
 using ResidualLM.Autograd;
 using ResidualLM.Models;
 using ResidualLM.Nn;

@@ -124,7 +124,8 @@ public static class BenchModelCommands
         if (promptLength + newTokens > model.ContextLength) throw new InvalidInputException($"prompt + new tokens exceed the context {model.ContextLength}", field: "--new-tokens");
         var rng = new Rng(3);
         var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(preset.Config.VocabSize)).ToArray();
-        Generator.Generate(model, prompt, 4, SamplingOptions.Greedy, rng, useCache: cache); // warm-up
+        // Warm-up: one whole generation, as the PyTorch reference does (it also lets the JIT finish tiering the decode loop).
+        Generator.Generate(model, prompt, newTokens, SamplingOptions.Greedy, rng, useCache: cache);
         var rates = new List<double>();
         for (int r = 0; r < reps; r++)
         {

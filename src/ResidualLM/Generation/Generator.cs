@@ -1,7 +1,9 @@
 // Autoregressive generation: feed the prompt, then sample one token at a time, with a KV cache (each new token
 // costs one position of compute) or by recomputing the whole window (the reference the cache is tested against).
+// With the cache, models DecodeSession covers run on its batch-1 fast path, which gives the same tokens.
 using ResidualLM.Autograd;
 using ResidualLM.Models;
+using ResidualLM.Nn;
 using ResidualLM.Tensors;
 
 namespace ResidualLM.Generation;
@@ -16,6 +18,14 @@ public static class Generator
     /// </summary>
     public static int[] Generate(LanguageModel model, ReadOnlySpan<int> prompt, int maxNewTokens, SamplingOptions sampling,
         Rng rng, int? stopToken = null, bool useCache = true, Action<int>? onToken = null)
+        => Generate(model, prompt, maxNewTokens, sampling, rng, stopToken, useCache, onToken, fastPath: true);
+
+    /// <summary>
+    /// <see cref="Generate(LanguageModel, ReadOnlySpan{int}, int, SamplingOptions, Rng, int?, bool, Action{int}?)"/>;
+    /// <paramref name="fastPath"/> false keeps the general model code for cached decoding (tests compare the two).
+    /// </summary>
+    internal static int[] Generate(LanguageModel model, ReadOnlySpan<int> prompt, int maxNewTokens, SamplingOptions sampling,
+        Rng rng, int? stopToken, bool useCache, Action<int>? onToken, bool fastPath, bool screenHead = true)
     {
         sampling.Validate();
         if (prompt.Length == 0) throw new InvalidInputException("the prompt is empty (it needs at least one token)", field: "prompt");
@@ -24,6 +34,7 @@ public static class Generator
             if ((uint)id >= (uint)model.VocabSize) throw new InvalidInputException($"token id {id} is outside the model's vocabulary of {model.VocabSize}", field: "prompt");
         var tokens = new List<int>(prompt.ToArray());
         var output = new List<int>();
+        DecodeSession? session = null;
         bool wasTraining = model.Training;
         model.Eval();
         try
@@ -31,24 +42,22 @@ public static class Generator
             using var _ = Graph.NoGrad();
             if (useCache && tokens.Count > model.ContextLength)
                 throw new InvalidInputException($"the prompt has {tokens.Count} tokens, more than the model's context length {model.ContextLength}", field: "prompt");
-            var cache = useCache ? model.CreateCache() : null;
+            // Sized for the positions this call can feed (prompt and all but the last new token), not the whole context.
+            int capacity = Math.Min(model.ContextLength, tokens.Count + maxNewTokens);
+            // Batch-1 decoding with preallocated buffers where the model allows it (the same tokens as the general path).
+            session = useCache && fastPath && maxNewTokens > 0 ? DecodeSession.TryCreate(model, capacity, sampling.Temperature == 0f, screenHead) : null;
+            var cache = useCache && session is null ? new KvCache(model.Blocks.Count, capacity) : null;
             int[] pending = tokens.ToArray();
             for (int step = 0; step < maxNewTokens; step++)
             {
-                Tensor logits;
-                if (cache is not null)
+                int next;
+                if (session is not null)
                 {
-                    if (cache.Length + pending.Length > model.ContextLength) break;
-                    logits = model.Forward(pending, 1, pending.Length, cache);
+                    if (session.Length + pending.Length > model.ContextLength) break;
+                    next = session.Next(pending, sampling, rng);
                 }
-                else
-                {
-                    int start = Math.Max(0, tokens.Count - model.ContextLength);
-                    pending = tokens.GetRange(start, tokens.Count - start).ToArray();
-                    logits = model.Forward(pending, 1, pending.Length);
-                }
-                int vocab = logits.Dim(-1);
-                int next = Sampler.Sample(logits.Data.AsSpan((pending.Length - 1) * vocab, vocab), sampling, rng);
+                else next = NextByForward(model, tokens, ref pending, cache, sampling, rng);
+                if (next < 0) break;
                 tokens.Add(next);
                 output.Add(next);
                 onToken?.Invoke(next);
@@ -58,8 +67,31 @@ public static class Generator
         }
         finally
         {
+            session?.Dispose();
             if (wasTraining) model.Train();
         }
         return output.ToArray();
+    }
+
+    /// <summary>
+    /// The next token by a forward pass of the general model code: over the pending ids with a cache, else over the
+    /// last context-length tokens; -1 when the cache has no room left.
+    /// </summary>
+    static int NextByForward(LanguageModel model, List<int> tokens, ref int[] pending, KvCache? cache, SamplingOptions sampling, Rng rng)
+    {
+        Tensor logits;
+        if (cache is not null)
+        {
+            if (cache.Length + pending.Length > model.ContextLength) return -1;
+            logits = model.Forward(pending, 1, pending.Length, cache);
+        }
+        else
+        {
+            int start = Math.Max(0, tokens.Count - model.ContextLength);
+            pending = tokens.GetRange(start, tokens.Count - start).ToArray();
+            logits = model.Forward(pending, 1, pending.Length);
+        }
+        int vocab = logits.Dim(-1);
+        return Sampler.Sample(logits.Data.AsSpan((pending.Length - 1) * vocab, vocab), sampling, rng);
     }
 }

@@ -59,6 +59,21 @@ public static class AttentionKernel
         ForwardCore(qkv, input, qkv[width..], qkv[(2 * width)..], input, output, merged, probabilities, batch * heads, heads, time, time, headSize, scale, causal, keyPadding);
     }
 
+    /// <summary>
+    /// <see cref="Forward"/> with the keys and values read in place from a KV cache: q (BH, TQ, HS) contiguous; k, v
+    /// (BH, capacity, HS) of which the first <paramref name="keyLength"/> positions are used; no mask but the causal one.
+    /// </summary>
+    public static void ForwardCached(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int capacity, Span<float> output,
+        Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale, bool causal)
+    {
+        if (keyLength > capacity || k.Length != (long)batchHeads * capacity * headSize || v.Length != k.Length)
+            throw new ArgumentException("cached keys and values must be (BH, capacity, HS) with keyLength <= capacity");
+        CheckSizes(q.Length, batchHeads * keyLength * headSize, batchHeads * keyLength * headSize, output.Length, probabilities.Length,
+            batchHeads, queryLength, keyLength, headSize);
+        HeadLayout queries = HeadLayout.Split(heads, queryLength, headSize), cached = HeadLayout.Split(heads, capacity, headSize);
+        ForwardCore(q, queries, k, v, cached, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, []);
+    }
+
     static unsafe void ForwardCore(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
         Span<float> output, HeadLayout oLayout, Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize,
         float scale, bool causal, ReadOnlySpan<bool> keyPadding)

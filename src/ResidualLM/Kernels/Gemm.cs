@@ -127,6 +127,8 @@ public static unsafe class Gemm
         // "(k x m)" when A is stored transposed, or as "(m x k), transposed" when it is not.
         if (m == 1) { GemmVector.Run(a, b, c, k, n, transposeB, accumulate, threads); return; }
         if (n == 1) { GemmVector.Run(b, a, c, k, m, !transposeA, accumulate, threads); return; }
+        // A few rows times a (n x k) matrix (a short prompt through a Linear): B streamed unpacked, the same arithmetic.
+        if (GemmSmallM.Supports(m, transposeA, transposeB)) { GemmSmallM.Run(a, b, c, m, k, n, accumulate, threads); return; }
         var p = new GemmProblem
         {
             A = a, B = b, C = c, M = m, K = k, N = n,

@@ -96,7 +96,7 @@ static unsafe class GemmDriver
     public static void RunRegion(in GemmProblem p, int m0, int m1, int n0, int n1)
     {
         Scratch s = scratch ??= new Scratch();
-        int kStep = EvenStep(p.K, KC, 1), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
+        int kStep = KStep(p.K), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
         bool onePanelOfA = m1 - m0 <= mStep;
         nint lda = p.Lda, ldb = p.Ldb, ldc = p.N;
         for (int pc = 0; pc < p.K; pc += kStep)
@@ -124,6 +124,9 @@ static unsafe class GemmDriver
         float* src = p.TransposeA ? p.A + pc * lda + i0 : p.A + i0 * lda + pc;
         GemmPacking.Pack(src, lda, !p.TransposeA, mc, kc, MR, dst);
     }
+
+    /// <summary>The KC slice length for a product with inner dimension k: every product with this k slices it the same way.</summary>
+    public static int KStep(int k) => EvenStep(k, KC, 1);
 
     // Largest step <= max (a multiple of unit) that splits total into equal-ish blocks, e.g. k = 300 -> 2 x 150.
     static int EvenStep(int total, int max, int unit)
@@ -164,6 +167,27 @@ static unsafe class GemmDriver
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The value the blocked product writes to one element (no accumulation), from row a (k) of op(A) and column b (k)
+    /// of op(B): per KC slice a chain of multiply-adds from zero in order of p, fused as in the AVX micro-kernels, and
+    /// the slices added to C one after another. The same for every m, n and split, so one element can be recomputed alone.
+    /// </summary>
+    public static float Element(float* a, float* b, int k)
+    {
+        bool fused = Avx512F.IsSupported || (Fma.IsSupported && Avx2.IsSupported);
+        int kStep = KStep(k);
+        float c = 0f;
+        for (int pc = 0; pc < k; pc += kStep)
+        {
+            int kc = Math.Min(kStep, k - pc);
+            float acc = 0f;
+            if (fused) for (int p = pc; p < pc + kc; p++) acc = MathF.FusedMultiplyAdd(a[p], b[p], acc);
+            else for (int p = pc; p < pc + kc; p++) acc += a[p] * b[p];
+            c = pc == 0 ? acc : acc + c;
+        }
+        return c;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -24,6 +24,7 @@ static unsafe class GemmPacking
     }
 
     // dst[p * W + r] = src[p * ld + r] for r < w, 0 for w <= r < W. Rows of the panel are contiguous in the source.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void CopyPanel(float* src, nint ld, int w, int W, int kc, float* dst)
     {
         if (w == W && W == 32 && Avx512F.IsSupported)
@@ -62,6 +63,7 @@ static unsafe class GemmPacking
     }
 
     // dst[p * W + r] = src[r * ld + p] for r < w, 0 for w <= r < W: the source rows run along k, so this is a transpose.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void TransposePanel(float* src, nint ld, int w, int W, int kc, float* dst)
     {
         int p = 0;
@@ -84,7 +86,7 @@ static unsafe class GemmPacking
 
     // Reads rows 0..rows-1 (rows may exceed 16; missing rows are zero) of 16 floats at src + r * ld, writes column q
     // of that 16 x 16 block as 16 floats at dst + q * dstStride.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static void Transpose16(float* src, nint ld, int rows, float* dst, int dstStride)
     {
         Vector512<float> r0 = Row(src, ld, 0, rows), r1 = Row(src, ld, 1, rows), r2 = Row(src, ld, 2, rows), r3 = Row(src, ld, 3, rows);
@@ -113,10 +115,10 @@ static unsafe class GemmPacking
         Vector512.Store(o15, dst + 15 * dstStride);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static Vector512<float> Row(float* src, nint ld, int r, int rows) => r < rows ? Vector512.Load(src + r * ld) : Vector512<float>.Zero;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static void Quad(Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
                      out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3)
     {
@@ -128,7 +130,7 @@ static unsafe class GemmPacking
         y3 = Avx512F.UnpackHigh(t1, t3).AsSingle();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static void Lanes(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d,
                       out Vector512<float> lane0, out Vector512<float> lane1, out Vector512<float> lane2, out Vector512<float> lane3)
     {

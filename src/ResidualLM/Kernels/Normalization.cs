@@ -35,6 +35,28 @@ public static unsafe class Normalization
     }
 
     /// <summary>
+    /// One row of <see cref="LayerNormForward"/> with the same arithmetic, so a row normalised alone (batch-1 decoding)
+    /// equals that row of a batch: x, weight, bias, y (C); y may not overlap x.
+    /// </summary>
+    public static void LayerNormRow(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, float eps,
+        out float mean, out float rstd)
+    {
+        int cols = x.Length;
+        if (cols == 0 || weight.Length != cols || bias.Length != cols || y.Length != cols) throw new ArgumentException("layer norm row lengths differ");
+        fixed (float* px = x, pw = weight, pb = bias, py = y)
+            NormalizeRow(px, pw, pb, py, cols, eps, layerNorm: true, out mean, out rstd);
+    }
+
+    /// <summary>One row of <see cref="RmsNormForward"/>, the same arithmetic: x, weight, y (C).</summary>
+    public static void RmsNormRow(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps, out float rstd)
+    {
+        int cols = x.Length;
+        if (cols == 0 || weight.Length != cols || y.Length != cols) throw new ArgumentException("RMS norm row lengths differ");
+        fixed (float* px = x, pw = weight, py = y)
+            NormalizeRow(px, pw, null, py, cols, eps, layerNorm: false, out _, out rstd);
+    }
+
+    /// <summary>
     /// LayerNorm backward. With xhat = (x - mean) rstd and g = dy * weight:
     /// dx += rstd (g - mean(g) - xhat mean(g xhat)); dweight += sum_rows dy xhat; dbias += sum_rows dy.
     /// </summary>

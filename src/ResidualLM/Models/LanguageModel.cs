@@ -69,6 +69,12 @@ public abstract class LanguageModel : Module
     /// <summary>Mean cross-entropy (nats) of logits (B, T, V) against targets (B*T); targets of -100 are ignored.</summary>
     public static Tensor Loss(Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(logits, targets);
 
+    /// <summary>
+    /// The stream entering block 0 for one token at one position, into <paramref name="destination"/> (C), with the
+    /// arithmetic of <see cref="Embed"/> in evaluation mode; false when a model does not provide it (no fast decoding).
+    /// </summary>
+    internal virtual bool TryEmbedOne(int id, int position, Span<float> destination) => false;
+
     Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
     {
         ArgumentNullException.ThrowIfNull(ids);

@@ -75,7 +75,16 @@ public sealed class Attention : Module
             q = Rope.Apply(q, startPosition);
             k = Rope.Apply(k, startPosition);
         }
-        if (cache is not null) (k, v) = cache.Append(k, v);                        // (B, NH, start+T, HS)
+        if (cache is not null)
+        {
+            cache.Append(k, v);
+            int keyLength = cache.Length + time;
+            // Causal decoding without a graph reads the cache in place; anything else (a query that records a graph,
+            // padding, dropout on the weights) runs the general op on contiguous copies, the cached keys being constants.
+            if (Causal && keyPadding is null && !weightDropout && !(Autograd.Graph.IsRecording && q.RequiresGrad))
+                return Proj.Forward(O.MergeHeads(O.CachedAttention(q, cache, keyLength)));
+            (k, v) = cache.Copy(keyLength);                                          // (B, NH, start+T, HS)
+        }
         if (keyPadding is not null && keyPadding.Length != batch * k.Dim(2))
             throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * k.Dim(2)}", field: "keyPadding");
         Tensor y;
@@ -132,5 +141,27 @@ public sealed class Rope
         var halves = O.Split(x, HeadSize / 2, HeadSize / 2);
         var rotated = O.Concat(-halves[1], halves[0]);
         return x * c + rotated * s;
+    }
+
+    /// <summary>
+    /// <see cref="Apply"/> for one position, in place on consecutive head vectors x (NH * HS), element for element the
+    /// same arithmetic: y = x cos + rotate_half(x) sin, each product and the sum rounded to float.
+    /// </summary>
+    internal void ApplyInPlace(Span<float> x, int position)
+    {
+        if (position < 0 || position >= MaxTime) throw new InvalidInputException($"position {position} exceeds the context {MaxTime}", field: "time");
+        if (x.Length % HeadSize != 0) throw new ArgumentException($"{x.Length} floats are not whole heads of {HeadSize}");
+        int half = HeadSize / 2;
+        ReadOnlySpan<float> c = cos.AsSpan(position * HeadSize, HeadSize), s = sin.AsSpan(position * HeadSize, HeadSize);
+        for (int h = 0; h < x.Length; h += HeadSize)
+        {
+            var head = x.Slice(h, HeadSize);
+            for (int i = 0; i < half; i++)
+            {
+                float first = head[i], second = head[i + half];
+                head[i] = first * c[i] + -second * s[i];
+                head[i + half] = second * c[i + half] + first * s[i + half];
+            }
+        }
     }
 }

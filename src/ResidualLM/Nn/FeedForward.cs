@@ -9,6 +9,9 @@ public sealed class FeedForward : Layer
 {
     readonly bool exactGelu;
 
+    /// <summary>GELU with erf rather than GPT-2's tanh approximation.</summary>
+    public bool ExactGelu => exactGelu;
+
     /// <summary>(H, C): expands.</summary>
     public Linear Fc { get; }
 

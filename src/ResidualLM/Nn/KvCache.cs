@@ -1,5 +1,7 @@
 // Keys and values of past positions for incremental decoding: each new token attends to the cached keys
-// instead of recomputing the whole prefix. One buffer pair per attention layer, (B, NH, Tmax, HS).
+// instead of recomputing the whole prefix. One buffer pair per attention layer, (B, NH, Capacity, HS), read in place
+// by the attention kernel (no per-token copy of the prefix).
+
 namespace ResidualLM.Nn;
 
 /// <summary>The attention keys and values of every layer for the positions processed so far.</summary>
@@ -10,7 +12,7 @@ public sealed class KvCache
     /// <summary>Positions cached so far (the position of the next token).</summary>
     public int Length { get; private set; }
 
-    /// <summary>Most positions the cache can hold (the model's context length).</summary>
+    /// <summary>Most positions the cache can hold (at most the model's context length).</summary>
     public int Capacity { get; }
 
     public KvCache(int layerCount, int capacity)
@@ -37,33 +39,58 @@ public sealed class KvCache
     /// <summary>One layer's keys and values, (B, NH, Capacity, HS) each.</summary>
     public sealed class LayerCache(KvCache owner)
     {
-        float[] keys = [], values = [];
-        int batch, heads, headSize;
+        /// <summary>Keys (B, NH, Capacity, HS); positions at or past the appended ones hold stale values.</summary>
+        internal float[] Keys { get; private set; } = [];
+
+        /// <summary>Values, laid out as <see cref="Keys"/>.</summary>
+        internal float[] Values { get; private set; } = [];
+
+        internal int Batch { get; private set; }
+        internal int Heads { get; private set; }
+        internal int HeadSize { get; private set; }
+
+        /// <summary>Positions cached before the current forward pass (the owner's length).</summary>
+        internal int Length => owner.Length;
+
+        /// <summary>Most positions per (batch, head) row: the owner's capacity.</summary>
+        internal int Capacity => owner.Capacity;
 
         /// <summary>
-        /// Stores k, v (B, NH, T, HS) at positions Length .. Length+T-1 and returns the keys and values of every position
-        /// so far, (B, NH, Length+T, HS), as new tensors.
+        /// Stores k, v (B, NH, T, HS) at positions Length .. Length+T-1; the keys and values of every position so far,
+        /// Length+T of them, are then read in place (<see cref="Keys"/>, <see cref="Values"/>).
         /// </summary>
-        public (Tensor Keys, Tensor Values) Append(Tensor k, Tensor v)
+        public void Append(Tensor k, Tensor v)
         {
             int b = k.Dim(0), nh = k.Dim(1), t = k.Dim(2), hs = k.Dim(3), start = owner.Length, cap = owner.Capacity;
             if (start + t > cap) throw new InvalidInputException($"positions {start}..{start + t - 1} exceed the context length {cap}", field: "time");
-            if (keys.Length == 0 || b != batch || nh != heads || hs != headSize)
-            {
-                if (start != 0) throw new InvalidOperationException("KV cache shape changed mid-sequence");
-                batch = b; heads = nh; headSize = hs;
-                keys = new float[b * nh * cap * hs];
-                values = new float[keys.Length];
-            }
-            int total = start + t;
-            var kAll = new Tensor(b, nh, total, hs);
-            var vAll = new Tensor(b, nh, total, hs);
+            Reserve(b, nh, hs);
             for (int bh = 0; bh < b * nh; bh++)
             {
-                Array.Copy(k.Data, bh * t * hs, keys, (bh * cap + start) * hs, t * hs);
-                Array.Copy(v.Data, bh * t * hs, values, (bh * cap + start) * hs, t * hs);
-                Array.Copy(keys, bh * cap * hs, kAll.Data, bh * total * hs, total * hs);
-                Array.Copy(values, bh * cap * hs, vAll.Data, bh * total * hs, total * hs);
+                Array.Copy(k.Data, bh * t * hs, Keys, (bh * cap + start) * hs, t * hs);
+                Array.Copy(v.Data, bh * t * hs, Values, (bh * cap + start) * hs, t * hs);
+            }
+        }
+
+        /// <summary>Allocates the buffers for (B, NH, Capacity, HS) on first use; the shape may not change mid-sequence.</summary>
+        internal void Reserve(int batch, int heads, int headSize)
+        {
+            if (Keys.Length != 0 && batch == Batch && heads == Heads && headSize == HeadSize) return;
+            if (owner.Length != 0) throw new InvalidOperationException("KV cache shape changed mid-sequence");
+            Batch = batch; Heads = heads; HeadSize = headSize;
+            Keys = new float[batch * heads * owner.Capacity * headSize];
+            Values = new float[Keys.Length];
+        }
+
+        /// <summary>Contiguous copies (B, NH, <paramref name="length"/>, HS) of the first positions, for ops that record gradients.</summary>
+        internal (Tensor Keys, Tensor Values) Copy(int length)
+        {
+            int cap = owner.Capacity, hs = HeadSize;
+            var kAll = new Tensor(Batch, Heads, length, hs);
+            var vAll = new Tensor(Batch, Heads, length, hs);
+            for (int bh = 0; bh < Batch * Heads; bh++)
+            {
+                Array.Copy(Keys, bh * cap * hs, kAll.Data, bh * length * hs, length * hs);
+                Array.Copy(Values, bh * cap * hs, vAll.Data, bh * length * hs, length * hs);
             }
             return (kAll, vAll);
         }

@@ -53,6 +53,24 @@ public static partial class Ops
     }
 
     /// <summary>
+    /// Causal attention of q (B, NH, TQ, HS) over the first <paramref name="keyLength"/> positions of a KV cache, read in
+    /// place (queries are the last TQ of them). Records no graph: use it where no gradient is needed (decoding).
+    /// </summary>
+    public static Tensor CachedAttention(Tensor q, Nn.KvCache.LayerCache cache, int keyLength)
+    {
+        if (q.Rank != 4) throw new ArgumentException("attention needs (B, NH, T, HS) tensors");
+        int batch = q.Dim(0), heads = q.Dim(1), tq = q.Dim(2), hs = q.Dim(3);
+        if (cache.Batch != batch || cache.Heads != heads || cache.HeadSize != hs)
+            throw new ArgumentException($"query {q.ShapeString} does not match the cache ({cache.Batch}, {cache.Heads}, {cache.Capacity}, {cache.HeadSize})");
+        var y = Tensor.Uninitialized(batch, heads, tq, hs);                       // the kernel writes every element
+        var probabilities = BufferPool.Rent(batch * heads * tq * keyLength, clear: false);
+        AttentionKernel.ForwardCached(q.Data, cache.Keys, cache.Values, cache.Capacity, y.Data, probabilities, batch * heads, heads, tq, keyLength,
+            hs, 1f / MathF.Sqrt(hs), causal: true);
+        BufferPool.Return(probabilities);
+        return y;
+    }
+
+    /// <summary>
     /// Multi-head self-attention straight from the fused projection: qkv (B, T, 3C) holding [q | k | v] per row, heads
     /// side by side (C = NH * HS) -> (B, T, C) with heads merged. The same as Split, SplitHeads, <see cref="Attention"/>
     /// and MergeHeads without their four copies and graph nodes (no dropout on the weights; a test checks the equality).

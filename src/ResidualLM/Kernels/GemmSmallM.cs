@@ -1,0 +1,137 @@
+// C (m x n) (+)= A (m x k) B^T for m <= 16 with B stored (n x k): a short prompt through a Linear layer or a head.
+// The rows of A sit in the 16 lanes of one register, so each element of B is broadcast once and B streams from memory
+// in storage order with no packing (the blocked GEMM packs all of B for so few rows, which costs more than the
+// product). Per element the arithmetic is GemmDriver's (GemmDriver.Element): a chain of FMAs over each KC slice from
+// zero, the slices added to C in order, so results are bit for bit the blocked GEMM's. AVX-512 only.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ResidualLM.Kernels;
+
+static unsafe class GemmSmallM
+{
+    /// <summary>Most rows of A (one register of lanes).</summary>
+    public const int MaxRows = 16;
+
+    // Columns of C per register block: 8 accumulators for the current slice and 8 running sums.
+    const int Group = 8;
+
+    struct Job
+    {
+        public float* AT, B, C;
+        public int M, K, N;
+        public bool Accumulate;
+    }
+
+    sealed class Scratch(int floats)
+    {
+        public readonly int Floats = floats;
+        public readonly float* Data = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+
+        ~Scratch() => NativeMemory.AlignedFree(Data);
+    }
+
+    [ThreadStatic] static Scratch? scratch;
+
+    /// <summary>Whether the product has this kernel's shape and the arithmetic can match the blocked GEMM's (AVX-512 FMA).</summary>
+    public static bool Supports(int m, bool transposeA, bool transposeB) => Avx512F.IsSupported && m >= 1 && m <= MaxRows && !transposeA && transposeB;
+
+    /// <summary>C (m x n) (+)= A (m x k) row-major times B^T, B stored (n x k); k, n &gt;= 1.</summary>
+    public static void Run(float* a, float* b, float* c, int m, int k, int n, bool accumulate, int threads)
+    {
+        // A^T (k x 16), zero in the lanes past m: one aligned load per p serves every row.
+        if (scratch is null || scratch.Floats < k * MaxRows) scratch = new Scratch(Math.Max(k * MaxRows, 1 << 14));
+        float* at = scratch.Data;
+        for (int p = 0; p < k; p++)
+            for (int i = 0; i < MaxRows; i++) at[p * MaxRows + i] = i < m ? a[(long)i * k + p] : 0f;
+        var job = new Job { AT = at, B = b, C = c, M = m, K = k, N = n, Accumulate = accumulate };
+        // Threads split the columns in whole groups once there are ~1M multiply-adds (256 KiB of B at k = 1024).
+        int groups = (n + Group - 1) / Group;
+        int parts = (long)n * k < 1 << 18 ? 1 : Math.Min(2 * threads, groups);
+        if (parts > 1 && GemmThreads.TryRun(&Part, &job, parts)) return;
+        Columns(in job, 0, n);
+    }
+
+    static void Part(void* state, int part, int parts)
+    {
+        ref Job job = ref Unsafe.AsRef<Job>(state);
+        int groups = (job.N + Group - 1) / Group;
+        int j0 = Math.Min(job.N, (int)((long)groups * part / parts) * Group), j1 = Math.Min(job.N, (int)((long)groups * (part + 1) / parts) * Group);
+        if (j1 > j0) Columns(in job, j0, j1);
+    }
+
+    static void Columns(in Job job, int j0, int j1)
+    {
+        // Running sums of eight columns, lanes = rows: C's values when accumulating, then each slice added in.
+        float* sums = stackalloc float[Group * MaxRows];
+        int kStep = GemmDriver.KStep(job.K);
+        for (int j = j0; j < j1; j += Group)
+        {
+            int width = Math.Min(Group, j1 - j);
+            if (job.Accumulate)
+                for (int g = 0; g < width; g++)
+                    for (int i = 0; i < MaxRows; i++) sums[g * MaxRows + i] = i < job.M ? job.C[(long)i * job.N + j + g] : 0f;
+            if (width == Group) Block8(job.AT, job.B + (long)j * job.K, job.K, kStep, sums, job.Accumulate);
+            else
+                for (int g = 0; g < width; g++) Block1(job.AT, job.B + (long)(j + g) * job.K, job.K, kStep, sums + g * MaxRows, job.Accumulate);
+            for (int g = 0; g < width; g++)
+                for (int i = 0; i < job.M; i++) job.C[(long)i * job.N + j + g] = sums[g * MaxRows + i];
+        }
+    }
+
+    // Eight columns of B (rows w, w + k, ..): per KC slice eight chains from zero, then sum = slice + sum (the first slice
+    // replaces the sum unless accumulating), as the micro-kernel adds its tile to C. No calls inside: the sums stay in
+    // registers.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block8(float* at, float* w, nint k, int kStep, float* sums, bool accumulate)
+    {
+        float* w0 = w, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k, w4 = w3 + k, w5 = w4 + k, w6 = w5 + k, w7 = w6 + k;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        if (accumulate)
+        {
+            c0 = Vector512.Load(sums); c1 = Vector512.Load(sums + 16); c2 = Vector512.Load(sums + 32); c3 = Vector512.Load(sums + 48);
+            c4 = Vector512.Load(sums + 64); c5 = Vector512.Load(sums + 80); c6 = Vector512.Load(sums + 96); c7 = Vector512.Load(sums + 112);
+        }
+        for (nint pc = 0; pc < k; pc += kStep)
+        {
+            nint end = Math.Min(pc + kStep, k);
+            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+            nint p = pc;
+            float* a = at + pc * MaxRows;
+            do
+            {
+                var av = Vector512.LoadAligned(a);
+                s0 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w0[p]), s0);
+                s1 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w1[p]), s1);
+                s2 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w2[p]), s2);
+                s3 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w3[p]), s3);
+                s4 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w4[p]), s4);
+                s5 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w5[p]), s5);
+                s6 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w6[p]), s6);
+                s7 = Avx512F.FusedMultiplyAdd(av, Vector512.Create(w7[p]), s7);
+                a += MaxRows;
+            }
+            while (++p != end);
+            if (pc == 0 && !accumulate) { c0 = s0; c1 = s1; c2 = s2; c3 = s3; c4 = s4; c5 = s5; c6 = s6; c7 = s7; }
+            else { c0 = s0 + c0; c1 = s1 + c1; c2 = s2 + c2; c3 = s3 + c3; c4 = s4 + c4; c5 = s5 + c5; c6 = s6 + c6; c7 = s7 + c7; }
+        }
+        c0.Store(sums); c1.Store(sums + 16); c2.Store(sums + 32); c3.Store(sums + 48);
+        c4.Store(sums + 64); c5.Store(sums + 80); c6.Store(sums + 96); c7.Store(sums + 112);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Block1(float* at, float* w, nint k, int kStep, float* sum, bool accumulate)
+    {
+        Vector512<float> c = accumulate ? Vector512.Load(sum) : default;
+        for (nint pc = 0; pc < k; pc += kStep)
+        {
+            nint end = Math.Min(pc + kStep, k);
+            Vector512<float> s = default;
+            for (nint p = pc; p < end; p++) s = Avx512F.FusedMultiplyAdd(Vector512.LoadAligned(at + p * MaxRows), Vector512.Create(w[p]), s);
+            c = pc == 0 && !accumulate ? s : s + c;
+        }
+        c.Store(sum);
+    }
+}

@@ -1,0 +1,191 @@
+// Rows of a matrix quantised to int8 with one scale per row (w_j ~ scale_j q_j, |q| <= 127), a vector quantised to
+// uint8 around a zero point of 128, and their integer dot products: the cheap pass of a screened argmax, a quarter of
+// the bytes of the float rows. The rounding is measured, not estimated (norms of w_j, of scale_j q_j and of
+// w_j - scale_j q_j, exact in double and rounded up), so a caller can bound every approximate product rigorously.
+// The dot products are exact int32 sums for k <= MaxLength on every path (AVX-VNNI or the scalar loop), hence equal
+// to the scalar twin's bit for bit. Glossary: n rows, k columns.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ResidualLM.Kernels;
+
+/// <summary>Int8 rows with per-row scales, uint8 vectors, and exact integer dot products between them.</summary>
+public static unsafe class QuantizedRows
+{
+    /// <summary>Longest row whose dot products cannot overflow int32 (255 * 127 * k &lt; 2^31).</summary>
+    public const int MaxLength = 65536;
+
+    /// <summary>The zero point of quantised vectors: stored byte = round(x / scale) + 128.</summary>
+    public const int ZeroPoint = 128;
+
+    /// <summary>
+    /// Quantises rows [from, to) of w (n x k): q (n x k) = round(w_j * 127 / max|w_j|) clamped to [-127, 127] (ties to
+    /// even), scales (n) = max|w_j| / 127, rowSums (n) = sum_p q_jp; norms (n) &gt;= ||w_j||, quantizedNorms (n) &gt;=
+    /// ||scale_j q_j|| and errorNorms (n) &gt;= ||w_j - scale_j q_j|| (Euclidean). Rows must be finite.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeRows(ReadOnlySpan<float> w, int k, int from, int to, Span<sbyte> q, Span<float> scales, Span<int> rowSums,
+        Span<float> norms, Span<float> quantizedNorms, Span<float> errorNorms)
+    {
+        if (k < 1 || k > MaxLength || from < 0 || to < from || w.Length < (long)to * k || q.Length < (long)to * k
+            || scales.Length < to || rowSums.Length < to || norms.Length < to || quantizedNorms.Length < to || errorNorms.Length < to)
+            throw new ArgumentException("quantised rows: spans do not match (n x k) and (n)");
+        fixed (float* pw = w)
+        fixed (sbyte* pq = q)
+        {
+            for (int j = from; j < to; j++)
+            {
+                float* row = pw + (long)j * k;
+                sbyte* qRow = pq + (long)j * k;
+                float max = MaxAbs(row, k);
+                float scale = max / 127f, inverse = max > 0f ? 127f / max : 0f;
+                int p = 0, sum = 0;
+                // Sums of squares in double: w^2, (scale q)^2 and (w - scale q)^2; the differences are exact in double
+                // (a 24-bit float minus a 24-bit scale times a 7-bit integer, within a factor 2^9 of each other).
+                double ww = 0, qq = 0, ee = 0;
+                if (Avx512F.IsSupported)
+                {
+                    var vInverse = Vector512.Create(inverse);
+                    Vector512<int> lo = Vector512.Create(-127), hi = Vector512.Create(127), vSum = default;
+                    Vector512<double> vScale = Vector512.Create((double)scale), vww = default, vqq = default, vee = default;
+                    for (; p + 16 <= k; p += 16)
+                    {
+                        var x = Vector512.Load(row + p);
+                        var qi = Avx512F.Min(Avx512F.Max(Avx512F.ConvertToVector512Int32(x * vInverse), lo), hi); // round to nearest even
+                        Avx512F.ConvertToVector128SByte(qi).Store(qRow + p);
+                        vSum += qi;
+                        var qf = Avx512F.ConvertToVector512Single(qi);
+                        Squares(Avx512F.ConvertToVector512Double(x.GetLower()), Avx512F.ConvertToVector512Double(qf.GetLower()), vScale, ref vww, ref vqq, ref vee);
+                        Squares(Avx512F.ConvertToVector512Double(x.GetUpper()), Avx512F.ConvertToVector512Double(qf.GetUpper()), vScale, ref vww, ref vqq, ref vee);
+                    }
+                    sum = Vector512.Sum(vSum);
+                    ww = Vector512.Sum(vww); qq = Vector512.Sum(vqq); ee = Vector512.Sum(vee);
+                }
+                for (; p < k; p++)
+                {
+                    int qi = Math.Clamp((int)MathF.Round(row[p] * inverse), -127, 127);
+                    qRow[p] = (sbyte)qi;
+                    sum += qi;
+                    double x = row[p], sq = (double)scale * qi, e = x - sq;
+                    ww += x * x; qq += sq * sq; ee += e * e;
+                }
+                scales[j] = scale;
+                rowSums[j] = sum;
+                norms[j] = NormUp(ww, k);
+                quantizedNorms[j] = NormUp(qq, k);
+                errorNorms[j] = NormUp(ee, k);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Quantises x (k) to q (k) = round(x / scale) + 128 with scale = max|x| / 127 (returned; 0 for x = 0), and returns
+    /// through <paramref name="norm"/> and <paramref name="errorNorm"/> upper bounds on ||x|| and ||x - scale (q - 128)||.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float QuantizeVector(ReadOnlySpan<float> x, Span<byte> q, out double norm, out double errorNorm)
+    {
+        if (x.Length < 1 || q.Length != x.Length) throw new ArgumentException("quantised vector: spans differ in length");
+        float max = 0f;
+        foreach (float v in x) max = Math.Max(max, Math.Abs(v));
+        float scale = max / 127f, inverse = max > 0f ? 127f / max : 0f;
+        double xx = 0, ee = 0;
+        for (int p = 0; p < x.Length; p++)
+        {
+            int qi = Math.Clamp((int)MathF.Round(x[p] * inverse), -127, 127);
+            q[p] = (byte)(qi + ZeroPoint);
+            double e = x[p] - (double)scale * qi;
+            xx += (double)x[p] * x[p]; ee += e * e;
+        }
+        norm = NormUp(xx, x.Length);
+        errorNorm = NormUp(ee, x.Length);
+        return scale;
+    }
+
+    /// <summary>dots[j] = sum_p qx[p] q[j, p] (qx unsigned, q signed) for rows [from, to) of q (n x k), exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dots(ReadOnlySpan<byte> qx, ReadOnlySpan<sbyte> q, int from, int to, Span<int> dots)
+    {
+        int k = qx.Length;
+        if (k < 1 || k > MaxLength || from < 0 || to < from || q.Length < (long)to * k || dots.Length < to)
+            throw new ArgumentException("quantised dots: spans do not match (k), (n x k) and (n)");
+        fixed (byte* x = qx)
+        fixed (sbyte* pq = q)
+        fixed (int* c = dots)
+        {
+            int j = from;
+            // One row at a time, front to back with a software prefetch 2 KiB ahead, four independent chains of 32-byte
+            // multiply-adds: a single sequential stream per thread keeps up with the memory where interleaved rows did
+            // not (integer sums are exact, so the order is free).
+            if (AvxVnni.IsSupported)
+            {
+                for (; j < to; j++)
+                {
+                    sbyte* r = pq + (long)j * k;
+                    Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                    int p = 0;
+                    for (; p + 128 <= k; p += 128)
+                    {
+                        Sse.Prefetch0(r + p + 2048);
+                        Sse.Prefetch0(r + p + 2048 + 64);
+                        s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
+                        s1 = AvxVnni.MultiplyWideningAndAdd(s1, Vector256.Load(x + p + 32), Vector256.Load(r + p + 32));
+                        s2 = AvxVnni.MultiplyWideningAndAdd(s2, Vector256.Load(x + p + 64), Vector256.Load(r + p + 64));
+                        s3 = AvxVnni.MultiplyWideningAndAdd(s3, Vector256.Load(x + p + 96), Vector256.Load(r + p + 96));
+                    }
+                    for (; p + 32 <= k; p += 32) s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
+                    c[j] = Vector256.Sum(s0 + s1 + (s2 + s3)) + ScalarDot(x, r, p, k);
+                }
+                return;
+            }
+            for (; j < to; j++) c[j] = ScalarDot(x, pq + (long)j * k, 0, k);
+        }
+    }
+
+    static int ScalarDot(byte* x, sbyte* r, int from, int to)
+    {
+        int s = 0;
+        for (int p = from; p < to; p++) s += x[p] * r[p];
+        return s;
+    }
+
+    /// <summary>ww += x^2, qq += (scale q)^2, ee += (x - scale q)^2 on eight doubles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Squares(Vector512<double> x, Vector512<double> q, Vector512<double> scale, ref Vector512<double> ww, ref Vector512<double> qq,
+        ref Vector512<double> ee)
+    {
+        var sq = q * scale;
+        var e = x - sq;
+        ww = Avx512F.FusedMultiplyAdd(x, x, ww);
+        qq = Avx512F.FusedMultiplyAdd(sq, sq, qq);
+        ee = Avx512F.FusedMultiplyAdd(e, e, ee);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float MaxAbs(float* row, int k)
+    {
+        int p = 0;
+        float max = 0f;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var m = Vector512<float>.Zero;
+            for (; p + 16 <= k; p += 16) m = Vector512.Max(m, Vector512.Abs(Vector512.Load(row + p)));
+            for (int i = 0; i < 16; i++) max = Math.Max(max, m.GetElement(i));
+        }
+        for (; p < k; p++) max = Math.Max(max, Math.Abs(row[p]));
+        return max;
+    }
+
+    /// <summary>
+    /// sqrt(sum) rounded up to a float, inflated to cover the double round-off of a sum of k squares (relative
+    /// k * 2^-53, far below 1e-9 for k &lt;= 65536).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float NormUp(double sumOfSquares, int k)
+    {
+        double value = Math.Sqrt(sumOfSquares) * (1 + 1e-9);
+        float up = (float)value;
+        return up < value ? MathF.BitIncrement(up) : up;
+    }
+}

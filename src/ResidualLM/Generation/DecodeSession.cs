@@ -1,7 +1,7 @@
 // Batch-1 incremental decoding with every buffer allocated once per generation. The prompt (T rows) and then each new
 // token (one row) run through the blocks with the kernels the general model code uses for those rows, in the same order
-// (Gemm for every projection, the norm row kernels, the same activation calls, AttentionKernel over the cache for the
-// prompt and DecodeAttention, its single-query twin, for each token), so logits and tokens are bit for bit those of
+// (Gemm for every projection, the norm row kernels, the same activation calls, AttentionKernel over the cache), so
+// logits and tokens are bit for bit those of
 // LanguageModel.Forward with a KV cache. Only the last prompt position goes through the head, with the arithmetic the
 // full head would use for it; greedy decoding picks tokens with a ScreenedHead. C width, NH heads, HS head size,
 // H hidden width, V vocabulary, T rows fed at once.
@@ -24,7 +24,6 @@ internal sealed class DecodeSession : IDisposable
     readonly ScreenedHead? screen;
     readonly Tensor headWeight;                 // (V, C): the head, or the token table when tied
     readonly int width, heads, headSize, hidden, vocab;
-    readonly float[][] keysTransposed;          // per layer (NH, HS, stride): the cached keys as DecodeAttention reads them
     readonly float[] normed, logits;            // the head input (C) and the full logits when needed (V)
     readonly Rows step;                         // buffers for one row
     Rows? prompt;                               // buffers for a prompt, sized on first use
@@ -36,9 +35,9 @@ internal sealed class DecodeSession : IDisposable
         public readonly float[] X = new float[rows * width], Normed = new float[rows * width], Sublayer = new float[rows * width];
         public readonly float[] Sum = new float[rows * width], Qkv = new float[rows * 3 * width], Attention = new float[rows * width];
         public readonly float[] HiddenA = new float[rows * hidden], HiddenB = new float[rows * hidden];
-        // One row: DecodeAttention's scores (NH * stride). Several: q and the attention output split by head (NH, T, HS),
-        // and the probabilities AttentionKernel writes (NH, T, capacity at most).
-        public readonly float[] Scores = rows == 1 ? new float[heads * DecodeAttention.Stride(capacity)] : new float[heads * rows * capacity];
+        // q and the attention output split by head (NH, T, HS) (one row: the qkv row and the output themselves), and the
+        // probabilities AttentionKernel writes (NH, T, capacity at most).
+        public readonly float[] Scores = new float[heads * rows * capacity];
         public readonly float[] Queries = rows == 1 ? [] : new float[rows * width], HeadOutputs = rows == 1 ? [] : new float[rows * width];
     }
 
@@ -51,9 +50,7 @@ internal sealed class DecodeSession : IDisposable
         headWeight = model.Head?.Weight ?? model.TokenEmbedding.Weight;
         var first = model.Blocks[0].Attention;
         width = first.Width; heads = first.HeadCount; headSize = first.HeadSize; vocab = headWeight.Dim(0);
-        keysTransposed = new float[model.Blocks.Count][];
-        for (int i = 0; i < keysTransposed.Length; i++) keysTransposed[i] = new float[width * DecodeAttention.Stride(capacity)];
-        for (int i = 0; i < keysTransposed.Length; i++) cache.Layer(i).Reserve(1, heads, headSize);
+        for (int i = 0; i < model.Blocks.Count; i++) cache.Layer(i).Reserve(1, heads, headSize);
         normed = new float[width];
         logits = new float[vocab];
         step = new Rows(1, width, hidden, heads, capacity);
@@ -208,15 +205,15 @@ internal sealed class DecodeSession : IDisposable
 
     /// <summary>
     /// Causal self-attention of the new positions: qkv, rotary q and k, append k and v to the cache, attend over every
-    /// cached position (AttentionKernel for several rows, its single-query twin DecodeAttention for one), project.
+    /// cached position with AttentionKernel (as the general path does), project.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Attend(Attention attn, int layer, float[] h, Rows b)
     {
-        int start = cache.Length, rows = b.Count, capacity = cache.Capacity, stride = DecodeAttention.Stride(capacity), keyLength = start + rows;
+        int start = cache.Length, rows = b.Count, capacity = cache.Capacity, keyLength = start + rows;
         var layerCache = cache.Layer(layer);
-        float[] keys = layerCache.Keys, values = layerCache.Values, keysT = keysTransposed[layer];
-        if (rows == 1) DecodeAttention.Prefetch(keysT, values, heads, headSize, start, capacity); // arrives during the qkv product
+        float[] keys = layerCache.Keys, values = layerCache.Values;
+        if (rows == 1) Prefetch(keys, values, start, capacity);                 // arrives while the qkv product streams its weights
         Linear(attn.Qkv, h, b.Qkv, rows);                                        // (T, [q | k | v])
         for (int t = 0; t < rows; t++)
         {
@@ -231,21 +228,15 @@ internal sealed class DecodeSession : IDisposable
             {
                 k.Slice(head * headSize, headSize).CopyTo(keys.AsSpan((head * capacity + pos) * headSize, headSize));
                 v.Slice(head * headSize, headSize).CopyTo(values.AsSpan((head * capacity + pos) * headSize, headSize));
-                for (int d = 0; d < headSize; d++) keysT[(head * headSize + d) * stride + pos] = k[head * headSize + d];
                 if (rows > 1) q.Slice(head * headSize, headSize).CopyTo(b.Queries.AsSpan((head * rows + t) * headSize, headSize)); // (NH, T, HS)
             }
         }
         float scale = 1f / MathF.Sqrt(headSize);
-        if (rows == 1)
-        {
-            DecodeAttention.Forward(b.Qkv.AsSpan(0, width), keysT, values, b.Attention, b.Scores, heads, headSize, keyLength, capacity, scale);
-        }
-        else
-        {
-            AttentionKernel.ForwardCached(b.Queries, keys, values, capacity, b.HeadOutputs, b.Scores.AsSpan(0, heads * rows * keyLength),
-                heads, heads, rows, keyLength, headSize, scale, causal: true);
-            Layout.MergeHeads(b.HeadOutputs, b.Attention, 1, rows, heads, headSize);             // (NH, T, HS) -> (T, C)
-        }
+        // One row: q (NH, 1, HS) is the qkv row's first C floats and the output (NH, 1, HS) is the merged row itself.
+        Span<float> queries = rows == 1 ? b.Qkv.AsSpan(0, width) : b.Queries, outputs = rows == 1 ? b.Attention : b.HeadOutputs;
+        AttentionKernel.ForwardCached(queries, keys, values, capacity, outputs, b.Scores.AsSpan(0, heads * rows * keyLength),
+            heads, heads, rows, keyLength, headSize, scale, causal: true);
+        if (rows > 1) Layout.MergeHeads(b.HeadOutputs, b.Attention, 1, rows, heads, headSize);               // (NH, T, HS) -> (T, C)
         Linear(attn.Proj, b.Attention, b.Sublayer, rows);
     }
 
@@ -273,6 +264,26 @@ internal sealed class DecodeSession : IDisposable
                 var rms = (RmsNorm)norm;
                 Normalization.RmsNormRow(x, rms.Weight.Data, y, rms.Eps, out _);
             }
+        }
+    }
+
+    /// <summary>
+    /// Asks for the cache lines of a layer's cached keys and values (NH, capacity, HS), positions below
+    /// <paramref name="length"/>, without waiting for them: issued before the layer's qkv product, they arrive from memory
+    /// while the weights stream (the weights read since the last token pushed them out of every cache).
+    /// </summary>
+    void Prefetch(float[] keys, float[] values, int length, int capacity)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        unsafe
+        {
+            fixed (float* k = keys, v = values)
+                for (int h = 0; h < heads; h++)
+                    for (long i = (long)h * capacity * headSize, end = i + (long)length * headSize; i < end; i += 16)
+                    {
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch1(k + i);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch1(v + i);
+                    }
         }
     }
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Where the CPU time of an rlm command goes, by kernel family: perf samples (cpu-clock, both threads) grouped by symbol.
+
+Usage: bench/profile.py [--steps N] -- rlm bench train --preset deep-narrow --steps 150
+       bench/profile.py -- rlm bench generate --preset gpt2-124m
+Needs Linux perf (Debian: linux-perf). The .NET JIT writes /tmp/perf-PID.map for symbols (DOTNET_PerfMapEnabled=1;
+W^X is turned off so that perf can resolve JIT code). Model initialisation is included: run enough steps to bury it.
+"""
+import collections, os, re, subprocess, sys, tempfile
+
+GROUPS = [  # (label, regex on the symbol), first match wins
+    ("GEMM micro-kernel", r"GemmKernels::|GemmSmallM::"),
+    ("GEMM packing and blocking", r"GemmPacking::|GemmDriver::|GemmVector::|GemmElements::"),
+    ("attention", r"Attention|DecodeAttention"),
+    ("LayerNorm / RMSNorm", r"Normalization::"),
+    ("GELU and other activations", r"Activations::"),
+    ("softmax / cross-entropy", r"Softmax::"),
+    ("AdamW", r"Optimizer::"),
+    ("screened head / decoding", r"ScreenedHead|QuantizedRows|DecodeSession"),
+    ("element-wise (TensorPrimitives)", r"System\.Numerics\.Tensors"),
+    ("memset / memcpy", r"__mem(set|move|cpy)"),
+    ("initialisation (random weights)", r"Rng::|Tensor::Normal|LanguageModel::Redraw|__cos|__sin|__log|__ieee754"),
+    ("thread pool (spinning, waiting)", r"GemmThreads::|SpinWait|Thread::(Yield|SpinWait|Sleep)|do_sched_yield"),
+    ("graph, tensors, ops bookkeeping", r"ResidualLM\.(Ops|Autograd|Tensors|Nn|Models|Training)"),
+    ("operating system", r"^\[k\]|kernel\.kallsyms"),
+    (".NET runtime and base library (GC helpers, spin waits; no symbols)", r"libcoreclr|System\.Private\.CoreLib|libclrjit"),
+]
+
+
+def main():
+    argv = sys.argv[1:]
+    if "--" not in argv:
+        sys.exit(__doc__)
+    command = argv[argv.index("--") + 1:]
+    data = tempfile.mktemp(suffix=".perf")
+    env = dict(os.environ, DOTNET_PerfMapEnabled="1", DOTNET_EnableWriteXorExecute="0")
+    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", data, "--"] + command, env=env, check=True)
+    report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol", "--stdio"],
+                            capture_output=True, text=True, check=True).stdout
+    os.unlink(data)
+    shares = collections.Counter()
+    for line in report.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(.*?)\s+(\[[.k]\])\s+(.*)", line)
+        if not m:
+            continue
+        share, where = float(m.group(1)), m.group(3) + " " + m.group(4) + " " + m.group(2)
+        label = next((g for g, rx in GROUPS if re.search(rx, where)), "other")
+        shares[label] += share
+    print("| where | share of CPU samples |")
+    print("|---|---:|")
+    for label, share in shares.most_common():
+        print(f"| {label} | {share:.1f}% |")
+
+
+if __name__ == "__main__":
+    main()

@@ -110,11 +110,14 @@ public abstract class Module
 
     /// <summary>
     /// Clears every parameter's gradient; with <paramref name="reuseBuffers"/> the gradient buffers are kept for the
-    /// next backward instead of being left to the GC (old <c>Grad</c> references must then not be read).
+    /// next backward instead of being left to the GC (old <c>Grad</c> references must then not be read), and the
+    /// buffer pool grows if the step just finished handed back more than it could keep (a training loop calls this
+    /// once per step: the step's whole working set is then reused, not reallocated).
     /// </summary>
     public void ZeroGrad(bool reuseBuffers)
     {
         foreach (var (_, t) in NamedParameters()) t.ZeroGrad(reuseBuffers);
+        if (reuseBuffers) Tensors.BufferPool.FitWorkingSet();
     }
 
     /// <summary>Switches this module and all descendants to training mode (dropout on). Returns this.</summary>

@@ -30,7 +30,7 @@ public static partial class Ops
         {
             // Re-weight with the dropout mask: out = (P * mask / (1 - p)) v, recomputed from the kept weights.
             if (rng is null) throw new ArgumentException("attention dropout needs an Rng");
-            applied = new float[probabilities.Length];
+            applied = BufferPool.Rent(probabilities.Length, clear: false);             // every element written below
             float keep = 1f / (1f - dropout);
             for (int i = 0; i < applied.Length; i++) applied[i] = rng.NextFloat() < dropout ? 0f : probabilities[i] * keep;
             Gemm.MultiplyBatched(applied, v.Data, y.Data, batch * heads, tq, tk, hs);
@@ -38,6 +38,7 @@ public static partial class Ops
         if (!Graph.ShouldRecord([q, k, v]))
         {
             BufferPool.Return(probabilities);
+            if (applied is not null) BufferPool.Return(applied);
             return y;
         }
         return Graph.Record(y, [q, k, v], () =>
@@ -49,6 +50,7 @@ public static partial class Ops
                 batch * heads, tq, tk, hs, scale);
             // A closure runs at most once (the graph is released after backward), so its scratch can be reused.
             BufferPool.Return(probabilities);
+            if (applied is not null) BufferPool.Return(applied);
         });
     }
 

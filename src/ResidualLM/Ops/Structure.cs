@@ -153,16 +153,24 @@ public static partial class Ops
     {
         if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1)");
         if (!training || p == 0f) return x;
-        var scale = new float[x.Size];
+        // The mask (0 or 1/(1-p) per element) is pooled scratch, every element written; backward hands it back.
+        var scale = BufferPool.Rent(x.Size, clear: false);
         float keep = 1f / (1f - p);
-        for (int i = 0; i < scale.Length; i++) scale[i] = rng.NextFloat() < p ? 0f : keep;
+        for (int i = 0; i < x.Size; i++) scale[i] = rng.NextFloat() < p ? 0f : keep;
         var y = NewLike(x);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data, scale, y.Data);
-        if (!Graph.ShouldRecord(x)) return y;
+        var mask = scale.AsSpan(0, x.Size);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data, mask, y.Data);
+        if (!Graph.ShouldRecord(x))
+        {
+            BufferPool.Return(scale);
+            return y;
+        }
         return Graph.Record(y, [x], () =>
         {
-            var dx = x.GradOrZeros().Data;
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(y.Grad!.Data, scale, dx, dx);
+            float[] dx = x.GradBuffer(out bool accumulate);
+            if (accumulate) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(y.Grad!.Data, scale.AsSpan(0, x.Size), dx, dx);
+            else System.Numerics.Tensors.TensorPrimitives.Multiply(y.Grad!.Data, scale.AsSpan(0, x.Size), dx);
+            BufferPool.Return(scale);   // a closure runs at most once
         });
     }
 }

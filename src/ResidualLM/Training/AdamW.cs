@@ -123,14 +123,20 @@ public sealed class AdamW
     }
 
     /// <summary>A copy of the state (step count and moments by name).</summary>
-    public AdamWState GetState() => new()
+    public AdamWState GetState() => GetState(copy: true);
+
+    /// <summary>
+    /// The state; with <paramref name="copy"/> false the moments are the optimizer's own arrays, valid until the next
+    /// <see cref="Step"/> (a checkpoint written between steps needs no copy of two model-sized arrays).
+    /// </summary>
+    public AdamWState GetState(bool copy) => new()
     {
         Step = StepCount,
-        FirstMoment = slots.ToDictionary(s => s.Name, s => (float[])s.M.Clone()),
-        SecondMoment = slots.ToDictionary(s => s.Name, s => (float[])s.V.Clone()),
+        FirstMoment = slots.ToDictionary(s => s.Name, s => copy ? (float[])s.M.Clone() : s.M),
+        SecondMoment = slots.ToDictionary(s => s.Name, s => copy ? (float[])s.V.Clone() : s.V),
     };
 
-    /// <summary>Restores a state saved by <see cref="GetState"/>; every parameter must be present with its size.</summary>
+    /// <summary>Restores a state saved by <see cref="GetState(bool)"/>; every parameter must be present with its size.</summary>
     public void LoadState(AdamWState state)
     {
         foreach (var slot in slots)

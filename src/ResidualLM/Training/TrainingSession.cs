@@ -271,7 +271,7 @@ public sealed class TrainingSession
         {
             ModelFiles.Save(folder, Model);
             Tokenizer.Save(Path.Combine(folder, "tokenizer"));
-            var adam = Trainer.Optimizer.GetState();
+            var adam = Trainer.Optimizer.GetState(copy: false);   // written now, before the next step changes it
             var tensors = new List<(string, int[], ReadOnlyMemory<float>)>();
             foreach (var (name, m) in adam.FirstMoment) tensors.Add(("m." + name, [m.Length], m));
             foreach (var (name, v) in adam.SecondMoment) tensors.Add(("v." + name, [v.Length], v));

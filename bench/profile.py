@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Where the CPU time of an rlm command goes, by kernel family: perf samples (cpu-clock, both threads) grouped by symbol.
 
-Usage: bench/profile.py [--steps N] -- rlm bench train --preset deep-narrow --steps 150
-       bench/profile.py -- rlm bench generate --preset gpt2-124m
+Usage: bench/profile.py [--delay MS] -- rlm bench train --preset deep-narrow --steps 150
+       bench/profile.py --delay 8000 -- rlm bench generate --preset gpt2-124m --reps 10
 Needs Linux perf (Debian: linux-perf). The .NET JIT writes /tmp/perf-PID.map for symbols (DOTNET_PerfMapEnabled=1;
-W^X is turned off so that perf can resolve JIT code). Model initialisation is included: run enough steps to bury it.
+W^X is turned off so that perf can resolve JIT code). --delay skips the first MS milliseconds (model initialisation:
+about 6 s for gpt2-124m); otherwise run enough steps to bury it.
 """
 import collections, os, re, subprocess, sys, tempfile
 
 GROUPS = [  # (label, regex on the symbol), first match wins
-    ("GEMM micro-kernel", r"GemmKernels::|GemmSmallM::"),
-    ("GEMM packing and blocking", r"GemmPacking::|GemmDriver::|GemmVector::|GemmElements::"),
+    ("GEMM micro-kernel", r"GemmKernels::"),
+    ("matrix-vector and few-row products (weights streamed once)", r"GemmVector::|GemmSmallM::|GemmElements::"),
+    ("GEMM packing and blocking", r"GemmPacking::|GemmDriver::"),
     ("attention", r"Attention|DecodeAttention"),
     ("LayerNorm / RMSNorm", r"Normalization::"),
     ("GELU and other activations", r"Activations::"),
@@ -32,9 +34,11 @@ def main():
     if "--" not in argv:
         sys.exit(__doc__)
     command = argv[argv.index("--") + 1:]
+    options = argv[:argv.index("--")]
+    delay = options[options.index("--delay") + 1] if "--delay" in options else "0"
     data = tempfile.mktemp(suffix=".perf")
     env = dict(os.environ, DOTNET_PerfMapEnabled="1", DOTNET_EnableWriteXorExecute="0")
-    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-o", data, "--"] + command, env=env, check=True)
+    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-D", delay, "-o", data, "--"] + command, env=env, check=True)
     report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol", "--stdio"],
                             capture_output=True, text=True, check=True).stdout
     os.unlink(data)

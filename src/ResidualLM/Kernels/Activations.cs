@@ -31,7 +31,7 @@ public static class Activations
                 for (; i <= n - 16; i += 16)
                 {
                     var v = Vector512.Load(px + i);
-                    var e = SimdMath.Exp(v * Vector512.FusedMultiplyAdd(k3, v * v, k1));          // exp(-2u)
+                    var e = SimdMath.Exp(v * VectorIsa.MultiplyAdd(k3, v * v, k1));          // exp(-2u)
                     (v / (Vector512<float>.One + e)).Store(py + i);
                 }
             }
@@ -41,14 +41,14 @@ public static class Activations
                 for (; i <= n - 8; i += 8)
                 {
                     var v = Vector256.Load(px + i);
-                    var e = SimdMath.Exp(v * Vector256.FusedMultiplyAdd(k3, v * v, k1));
+                    var e = SimdMath.Exp(v * VectorIsa.MultiplyAdd(k3, v * v, k1));
                     (v / (Vector256<float>.One + e)).Store(py + i);
                 }
             }
             for (; i < n; i++)
             {
                 float v = px[i];
-                py[i] = v / (1f + SimdMath.Exp(v * MathF.FusedMultiplyAdd(-2f * GeluScale * GeluCubic, v * v, -2f * GeluScale)));
+                py[i] = v / (1f + SimdMath.Exp(v * VectorIsa.MultiplyAdd(-2f * GeluScale * GeluCubic, v * v, -2f * GeluScale)));
             }
         }
     }
@@ -79,11 +79,11 @@ public static class Activations
                 {
                     var v = Vector512.Load(px + i);
                     var v2 = v * v;
-                    var e = SimdMath.Exp(Vector512.Min(v * Vector512.FusedMultiplyAdd(k3, v2, k1), cap));
+                    var e = SimdMath.Exp(Vector512.Min(v * VectorIsa.MultiplyAdd(k3, v2, k1), cap));
                     var sig = Vector512<float>.One / (Vector512<float>.One + e);
-                    var local = sig * Vector512.FusedMultiplyAdd(v * e * sig, Vector512.FusedMultiplyAdd(d3, v2, d1), Vector512<float>.One);
+                    var local = sig * VectorIsa.MultiplyAdd(v * e * sig, VectorIsa.MultiplyAdd(d3, v2, d1), Vector512<float>.One);
                     var g = Vector512.Load(pg + i);
-                    (accumulate ? Vector512.FusedMultiplyAdd(local, g, Vector512.Load(pdx + i)) : local * g).Store(pdx + i);
+                    (accumulate ? VectorIsa.MultiplyAdd(local, g, Vector512.Load(pdx + i)) : local * g).Store(pdx + i);
                 }
             }
             else if (Vector256.IsHardwareAccelerated)
@@ -94,20 +94,20 @@ public static class Activations
                 {
                     var v = Vector256.Load(px + i);
                     var v2 = v * v;
-                    var e = SimdMath.Exp(Vector256.Min(v * Vector256.FusedMultiplyAdd(k3, v2, k1), cap));
+                    var e = SimdMath.Exp(Vector256.Min(v * VectorIsa.MultiplyAdd(k3, v2, k1), cap));
                     var sig = Vector256<float>.One / (Vector256<float>.One + e);
-                    var local = sig * Vector256.FusedMultiplyAdd(v * e * sig, Vector256.FusedMultiplyAdd(d3, v2, d1), Vector256<float>.One);
+                    var local = sig * VectorIsa.MultiplyAdd(v * e * sig, VectorIsa.MultiplyAdd(d3, v2, d1), Vector256<float>.One);
                     var g = Vector256.Load(pg + i);
-                    (accumulate ? Vector256.FusedMultiplyAdd(local, g, Vector256.Load(pdx + i)) : local * g).Store(pdx + i);
+                    (accumulate ? VectorIsa.MultiplyAdd(local, g, Vector256.Load(pdx + i)) : local * g).Store(pdx + i);
                 }
             }
             for (; i < n; i++)
             {
                 float v = px[i], v2 = v * v;
-                float e = SimdMath.Exp(MathF.Min(v * MathF.FusedMultiplyAdd(-2f * GeluScale * GeluCubic, v2, -2f * GeluScale), MaxExponent));
+                float e = SimdMath.Exp(MathF.Min(v * VectorIsa.MultiplyAdd(-2f * GeluScale * GeluCubic, v2, -2f * GeluScale), MaxExponent));
                 float sig = 1f / (1f + e);
-                float local = sig * MathF.FusedMultiplyAdd(v * e * sig, MathF.FusedMultiplyAdd(2f * GeluScale * 3f * GeluCubic, v2, 2f * GeluScale), 1f);
-                pdx[i] = accumulate ? MathF.FusedMultiplyAdd(local, pg[i], pdx[i]) : local * pg[i];
+                float local = sig * VectorIsa.MultiplyAdd(v * e * sig, VectorIsa.MultiplyAdd(2f * GeluScale * 3f * GeluCubic, v2, 2f * GeluScale), 1f);
+                pdx[i] = accumulate ? VectorIsa.MultiplyAdd(local, pg[i], pdx[i]) : local * pg[i];
             }
         }
     }

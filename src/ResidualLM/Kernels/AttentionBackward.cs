@@ -160,7 +160,7 @@ static unsafe class AttentionBackward
             float* d = ds + r * stride, pr = p + r * pRow;
             var dot = dots[r];
             for (int t = 0; t < 16 * tiles; t += 16)
-                Vector512.FusedMultiplyAdd(-Vector512.Load(pr + t), dot, Vector512.Load(d + t)).Store(d + t);
+                VectorIsa.MultiplyAdd(-Vector512.Load(pr + t), dot, Vector512.Load(d + t)).Store(d + t);
         }
     }
 

@@ -38,14 +38,14 @@ static unsafe class AttentionTiles
         {
             var b0 = Vector512.Load(bT);
             var b1 = Vector512.Load(bT + 16);
-            var x = Vector512.Create(a0[d]); c0a = Vector512.FusedMultiplyAdd(x, b0, c0a); c0b = Vector512.FusedMultiplyAdd(x, b1, c0b);
-            x = Vector512.Create(a1[d]); c1a = Vector512.FusedMultiplyAdd(x, b0, c1a); c1b = Vector512.FusedMultiplyAdd(x, b1, c1b);
-            x = Vector512.Create(a2[d]); c2a = Vector512.FusedMultiplyAdd(x, b0, c2a); c2b = Vector512.FusedMultiplyAdd(x, b1, c2b);
-            x = Vector512.Create(a3[d]); c3a = Vector512.FusedMultiplyAdd(x, b0, c3a); c3b = Vector512.FusedMultiplyAdd(x, b1, c3b);
-            x = Vector512.Create(a4[d]); c4a = Vector512.FusedMultiplyAdd(x, b0, c4a); c4b = Vector512.FusedMultiplyAdd(x, b1, c4b);
-            x = Vector512.Create(a5[d]); c5a = Vector512.FusedMultiplyAdd(x, b0, c5a); c5b = Vector512.FusedMultiplyAdd(x, b1, c5b);
-            x = Vector512.Create(a6[d]); c6a = Vector512.FusedMultiplyAdd(x, b0, c6a); c6b = Vector512.FusedMultiplyAdd(x, b1, c6b);
-            x = Vector512.Create(a7[d]); c7a = Vector512.FusedMultiplyAdd(x, b0, c7a); c7b = Vector512.FusedMultiplyAdd(x, b1, c7b);
+            var x = Vector512.Create(a0[d]); c0a = VectorIsa.MultiplyAdd(x, b0, c0a); c0b = VectorIsa.MultiplyAdd(x, b1, c0b);
+            x = Vector512.Create(a1[d]); c1a = VectorIsa.MultiplyAdd(x, b0, c1a); c1b = VectorIsa.MultiplyAdd(x, b1, c1b);
+            x = Vector512.Create(a2[d]); c2a = VectorIsa.MultiplyAdd(x, b0, c2a); c2b = VectorIsa.MultiplyAdd(x, b1, c2b);
+            x = Vector512.Create(a3[d]); c3a = VectorIsa.MultiplyAdd(x, b0, c3a); c3b = VectorIsa.MultiplyAdd(x, b1, c3b);
+            x = Vector512.Create(a4[d]); c4a = VectorIsa.MultiplyAdd(x, b0, c4a); c4b = VectorIsa.MultiplyAdd(x, b1, c4b);
+            x = Vector512.Create(a5[d]); c5a = VectorIsa.MultiplyAdd(x, b0, c5a); c5b = VectorIsa.MultiplyAdd(x, b1, c5b);
+            x = Vector512.Create(a6[d]); c6a = VectorIsa.MultiplyAdd(x, b0, c6a); c6b = VectorIsa.MultiplyAdd(x, b1, c6b);
+            x = Vector512.Create(a7[d]); c7a = VectorIsa.MultiplyAdd(x, b0, c7a); c7b = VectorIsa.MultiplyAdd(x, b1, c7b);
         }
         c0a.Store(s); c0b.Store(s + 16); s += sStride;
         c1a.Store(s); c1b.Store(s + 16); s += sStride;
@@ -66,14 +66,14 @@ static unsafe class AttentionTiles
         for (nint d = 0; d < depth; d++, bT += bStride)
         {
             var b = Vector512.Load(bT);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[d]), b, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[d]), b, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[d]), b, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[d]), b, c3);
-            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[d]), b, c4);
-            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[d]), b, c5);
-            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[d]), b, c6);
-            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[d]), b, c7);
+            c0 = VectorIsa.MultiplyAdd(Vector512.Create(a0[d]), b, c0);
+            c1 = VectorIsa.MultiplyAdd(Vector512.Create(a1[d]), b, c1);
+            c2 = VectorIsa.MultiplyAdd(Vector512.Create(a2[d]), b, c2);
+            c3 = VectorIsa.MultiplyAdd(Vector512.Create(a3[d]), b, c3);
+            c4 = VectorIsa.MultiplyAdd(Vector512.Create(a4[d]), b, c4);
+            c5 = VectorIsa.MultiplyAdd(Vector512.Create(a5[d]), b, c5);
+            c6 = VectorIsa.MultiplyAdd(Vector512.Create(a6[d]), b, c6);
+            c7 = VectorIsa.MultiplyAdd(Vector512.Create(a7[d]), b, c7);
         }
         c0.Store(s); c1.Store(s + sStride); c2.Store(s + 2 * sStride); c3.Store(s + 3 * sStride);
         c4.Store(s + 4 * sStride); c5.Store(s + 5 * sStride); c6.Store(s + 6 * sStride); c7.Store(s + 7 * sStride);
@@ -110,26 +110,26 @@ static unsafe class AttentionTiles
         {
             var x = Vector512.Load(b);
             var y = Vector512.Load(b + bStride);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[at]), x, c0); d0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[next]), y, d0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[at]), x, c1); d1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[next]), y, d1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[at]), x, c2); d2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[next]), y, d2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[at]), x, c3); d3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[next]), y, d3);
-            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(w4[at]), x, c4); d4 = Vector512.FusedMultiplyAdd(Vector512.Create(w4[next]), y, d4);
-            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(w5[at]), x, c5); d5 = Vector512.FusedMultiplyAdd(Vector512.Create(w5[next]), y, d5);
-            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(w6[at]), x, c6); d6 = Vector512.FusedMultiplyAdd(Vector512.Create(w6[next]), y, d6);
-            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(w7[at]), x, c7); d7 = Vector512.FusedMultiplyAdd(Vector512.Create(w7[next]), y, d7);
+            c0 = VectorIsa.MultiplyAdd(Vector512.Create(w0[at]), x, c0); d0 = VectorIsa.MultiplyAdd(Vector512.Create(w0[next]), y, d0);
+            c1 = VectorIsa.MultiplyAdd(Vector512.Create(w1[at]), x, c1); d1 = VectorIsa.MultiplyAdd(Vector512.Create(w1[next]), y, d1);
+            c2 = VectorIsa.MultiplyAdd(Vector512.Create(w2[at]), x, c2); d2 = VectorIsa.MultiplyAdd(Vector512.Create(w2[next]), y, d2);
+            c3 = VectorIsa.MultiplyAdd(Vector512.Create(w3[at]), x, c3); d3 = VectorIsa.MultiplyAdd(Vector512.Create(w3[next]), y, d3);
+            c4 = VectorIsa.MultiplyAdd(Vector512.Create(w4[at]), x, c4); d4 = VectorIsa.MultiplyAdd(Vector512.Create(w4[next]), y, d4);
+            c5 = VectorIsa.MultiplyAdd(Vector512.Create(w5[at]), x, c5); d5 = VectorIsa.MultiplyAdd(Vector512.Create(w5[next]), y, d5);
+            c6 = VectorIsa.MultiplyAdd(Vector512.Create(w6[at]), x, c6); d6 = VectorIsa.MultiplyAdd(Vector512.Create(w6[next]), y, d6);
+            c7 = VectorIsa.MultiplyAdd(Vector512.Create(w7[at]), x, c7); d7 = VectorIsa.MultiplyAdd(Vector512.Create(w7[next]), y, d7);
         }
         if (t < count)
         {
             var x = Vector512.Load(b);
-            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[at]), x, c0);
-            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[at]), x, c1);
-            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[at]), x, c2);
-            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[at]), x, c3);
-            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(w4[at]), x, c4);
-            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(w5[at]), x, c5);
-            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(w6[at]), x, c6);
-            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(w7[at]), x, c7);
+            c0 = VectorIsa.MultiplyAdd(Vector512.Create(w0[at]), x, c0);
+            c1 = VectorIsa.MultiplyAdd(Vector512.Create(w1[at]), x, c1);
+            c2 = VectorIsa.MultiplyAdd(Vector512.Create(w2[at]), x, c2);
+            c3 = VectorIsa.MultiplyAdd(Vector512.Create(w3[at]), x, c3);
+            c4 = VectorIsa.MultiplyAdd(Vector512.Create(w4[at]), x, c4);
+            c5 = VectorIsa.MultiplyAdd(Vector512.Create(w5[at]), x, c5);
+            c6 = VectorIsa.MultiplyAdd(Vector512.Create(w6[at]), x, c6);
+            c7 = VectorIsa.MultiplyAdd(Vector512.Create(w7[at]), x, c7);
         }
         Put(c0 + d0, o, accumulate);
         if (rows > 1) Put(c1 + d1, o + oStride, accumulate);
@@ -153,14 +153,14 @@ static unsafe class AttentionTiles
         {
             var xa = Vector512.Load(b);
             var xb = Vector512.Load(b + 16);
-            var y = Vector512.Create(w0[at]); c0a = Vector512.FusedMultiplyAdd(y, xa, c0a); c0b = Vector512.FusedMultiplyAdd(y, xb, c0b);
-            y = Vector512.Create(w1[at]); c1a = Vector512.FusedMultiplyAdd(y, xa, c1a); c1b = Vector512.FusedMultiplyAdd(y, xb, c1b);
-            y = Vector512.Create(w2[at]); c2a = Vector512.FusedMultiplyAdd(y, xa, c2a); c2b = Vector512.FusedMultiplyAdd(y, xb, c2b);
-            y = Vector512.Create(w3[at]); c3a = Vector512.FusedMultiplyAdd(y, xa, c3a); c3b = Vector512.FusedMultiplyAdd(y, xb, c3b);
-            y = Vector512.Create(w4[at]); c4a = Vector512.FusedMultiplyAdd(y, xa, c4a); c4b = Vector512.FusedMultiplyAdd(y, xb, c4b);
-            y = Vector512.Create(w5[at]); c5a = Vector512.FusedMultiplyAdd(y, xa, c5a); c5b = Vector512.FusedMultiplyAdd(y, xb, c5b);
-            y = Vector512.Create(w6[at]); c6a = Vector512.FusedMultiplyAdd(y, xa, c6a); c6b = Vector512.FusedMultiplyAdd(y, xb, c6b);
-            y = Vector512.Create(w7[at]); c7a = Vector512.FusedMultiplyAdd(y, xa, c7a); c7b = Vector512.FusedMultiplyAdd(y, xb, c7b);
+            var y = Vector512.Create(w0[at]); c0a = VectorIsa.MultiplyAdd(y, xa, c0a); c0b = VectorIsa.MultiplyAdd(y, xb, c0b);
+            y = Vector512.Create(w1[at]); c1a = VectorIsa.MultiplyAdd(y, xa, c1a); c1b = VectorIsa.MultiplyAdd(y, xb, c1b);
+            y = Vector512.Create(w2[at]); c2a = VectorIsa.MultiplyAdd(y, xa, c2a); c2b = VectorIsa.MultiplyAdd(y, xb, c2b);
+            y = Vector512.Create(w3[at]); c3a = VectorIsa.MultiplyAdd(y, xa, c3a); c3b = VectorIsa.MultiplyAdd(y, xb, c3b);
+            y = Vector512.Create(w4[at]); c4a = VectorIsa.MultiplyAdd(y, xa, c4a); c4b = VectorIsa.MultiplyAdd(y, xb, c4b);
+            y = Vector512.Create(w5[at]); c5a = VectorIsa.MultiplyAdd(y, xa, c5a); c5b = VectorIsa.MultiplyAdd(y, xb, c5b);
+            y = Vector512.Create(w6[at]); c6a = VectorIsa.MultiplyAdd(y, xa, c6a); c6b = VectorIsa.MultiplyAdd(y, xb, c6b);
+            y = Vector512.Create(w7[at]); c7a = VectorIsa.MultiplyAdd(y, xa, c7a); c7b = VectorIsa.MultiplyAdd(y, xb, c7b);
         }
         Put(c0a, o, accumulate); Put(c0b, o + 16, accumulate);
         if (rows > 1) { Put(c1a, o + oStride, accumulate); Put(c1b, o + oStride + 16, accumulate); }
@@ -186,13 +186,13 @@ static unsafe class AttentionTiles
             var x2 = Vector512.Load(b + 32);
             var x3 = Vector512.Load(b + 48);
             var y = Vector512.Create(w0[at]);
-            c00 = Vector512.FusedMultiplyAdd(y, x0, c00); c01 = Vector512.FusedMultiplyAdd(y, x1, c01); c02 = Vector512.FusedMultiplyAdd(y, x2, c02); c03 = Vector512.FusedMultiplyAdd(y, x3, c03);
+            c00 = VectorIsa.MultiplyAdd(y, x0, c00); c01 = VectorIsa.MultiplyAdd(y, x1, c01); c02 = VectorIsa.MultiplyAdd(y, x2, c02); c03 = VectorIsa.MultiplyAdd(y, x3, c03);
             y = Vector512.Create(w1[at]);
-            c10 = Vector512.FusedMultiplyAdd(y, x0, c10); c11 = Vector512.FusedMultiplyAdd(y, x1, c11); c12 = Vector512.FusedMultiplyAdd(y, x2, c12); c13 = Vector512.FusedMultiplyAdd(y, x3, c13);
+            c10 = VectorIsa.MultiplyAdd(y, x0, c10); c11 = VectorIsa.MultiplyAdd(y, x1, c11); c12 = VectorIsa.MultiplyAdd(y, x2, c12); c13 = VectorIsa.MultiplyAdd(y, x3, c13);
             y = Vector512.Create(w2[at]);
-            c20 = Vector512.FusedMultiplyAdd(y, x0, c20); c21 = Vector512.FusedMultiplyAdd(y, x1, c21); c22 = Vector512.FusedMultiplyAdd(y, x2, c22); c23 = Vector512.FusedMultiplyAdd(y, x3, c23);
+            c20 = VectorIsa.MultiplyAdd(y, x0, c20); c21 = VectorIsa.MultiplyAdd(y, x1, c21); c22 = VectorIsa.MultiplyAdd(y, x2, c22); c23 = VectorIsa.MultiplyAdd(y, x3, c23);
             y = Vector512.Create(w3[at]);
-            c30 = Vector512.FusedMultiplyAdd(y, x0, c30); c31 = Vector512.FusedMultiplyAdd(y, x1, c31); c32 = Vector512.FusedMultiplyAdd(y, x2, c32); c33 = Vector512.FusedMultiplyAdd(y, x3, c33);
+            c30 = VectorIsa.MultiplyAdd(y, x0, c30); c31 = VectorIsa.MultiplyAdd(y, x1, c31); c32 = VectorIsa.MultiplyAdd(y, x2, c32); c33 = VectorIsa.MultiplyAdd(y, x3, c33);
         }
         Put(c00, o, accumulate); Put(c01, o + 16, accumulate); Put(c02, o + 32, accumulate); Put(c03, o + 48, accumulate);
         if (rows > 1) { o += oStride; Put(c10, o, accumulate); Put(c11, o + 16, accumulate); Put(c12, o + 32, accumulate); Put(c13, o + 48, accumulate); }

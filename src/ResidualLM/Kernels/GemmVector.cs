@@ -70,10 +70,10 @@ static unsafe class GemmVector
                 Vector256<float> x0 = Vector256.Create(x[p]), x1 = Vector256.Create(x[p + 1]), x2 = Vector256.Create(x[p + 2]), x3 = Vector256.Create(x[p + 3]);
                 for (; j + 8 <= j1; j += 8)
                 {
-                    Vector256<float> s = Vector256.FusedMultiplyAdd(x0, Vector256.Load(r0 + j), Vector256.Load(c + j));
-                    s = Vector256.FusedMultiplyAdd(x1, Vector256.Load(r1 + j), s);
-                    s = Vector256.FusedMultiplyAdd(x2, Vector256.Load(r2 + j), s);
-                    Vector256.Store(Vector256.FusedMultiplyAdd(x3, Vector256.Load(r3 + j), s), c + j);
+                    Vector256<float> s = VectorIsa.MultiplyAdd(x0, Vector256.Load(r0 + j), Vector256.Load(c + j));
+                    s = VectorIsa.MultiplyAdd(x1, Vector256.Load(r1 + j), s);
+                    s = VectorIsa.MultiplyAdd(x2, Vector256.Load(r2 + j), s);
+                    Vector256.Store(VectorIsa.MultiplyAdd(x3, Vector256.Load(r3 + j), s), c + j);
                 }
             }
             for (; j < j1; j++) c[j] += x[p] * r0[j] + x[p + 1] * r1[j] + x[p + 2] * r2[j] + x[p + 3] * r3[j];
@@ -124,7 +124,7 @@ static unsafe class GemmVector
             if (Vector256.IsHardwareAccelerated)
             {
                 Vector256<float> s = default;
-                for (; p + 8 <= k; p += 8) s = Vector256.FusedMultiplyAdd(Vector256.Load(x + p), Vector256.Load(r + p), s);
+                for (; p + 8 <= k; p += 8) s = VectorIsa.MultiplyAdd(Vector256.Load(x + p), Vector256.Load(r + p), s);
                 t = Vector256.Sum(s);
             }
             for (; p < k; p++) t += x[p] * r[p];
@@ -156,7 +156,7 @@ static unsafe class GemmVector
         if (Vector256.IsHardwareAccelerated)
         {
             Vector256<float> s = default;
-            for (; p + 8 <= k; p += 8) s = Vector256.FusedMultiplyAdd(Vector256.Load(x + p), Vector256.Load(r + p), s);
+            for (; p + 8 <= k; p += 8) s = VectorIsa.MultiplyAdd(Vector256.Load(x + p), Vector256.Load(r + p), s);
             t = Vector256.Sum(s);
         }
         for (; p < k; p++) t += x[p] * r[p];

@@ -146,7 +146,7 @@ public static unsafe class Normalization
             for (; c <= cols - 16; c += 16)
             {
                 var xhat = (Vector512.Load(x + c) - vm) * vs;
-                var v = b is null ? xhat * Vector512.Load(w + c) : Vector512.FusedMultiplyAdd(xhat, Vector512.Load(w + c), Vector512.Load(b + c));
+                var v = b is null ? xhat * Vector512.Load(w + c) : VectorIsa.MultiplyAdd(xhat, Vector512.Load(w + c), Vector512.Load(b + c));
                 v.Store(y + c);
             }
         }
@@ -156,14 +156,14 @@ public static unsafe class Normalization
             for (; c <= cols - 8; c += 8)
             {
                 var xhat = (Vector256.Load(x + c) - vm) * vs;
-                var v = b is null ? xhat * Vector256.Load(w + c) : Vector256.FusedMultiplyAdd(xhat, Vector256.Load(w + c), Vector256.Load(b + c));
+                var v = b is null ? xhat * Vector256.Load(w + c) : VectorIsa.MultiplyAdd(xhat, Vector256.Load(w + c), Vector256.Load(b + c));
                 v.Store(y + c);
             }
         }
         for (; c < cols; c++)
         {
             float xhat = (x[c] - m) * s;
-            y[c] = b is null ? xhat * w[c] : MathF.FusedMultiplyAdd(xhat, w[c], b[c]);
+            y[c] = b is null ? xhat * w[c] : VectorIsa.MultiplyAdd(xhat, w[c], b[c]);
         }
     }
 
@@ -185,8 +185,8 @@ public static unsafe class Normalization
                 var xhat = (Vector512.Load(x + c) - vm) * vs;
                 var g = d * Vector512.Load(w + c);
                 accG += g;
-                accGX = Vector512.FusedMultiplyAdd(g, xhat, accGX);
-                Vector512.FusedMultiplyAdd(d, xhat, Vector512.Load(dw + c)).Store(dw + c);
+                accGX = VectorIsa.MultiplyAdd(g, xhat, accGX);
+                VectorIsa.MultiplyAdd(d, xhat, Vector512.Load(dw + c)).Store(dw + c);
                 (Vector512.Load(db + c) + d).Store(db + c);
             }
             sumG = Vector512.Sum(accG); sumGX = Vector512.Sum(accGX);
@@ -200,8 +200,8 @@ public static unsafe class Normalization
                 var xhat = (Vector256.Load(x + c) - vm) * vs;
                 var g = d * Vector256.Load(w + c);
                 accG += g;
-                accGX = Vector256.FusedMultiplyAdd(g, xhat, accGX);
-                Vector256.FusedMultiplyAdd(d, xhat, Vector256.Load(dw + c)).Store(dw + c);
+                accGX = VectorIsa.MultiplyAdd(g, xhat, accGX);
+                VectorIsa.MultiplyAdd(d, xhat, Vector256.Load(dw + c)).Store(dw + c);
                 (Vector256.Load(db + c) + d).Store(db + c);
             }
             sumG = Vector256.Sum(accG); sumGX = Vector256.Sum(accGX);
@@ -210,8 +210,8 @@ public static unsafe class Normalization
         {
             float xhat = (x[t] - m) * s, g = dy[t] * w[t];
             sumG += g;
-            sumGX = MathF.FusedMultiplyAdd(g, xhat, sumGX);
-            dw[t] = MathF.FusedMultiplyAdd(dy[t], xhat, dw[t]);
+            sumGX = VectorIsa.MultiplyAdd(g, xhat, sumGX);
+            dw[t] = VectorIsa.MultiplyAdd(dy[t], xhat, dw[t]);
             db[t] += dy[t];
         }
         float meanG = layerNorm ? sumG / cols : 0f, meanGX = sumGX / cols;
@@ -224,7 +224,7 @@ public static unsafe class Normalization
                 var xhat = (Vector512.Load(x + c) - vm) * vs;
                 var g = Vector512.Load(dy + c) * Vector512.Load(w + c);
                 var d = g - vg - xhat * vgx;
-                (accumulate ? Vector512.FusedMultiplyAdd(vs, d, Vector512.Load(dx + c)) : vs * d).Store(dx + c);
+                (accumulate ? VectorIsa.MultiplyAdd(vs, d, Vector512.Load(dx + c)) : vs * d).Store(dx + c);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -235,13 +235,13 @@ public static unsafe class Normalization
                 var xhat = (Vector256.Load(x + c) - vm) * vs;
                 var g = Vector256.Load(dy + c) * Vector256.Load(w + c);
                 var d = g - vg - xhat * vgx;
-                (accumulate ? Vector256.FusedMultiplyAdd(vs, d, Vector256.Load(dx + c)) : vs * d).Store(dx + c);
+                (accumulate ? VectorIsa.MultiplyAdd(vs, d, Vector256.Load(dx + c)) : vs * d).Store(dx + c);
             }
         }
         for (; c < cols; c++)
         {
             float xhat = (x[c] - m) * s, g = dy[c] * w[c];
-            dx[c] = accumulate ? MathF.FusedMultiplyAdd(s, g - meanG - xhat * meanGX, dx[c]) : s * (g - meanG - xhat * meanGX);
+            dx[c] = accumulate ? VectorIsa.MultiplyAdd(s, g - meanG - xhat * meanGX, dx[c]) : s * (g - meanG - xhat * meanGX);
         }
     }
 
@@ -281,9 +281,9 @@ public static unsafe class Normalization
             for (; c <= n - 32; c += 32)
             {
                 var d0 = Vector512.Load(x + c) - vm; var d1 = Vector512.Load(x + c + 16) - vm;
-                a0 = Vector512.FusedMultiplyAdd(d0, d0, a0); a1 = Vector512.FusedMultiplyAdd(d1, d1, a1);
+                a0 = VectorIsa.MultiplyAdd(d0, d0, a0); a1 = VectorIsa.MultiplyAdd(d1, d1, a1);
             }
-            if (c <= n - 16) { var d = Vector512.Load(x + c) - vm; a0 = Vector512.FusedMultiplyAdd(d, d, a0); c += 16; }
+            if (c <= n - 16) { var d = Vector512.Load(x + c) - vm; a0 = VectorIsa.MultiplyAdd(d, d, a0); c += 16; }
             sum = Vector512.Sum(a0 + a1);
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -292,12 +292,12 @@ public static unsafe class Normalization
             for (; c <= n - 16; c += 16)
             {
                 var d0 = Vector256.Load(x + c) - vm; var d1 = Vector256.Load(x + c + 8) - vm;
-                a0 = Vector256.FusedMultiplyAdd(d0, d0, a0); a1 = Vector256.FusedMultiplyAdd(d1, d1, a1);
+                a0 = VectorIsa.MultiplyAdd(d0, d0, a0); a1 = VectorIsa.MultiplyAdd(d1, d1, a1);
             }
-            if (c <= n - 8) { var d = Vector256.Load(x + c) - vm; a0 = Vector256.FusedMultiplyAdd(d, d, a0); c += 8; }
+            if (c <= n - 8) { var d = Vector256.Load(x + c) - vm; a0 = VectorIsa.MultiplyAdd(d, d, a0); c += 8; }
             sum = Vector256.Sum(a0 + a1);
         }
-        for (; c < n; c++) { float d = x[c] - m; sum = MathF.FusedMultiplyAdd(d, d, sum); }
+        for (; c < n; c++) { float d = x[c] - m; sum = VectorIsa.MultiplyAdd(d, d, sum); }
         return sum;
     }
 

@@ -217,7 +217,7 @@ public static class Softmax
             for (; c <= cols - 16; c += 16)
             {
                 var p = SimdMath.Exp(Vector512.Load(x + c) - vl);
-                (accumulate ? Vector512.FusedMultiplyAdd(vg, p, Vector512.Load(d + c)) : vg * p).Store(d + c);
+                (accumulate ? VectorIsa.MultiplyAdd(vg, p, Vector512.Load(d + c)) : vg * p).Store(d + c);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -226,13 +226,13 @@ public static class Softmax
             for (; c <= cols - 8; c += 8)
             {
                 var p = SimdMath.Exp(Vector256.Load(x + c) - vl);
-                (accumulate ? Vector256.FusedMultiplyAdd(vg, p, Vector256.Load(d + c)) : vg * p).Store(d + c);
+                (accumulate ? VectorIsa.MultiplyAdd(vg, p, Vector256.Load(d + c)) : vg * p).Store(d + c);
             }
         }
         for (; c < cols; c++)
         {
             float p = SimdMath.Exp(x[c] - lse);
-            d[c] = accumulate ? MathF.FusedMultiplyAdd(g, p, d[c]) : g * p;
+            d[c] = accumulate ? VectorIsa.MultiplyAdd(g, p, d[c]) : g * p;
         }
     }
 

@@ -2,7 +2,7 @@
 // thread's share of C, plus the split of a product between threads. Per-thread packing buffers are reused.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
+using System.Runtime.Intrinsics.Arm;
 
 namespace ResidualLM.Kernels;
 
@@ -19,13 +19,36 @@ unsafe struct GemmProblem
 
 static unsafe class GemmDriver
 {
-    // Tile and block sizes. AVX-512: a 12 x 32 tile (24 zmm accumulators); the KC x 32 B micro-panel (32 KiB) stays in
-    // the 48 KiB L1 while 12 x KC A micro-panels stream from the MC x KC block in L2; the KC x NC B block fits L2 too.
-    public static readonly int MR = Avx512F.IsSupported ? 12 : Fma.IsSupported && Avx2.IsSupported ? 6 : 4;
-    public static readonly int NR = Avx512F.IsSupported ? 32 : Fma.IsSupported && Avx2.IsSupported ? 16 : 8;
+    // Tile and block sizes per path. AVX-512: a 12 x 32 tile (24 zmm accumulators); the KC x 32 B micro-panel (32 KiB)
+    // stays in the 48 KiB L1 while 12 x KC A micro-panels stream from the MC x KC block in L2; the KC x NC B block fits
+    // L2 too. AVX2: 6 x 16 (12 of 16 ymm). 128-bit: 8 x 12 on ARM64 (24 of 32 q registers, FMLA by element), 6 x 8 on
+    // x86 SSE (12 of 16 xmm, A packed pre-broadcast). NC keeps the KC x NC block of B near 256-512 KiB on every path.
+    static readonly bool Neon = AdvSimd.Arm64.IsSupported;
+
+    /// <summary>Rows of the register tile on this machine's path.</summary>
+    public static readonly int MR = VectorIsa.Path switch
+    {
+        VectorPath.Avx512 => 12,
+        VectorPath.Avx2 => 6,
+        VectorPath.Vector128 => Neon ? 8 : 6,
+        _ => 4,
+    };
+
+    /// <summary>Columns of the register tile on this machine's path.</summary>
+    public static readonly int NR = VectorIsa.Path switch
+    {
+        VectorPath.Avx512 => 32,
+        VectorPath.Avx2 => 16,
+        VectorPath.Vector128 => Neon ? 12 : 8,
+        _ => 8,
+    };
+
+    // x86 SSE packs A with each element repeated in 4 lanes (see GemmKernels.Kernel6x8).
+    static readonly int ABroadcast = VectorIsa.Path == VectorPath.Vector128 && !Neon ? 4 : 1;
+
     public const int KC = 256;
     public static readonly int MC = MR * 22;
-    public static readonly int NC = NR * 16;
+    public static readonly int NC = NR * (VectorIsa.Path == VectorPath.Avx512 ? 16 : 32);
 
     sealed class Scratch
     {
@@ -34,7 +57,7 @@ static unsafe class GemmDriver
         public Scratch()
         {
             // 16 floats of slack: the W = 12 transpose writes 4 floats past a panel.
-            PackA = (float*)NativeMemory.AlignedAlloc((nuint)(MC * KC + 64) * sizeof(float), 64);
+            PackA = (float*)NativeMemory.AlignedAlloc((nuint)(MC * KC * ABroadcast + 64) * sizeof(float), 64);
             PackB = (float*)NativeMemory.AlignedAlloc((nuint)(NC * KC + 64) * sizeof(float), 64);
             Tile = (float*)NativeMemory.AlignedAlloc((nuint)(MR * NR) * sizeof(float), 64);
         }
@@ -122,7 +145,8 @@ static unsafe class GemmDriver
     static void PackA(in GemmProblem p, nint lda, int i0, int mc, int pc, int kc, float* dst)
     {
         float* src = p.TransposeA ? p.A + pc * lda + i0 : p.A + i0 * lda + pc;
-        GemmPacking.Pack(src, lda, !p.TransposeA, mc, kc, MR, dst);
+        if (ABroadcast > 1) GemmPacking.PackBroadcast(src, lda, !p.TransposeA, mc, kc, MR, dst);
+        else GemmPacking.Pack(src, lda, !p.TransposeA, mc, kc, MR, dst);
     }
 
     /// <summary>The KC slice length for a product with inner dimension k: every product with this k slices it the same way.</summary>
@@ -148,7 +172,7 @@ static unsafe class GemmDriver
             for (int ir = 0; ir < mc; ir += MR)
             {
                 int mr = Math.Min(MR, mc - ir);
-                float* aPanel = packA + ir * kc;
+                float* aPanel = packA + ir * kc * ABroadcast;
                 float* cTile = c + ir * ldc + jr;
                 if (mr == MR && nr == NR)
                 {
@@ -171,20 +195,19 @@ static unsafe class GemmDriver
 
     /// <summary>
     /// The value the blocked product writes to one element (no accumulation), from row a (k) of op(A) and column b (k)
-    /// of op(B): per KC slice a chain of multiply-adds from zero in order of p, fused as in the AVX micro-kernels, and
-    /// the slices added to C one after another. The same for every m, n and split, so one element can be recomputed alone.
+    /// of op(B): per KC slice a chain of multiply-adds from zero in order of p (<see cref="VectorIsa.MultiplyAdd(float, float, float)"/>:
+    /// fused where the hardware has FMA, as in every micro-kernel), and the slices added to C one after another. The same
+    /// for every m, n and split, so one element can be recomputed alone.
     /// </summary>
     public static float Element(float* a, float* b, int k)
     {
-        bool fused = Avx512F.IsSupported || (Fma.IsSupported && Avx2.IsSupported);
         int kStep = KStep(k);
         float c = 0f;
         for (int pc = 0; pc < k; pc += kStep)
         {
             int kc = Math.Min(kStep, k - pc);
             float acc = 0f;
-            if (fused) for (int p = pc; p < pc + kc; p++) acc = MathF.FusedMultiplyAdd(a[p], b[p], acc);
-            else for (int p = pc; p < pc + kc; p++) acc += a[p] * b[p];
+            for (int p = pc; p < pc + kc; p++) acc = VectorIsa.MultiplyAdd(a[p], b[p], acc);
             c = pc == 0 ? acc : acc + c;
         }
         return c;
@@ -193,8 +216,10 @@ static unsafe class GemmDriver
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Kernel(nint kc, float* a, float* b, float* c, nint ldc, bool addC)
     {
-        if (Avx512F.IsSupported) GemmKernels.Kernel12x32(kc, a, b, c, ldc, addC);
-        else if (Fma.IsSupported && Avx2.IsSupported) GemmKernels.Kernel6x16(kc, a, b, c, ldc, addC);
+        if (VectorIsa.Path == VectorPath.Avx512) GemmKernels.Kernel12x32(kc, a, b, c, ldc, addC);
+        else if (VectorIsa.Path == VectorPath.Avx2) GemmKernels.Kernel6x16(kc, a, b, c, ldc, addC);
+        else if (VectorIsa.Path == VectorPath.Vector128 && Neon) GemmKernels.Kernel8x12(kc, a, b, c, ldc, addC);
+        else if (VectorIsa.Path == VectorPath.Vector128) GemmKernels.Kernel6x8(kc, a, b, c, ldc, addC);
         else GemmKernels.Kernel4x8(kc, a, b, c, ldc, addC);
     }
 }

@@ -2,6 +2,7 @@
 // panel width W, so the micro-kernel reads both operands contiguously. Transposes are folded in here.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace ResidualLM.Kernels;
@@ -51,6 +52,11 @@ static unsafe class GemmPacking
                 Vector256.Store(Vector256.Load(src + 8), dst + 8);
             }
         }
+        else if (w == W && (W & 3) == 0 && Vector128.IsHardwareAccelerated)
+        {
+            for (int p = 0; p < kc; p++, src += ld, dst += W)
+                for (int r = 0; r < W; r += 4) Vector128.Store(Vector128.Load(src + r), dst + r);
+        }
         else
         {
             for (int p = 0; p < kc; p++, src += ld, dst += W)
@@ -75,12 +81,89 @@ static unsafe class GemmPacking
                 for (int r0 = 0; r0 < W; r0 += 16)
                     Transpose16(src + r0 * ld + p, ld, w - r0, dst + p * W + r0, W);
         }
+        else if (Vector128.IsHardwareAccelerated && (W & 1) == 0)
+        {
+            // 4 x 4 blocks transposed in registers (every path but AVX-512's W = 12 and 32 panels).
+            for (; p + 4 <= kc; p += 4)
+                for (int r0 = 0; r0 < W; r0 += 4)
+                    Transpose4(src + r0 * ld + p, ld, w - r0, dst + p * W + r0, W, Math.Min(4, W - r0));
+        }
         for (; p < kc; p++)
         {
             float* d = dst + p * W;
             int r = 0;
             for (; r < w; r++) d[r] = src[r * ld + p];
             for (; r < W; r++) d[r] = 0f;
+        }
+    }
+
+    // Reads rows 0..rows-1 (rows may exceed 4; missing rows are zero) of 4 floats at src + r * ld and writes column q
+    // of that 4 x 4 block at dst + q * dstStride: all 4 floats, or the first 2 when width is 2 (the last group of a
+    // 6-wide panel), so nothing is written past the panel.
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static void Transpose4(float* src, nint ld, int rows, float* dst, int dstStride, int width)
+    {
+        Vector128<float> r0 = Row4(src, ld, 0, rows), r1 = Row4(src, ld, 1, rows), r2 = Row4(src, ld, 2, rows), r3 = Row4(src, ld, 3, rows);
+        Vector128<float> o0, o1, o2, o3;
+        if (Sse.IsSupported)
+        {
+            Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackLow(r2, r3), t2 = Sse.UnpackHigh(r0, r1), t3 = Sse.UnpackHigh(r2, r3);
+            o0 = Sse.MoveLowToHigh(t0, t1); o1 = Sse.MoveHighToLow(t1, t0); o2 = Sse.MoveLowToHigh(t2, t3); o3 = Sse.MoveHighToLow(t3, t2);
+        }
+        else if (AdvSimd.Arm64.IsSupported)
+        {
+            Vector128<double> t0 = AdvSimd.Arm64.ZipLow(r0, r1).AsDouble(), t1 = AdvSimd.Arm64.ZipLow(r2, r3).AsDouble();
+            Vector128<double> t2 = AdvSimd.Arm64.ZipHigh(r0, r1).AsDouble(), t3 = AdvSimd.Arm64.ZipHigh(r2, r3).AsDouble();
+            o0 = AdvSimd.Arm64.ZipLow(t0, t1).AsSingle(); o1 = AdvSimd.Arm64.ZipHigh(t0, t1).AsSingle();
+            o2 = AdvSimd.Arm64.ZipLow(t2, t3).AsSingle(); o3 = AdvSimd.Arm64.ZipHigh(t2, t3).AsSingle();
+        }
+        else
+        {
+            o0 = Vector128.Create(r0[0], r1[0], r2[0], r3[0]); o1 = Vector128.Create(r0[1], r1[1], r2[1], r3[1]);
+            o2 = Vector128.Create(r0[2], r1[2], r2[2], r3[2]); o3 = Vector128.Create(r0[3], r1[3], r2[3], r3[3]);
+        }
+        if (width == 4)
+        {
+            Vector128.Store(o0, dst); Vector128.Store(o1, dst + dstStride); Vector128.Store(o2, dst + 2 * dstStride); Vector128.Store(o3, dst + 3 * dstStride);
+        }
+        else
+        {
+            *(double*)dst = o0.AsDouble().ToScalar(); *(double*)(dst + dstStride) = o1.AsDouble().ToScalar();
+            *(double*)(dst + 2 * dstStride) = o2.AsDouble().ToScalar(); *(double*)(dst + 3 * dstStride) = o3.AsDouble().ToScalar();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    static Vector128<float> Row4(float* src, nint ld, int r, int rows) => r < rows ? Vector128.Load(src + r * ld) : Vector128<float>.Zero;
+
+    /// <summary>
+    /// <see cref="Pack"/> with every element repeated in 4 consecutive floats (panel[(p * W + r) * 4 + lane]), for the
+    /// x86 SSE micro-kernel, which has no broadcast load. dst needs 4 kc roundUp(count, width) floats.
+    /// </summary>
+    public static void PackBroadcast(float* src, nint ld, bool contiguousAlongK, int count, int kc, int width, float* dst)
+    {
+        for (int i = 0; i < count; i += width, dst += (nint)width * kc * 4)
+        {
+            int w = Math.Min(width, count - i);
+            float* panel = contiguousAlongK ? src + i * ld : src + i;
+            for (int r = 0; r < width; r++)
+            {
+                float* d = dst + r * 4;
+                if (r >= w)
+                {
+                    for (int p = 0; p < kc; p++, d += width * 4) Vector128.Store(Vector128<float>.Zero, d);
+                }
+                else if (contiguousAlongK)
+                {
+                    float* row = panel + r * ld;
+                    for (int p = 0; p < kc; p++, d += width * 4) Vector128.Store(Vector128.Create(row[p]), d);
+                }
+                else
+                {
+                    float* col = panel + r;
+                    for (int p = 0; p < kc; p++, d += width * 4) Vector128.Store(Vector128.Create(col[p * ld]), d);
+                }
+            }
         }
     }
 

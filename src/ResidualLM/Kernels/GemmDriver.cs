@@ -46,20 +46,35 @@ static unsafe class GemmDriver
     // x86 SSE packs A with each element repeated in 4 lanes (see GemmKernels.Kernel6x8).
     static readonly int ABroadcast = VectorIsa.Path == VectorPath.Vector128 && !Neon ? 4 : 1;
 
-    public const int KC = 256;
-    public static readonly int MC = MR * 22;
-    public static readonly int NC = NR * (VectorIsa.Path == VectorPath.Avx512 ? 16 : 32);
+    public static readonly int KC = Knob("RLM_KC", VectorIsa.Path == VectorPath.Avx2 ? 512 : 256);
+    public static readonly int MC = MR * Knob("RLM_MCX", 22);
+    public static readonly int NC = NR * Knob("RLM_NCX", VectorIsa.Path == VectorPath.Avx512 ? 16 : 32);
+    static int Knob(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out int v) ? v : fallback;
+
+    // A is packed whole for a KC slice (and reused for every NC block of B) up to this many floats per thread; a taller
+    // A is packed MC rows at a time for each NC block, the classic order.
+    static readonly int PackAllOfALimit = Knob("RLM_PACKALL", 1 << 20);
 
     sealed class Scratch
     {
-        public readonly float* PackA, PackB, Tile;
+        public float* PackA;
+        public readonly float* PackB, Tile;
+        nuint packAFloats;
 
         public Scratch()
         {
-            // 16 floats of slack: the W = 12 transpose writes 4 floats past a panel.
-            PackA = (float*)NativeMemory.AlignedAlloc((nuint)(MC * KC * ABroadcast + 64) * sizeof(float), 64);
             PackB = (float*)NativeMemory.AlignedAlloc((nuint)(NC * KC + 64) * sizeof(float), 64);
             Tile = (float*)NativeMemory.AlignedAlloc((nuint)(MR * NR) * sizeof(float), 64);
+            EnsurePackA((nuint)MC * (nuint)KC * (nuint)ABroadcast);
+        }
+
+        /// <summary>Grows the A buffer to hold <paramref name="floats"/> (plus slack: the W = 12 transpose writes 4 floats past a panel).</summary>
+        public void EnsurePackA(nuint floats)
+        {
+            if (floats <= packAFloats) return;
+            NativeMemory.AlignedFree(PackA);
+            PackA = (float*)NativeMemory.AlignedAlloc((floats + 64) * sizeof(float), 64);
+            packAFloats = floats;
         }
 
         ~Scratch()
@@ -120,13 +135,16 @@ static unsafe class GemmDriver
     {
         Scratch s = scratch ??= new Scratch();
         int kStep = KStep(p.K), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
-        bool onePanelOfA = m1 - m0 <= mStep;
+        // Rows rounded up to whole panels: the packed A of a KC slice, reused for every NC block of B when it fits.
+        nuint wholeA = (nuint)((m1 - m0 + MR - 1) / MR * MR) * (nuint)kStep * (nuint)ABroadcast;
+        bool packAllOfA = wholeA <= (nuint)PackAllOfALimit;
+        if (packAllOfA) s.EnsurePackA(wholeA);
         nint lda = p.Lda, ldb = p.Ldb, ldc = p.N;
         for (int pc = 0; pc < p.K; pc += kStep)
         {
             int kc = Math.Min(kStep, p.K - pc);
             bool addC = p.Accumulate || pc > 0;
-            if (onePanelOfA) PackA(in p, lda, m0, m1 - m0, pc, kc, s.PackA);
+            if (packAllOfA) PackA(in p, lda, m0, m1 - m0, pc, kc, s.PackA);
             for (int jc = n0; jc < n1; jc += nStep)
             {
                 int nc = Math.Min(nStep, n1 - jc);
@@ -135,8 +153,10 @@ static unsafe class GemmDriver
                 for (int ic = m0; ic < m1; ic += mStep)
                 {
                     int mc = Math.Min(mStep, m1 - ic);
-                    if (!onePanelOfA) PackA(in p, lda, ic, mc, pc, kc, s.PackA);
-                    Macro(s.PackA, s.PackB, mc, nc, kc, p.C + ic * ldc + jc, ldc, addC, s.Tile);
+                    float* aBlock = s.PackA;
+                    if (packAllOfA) aBlock += (nint)(ic - m0) * kc * ABroadcast;
+                    else PackA(in p, lda, ic, mc, pc, kc, s.PackA);
+                    Macro(aBlock, s.PackB, mc, nc, kc, p.C + ic * ldc + jc, ldc, addC, s.Tile);
                 }
             }
         }

@@ -36,6 +36,7 @@ public class GemmTests
 
     [Theory]
     [InlineData(280, 300, 530)]   // crosses KC, MC and NC with remainders
+    [InlineData(4200, 520, 40)]   // A too tall to pack whole per KC slice: packed MC rows at a time
     [InlineData(1, 2304, 768)]    // decoding GEMV, W (k x n) or (n x k)
     [InlineData(2304, 768, 1)]
     public void Multiply_BlockEdges_MatchesReference(int m, int k, int n)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden fixtures for ResidualLM's models, written by PyTorch (run by hand: python3 tools/reference/models_fixture.py).
+"""Golden fixtures for ResidualLM's models, written by PyTorch (run by hand: python3 tools/reference/models_fixture.py [--wide]).
 
 For tiny configs of each family (GPT under every residual policy, Llama, Encoder) and the book's chapter-4 MLP, writes
 tests/ResidualLM.Tests/fixtures/models/<name>.json with: the config (C# property names), every parameter by name,
@@ -8,9 +8,11 @@ Weights are drawn in float32 from a seed, rounded to 8 significant digits, and e
 so the fixture is the exact answer for the stored weights and the C# tests measure only their own float32 round-off.
 Parameter names follow ResidualLM (blocks.0.attn.qkv.weight), so the C# side loads them by name.
 """
+import gzip
 import json
 import math
 import os
+import sys
 
 import torch
 import torch.nn as nn
@@ -137,7 +139,8 @@ class Gpt(nn.Module):
         self.token_embedding = nn.Embedding(c["VocabSize"], w)
         self.position_embedding = nn.Embedding(c["ContextLength"], w)
         self.blocks = nn.ModuleList(
-            Block(c["Residual"], w, Attention(w, c["HeadCount"], c["QkvBias"]), Mlp(w, 4 * w), lambda: nn.LayerNorm(w), c["LayerCount"])
+            Block(c["Residual"], w, Attention(w, c["HeadCount"], c["QkvBias"]), Mlp(w, c.get("FeedForwardWidth") or 4 * w),
+                  lambda: nn.LayerNorm(w), c["LayerCount"])
             for _ in range(c["LayerCount"]))
         if not c["QkvBias"]:  # the book: only the qkv projection lacks a bias
             for b in self.blocks:
@@ -224,8 +227,9 @@ class MlpStack(nn.Module):
 
 # ---- weights and runs -----------------------------------------------------------------------------------------------
 
-def randomize(model, seed):
-    """O(1) activations and non-trivial attention: Linear std 1/sqrt(fan_in), embeddings std 1, perturbed norms and gains."""
+def randomize(model, seed, decimals=None):
+    """O(1) activations and non-trivial attention: Linear std 1/sqrt(fan_in), embeddings std 1, perturbed norms and gains.
+    decimals: round every weight to that many decimal places (short JSON for the wide fixtures; still exact inputs)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -240,7 +244,7 @@ def randomize(model, seed):
                 v = n
             else:
                 v = n / math.sqrt(p.shape[1])
-            p.copy_(round_tensor(v))
+            p.copy_(round_tensor(v if decimals is None else torch.round(v.double(), decimals=decimals)))
 
 
 def round_tensor(t):
@@ -263,7 +267,7 @@ def adamw_losses(model, loss_fn, steps=10):
     return losses
 
 
-def record(name, family, config, model, loss_fn, output_fn, inputs):
+def record(name, family, config, model, loss_fn, output_fn, inputs, compress=False):
     model.zero_grad()
     out = output_fn()
     loss = loss_fn()
@@ -276,9 +280,10 @@ def record(name, family, config, model, loss_fn, output_fn, inputs):
         "adamw": {"lr": ADAMW["lr"], "beta1": ADAMW["betas"][0], "beta2": ADAMW["betas"][1], "eps": ADAMW["eps"],
                   "weight_decay": ADAMW["weight_decay"], "losses": adamw_losses(model, loss_fn)},
     }
-    path = os.path.join(OUT, name + ".json")
-    with open(path, "w") as f:
-        json.dump(fixture, f, separators=(",", ":"))
+    path = os.path.join(OUT, name + (".json.gz" if compress else ".json"))
+    text = json.dumps(fixture, separators=(",", ":")).encode()
+    with open(path, "wb") as f:  # gzip without a name or time stamp: the same bytes on every run
+        f.write(gzip.compress(text, compresslevel=9, mtime=0) if compress else text)
     print(f"{path}: loss {fixture['loss']}, {os.path.getsize(path) // 1024} KB")
     return fixture
 
@@ -292,18 +297,33 @@ def token_batch(vocab, seed, B=2, T=5, ignore=True):
     return ids, targets
 
 
-def decoder_fixture(name, family, config, seed):
+def decoder_fixture(name, family, config, seed, time=5, decimals=None, compress=False):
     model = (Gpt if family == "gpt" else Llama)(config).double()
-    randomize(model, seed)
-    ids, targets = token_batch(config["VocabSize"], seed + 1)
+    randomize(model, seed, decimals)
+    ids, targets = token_batch(config["VocabSize"], seed + 1, T=time)
     loss_fn = lambda: F.cross_entropy(model(ids).reshape(-1, config["VocabSize"]), targets.reshape(-1))
     record(name, family, config, model, loss_fn, lambda: model(ids),
-           {"batch": 2, "time": 5, "ids": ids.reshape(-1).tolist(), "targets": targets.reshape(-1).tolist()})
+           {"batch": 2, "time": time, "ids": ids.reshape(-1).tolist(), "targets": targets.reshape(-1).tolist()}, compress)
+
+
+def wide_fixtures():
+    """Models at least one Vector512 wide (the 12-wide ones only reach the kernels' scalar tails): width 64, 4 heads of
+    16, feed-forward 72 (a 512-bit body plus a tail), 19 positions (not a multiple of 16). One layer, weights rounded to
+    3 decimals (the reference still computes on exactly the stored values) and gzip keep each file near 200 KB."""
+    wide = dict(VocabSize=11, ContextLength=20, Width=64, HeadCount=4, LayerCount=1, Dropout=0.0)
+    decoder_fixture("gpt-prenorm-wide", "gpt", dict(wide, Residual="PreNorm", QkvBias=True, TieWeights=False, FeedForwardWidth=72), 50,
+                    time=19, decimals=3, compress=True)
+    decoder_fixture("llama-wide", "llama", dict(wide, Residual="PreNorm", FeedForwardWidth=72, NormEps=1e-5, TieWeights=False), 51,
+                    time=19, decimals=3, compress=True)
 
 
 def main():
     torch.set_default_dtype(torch.float64)
     os.makedirs(OUT, exist_ok=True)
+    if sys.argv[1:] == ["--wide"]:  # only the wide fixtures (the others stay as committed)
+        wide_fixtures()
+        return
+    wide_fixtures()
     base = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, Dropout=0.0)
     decoder_fixture("gpt-prenorm-tied", "gpt", dict(base, Residual="PreNorm", QkvBias=True, TieWeights=True), 10)
     for i, mode in enumerate(["None", "PreNorm", "PostNorm", "ReZero", "DeepNorm"]):

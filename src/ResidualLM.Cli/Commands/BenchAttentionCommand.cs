@@ -79,9 +79,9 @@ public static class BenchAttentionCommand
         var inv = CultureInfo.InvariantCulture;
         string layout = packedHeads == 0 ? "split" : $"packed/{packedHeads}";
         if (json)
-            Console.WriteLine(string.Create(inv, $"{{\"batch_heads\":{batchHeads},\"queries\":{tq},\"time\":{time},\"head_size\":{headSize},\"causal\":{(causal ? "true" : "false")},\"layout\":\"{layout}\",\"threads\":{threads},\"forward_gflops\":{forward:F1},\"backward_gflops\":{backward:F1},\"forward_us\":{forwardFlops / forward / 1e3:F1},\"backward_us\":{backwardFlops / backward / 1e3:F1}}}"));
+            Console.WriteLine(string.Create(inv, $"{{\"batch_heads\":{batchHeads},\"queries\":{tq},\"time\":{time},\"head_size\":{headSize},\"causal\":{(causal ? "true" : "false")},\"layout\":\"{layout}\",\"threads\":{threads},\"isa\":\"{VectorIsa.Name}\",\"forward_gflops\":{forward:F1},\"backward_gflops\":{backward:F1},\"forward_us\":{forwardFlops / forward / 1e3:F1},\"backward_us\":{backwardFlops / backward / 1e3:F1}}}"));
         else
-            Console.WriteLine(string.Create(inv, $"attention {(causal ? "causal" : "bidirectional")} {layout} BH={batchHeads} TQ={tq} TK={time} HS={headSize} threads={threads}: forward {forward:F1} GFLOP/s ({forwardFlops / forward / 1e3:F1} us), backward {backward:F1} GFLOP/s ({backwardFlops / backward / 1e3:F1} us)"));
+            Console.WriteLine(string.Create(inv, $"attention {(causal ? "causal" : "bidirectional")} {layout} BH={batchHeads} TQ={tq} TK={time} HS={headSize} threads={threads} isa={VectorIsa.Name}: forward {forward:F1} GFLOP/s ({forwardFlops / forward / 1e3:F1} us), backward {backward:F1} GFLOP/s ({backwardFlops / backward / 1e3:F1} us)"));
         return 0;
     }
 

@@ -17,6 +17,14 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchAttentionCommand.Create());
         bench.Subcommands.Add(BenchModelCommands.CreateTrain());
         bench.Subcommands.Add(BenchModelCommands.CreateGenerate());
+        var info = new Option<bool>("--info") { Description = "print the vector path the kernels take (avx512, avx2, vector128, scalar) and the CPU features" };
+        bench.Options.Add(info);
+        bench.SetAction(parse => CliErrors.Run(() =>
+        {
+            if (!parse.GetValue(info)) throw new InvalidInputException("name a benchmark (gemm, attention, train or generate), or --info", field: "bench");
+            foreach (string line in VectorPathInfo.Lines()) Console.WriteLine(line);
+            return 0;
+        }));
         return bench;
     }
 
@@ -74,9 +82,9 @@ public static class BenchCommand
         double gflops = rates[rates.Count / 2];
         var inv = CultureInfo.InvariantCulture;
         if (json)
-            Console.WriteLine(string.Create(inv, $"{{\"m\":{m},\"k\":{k},\"n\":{n},\"layout\":\"{layout}\",\"threads\":{threads},{(batch > 1 ? $"\"batch\":{batch}," : "")}\"gflops\":{gflops:F1}}}"));
+            Console.WriteLine(string.Create(inv, $"{{\"m\":{m},\"k\":{k},\"n\":{n},\"layout\":\"{layout}\",\"threads\":{threads},\"isa\":\"{VectorIsa.Name}\",{(batch > 1 ? $"\"batch\":{batch}," : "")}\"gflops\":{gflops:F1}}}"));
         else
-            Console.WriteLine(string.Create(inv, $"gemm {layout} m={m} k={k} n={n}{(batch > 1 ? $" batch={batch}" : "")} threads={threads}: {gflops:F1} GFLOP/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1})"));
+            Console.WriteLine(string.Create(inv, $"gemm {layout} m={m} k={k} n={n}{(batch > 1 ? $" batch={batch}" : "")} threads={threads} isa={VectorIsa.Name}: {gflops:F1} GFLOP/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1})"));
         return 0;
     }
 

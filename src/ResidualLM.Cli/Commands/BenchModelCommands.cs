@@ -108,12 +108,12 @@ public static class BenchModelCommands
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 preset = preset.Name, ms_per_step = Math.Round(median, 1), tokens_per_s = Math.Round(tokensPerSecond, 1),
-                peak_rss_mb = Math.Round(peak, 1), threads = Parallelism.ThreadCount, shards,
+                peak_rss_mb = Math.Round(peak, 1), threads = Parallelism.ThreadCount, isa = VectorIsa.Name, shards,
                 allocated_mb_per_step = Math.Round(allocatedPerStep, 2), gc_gen0 = collections[0], gc_gen1 = collections[1], gc_gen2 = collections[2],
             }));
         else
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads, {shards} shard{(shards == 1 ? "" : "s")}): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB, allocated {allocatedPerStep:F1} MB/step, GCs {collections[0]}/{collections[1]}/{collections[2]} (gen 0/1/2)"));
+                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads, {shards} shard{(shards == 1 ? "" : "s")}, isa {VectorIsa.Name}): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB, allocated {allocatedPerStep:F1} MB/step, GCs {collections[0]}/{collections[1]}/{collections[2]} (gen 0/1/2)"));
         return 0;
     }
 
@@ -135,9 +135,9 @@ public static class BenchModelCommands
         }
         rates.Sort();
         double median = rates[rates.Count / 2];
-        if (json) Console.WriteLine(JsonSerializer.Serialize(new { preset = preset.Name, kv_cache = cache, tokens_per_s = Math.Round(median, 2) }));
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { preset = preset.Name, kv_cache = cache, isa = VectorIsa.Name, tokens_per_s = Math.Round(median, 2) }));
         else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"generate {preset.Name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}): {median:F2} tokens/s"));
+            $"generate {preset.Name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}, isa {VectorIsa.Name}): {median:F2} tokens/s"));
         return 0;
     }
 

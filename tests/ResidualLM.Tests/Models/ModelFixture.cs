@@ -1,4 +1,5 @@
 // Reads the golden model fixtures written by tools/reference/models_fixture.py (PyTorch, float64 reference).
+using System.IO.Compression;
 using System.Text.Json;
 using ResidualLM.Tensors;
 using System.Text.Json.Serialization;
@@ -14,10 +15,12 @@ public sealed class ModelFixture
 
     ModelFixture(JsonElement root) => this.root = root;
 
+    /// <summary>Loads fixtures/models/NAME.json, or NAME.json.gz (the wide fixtures, gzipped to stay small).</summary>
     public static ModelFixture Load(string name)
     {
         string path = Path.Combine(AppContext.BaseDirectory, "fixtures", "models", name + ".json");
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        using Stream stream = File.Exists(path) ? File.OpenRead(path) : new GZipStream(File.OpenRead(path + ".gz"), CompressionMode.Decompress);
+        using var doc = JsonDocument.Parse(stream);
         return new ModelFixture(doc.RootElement.Clone());
     }
 

@@ -10,7 +10,6 @@
 //                                                               gamma_n = n u / (1 - n u), u = 2^-24; underflow last)
 // every norm rounded up, and the sum inflated by 2^-20 for its own double round-off.
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using ResidualLM.Kernels;
 
@@ -53,11 +52,13 @@ internal sealed unsafe class ScreenedHead
     /// <summary>
     /// The screen for <paramref name="weight"/> (V, C), built from its current values, or null where it cannot pay off
     /// (no AVX-VNNI, rows too long). <see cref="Return"/> it when the generation ends. <paramref name="force"/>: build
-    /// without VNNI too (tests).
+    /// without VNNI too (tests; every path computes the same exact integers and bounds).
     /// </summary>
     public static ScreenedHead? Rent(Tensor weight, bool force = false)
     {
         if (weight.Rank != 2 || weight.Dim(1) > QuantizedRows.MaxLength || weight.Dim(1) < 1 || weight.Dim(0) < 1) return null;
+        // Measured: without AVX-VNNI (AVX2 or 128-bit dots) the screen did not beat the full head on GPT-2 decoding, as
+        // QuantizeRows, rerun for every generation, is vectorised at AVX-512 only so far.
         if (!AvxVnni.IsSupported && !force) return null;
         ScreenedHead? head;
         lock (idle)
@@ -218,9 +219,6 @@ internal sealed unsafe class ScreenedHead
     /// <summary>Pass 2 refines up to this share (1 / RefineShare) of the rows one by one, more in one pass over all.</summary>
     const int RefineShare = 16;
 
-    // Relative round-off of a_j in double (at most five roundings), and the inflation of a computed bound.
-    const double Relative = 1.0 / (1L << 50), Inflate = 1 + 1.0 / (1 << 20);
-
     /// <summary>
     /// The candidates: rows whose upper bound reaches <paramref name="lower"/>, from the parts' lists when none overflowed,
     /// else from every row; false past <paramref name="limit"/> of them.
@@ -275,7 +273,6 @@ internal sealed unsafe class ScreenedHead
     }
 
     // One part of a pass: the integer products of its rows, a_j + B_j for each, and the largest a_j - B_j.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScreenPart(void* state, int part, int parts)
     {
         ref Job job = ref Unsafe.AsRef<Job>(state);
@@ -283,38 +280,12 @@ internal sealed unsafe class ScreenedHead
         var (from, to) = head.Range(part, parts);
         if (job.Refined) QuantizedRows.Dots(head.refinedInput, head.quantized, from, to, head.refinedDots);
         else QuantizedRows.Dots(head.input, head.quantized, from, to, head.dots);
-        double lower = double.NegativeInfinity;
-        int j = from;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            // Bound() on eight rows at a time, the same operations in the same order.
-            fixed (int* dots = head.dots, refinedDots = head.refinedDots, rowSums = head.rowSums)
-            fixed (float* scales = head.scales, quantizedNorms = head.quantizedNorms, deviations = head.deviations)
-            fixed (double* upper = head.upper)
-            {
-                Vector512<double> scaleX = Vector512.Create(job.ScaleX), scale2 = Vector512.Create(job.Scale2), zero = Vector512.Create((double)QuantizedRows.ZeroPoint);
-                Vector512<double> errorNorm = Vector512.Create(job.ErrorNorm), norm = Vector512.Create(job.Norm), relative = Vector512.Create(Relative);
-                Vector512<double> slack = Vector512.Create(head.Slack), inflate = Vector512.Create(Inflate), low = Vector512.Create(double.NegativeInfinity);
-                for (; j + 8 <= to; j += 8)
-                {
-                    var offset = zero * Avx512F.ConvertToVector512Double(Vector256.Load(rowSums + j));
-                    var scale = Avx512F.ConvertToVector512Double(Vector256.Load(scales + j));
-                    var first = scaleX * scale * (Avx512F.ConvertToVector512Double(Vector256.Load(dots + j)) - offset);
-                    var second = job.Refined ? scale2 * scale * (Avx512F.ConvertToVector512Double(Vector256.Load(refinedDots + j)) - offset) : Vector512<double>.Zero;
-                    var a = first + second;
-                    var bound = (errorNorm * Avx512F.ConvertToVector512Double(Vector256.Load(quantizedNorms + j)) + norm * Avx512F.ConvertToVector512Double(Vector256.Load(deviations + j))
-                        + relative * (Vector512.Abs(first) + Vector512.Abs(second)) + slack) * inflate;
-                    (a + bound).Store(upper + j);
-                    low = Vector512.Max(low, a - bound);
-                }
-                for (int i = 0; i < 8; i++) lower = Math.Max(lower, low.GetElement(i));
-            }
-        }
-        for (; j < to; j++) lower = Math.Max(lower, head.Bound(ref job, j));
+        double lower = ScreenBounds.Bounds(head.Pass(in job), head.dots, head.refinedDots, head.rowSums, head.scales, head.quantizedNorms,
+            head.deviations, from, to, head.upper);
         job.PartLower[part] = lower;
         int found = 0;
         double[] uppers = head.upper;
-        for (j = from; j < to && found >= 0; j++)
+        for (int j = from; j < to && found >= 0; j++)
         {
             if (uppers[j] < lower) continue;
             if (found == PartCapacity) found = -1;
@@ -326,17 +297,12 @@ internal sealed unsafe class ScreenedHead
     /// <summary>Absolute slack for float32 underflow in the head's products: (k + 2) 2^-149.</summary>
     double Slack => (cols + 2) * Math.ScaleB(1.0, -149);
 
+    /// <summary>The pass as the bounds kernel sees it.</summary>
+    ScreenPass Pass(in Job job) => new(job.ScaleX, job.Scale2, job.Norm, job.ErrorNorm, Slack, job.Refined);
+
     /// <summary>Sets upper[j] = a_j + B_j for the job's pass (see the file header) and returns a_j - B_j.</summary>
-    double Bound(ref Job job, int j)
-    {
-        double offset = QuantizedRows.ZeroPoint * (double)rowSums[j];
-        double first = job.ScaleX * scales[j] * (dots[j] - offset);
-        double second = job.Refined ? job.Scale2 * scales[j] * (refinedDots[j] - offset) : 0;
-        double a = first + second;
-        double bound = (job.ErrorNorm * quantizedNorms[j] + job.Norm * deviations[j] + Relative * (Math.Abs(first) + Math.Abs(second)) + Slack) * Inflate;
-        upper[j] = a + bound;
-        return a - bound;
-    }
+    double Bound(ref Job job, int j) =>
+        ScreenBounds.Bounds(Pass(in job), dots, refinedDots, rowSums, scales, quantizedNorms, deviations, j, j + 1, upper);
 
     /// <summary>gamma_n = n u / (1 - n u) with u = 2^-24: the relative error bound of an n-term float32 dot product.</summary>
     static double Gamma(int n)

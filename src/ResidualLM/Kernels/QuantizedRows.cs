@@ -2,13 +2,29 @@
 // uint8 around a zero point of 128, and their integer dot products: the cheap pass of a screened argmax, a quarter of
 // the bytes of the float rows. The rounding is measured, not estimated (norms of w_j, of scale_j q_j and of
 // w_j - scale_j q_j, exact in double and rounded up), so a caller can bound every approximate product rigorously.
-// The dot products are exact int32 sums for k <= MaxLength on every path (AVX-VNNI or the scalar loop), hence equal
-// to the scalar twin's bit for bit. Glossary: n rows, k columns.
+// The dot products are exact int32 sums for k <= MaxLength on every path (AVX-VNNI; int16 widening multiply-add at 512,
+// 256 or 128 bits; ARM64 SDOT; the scalar loop), hence equal to the scalar twin's bit for bit. Glossary: n rows, k columns.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace ResidualLM.Kernels;
+
+/// <summary>The loops <see cref="QuantizedRows.Dots"/> can take.</summary>
+public enum IntDotPath
+{
+    /// <summary>Plain loop.</summary>
+    Scalar,
+    /// <summary>128 bits: ARM64 SDOT or widening multiply-add, x86 SSE pmaddwd.</summary>
+    Vector128,
+    /// <summary>AVX2: widen to int16, pmaddwd.</summary>
+    Widen256,
+    /// <summary>AVX-512BW: widen to int16, pmaddwd.</summary>
+    Widen512,
+    /// <summary>AVX-VNNI: vpdpbusd on 32 bytes.</summary>
+    Vnni256,
+}
 
 /// <summary>Int8 rows with per-row scales, uint8 vectors, and exact integer dot products between them.</summary>
 public static unsafe class QuantizedRows
@@ -104,43 +120,158 @@ public static unsafe class QuantizedRows
     }
 
     /// <summary>dots[j] = sum_p qx[p] q[j, p] (qx unsigned, q signed) for rows [from, to) of q (n x k), exactly.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dots(ReadOnlySpan<byte> qx, ReadOnlySpan<sbyte> q, int from, int to, Span<int> dots)
+    public static void Dots(ReadOnlySpan<byte> qx, ReadOnlySpan<sbyte> q, int from, int to, Span<int> dots) =>
+        DotsOn(DotPath, qx, q, from, to, dots);
+
+    /// <summary>
+    /// The dot-product loop <see cref="Dots"/> takes here:
+    /// AVX-VNNI wherever the runtime exposes it (.NET 10 has no 512-bit VNNI class; the 256-bit form already keeps up
+    /// with memory), else the widest widening multiply-add of <see cref="VectorIsa.Path"/>.
+    /// </summary>
+    internal static readonly IntDotPath DotPath = VectorIsa.Path switch
+    {
+        VectorPath.Avx512 => AvxVnni.IsSupported ? IntDotPath.Vnni256 : IntDotPath.Widen512,
+        VectorPath.Avx2 => AvxVnni.IsSupported ? IntDotPath.Vnni256 : IntDotPath.Widen256,
+        VectorPath.Vector128 => IntDotPath.Vector128,
+        _ => IntDotPath.Scalar,
+    };
+
+    /// <summary>Whether this machine can run <paramref name="path"/> (tests run every one that it can).</summary>
+    internal static bool IsSupported(IntDotPath path) => path switch
+    {
+        IntDotPath.Vnni256 => AvxVnni.IsSupported,
+        IntDotPath.Widen512 => Avx512BW.IsSupported,
+        IntDotPath.Widen256 => Avx2.IsSupported,
+        IntDotPath.Vector128 => Vector128.IsHardwareAccelerated && (Sse2.IsSupported || AdvSimd.IsSupported),
+        _ => true,
+    };
+
+    /// <summary>Dots on a chosen path; every path gives the same exact integers.</summary>
+    internal static void DotsOn(IntDotPath path, ReadOnlySpan<byte> qx, ReadOnlySpan<sbyte> q, int from, int to, Span<int> dots)
     {
         int k = qx.Length;
         if (k < 1 || k > MaxLength || from < 0 || to < from || q.Length < (long)to * k || dots.Length < to)
             throw new ArgumentException("quantised dots: spans do not match (k), (n x k) and (n)");
+        if (!IsSupported(path)) throw new PlatformNotSupportedException($"int8 dots: {path} is not available here");
         fixed (byte* x = qx)
         fixed (sbyte* pq = q)
         fixed (int* c = dots)
         {
-            int j = from;
-            // One row at a time, front to back with a software prefetch 2 KiB ahead, four independent chains of 32-byte
-            // multiply-adds: a single sequential stream per thread keeps up with the memory where interleaved rows did
-            // not (integer sums are exact, so the order is free).
-            if (AvxVnni.IsSupported)
+            // One row at a time, front to back: a single sequential stream per thread keeps up with the memory where
+            // interleaved rows did not (integer sums are exact and wrap modulo 2^32, so the order is free).
+            for (int j = from; j < to; j++)
             {
-                for (; j < to; j++)
+                sbyte* r = pq + (long)j * k;
+                c[j] = path switch
                 {
-                    sbyte* r = pq + (long)j * k;
-                    Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                    int p = 0;
-                    for (; p + 128 <= k; p += 128)
-                    {
-                        Sse.Prefetch0(r + p + 2048);
-                        Sse.Prefetch0(r + p + 2048 + 64);
-                        s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
-                        s1 = AvxVnni.MultiplyWideningAndAdd(s1, Vector256.Load(x + p + 32), Vector256.Load(r + p + 32));
-                        s2 = AvxVnni.MultiplyWideningAndAdd(s2, Vector256.Load(x + p + 64), Vector256.Load(r + p + 64));
-                        s3 = AvxVnni.MultiplyWideningAndAdd(s3, Vector256.Load(x + p + 96), Vector256.Load(r + p + 96));
-                    }
-                    for (; p + 32 <= k; p += 32) s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
-                    c[j] = Vector256.Sum(s0 + s1 + (s2 + s3)) + ScalarDot(x, r, p, k);
-                }
-                return;
+                    IntDotPath.Vnni256 => DotVnni256(x, r, k),
+                    IntDotPath.Widen512 => DotWiden512(x, r, k),
+                    IntDotPath.Widen256 => DotWiden256(x, r, k),
+                    IntDotPath.Vector128 => Dot128(x, r, k),
+                    _ => ScalarDot(x, r, 0, k),
+                };
             }
-            for (; j < to; j++) c[j] = ScalarDot(x, pq + (long)j * k, 0, k);
         }
+    }
+
+    // AVX-VNNI (vpdpbusd: four u8 x s8 products summed into each int32 lane, no intermediate saturation): four
+    // independent chains of 32 bytes with a software prefetch 2 KiB ahead.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int DotVnni256(byte* x, sbyte* r, int k)
+    {
+        Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+        int p = 0;
+        for (; p + 128 <= k; p += 128)
+        {
+            Sse.Prefetch0(r + p + 2048);
+            Sse.Prefetch0(r + p + 2048 + 64);
+            s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
+            s1 = AvxVnni.MultiplyWideningAndAdd(s1, Vector256.Load(x + p + 32), Vector256.Load(r + p + 32));
+            s2 = AvxVnni.MultiplyWideningAndAdd(s2, Vector256.Load(x + p + 64), Vector256.Load(r + p + 64));
+            s3 = AvxVnni.MultiplyWideningAndAdd(s3, Vector256.Load(x + p + 96), Vector256.Load(r + p + 96));
+        }
+        for (; p + 32 <= k; p += 32) s0 = AvxVnni.MultiplyWideningAndAdd(s0, Vector256.Load(x + p), Vector256.Load(r + p));
+        return Vector256.Sum(s0 + s1 + (s2 + s3)) + ScalarDot(x, r, p, k);
+    }
+
+    // Without VNNI both operands are widened to int16 and multiplied pairwise into int32 (vpmaddwd): exact, where the
+    // byte form vpmaddubsw would saturate (2 x 255 x 127 > 2^15). 32 bytes per step, two chains.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int DotWiden512(byte* x, sbyte* r, int k)
+    {
+        Vector512<int> s0 = default, s1 = default;
+        int p = 0;
+        for (; p + 64 <= k; p += 64)
+        {
+            Sse.Prefetch0(r + p + 2048);
+            s0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(x + p)).AsInt16(), Avx512BW.ConvertToVector512Int16(Vector256.Load(r + p)));
+            s1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(x + p + 32)).AsInt16(), Avx512BW.ConvertToVector512Int16(Vector256.Load(r + p + 32)));
+        }
+        for (; p + 32 <= k; p += 32)
+            s0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(x + p)).AsInt16(), Avx512BW.ConvertToVector512Int16(Vector256.Load(r + p)));
+        return Vector512.Sum(s0 + s1) + ScalarDot(x, r, p, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int DotWiden256(byte* x, sbyte* r, int k)
+    {
+        Vector256<int> s0 = default, s1 = default;
+        int p = 0;
+        for (; p + 32 <= k; p += 32)
+        {
+            Sse.Prefetch0(r + p + 2048);
+            s0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(x + p).AsInt16(), Avx2.ConvertToVector256Int16(r + p));
+            s1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(x + p + 16).AsInt16(), Avx2.ConvertToVector256Int16(r + p + 16));
+        }
+        for (; p + 16 <= k; p += 16)
+            s0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(x + p).AsInt16(), Avx2.ConvertToVector256Int16(r + p));
+        return Vector256.Sum(s0 + s1) + ScalarDot(x, r, p, k);
+    }
+
+    // 128 bits, 16 bytes per step. ARM64 with the dot-product extension: SDOT multiplies signed bytes only, so x is
+    // taken as x - 128 (x ^ 0x80) and 128 sum q added back, as SDOT of q with -128 subtracted (each lane sums four
+    // products of at most 128 x 127, and the int32 sums wrap exactly). Other ARM64: widen to int16 and multiply-add
+    // widening (SMLAL, SMLAL2). x86 SSE: widen and multiply pairwise (pmaddwd), as the 256-bit path.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static int Dot128(byte* x, sbyte* r, int k)
+    {
+        Vector128<int> s0 = default, s1 = default;
+        int p = 0;
+        if (Dp.IsSupported)
+        {
+            Vector128<byte> flip = Vector128.Create((byte)0x80);
+            Vector128<sbyte> minus128 = Vector128.Create(sbyte.MinValue);
+            for (; p + 16 <= k; p += 16)
+            {
+                var qv = Vector128.Load(r + p);
+                s0 = Dp.DotProduct(s0, (Vector128.Load(x + p) ^ flip).AsSByte(), qv);
+                s1 = Dp.DotProduct(s1, minus128, qv);
+            }
+            return Vector128.Sum(s0) - Vector128.Sum(s1) + ScalarDot(x, r, p, k);
+        }
+        if (AdvSimd.IsSupported)
+        {
+            for (; p + 16 <= k; p += 16)
+            {
+                var xv = Vector128.Load(x + p);
+                var qv = Vector128.Load(r + p);
+                Vector128<short> xl = Vector128.WidenLower(xv).AsInt16(), xh = Vector128.WidenUpper(xv).AsInt16();
+                Vector128<short> ql = Vector128.WidenLower(qv), qh = Vector128.WidenUpper(qv);
+                s0 = AdvSimd.MultiplyWideningLowerAndAdd(s0, xl.GetLower(), ql.GetLower());
+                s1 = AdvSimd.MultiplyWideningUpperAndAdd(s1, xl, ql);
+                s0 = AdvSimd.MultiplyWideningLowerAndAdd(s0, xh.GetLower(), qh.GetLower());
+                s1 = AdvSimd.MultiplyWideningUpperAndAdd(s1, xh, qh);
+            }
+            return Vector128.Sum(s0 + s1) + ScalarDot(x, r, p, k);
+        }
+        for (; p + 16 <= k; p += 16)
+        {
+            var xv = Vector128.Load(x + p);
+            var qv = Vector128.Load(r + p);
+            s0 += Sse2.MultiplyAddAdjacent(Vector128.WidenLower(xv).AsInt16(), Vector128.WidenLower(qv));
+            s1 += Sse2.MultiplyAddAdjacent(Vector128.WidenUpper(xv).AsInt16(), Vector128.WidenUpper(qv));
+        }
+        return Vector128.Sum(s0 + s1) + ScalarDot(x, r, p, k);
     }
 
     static int ScalarDot(byte* x, sbyte* r, int from, int to)

@@ -1,6 +1,7 @@
-// The unpacked kernel for products with few rows gives bit for bit the blocked GEMM's results (the same FMA chains
-// over the same KC slices): every row count 1..16, inner dimensions within and across slices, column counts off the
-// 8-column block, accumulating into C or not, one and two threads.
+// The unpacked kernel for products with few rows gives bit for bit the blocked GEMM's results (the same multiply-add
+// chains over the same KC slices) on whichever path this run takes (AVX-512: 16 rows, AVX2: 8, 128 bits: 4): every row
+// count it takes, inner dimensions within and across slices, column counts off the 8-column block, accumulating into C
+// or not, one and two threads. On the scalar path the kernel must decline every shape.
 using ResidualLM.Kernels;
 using ResidualLM.Tensors;
 using Xunit;
@@ -20,7 +21,9 @@ public unsafe class GemmSmallMTests
     [MemberData(nameof(Sizes))]
     public void EveryRowCount_EqualsTheBlockedGemmBitForBit(int k, int n)
     {
-        if (!GemmSmallM.Supports(2, false, true)) return;                       // AVX-512 only; otherwise never used
+        // The scalar path has no lanes to put rows in: the kernel declines every shape and the blocked GEMM runs.
+        Assert.True((GemmSmallM.MaxRows == 0) == (VectorIsa.Path == VectorPath.Scalar), $"{GemmSmallM.MaxRows} rows on {VectorIsa.Name}");
+        Assert.False(GemmSmallM.Supports(GemmSmallM.MaxRows + 1, false, true));
         var rng = new Rng((ulong)(k * 131 + n));
         for (int m = 1; m <= GemmSmallM.MaxRows; m++)
         {

@@ -1,6 +1,6 @@
 // QuantizedRows against its scalar twin: the same int8 rows, scales and row sums exactly, norms that bound the twin's
-// from above by a hair; integer dot products exactly (row counts off the 8-row block, lengths off the 32-byte vector,
-// extreme bytes); and a quantised vector's reported norms bound the real ones.
+// from above by a hair; integer dot products exactly on every loop this machine can run (every length 1..257, row
+// ranges, extreme bytes that would saturate an int16 step); and a quantised vector's reported norms bound the real ones.
 using ResidualLM.Kernels;
 using ResidualLM.Kernels.Reference;
 using ResidualLM.Tensors;
@@ -42,22 +42,75 @@ public class QuantizedRowsTests
                 Assert.True(Math.Abs(w[j * k + p] - (double)scales[j] * q[j * k + p]) <= scales[j] * 0.5000001, $"rounding of ({j}, {p})");
     }
 
-    [Theory]
-    [MemberData(nameof(Shapes))]
-    public void Dots_MatchReferenceExactly(int n, int k)
+    /// <summary>Every dot-product loop this machine can run (the default one among them).</summary>
+    public static TheoryData<IntDotPath> DotPaths()
     {
-        var rng = new Rng((ulong)(n * 31 + k * 7));
+        var paths = new TheoryData<IntDotPath>();
+        foreach (var path in Enum.GetValues<IntDotPath>())
+            if (QuantizedRows.IsSupported(path)) paths.Add(path);
+        return paths;
+    }
+
+    static (byte[] X, sbyte[] Q) DotInputs(Rng rng, int n, int k)
+    {
         var x = new byte[k]; var q = new sbyte[n * k];
-        for (int p = 0; p < k; p++) x[p] = (byte)(p % 11 == 0 ? 255 : rng.NextInt(256));
+        for (int p = 0; p < k; p++) x[p] = (byte)(p % 11 == 0 ? 255 : p % 7 == 0 ? 0 : rng.NextInt(256));
         for (int i = 0; i < q.Length; i++) q[i] = (sbyte)(i % 13 == 0 ? 127 : i % 17 == 0 ? -127 : rng.NextInt(255) - 127);
-        int[] dots = new int[n], expected = new int[n];
-        QuantizedRows.Dots(x, q, 0, n, dots);
-        QuantizedRowsReference.Dots(x, q, 0, n, expected);
-        Assert.Equal(expected, dots);
-        // The largest terms everywhere: still exact at the longest supported row's scale per term.
+        return (x, q);
+    }
+
+    [Fact]
+    public void Dots_DefaultPathIsOneThisMachineRuns() => Assert.True(QuantizedRows.IsSupported(QuantizedRows.DotPath), $"{QuantizedRows.DotPath}");
+
+    [Theory]
+    [MemberData(nameof(DotPaths))]
+    public void Dots_EveryLength_MatchReferenceExactly(IntDotPath path)
+    {
+        var rng = new Rng(5);
+        for (int k = 1; k <= KernelCheck.MaxLength; k++)
+        {
+            const int n = 3;
+            var (x, q) = DotInputs(rng, n, k);
+            int[] dots = new int[n], expected = new int[n];
+            QuantizedRows.DotsOn(path, x, q, 0, n, dots);
+            QuantizedRowsReference.Dots(x, q, 0, n, expected);
+            Assert.True(expected.AsSpan().SequenceEqual(dots), $"{path}, k = {k}: [{string.Join(", ", dots)}] vs [{string.Join(", ", expected)}]");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(DotPaths))]
+    public void Dots_Shapes_MatchReferenceExactly(IntDotPath path)
+    {
+        foreach (var (n, k) in new[] { (1, 1), (9, 16), (8, 17), (17, 31), (16, 33), (23, 64), (41, 768), (10, 1000), (5, 3072), (2, 4099) })
+        {
+            var (x, q) = DotInputs(new Rng((ulong)(n * 31 + k * 7)), n, k);
+            int[] dots = new int[n], expected = new int[n];
+            // Rows [1, n) then row 0 alone, as the screened head calls it per part and per candidate.
+            QuantizedRows.DotsOn(path, x, q, 1, n, dots);
+            QuantizedRows.DotsOn(path, x, q, 0, 1, dots);
+            QuantizedRowsReference.Dots(x, q, 0, n, expected);
+            Assert.Equal(expected, dots);
+            // The largest terms everywhere (no int16 step may saturate), then the most negative: still exact.
+            foreach (var (xv, qv) in new[] { ((byte)255, (sbyte)-127), ((byte)255, (sbyte)127), ((byte)0, (sbyte)-127), ((byte)128, (sbyte)127) })
+            {
+                Array.Fill(x, xv); Array.Fill(q, qv);
+                QuantizedRows.DotsOn(path, x, q, 0, n, dots);
+                Assert.All(dots, d => Assert.Equal(xv * qv * k, d));
+            }
+        }
+    }
+
+    [Fact]
+    public void Dots_LongestRow_IsExact()
+    {
+        // 255 * 127 * 65536 < 2^31: the bound of MaxLength, on the default path.
+        const int k = QuantizedRows.MaxLength;
+        var x = new byte[k]; var q = new sbyte[k];
         Array.Fill(x, (byte)255); Array.Fill(q, (sbyte)-127);
-        QuantizedRows.Dots(x, q, 0, n, dots);
-        Assert.All(dots, d => Assert.Equal(-255 * 127 * k, d));
+        var dots = new int[1];
+        QuantizedRows.Dots(x, q, 0, 1, dots);
+        Assert.Equal(-255 * 127 * k, dots[0]);
     }
 
     [Theory]

@@ -17,6 +17,7 @@ public static class Activations
     /// y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3): the approximation GPT-2 uses. Evaluated as
     /// x sigmoid(2u) = x / (1 + exp(-2u)), the same function with one exp and no cancellation near 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void GeluTanhForward(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
@@ -54,6 +55,7 @@ public static class Activations
     }
 
     /// <summary>y = x sigmoid(x). y may be x itself (in place).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void SiluForward(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
@@ -64,6 +66,7 @@ public static class Activations
     public static void SiluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => Backward<SiluDerivative, AddInto>(x, dy, dx);
 
     /// <summary>y = max(x, 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void ReluForward(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
@@ -71,6 +74,7 @@ public static class Activations
     }
 
     /// <summary>dx += dy where x &gt; 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
@@ -78,6 +82,7 @@ public static class Activations
     }
 
     /// <summary>y = tanh(x), to a few ulp relative everywhere (including tiny x, where tanh x ~ x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void TanhForward(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
@@ -90,6 +95,7 @@ public static class Activations
     public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx) => Backward<TanhDerivativeFromOutput, AddInto>(y, dy, dx);
 
     /// <summary>dx (+)= f'(x) dy for the derivative operator <typeparamref name="TDerivative"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void Backward<TDerivative, TAccumulation>(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
         where TDerivative : struct, IUnaryOperator where TAccumulation : struct, IAccumulation
     {

@@ -12,6 +12,7 @@ public static unsafe class GradientNorm
     /// sum of g^2 in double. Each float is widened exactly and its square is exact in double (24-bit significands give
     /// 48 bits), so only the additions round, and the same on every path: no multiply-add is needed or used.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double SumOfSquares(ReadOnlySpan<float> gradient)
     {
         double sum = 0;
@@ -54,6 +55,7 @@ public static unsafe class GradientNorm
     }
 
     /// <summary>gradient *= scale, in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scale(Span<float> gradient, float scale)
     {
         fixed (float* g = gradient) VectorOps.Map<ScaleOperator>(g, g, gradient.Length, new(scale));

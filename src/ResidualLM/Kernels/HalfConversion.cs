@@ -9,6 +9,7 @@ namespace ResidualLM.Kernels;
 public static unsafe class HalfConversion
 {
     /// <summary>Widens bfloat16 bit patterns to float32: bfloat16 is the top half of a float32, so this is exact. source, destination: (n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         if (source.Length != destination.Length) throw new ArgumentException("source and destination lengths differ");
@@ -43,6 +44,7 @@ public static unsafe class HalfConversion
     /// Narrows float32 to bfloat16 bit patterns, rounding to nearest even; NaN stays NaN (quiet bit set), since rounding
     /// could carry its payload into the exponent and make it infinity. source, destination: (n).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         if (source.Length != destination.Length) throw new ArgumentException("source and destination lengths differ");

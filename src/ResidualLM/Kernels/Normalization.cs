@@ -132,6 +132,7 @@ public static unsafe class Normalization
     /// One row: LayerNorm (two-pass mean and variance, stable when |mean| &gt;&gt; std) or RMSNorm, y = xhat * w (+ b).
     /// The batched kernels and the single-row forms both come here, so a decoded row equals that row of a batch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void NormalizeRow(float* x, float* w, float* b, float* y, int cols, float eps, bool layerNorm, out float mean, out float rstd)
     {
         float m = 0f;
@@ -146,6 +147,7 @@ public static unsafe class Normalization
     /// One row of backward: first the sums of g and g xhat (and this row's terms of the block's weight and bias
     /// gradients), then dx (+)= rstd (g - mean(g) - xhat mean(g xhat)) (mean(g) only for LayerNorm).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardRow(float* dy, float* x, float* w, float m, float s, float* dx, float* dw, float* db, int cols, bool layerNorm, bool accumulate)
     {
         var (sumG, sumGX) = VectorOps.Update<GradientSums>(dy, x, w, dw, db, null, cols, new(m, s));
@@ -156,6 +158,7 @@ public static unsafe class Normalization
     }
 
     /// <summary>destination += source.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Add(ReadOnlySpan<float> source, Span<float> destination)
     {
         fixed (float* ps = source, pd = destination) VectorOps.Map<AddOperator>(ps, pd, pd, source.Length, default);

@@ -14,6 +14,7 @@ public static class Optimizer
     /// gradient, parameter, firstMoment, secondMoment: same length. shrink = 1 - lr wd (1 without decay),
     /// stepSize = lr / (1 - b1^t), rootCorrection = sqrt(1 - b2^t).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void AdamWUpdate(ReadOnlySpan<float> gradient, Span<float> parameter, Span<float> firstMoment, Span<float> secondMoment,
         float beta1, float beta2, float shrink, float stepSize, float rootCorrection, float eps)
     {

@@ -24,6 +24,7 @@ public static class Softmax
     }
 
     /// <summary>One row of softmax, with the max subtracted for stability.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
     {
         fixed (float* px = x, py = y)
@@ -47,11 +48,7 @@ public static class Softmax
             Parallelism.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
-                {
-                    long o = (long)r * cols;
-                    float dot = VectorOps.Sum<MultiplyOperator>(ys + o, dys + o, cols, default);
-                    VectorOps.Map<SoftmaxGradient>(ys + o, dys + o, dxs + o, dxs + o, cols, new(dot));
-                }
+                    BackwardRow(ys + (long)r * cols, dys + (long)r * cols, dxs + (long)r * cols, cols);
             }, costPerItem: 6L * cols);
         }
     }
@@ -66,11 +63,7 @@ public static class Softmax
             Parallelism.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
-                {
-                    long o = (long)r * cols;
-                    float lse = LogSumExp(new ReadOnlySpan<float>(xs + o, cols));
-                    VectorOps.Map<ShiftOperator>(xs + o, ys + o, cols, new(lse));
-                }
+                    LogRow(xs + (long)r * cols, ys + (long)r * cols, cols);
             }, costPerItem: 20L * cols);
         }
     }
@@ -86,16 +79,13 @@ public static class Softmax
             Parallelism.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
-                {
-                    long o = (long)r * cols;
-                    float sum = VectorOps.Sum<IdentityOperator>(dys + o, cols, default);
-                    VectorOps.Map<LogSoftmaxGradient>(ys + o, dys + o, dxs + o, dxs + o, cols, new(sum));
-                }
+                    LogBackwardRow(ys + (long)r * cols, dys + (long)r * cols, dxs + (long)r * cols, cols);
             }, costPerItem: 20L * cols);
         }
     }
 
     /// <summary>log sum exp of a row, stable (max subtracted); the exponentials are summed in float per 1024 and those sums in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float LogSumExp(ReadOnlySpan<float> x)
     {
         fixed (float* px = x)
@@ -175,7 +165,34 @@ public static class Softmax
         }
     }
 
+    // Row helpers: compiled optimised at once (the callers are lambdas run a few times per step, too few to tier up soon).
+
+    /// <summary>One row of softmax backward: dx += y (dy - sum(y dy)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void BackwardRow(float* y, float* dy, float* dx, int cols)
+    {
+        float dot = VectorOps.Sum<MultiplyOperator>(y, dy, cols, default);
+        VectorOps.Map<SoftmaxGradient>(y, dy, dx, dx, cols, new(dot));
+    }
+
+    /// <summary>One row of log-softmax: y = x - logsumexp(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void LogRow(float* x, float* y, int cols)
+    {
+        float lse = LogSumExp(new ReadOnlySpan<float>(x, cols));
+        VectorOps.Map<ShiftOperator>(x, y, cols, new(lse));
+    }
+
+    /// <summary>One row of log-softmax backward: dx += dy - exp(y) sum(dy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void LogBackwardRow(float* y, float* dy, float* dx, int cols)
+    {
+        float sum = VectorOps.Sum<IdentityOperator>(dy, cols, default);
+        VectorOps.Map<LogSoftmaxGradient>(y, dy, dx, dx, cols, new(sum));
+    }
+
     /// <summary>d[c] (+)= g exp(x[c] - lse): one row of the softmax part of the cross-entropy gradient.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void SoftmaxGradientRow(float* x, float lse, float g, float* d, int cols, bool accumulate)
     {
         if (accumulate) VectorOps.Map<ScaledExp<AddInto>>(x, d, d, cols, new(lse, g));

@@ -2,7 +2,6 @@
 // Widening is exact; narrowing rounds to nearest even. Inputs are raw little-endian bit patterns (ushort).
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace ResidualLM.IO;
 
@@ -21,21 +20,7 @@ public static class HalfPrecision
     public static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         CheckLengths(source.Length, destination.Length);
-        Span<uint> output = MemoryMarshal.Cast<float, uint>(destination);
-        int index = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref ushort sourceStart = ref MemoryMarshal.GetReference(source);
-            ref uint outputStart = ref MemoryMarshal.GetReference(output);
-            for (; index <= source.Length - Vector256<ushort>.Count; index += Vector256<ushort>.Count)
-            {
-                Vector256<ushort> bits = Vector256.LoadUnsafe(ref sourceStart, (nuint)index);
-                (Vector256<uint> lower, Vector256<uint> upper) = Vector256.Widen(bits);
-                Vector256.ShiftLeft(lower, 16).StoreUnsafe(ref outputStart, (nuint)index);
-                Vector256.ShiftLeft(upper, 16).StoreUnsafe(ref outputStart, (nuint)(index + Vector256<uint>.Count));
-            }
-        }
-        for (; index < source.Length; index++) output[index] = (uint)source[index] << 16;
+        Kernels.HalfConversion.BFloat16ToSingle(source, destination);
     }
 
     /// <summary>Narrows float32 to IEEE binary16 bit patterns, rounding to nearest even (overflow gives infinity).</summary>
@@ -49,7 +34,7 @@ public static class HalfPrecision
     public static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         CheckLengths(source.Length, destination.Length);
-        for (int index = 0; index < source.Length; index++) destination[index] = SingleToBFloat16Scalar(source[index]);
+        Kernels.HalfConversion.SingleToBFloat16(source, destination);
     }
 
     /// <summary>Scalar twin of <see cref="Float16ToSingle"/>.</summary>
@@ -58,7 +43,7 @@ public static class HalfPrecision
     /// <summary>Scalar twin of <see cref="BFloat16ToSingle"/>.</summary>
     public static float BFloat16ToSingleScalar(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
 
-    /// <summary>One float32 to bfloat16, rounding to nearest even.</summary>
+    /// <summary>One float32 to bfloat16, rounding to nearest even: the scalar twin of <see cref="SingleToBFloat16"/>.</summary>
     public static ushort SingleToBFloat16Scalar(float value)
     {
         uint bits = BitConverter.SingleToUInt32Bits(value);

@@ -130,180 +130,150 @@ public static unsafe class Normalization
 
     /// <summary>
     /// One row: LayerNorm (two-pass mean and variance, stable when |mean| &gt;&gt; std) or RMSNorm, y = xhat * w (+ b).
-    /// Vector accumulators run over whole vectors and a scalar loop takes the tail.
+    /// The batched kernels and the single-row forms both come here, so a decoded row equals that row of a batch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void NormalizeRow(float* x, float* w, float* b, float* y, int cols, float eps, bool layerNorm, out float mean, out float rstd)
     {
         float m = 0f;
-        if (layerNorm) m = Sum(x, cols) / cols;
-        float s = 1f / MathF.Sqrt(SquaredDeviations(x, m, cols) / cols + eps);
+        if (layerNorm) m = VectorOps.Sum<IdentityOperator>(x, cols, default) / cols;
+        float s = 1f / MathF.Sqrt(VectorOps.Sum<SquaredDeviation>(x, cols, new(m)) / cols + eps);
         mean = m; rstd = s;
-        int c = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> vm = Vector512.Create(m), vs = Vector512.Create(s);
-            for (; c <= cols - 16; c += 16)
-            {
-                var xhat = (Vector512.Load(x + c) - vm) * vs;
-                var v = b is null ? xhat * Vector512.Load(w + c) : VectorIsa.MultiplyAdd(xhat, Vector512.Load(w + c), Vector512.Load(b + c));
-                v.Store(y + c);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s);
-            for (; c <= cols - 8; c += 8)
-            {
-                var xhat = (Vector256.Load(x + c) - vm) * vs;
-                var v = b is null ? xhat * Vector256.Load(w + c) : VectorIsa.MultiplyAdd(xhat, Vector256.Load(w + c), Vector256.Load(b + c));
-                v.Store(y + c);
-            }
-        }
-        for (; c < cols; c++)
-        {
-            float xhat = (x[c] - m) * s;
-            y[c] = b is null ? xhat * w[c] : VectorIsa.MultiplyAdd(xhat, w[c], b[c]);
-        }
+        if (b is null) VectorOps.Map<ScaledProduct>(x, w, y, cols, new(s));
+        else VectorOps.Map<Normalized>(x, w, b, y, cols, new(m, s));
     }
 
     /// <summary>
     /// One row of backward: first the sums of g and g xhat (and this row's terms of the block's weight and bias
-    /// gradients), then dx += rstd (g - mean(g) - xhat mean(g xhat)) (mean(g) only for LayerNorm).
+    /// gradients), then dx (+)= rstd (g - mean(g) - xhat mean(g xhat)) (mean(g) only for LayerNorm).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void BackwardRow(float* dy, float* x, float* w, float m, float s, float* dx, float* dw, float* db, int cols, bool layerNorm, bool accumulate)
     {
-        float sumG = 0f, sumGX = 0f;
-        int c = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> vm = Vector512.Create(m), vs = Vector512.Create(s), accG = default, accGX = default;
-            for (; c <= cols - 16; c += 16)
-            {
-                var d = Vector512.Load(dy + c);
-                var xhat = (Vector512.Load(x + c) - vm) * vs;
-                var g = d * Vector512.Load(w + c);
-                accG += g;
-                accGX = VectorIsa.MultiplyAdd(g, xhat, accGX);
-                VectorIsa.MultiplyAdd(d, xhat, Vector512.Load(dw + c)).Store(dw + c);
-                (Vector512.Load(db + c) + d).Store(db + c);
-            }
-            sumG = Vector512.Sum(accG); sumGX = Vector512.Sum(accGX);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s), accG = default, accGX = default;
-            for (; c <= cols - 8; c += 8)
-            {
-                var d = Vector256.Load(dy + c);
-                var xhat = (Vector256.Load(x + c) - vm) * vs;
-                var g = d * Vector256.Load(w + c);
-                accG += g;
-                accGX = VectorIsa.MultiplyAdd(g, xhat, accGX);
-                VectorIsa.MultiplyAdd(d, xhat, Vector256.Load(dw + c)).Store(dw + c);
-                (Vector256.Load(db + c) + d).Store(db + c);
-            }
-            sumG = Vector256.Sum(accG); sumGX = Vector256.Sum(accGX);
-        }
-        for (int t = c; t < cols; t++)
-        {
-            float xhat = (x[t] - m) * s, g = dy[t] * w[t];
-            sumG += g;
-            sumGX = VectorIsa.MultiplyAdd(g, xhat, sumGX);
-            dw[t] = VectorIsa.MultiplyAdd(dy[t], xhat, dw[t]);
-            db[t] += dy[t];
-        }
+        var (sumG, sumGX) = VectorOps.Update<GradientSums>(dy, x, w, dw, db, null, cols, new(m, s));
         float meanG = layerNorm ? sumG / cols : 0f, meanGX = sumGX / cols;
-        c = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> vm = Vector512.Create(m), vs = Vector512.Create(s), vg = Vector512.Create(meanG), vgx = Vector512.Create(meanGX);
-            for (; c <= cols - 16; c += 16)
-            {
-                var xhat = (Vector512.Load(x + c) - vm) * vs;
-                var g = Vector512.Load(dy + c) * Vector512.Load(w + c);
-                var d = g - vg - xhat * vgx;
-                (accumulate ? VectorIsa.MultiplyAdd(vs, d, Vector512.Load(dx + c)) : vs * d).Store(dx + c);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> vm = Vector256.Create(m), vs = Vector256.Create(s), vg = Vector256.Create(meanG), vgx = Vector256.Create(meanGX);
-            for (; c <= cols - 8; c += 8)
-            {
-                var xhat = (Vector256.Load(x + c) - vm) * vs;
-                var g = Vector256.Load(dy + c) * Vector256.Load(w + c);
-                var d = g - vg - xhat * vgx;
-                (accumulate ? VectorIsa.MultiplyAdd(vs, d, Vector256.Load(dx + c)) : vs * d).Store(dx + c);
-            }
-        }
-        for (; c < cols; c++)
-        {
-            float xhat = (x[c] - m) * s, g = dy[c] * w[c];
-            dx[c] = accumulate ? VectorIsa.MultiplyAdd(s, g - meanG - xhat * meanGX, dx[c]) : s * (g - meanG - xhat * meanGX);
-        }
-    }
-
-    /// <summary>Sum of a row: two vector accumulators, then the tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Sum(float* x, int n)
-    {
-        int c = 0;
-        float sum = 0f;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> a0 = default, a1 = default;
-            for (; c <= n - 32; c += 32) { a0 += Vector512.Load(x + c); a1 += Vector512.Load(x + c + 16); }
-            if (c <= n - 16) { a0 += Vector512.Load(x + c); c += 16; }
-            sum = Vector512.Sum(a0 + a1);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> a0 = default, a1 = default;
-            for (; c <= n - 16; c += 16) { a0 += Vector256.Load(x + c); a1 += Vector256.Load(x + c + 8); }
-            if (c <= n - 8) { a0 += Vector256.Load(x + c); c += 8; }
-            sum = Vector256.Sum(a0 + a1);
-        }
-        for (; c < n; c++) sum += x[c];
-        return sum;
-    }
-
-    /// <summary>sum_c (x_c - m)^2 over a row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float SquaredDeviations(float* x, float m, int n)
-    {
-        int c = 0;
-        float sum = 0f;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> vm = Vector512.Create(m), a0 = default, a1 = default;
-            for (; c <= n - 32; c += 32)
-            {
-                var d0 = Vector512.Load(x + c) - vm; var d1 = Vector512.Load(x + c + 16) - vm;
-                a0 = VectorIsa.MultiplyAdd(d0, d0, a0); a1 = VectorIsa.MultiplyAdd(d1, d1, a1);
-            }
-            if (c <= n - 16) { var d = Vector512.Load(x + c) - vm; a0 = VectorIsa.MultiplyAdd(d, d, a0); c += 16; }
-            sum = Vector512.Sum(a0 + a1);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> vm = Vector256.Create(m), a0 = default, a1 = default;
-            for (; c <= n - 16; c += 16)
-            {
-                var d0 = Vector256.Load(x + c) - vm; var d1 = Vector256.Load(x + c + 8) - vm;
-                a0 = VectorIsa.MultiplyAdd(d0, d0, a0); a1 = VectorIsa.MultiplyAdd(d1, d1, a1);
-            }
-            if (c <= n - 8) { var d = Vector256.Load(x + c) - vm; a0 = VectorIsa.MultiplyAdd(d, d, a0); c += 8; }
-            sum = Vector256.Sum(a0 + a1);
-        }
-        for (; c < n; c++) { float d = x[c] - m; sum = VectorIsa.MultiplyAdd(d, d, sum); }
-        return sum;
+        var p = new Splat<float>(m, s, meanG, meanGX);
+        if (accumulate) VectorOps.Map<InputGradient<AddInto>>(dy, x, w, dx, dx, cols, p);
+        else VectorOps.Map<InputGradient<WriteOver>>(dy, x, w, dx, dx, cols, p);
     }
 
     /// <summary>destination += source.</summary>
-    static void Add(ReadOnlySpan<float> source, Span<float> destination) =>
-        System.Numerics.Tensors.TensorPrimitives.Add(destination, source, destination);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Add(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        fixed (float* ps = source, pd = destination) VectorOps.Map<AddOperator>(ps, pd, pd, source.Length, default);
+    }
+
+    /// <summary>(x - p.A)^2: one term of the variance about the mean p.A.</summary>
+    readonly struct SquaredDeviation : IUnaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Invoke(float x, in Splat<float> p) { float d = x - p.A; return d * d; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Invoke(Vector128<float> x, in Splat<Vector128<float>> p) { var d = x - p.A; return d * d; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Invoke(Vector256<float> x, in Splat<Vector256<float>> p) { var d = x - p.A; return d * d; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, in Splat<Vector512<float>> p) { var d = x - p.A; return d * d; }
+    }
+
+    /// <summary>RMSNorm's output x rstd w, rstd = p.A.</summary>
+    readonly struct ScaledProduct : IBinaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Invoke(float x, float w, in Splat<float> p) => x * p.A * w;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Invoke(Vector128<float> x, Vector128<float> w, in Splat<Vector128<float>> p) => x * p.A * w;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Invoke(Vector256<float> x, Vector256<float> w, in Splat<Vector256<float>> p) => x * p.A * w;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> w, in Splat<Vector512<float>> p) => x * p.A * w;
+    }
+
+    /// <summary>LayerNorm's output (x - mean) rstd w + b; mean = p.A, rstd = p.B.</summary>
+    readonly struct Normalized : ITernaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Invoke(float x, float w, float b, in Splat<float> p) => VectorIsa.MultiplyAdd((x - p.A) * p.B, w, b);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Invoke(Vector128<float> x, Vector128<float> w, Vector128<float> b, in Splat<Vector128<float>> p) => VectorIsa.MultiplyAdd((x - p.A) * p.B, w, b);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Invoke(Vector256<float> x, Vector256<float> w, Vector256<float> b, in Splat<Vector256<float>> p) => VectorIsa.MultiplyAdd((x - p.A) * p.B, w, b);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> w, Vector512<float> b, in Splat<Vector512<float>> p) => VectorIsa.MultiplyAdd((x - p.A) * p.B, w, b);
+    }
+
+    /// <summary>
+    /// Backward's first pass over a row (x = dy, y = x, z = w; mean = p.A, rstd = p.B): with xhat = (x - mean) rstd and
+    /// g = dy w, sum0 += g, sum1 += g xhat, and the block's partial gradients dWeight (a) += dy xhat, dBias (b) += dy.
+    /// </summary>
+    readonly struct GradientSums : IUpdateOperator
+    {
+        public static int Inputs => 3;
+        public static int Updates => 2;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(float dy, float x, float w, ref float dw, ref float db, ref float unused, ref float sumG, ref float sumGX, in Splat<float> p)
+        {
+            float xhat = (x - p.A) * p.B, g = dy * w;
+            sumG += g; sumGX = VectorIsa.MultiplyAdd(g, xhat, sumGX);
+            dw = VectorIsa.MultiplyAdd(dy, xhat, dw); db += dy;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(Vector128<float> dy, Vector128<float> x, Vector128<float> w, ref Vector128<float> dw, ref Vector128<float> db,
+            ref Vector128<float> unused, ref Vector128<float> sumG, ref Vector128<float> sumGX, in Splat<Vector128<float>> p)
+        {
+            var xhat = (x - p.A) * p.B; var g = dy * w;
+            sumG += g; sumGX = VectorIsa.MultiplyAdd(g, xhat, sumGX);
+            dw = VectorIsa.MultiplyAdd(dy, xhat, dw); db += dy;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(Vector256<float> dy, Vector256<float> x, Vector256<float> w, ref Vector256<float> dw, ref Vector256<float> db,
+            ref Vector256<float> unused, ref Vector256<float> sumG, ref Vector256<float> sumGX, in Splat<Vector256<float>> p)
+        {
+            var xhat = (x - p.A) * p.B; var g = dy * w;
+            sumG += g; sumGX = VectorIsa.MultiplyAdd(g, xhat, sumGX);
+            dw = VectorIsa.MultiplyAdd(dy, xhat, dw); db += dy;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(Vector512<float> dy, Vector512<float> x, Vector512<float> w, ref Vector512<float> dw, ref Vector512<float> db,
+            ref Vector512<float> unused, ref Vector512<float> sumG, ref Vector512<float> sumGX, in Splat<Vector512<float>> p)
+        {
+            var xhat = (x - p.A) * p.B; var g = dy * w;
+            sumG += g; sumGX = VectorIsa.MultiplyAdd(g, xhat, sumGX);
+            dw = VectorIsa.MultiplyAdd(dy, xhat, dw); db += dy;
+        }
+    }
+
+    /// <summary>
+    /// dx (+)= rstd (g - mean(g) - xhat mean(g xhat)) from (dy, x, w, dx); mean = p.A, rstd = p.B, mean(g) = p.C (0 for
+    /// RMSNorm), mean(g xhat) = p.D.
+    /// </summary>
+    readonly struct InputGradient<TAccumulation> : IQuaternaryOperator where TAccumulation : struct, IAccumulation
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Invoke(float dy, float x, float w, float dx, in Splat<float> p)
+        {
+            float d = dy * w - p.C - (x - p.A) * p.B * p.D;
+            return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, d, dx) : p.B * d;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Invoke(Vector128<float> dy, Vector128<float> x, Vector128<float> w, Vector128<float> dx, in Splat<Vector128<float>> p)
+        {
+            var d = dy * w - p.C - (x - p.A) * p.B * p.D;
+            return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, d, dx) : p.B * d;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Invoke(Vector256<float> dy, Vector256<float> x, Vector256<float> w, Vector256<float> dx, in Splat<Vector256<float>> p)
+        {
+            var d = dy * w - p.C - (x - p.A) * p.B * p.D;
+            return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, d, dx) : p.B * d;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Invoke(Vector512<float> dy, Vector512<float> x, Vector512<float> w, Vector512<float> dx, in Splat<Vector512<float>> p)
+        {
+            var d = dy * w - p.C - (x - p.A) * p.B * p.D;
+            return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, d, dx) : p.B * d;
+        }
+    }
 
     static void Check(int xLength, int expected, int yLength, int weightLength, int cols, int statLength1, int statLength2, int rows)
     {

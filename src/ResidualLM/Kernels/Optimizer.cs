@@ -1,5 +1,6 @@
 // The AdamW update as one vectorised pass over a parameter and its state (memory-bound: 4 streams read, 3 written).
-// Limits: float32; the same operations in the same order as the scalar twin (no FMA), so results are bit-identical.
+// Limits: float32; the same operations in the same order as the scalar twin and no multiply-add contraction (none is
+// written, and the JIT does not contract), so results are bit-identical on every path.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -19,49 +20,54 @@ public static class Optimizer
     {
         int n = parameter.Length;
         if (gradient.Length != n || firstMoment.Length != n || secondMoment.Length != n) throw new ArgumentException("AdamW spans differ in length");
-        float c1 = 1f - beta1, c2 = 1f - beta2;
+        var constants = new Splat<float>(beta1, 1f - beta1, beta2, 1f - beta2, shrink, stepSize, rootCorrection, eps);
         fixed (float* g = gradient, p = parameter, m = firstMoment, v = secondMoment)
+            VectorOps.Update<AdamW>(g, null, null, m, v, p, n, constants);
+    }
+
+    /// <summary>
+    /// One AdamW step on (g; m, v, p updated). Parameters: A = b1, B = 1 - b1, C = b2, D = 1 - b2, E = shrink,
+    /// F = stepSize, G = rootCorrection, H = eps. NOTE: plain multiplies and adds only, never VectorIsa.MultiplyAdd:
+    /// a fused form would round differently from the scalar twin (and between machines with and without FMA).
+    /// </summary>
+    readonly struct AdamW : IUpdateOperator
+    {
+        public static int Inputs => 1;
+        public static int Updates => 3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(float g, float unusedY, float unusedZ, ref float m, ref float v, ref float p, ref float unused0, ref float unused1, in Splat<float> k)
         {
-            int i = 0;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var vb1 = Vector512.Create(beta1); var vc1 = Vector512.Create(c1);
-                var vb2 = Vector512.Create(beta2); var vc2 = Vector512.Create(c2);
-                var vShrink = Vector512.Create(shrink); var vStep = Vector512.Create(stepSize);
-                var vRoot = Vector512.Create(rootCorrection); var vEps = Vector512.Create(eps);
-                for (; i <= n - 16; i += 16)
-                {
-                    var gi = Vector512.Load(g + i);
-                    var mi = vb1 * Vector512.Load(m + i) + vc1 * gi;
-                    var vi = vb2 * Vector512.Load(v + i) + vc2 * gi * gi;
-                    mi.Store(m + i);
-                    vi.Store(v + i);
-                    (Vector512.Load(p + i) * vShrink - vStep * mi / (Vector512.Sqrt(vi) / vRoot + vEps)).Store(p + i);
-                }
-            }
-            else if (Vector256.IsHardwareAccelerated)
-            {
-                var vb1 = Vector256.Create(beta1); var vc1 = Vector256.Create(c1);
-                var vb2 = Vector256.Create(beta2); var vc2 = Vector256.Create(c2);
-                var vShrink = Vector256.Create(shrink); var vStep = Vector256.Create(stepSize);
-                var vRoot = Vector256.Create(rootCorrection); var vEps = Vector256.Create(eps);
-                for (; i <= n - 8; i += 8)
-                {
-                    var gi = Vector256.Load(g + i);
-                    var mi = vb1 * Vector256.Load(m + i) + vc1 * gi;
-                    var vi = vb2 * Vector256.Load(v + i) + vc2 * gi * gi;
-                    mi.Store(m + i);
-                    vi.Store(v + i);
-                    (Vector256.Load(p + i) * vShrink - vStep * mi / (Vector256.Sqrt(vi) / vRoot + vEps)).Store(p + i);
-                }
-            }
-            for (; i < n; i++)
-            {
-                float gi = g[i];
-                float mi = m[i] = beta1 * m[i] + c1 * gi;
-                float vi = v[i] = beta2 * v[i] + c2 * gi * gi;
-                p[i] = p[i] * shrink - stepSize * mi / (MathF.Sqrt(vi) / rootCorrection + eps);
-            }
+            m = k.A * m + k.B * g;
+            v = k.C * v + k.D * g * g;
+            p = p * k.E - k.F * m / (MathF.Sqrt(v) / k.G + k.H);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(Vector128<float> g, Vector128<float> unusedY, Vector128<float> unusedZ, ref Vector128<float> m, ref Vector128<float> v,
+            ref Vector128<float> p, ref Vector128<float> unused0, ref Vector128<float> unused1, in Splat<Vector128<float>> k)
+        {
+            m = k.A * m + k.B * g;
+            v = k.C * v + k.D * g * g;
+            p = p * k.E - k.F * m / (Vector128.Sqrt(v) / k.G + k.H);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(Vector256<float> g, Vector256<float> unusedY, Vector256<float> unusedZ, ref Vector256<float> m, ref Vector256<float> v,
+            ref Vector256<float> p, ref Vector256<float> unused0, ref Vector256<float> unused1, in Splat<Vector256<float>> k)
+        {
+            m = k.A * m + k.B * g;
+            v = k.C * v + k.D * g * g;
+            p = p * k.E - k.F * m / (Vector256.Sqrt(v) / k.G + k.H);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke(Vector512<float> g, Vector512<float> unusedY, Vector512<float> unusedZ, ref Vector512<float> m, ref Vector512<float> v,
+            ref Vector512<float> p, ref Vector512<float> unused0, ref Vector512<float> unused1, in Splat<Vector512<float>> k)
+        {
+            m = k.A * m + k.B * g;
+            v = k.C * v + k.D * g * g;
+            p = p * k.E - k.F * m / (Vector512.Sqrt(v) / k.G + k.H);
         }
     }
 }

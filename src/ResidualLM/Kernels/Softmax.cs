@@ -1,6 +1,6 @@
 // Softmax, log-softmax and the fused softmax cross-entropy over the last dimension, forward and backward.
 // Glossary: R = rows, C = classes (columns). Parallel over rows. Backward kernels add into dInput.
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace ResidualLM.Kernels;
@@ -24,14 +24,17 @@ public static class Softmax
     }
 
     /// <summary>One row of softmax, with the max subtracted for stability.</summary>
-    internal static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
     {
-        float max = TensorPrimitives.Max(x);
-        if (float.IsNegativeInfinity(max)) { y.Clear(); return; }
-        TensorPrimitives.Subtract(x, max, y);
-        TensorPrimitives.Exp(y, y);
-        float sum = TensorPrimitives.Sum(y);
-        TensorPrimitives.Multiply(y, 1f / sum, y);
+        fixed (float* px = x, py = y)
+        {
+            int n = x.Length;
+            float max = VectorOps.Max(px, n);
+            if (float.IsNegativeInfinity(max)) { y.Clear(); return; }
+            float sum = VectorOps.MapSum<ExpShiftedOperator>(px, py, n, new(max));
+            VectorOps.Map<ScaleOperator>(py, py, n, new(1f / sum));
+        }
     }
 
     /// <summary>dx += y (dy - sum(dy y)) per row, from the forward output y.</summary>
@@ -45,13 +48,7 @@ public static class Softmax
             Parallelism.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
-                {
-                    long o = (long)r * cols;
-                    var yr = new ReadOnlySpan<float>(ys + o, cols); var dyr = new ReadOnlySpan<float>(dys + o, cols);
-                    float dot = TensorPrimitives.Dot(yr, dyr);
-                    float* dxr = dxs + o;
-                    for (int c = 0; c < cols; c++) dxr[c] += yr[c] * (dyr[c] - dot);
-                }
+                    BackwardRow(ys + (long)r * cols, dys + (long)r * cols, dxs + (long)r * cols, cols);
             }, costPerItem: 6L * cols);
         }
     }
@@ -66,11 +63,7 @@ public static class Softmax
             Parallelism.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
-                {
-                    var xr = new ReadOnlySpan<float>(xs + (long)r * cols, cols);
-                    float lse = LogSumExp(xr);
-                    TensorPrimitives.Subtract(xr, lse, new Span<float>(ys + (long)r * cols, cols));
-                }
+                    LogRow(xs + (long)r * cols, ys + (long)r * cols, cols);
             }, costPerItem: 20L * cols);
         }
     }
@@ -86,59 +79,24 @@ public static class Softmax
             Parallelism.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
-                {
-                    long o = (long)r * cols;
-                    float sum = TensorPrimitives.Sum(new ReadOnlySpan<float>(dys + o, cols));
-                    for (int c = 0; c < cols; c++) dxs[o + c] += dys[o + c] - MathF.Exp(ys[o + c]) * sum;
-                }
+                    LogBackwardRow(ys + (long)r * cols, dys + (long)r * cols, dxs + (long)r * cols, cols);
             }, costPerItem: 20L * cols);
         }
     }
 
     /// <summary>log sum exp of a row, stable (max subtracted); the exponentials are summed in float per 1024 and those sums in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float LogSumExp(ReadOnlySpan<float> x)
     {
-        float max = TensorPrimitives.Max(x);
-        if (float.IsNegativeInfinity(max)) return max;
-        double sum = 0;
-        int n = x.Length, c = 0;
         fixed (float* px = x)
         {
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var vmax = Vector512.Create(max);
-                while (c <= n - 64)
-                {
-                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                    for (int end = Math.Min(n - 63, c + 1024); c < end; c += 64)
-                    {
-                        a0 += SimdMath.Exp(Vector512.Load(px + c) - vmax);
-                        a1 += SimdMath.Exp(Vector512.Load(px + c + 16) - vmax);
-                        a2 += SimdMath.Exp(Vector512.Load(px + c + 32) - vmax);
-                        a3 += SimdMath.Exp(Vector512.Load(px + c + 48) - vmax);
-                    }
-                    sum += Vector512.Sum((a0 + a1) + (a2 + a3));
-                }
-            }
-            else if (Vector256.IsHardwareAccelerated)
-            {
-                var vmax = Vector256.Create(max);
-                while (c <= n - 32)
-                {
-                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                    for (int end = Math.Min(n - 31, c + 1024); c < end; c += 32)
-                    {
-                        a0 += SimdMath.Exp(Vector256.Load(px + c) - vmax);
-                        a1 += SimdMath.Exp(Vector256.Load(px + c + 8) - vmax);
-                        a2 += SimdMath.Exp(Vector256.Load(px + c + 16) - vmax);
-                        a3 += SimdMath.Exp(Vector256.Load(px + c + 24) - vmax);
-                    }
-                    sum += Vector256.Sum((a0 + a1) + (a2 + a3));
-                }
-            }
-            for (; c < n; c++) sum += SimdMath.Exp(px[c] - max);
+            int n = x.Length;
+            float max = VectorOps.Max(px, n);
+            if (float.IsNegativeInfinity(max)) return max;
+            double sum = 0;
+            for (int c = 0; c < n; c += 1024) sum += VectorOps.Sum<ExpShiftedOperator>(px + c, Math.Min(1024, n - c), new(max));
+            return max + (float)Math.Log(sum);
         }
-        return max + (float)Math.Log(sum);
     }
 
     /// <summary>
@@ -207,33 +165,84 @@ public static class Softmax
         }
     }
 
+    // Row helpers: compiled optimised at once (the callers are lambdas run a few times per step, too few to tier up soon).
+
+    /// <summary>One row of softmax backward: dx += y (dy - sum(y dy)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void BackwardRow(float* y, float* dy, float* dx, int cols)
+    {
+        float dot = VectorOps.Sum<MultiplyOperator>(y, dy, cols, default);
+        VectorOps.Map<SoftmaxGradient>(y, dy, dx, dx, cols, new(dot));
+    }
+
+    /// <summary>One row of log-softmax: y = x - logsumexp(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void LogRow(float* x, float* y, int cols)
+    {
+        float lse = LogSumExp(new ReadOnlySpan<float>(x, cols));
+        VectorOps.Map<ShiftOperator>(x, y, cols, new(lse));
+    }
+
+    /// <summary>One row of log-softmax backward: dx += dy - exp(y) sum(dy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void LogBackwardRow(float* y, float* dy, float* dx, int cols)
+    {
+        float sum = VectorOps.Sum<IdentityOperator>(dy, cols, default);
+        VectorOps.Map<LogSoftmaxGradient>(y, dy, dx, dx, cols, new(sum));
+    }
+
     /// <summary>d[c] (+)= g exp(x[c] - lse): one row of the softmax part of the cross-entropy gradient.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void SoftmaxGradientRow(float* x, float lse, float g, float* d, int cols, bool accumulate)
     {
-        int c = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> vl = Vector512.Create(lse), vg = Vector512.Create(g);
-            for (; c <= cols - 16; c += 16)
-            {
-                var p = SimdMath.Exp(Vector512.Load(x + c) - vl);
-                (accumulate ? VectorIsa.MultiplyAdd(vg, p, Vector512.Load(d + c)) : vg * p).Store(d + c);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> vl = Vector256.Create(lse), vg = Vector256.Create(g);
-            for (; c <= cols - 8; c += 8)
-            {
-                var p = SimdMath.Exp(Vector256.Load(x + c) - vl);
-                (accumulate ? VectorIsa.MultiplyAdd(vg, p, Vector256.Load(d + c)) : vg * p).Store(d + c);
-            }
-        }
-        for (; c < cols; c++)
-        {
-            float p = SimdMath.Exp(x[c] - lse);
-            d[c] = accumulate ? VectorIsa.MultiplyAdd(g, p, d[c]) : g * p;
-        }
+        if (accumulate) VectorOps.Map<ScaledExp<AddInto>>(x, d, d, cols, new(lse, g));
+        else VectorOps.Map<ScaledExp<WriteOver>>(x, d, d, cols, new(lse, g));
+    }
+
+    /// <summary>Softmax backward on (y, dy, dx): dx + y (dy - p.A), p.A = sum(y dy).</summary>
+    readonly struct SoftmaxGradient : ITernaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Invoke(float y, float dy, float dx, in Splat<float> p) => VectorIsa.MultiplyAdd(y, dy - p.A, dx);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Invoke(Vector128<float> y, Vector128<float> dy, Vector128<float> dx, in Splat<Vector128<float>> p) => VectorIsa.MultiplyAdd(y, dy - p.A, dx);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Invoke(Vector256<float> y, Vector256<float> dy, Vector256<float> dx, in Splat<Vector256<float>> p) => VectorIsa.MultiplyAdd(y, dy - p.A, dx);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Invoke(Vector512<float> y, Vector512<float> dy, Vector512<float> dx, in Splat<Vector512<float>> p) => VectorIsa.MultiplyAdd(y, dy - p.A, dx);
+    }
+
+    /// <summary>Log-softmax backward on (y, dy, dx): dx + (dy - exp(y) p.A), p.A = sum(dy).</summary>
+    readonly struct LogSoftmaxGradient : ITernaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Invoke(float y, float dy, float dx, in Splat<float> p) => dx + VectorIsa.MultiplyAdd(-SimdMath.Exp(y), p.A, dy);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Invoke(Vector128<float> y, Vector128<float> dy, Vector128<float> dx, in Splat<Vector128<float>> p) =>
+            dx + VectorIsa.MultiplyAdd(-SimdMath.Exp(y), p.A, dy);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Invoke(Vector256<float> y, Vector256<float> dy, Vector256<float> dx, in Splat<Vector256<float>> p) =>
+            dx + VectorIsa.MultiplyAdd(-SimdMath.Exp(y), p.A, dy);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Invoke(Vector512<float> y, Vector512<float> dy, Vector512<float> dx, in Splat<Vector512<float>> p) =>
+            dx + VectorIsa.MultiplyAdd(-SimdMath.Exp(y), p.A, dy);
+    }
+
+    /// <summary>On (x, d): d (+)= p.B exp(x - p.A), p.A = the row's logsumexp, p.B = the row's loss gradient.</summary>
+    readonly struct ScaledExp<TAccumulation> : IBinaryOperator where TAccumulation : struct, IAccumulation
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Invoke(float x, float d, in Splat<float> p)
+        { float e = SimdMath.Exp(x - p.A); return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, e, d) : p.B * e; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Invoke(Vector128<float> x, Vector128<float> d, in Splat<Vector128<float>> p)
+        { var e = SimdMath.Exp(x - p.A); return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, e, d) : p.B * e; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Invoke(Vector256<float> x, Vector256<float> d, in Splat<Vector256<float>> p)
+        { var e = SimdMath.Exp(x - p.A); return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, e, d) : p.B * e; }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Invoke(Vector512<float> x, Vector512<float> d, in Splat<Vector512<float>> p)
+        { var e = SimdMath.Exp(x - p.A); return TAccumulation.Adds ? VectorIsa.MultiplyAdd(p.B, e, d) : p.B * e; }
     }
 
     static void CheckRows(int a, int b, int rows, int cols)

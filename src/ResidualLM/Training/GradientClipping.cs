@@ -1,8 +1,6 @@
 // Gradient clipping by global norm (torch.nn.utils.clip_grad_norm_): one scale for all parameters together.
 // The squares are summed in double, per fixed chunk of each gradient and chunk after chunk, so the norm does not
 // depend on the thread count.
-using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 using ResidualLM.Kernels;
 
 namespace ResidualLM.Training;
@@ -22,7 +20,7 @@ public static class GradientClipping
         var sums = new double[chunks.Count];
         Parallelism.For(0, chunks.Count, (start, end) =>
         {
-            for (int i = start; i < end; i++) sums[i] = SumOfSquares(chunks[i].Data.AsSpan(chunks[i].From, chunks[i].Length));
+            for (int i = start; i < end; i++) sums[i] = GradientNorm.SumOfSquares(chunks[i].Data.AsSpan(chunks[i].From, chunks[i].Length));
         }, costPerItem: 2L * Chunk);
         double sum = 0;
         foreach (double s in sums) sum += s;
@@ -42,38 +40,7 @@ public static class GradientClipping
         if (!double.IsFinite(norm) || maxNorm <= 0 || norm <= maxNorm) return norm;
         float scale = (float)(maxNorm / (norm + 1e-6));
         foreach (var p in parameters)
-            if (p.Grad is not null) TensorPrimitives.Multiply(p.Grad.Data, scale, p.Grad.Data);
+            if (p.Grad is not null) GradientNorm.Scale(p.Grad.Data, scale);
         return norm;
-    }
-
-    /// <summary>sum of g^2 in double (each float widened exactly, so only the additions round).</summary>
-    static double SumOfSquares(ReadOnlySpan<float> g)
-    {
-        double sum = 0;
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<double> a0 = default, a1 = default;
-            for (; i <= g.Length - 16; i += 16)
-            {
-                var (lo, hi) = Vector512.Widen(Vector512.Create(g.Slice(i, 16)));
-                a0 = Vector512.FusedMultiplyAdd(lo, lo, a0);
-                a1 = Vector512.FusedMultiplyAdd(hi, hi, a1);
-            }
-            sum = Vector512.Sum(a0 + a1);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<double> a0 = default, a1 = default;
-            for (; i <= g.Length - 8; i += 8)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Create(g.Slice(i, 8)));
-                a0 = Vector256.FusedMultiplyAdd(lo, lo, a0);
-                a1 = Vector256.FusedMultiplyAdd(hi, hi, a1);
-            }
-            sum = Vector256.Sum(a0 + a1);
-        }
-        for (; i < g.Length; i++) sum += (double)g[i] * g[i];
-        return sum;
     }
 }

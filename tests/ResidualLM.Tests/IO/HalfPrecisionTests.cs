@@ -75,6 +75,26 @@ public class HalfPrecisionTests
         Assert.Equal((ushort)expected, narrowed[0]);
     }
 
+    /// <summary>The vector narrowing against its scalar twin: every length 0..300 (vector tails) over float patterns with ties, NaNs, infinities and denormals.</summary>
+    [Fact]
+    public void SingleToBFloat16_EveryLength_MatchesScalarTwin()
+    {
+        var rng = new ResidualLM.Tensors.Rng(9);
+        uint[] special = [0x3F80_8000u, 0x3F81_8000u, 0x7F7F_FFFFu, 0x7F80_0001u, 0xFFC0_0000u, 0x7F80_0000u, 0x0000_8000u, 0x8001_8000u, 0x7FFF_FFFFu];
+        for (int length = 0; length <= 300; length++)
+        {
+            var source = new float[length];
+            for (int index = 0; index < length; index++)
+                source[index] = index % 7 == 3 ? BitConverter.UInt32BitsToSingle(special[index % special.Length]) : rng.NextGaussian() * 100f;
+            var narrowed = new ushort[length + 1];
+            narrowed[length] = 0xABCD; // guard: nothing may be written past the requested length
+            HalfPrecision.SingleToBFloat16(source, narrowed.AsSpan(0, length));
+            for (int index = 0; index < length; index++)
+                Assert.Equal(HalfPrecision.SingleToBFloat16Scalar(source[index]), narrowed[index]);
+            Assert.Equal(0xABCD, narrowed[length]);
+        }
+    }
+
     [Fact]
     public void SingleToFloat16_ThenBack_IsIdentityOnHalfValues()
     {

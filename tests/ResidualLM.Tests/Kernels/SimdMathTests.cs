@@ -53,6 +53,12 @@ public class SimdMathTests
                 var v = SimdMath.Exp(Vector256.Create(xs.AsSpan(i, 8)));
                 for (int j = 0; j < 8; j++) Assert.True(SimdMath.Exp(xs[i + j]).Equals(v[j]), $"256-bit exp({xs[i + j]:R}) = {v[j]:R}, scalar {SimdMath.Exp(xs[i + j]):R}");
             }
+            // The 128-bit form runs everywhere (software on a machine without vectors): ARM64's width, and the kernels' tails.
+            for (int k = 0; k < 16; k += 4)
+            {
+                var v = SimdMath.Exp(Vector128.Create(xs.AsSpan(i + k, 4)));
+                for (int j = 0; j < 4; j++) Assert.True(SimdMath.Exp(xs[i + k + j]).Equals(v[j]), $"128-bit exp({xs[i + k + j]:R}) = {v[j]:R}, scalar {SimdMath.Exp(xs[i + k + j]):R}");
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 // position TK - TQ + i. Eight query rows at a time: their scores against 16-key tiles come from register-blocked
 // products with the keys transposed once per head (AttentionTiles.cs), softmax runs over whole 16-key vectors, and
 // causal key tiles past a block's last row are never computed. Scratch comes from ArrayPool once per thread and call.
+// Written once over the vector width (AttentionLanes.cs): 512-bit with AVX-512, 256-bit with AVX2, 128-bit otherwise.
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;

@@ -21,15 +21,31 @@ static unsafe class AttentionBackward
         if (batchHeads == 0 || queryLength == 0) return;
         fixed (float* pq = q, pk = k, pv = v, pp = probabilities, pa = appliedWeights, pdo = dOutput, pdq = dq, pdk = dk, pdv = dv)
         {
-            var job = new Job(pq, qLayout, pk, pv, kvLayout, pp, appliedWeights.IsEmpty ? null : pa, pdo, oLayout, pdq, pdk, pdv,
-                heads, queryLength, keyLength, headSize, scale);
-            Parallelism.For(0, batchHeads, job.Run, costPerItem: 8L * queryLength * keyLength * headSize);
+            float* weights = appliedWeights.IsEmpty ? null : pa;
+            long cost = 8L * queryLength * keyLength * headSize;
+            // The width the forward used on this machine (AttentionKernel.ForwardCore).
+            switch (VectorIsa.Path)
+            {
+                case VectorPath.Avx512:
+                    Parallelism.For(0, batchHeads, new Job<Lanes512, Vector512<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
+                        heads, queryLength, keyLength, headSize, scale).Run, costPerItem: cost);
+                    break;
+                case VectorPath.Avx2:
+                    Parallelism.For(0, batchHeads, new Job<Lanes256, Vector256<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
+                        heads, queryLength, keyLength, headSize, scale).Run, costPerItem: cost);
+                    break;
+                default:
+                    Parallelism.For(0, batchHeads, new Job<Lanes128, Vector128<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
+                        heads, queryLength, keyLength, headSize, scale).Run, costPerItem: cost);
+                    break;
+            }
         }
     }
 
     /// <summary>One backward call: pinned operands and shapes, and the loop over a range of (batch, head) pairs.</summary>
-    sealed class Job(float* q, AttentionKernel.HeadLayout qLayout, float* k, float* v, AttentionKernel.HeadLayout kvLayout, float* p, float* applied,
+    sealed class Job<L, V>(float* q, AttentionKernel.HeadLayout qLayout, float* k, float* v, AttentionKernel.HeadLayout kvLayout, float* p, float* applied,
         float* dOut, AttentionKernel.HeadLayout oLayout, float* dq, float* dk, float* dv, int heads, int tq, int tk, int hs, float scale)
+        where L : struct, IAttentionLanes<V> where V : unmanaged
     {
         // Rows of probabilities and dS are padded to whole 16-key tiles; head rows to whole vectors (HS 16, 32, 64 need no copies).
         readonly int stride = (tk + 15) & ~15, width = (hs + 15) & ~15, blockRows = (tq + 7) & ~7;
@@ -84,7 +100,7 @@ static unsafe class AttentionBackward
             int keyBlocks = (tk + AttentionTiles.Rows - 1) / AttentionTiles.Rows, covered = 0;
             for (int i = 0; i < tq; i++)
             {
-                int limit = rowLimits[i] = RowLimit(probs + i * pRow, stride >> 4);
+                int limit = rowLimits[i] = RowLimit<L, V>(probs + i * pRow, stride);
                 for (int needed = (limit + AttentionTiles.Rows - 1) / AttentionTiles.Rows; covered < needed; covered++) firstRows[covered] = i;
             }
             for (; covered < keyBlocks; covered++) firstRows[covered] = tq;
@@ -98,13 +114,13 @@ static unsafe class AttentionBackward
                 float* block = dS + i0 * stride;
                 if (tiles > 0)
                 {
-                    AttentionTiles.Scores(dOut + oo + i0 * oRow, oRow, rows, vT, stride, hs, tiles, block, stride);   // dW
-                    SoftmaxGradientBlock(block, stride, weights + i0 * pRow, probs + i0 * pRow, pRow, rows, tiles, scale);
+                    L.Scores(dOut + oo + i0 * oRow, oRow, rows, vT, stride, hs, tiles, block, stride);   // dW
+                    SoftmaxGradientBlock<L, V>(block, stride, weights + i0 * pRow, probs + i0 * pRow, pRow, rows, tiles, scale);
                     AddRowSums(block, stride, 1, rows, keys, keyRow, limit, vectors, dq + qo + i0 * qRow, qRow, gradient);
                 }
                 // The key pass reads dS down columns: tiles past the block's must read as zero.
                 for (int r = 0; r < rows; r++)
-                    for (int t = 16 * tiles; t < stride; t += 16) Vector512<float>.Zero.Store(block + r * stride + t);
+                    for (int t = 16 * tiles; t < stride; t += L.Count) L.Store(L.Zero, block + r * stride + t);
             }
             for (int j0 = 0; j0 < tk; j0 += AttentionTiles.Rows)
             {
@@ -120,10 +136,10 @@ static unsafe class AttentionBackward
         {
             if (!PadColumns)
             {
-                AttentionTiles.RowSums(w, wRow, wStep, rows, b, bStride, count, vectors, destination, dStride, accumulate: true);
+                L.RowSums(w, wRow, wStep, rows, b, bStride, count, vectors, destination, dStride, accumulate: true);
                 return;
             }
-            AttentionTiles.RowSums(w, wRow, wStep, rows, b, bStride, count, vectors, gradient, width, accumulate: false);
+            L.RowSums(w, wRow, wStep, rows, b, bStride, count, vectors, gradient, width, accumulate: false);
             for (int r = 0; r < rows; r++)
             {
                 float* g = gradient + r * width, d = destination + r * dStride;
@@ -138,41 +154,43 @@ static unsafe class AttentionBackward
     /// their own, so they overlap.
     /// </summary>
     [SkipLocalsInit]
-    static void SoftmaxGradientBlock(float* ds, int stride, float* w, float* p, long pRow, int rows, int tiles, float scale)
+    static void SoftmaxGradientBlock<L, V>(float* ds, int stride, float* w, float* p, long pRow, int rows, int tiles, float scale)
+        where L : struct, IAttentionLanes<V> where V : unmanaged
     {
-        var dots = stackalloc Vector512<float>[AttentionTiles.Rows];
-        var vscale = Vector512.Create(scale);
+        var dots = stackalloc V[AttentionTiles.Rows];
+        var vscale = L.Create(scale);
+        int n = L.Count;
         for (int r = 0; r < rows; r++)
         {
             float* d = ds + r * stride, wr = w + r * pRow;
-            var sum = Vector512<float>.Zero;
-            for (int t = 0; t < 16 * tiles; t += 16)
+            var sum = L.Zero;
+            for (int t = 0; t < 16 * tiles; t += n)
             {
-                var y = Vector512.Load(wr + t) * Vector512.Load(d + t) * vscale;
-                y.Store(d + t);
-                sum += y;
+                var y = L.Multiply(L.Multiply(L.Load(wr + t), L.Load(d + t)), vscale);
+                L.Store(y, d + t);
+                sum = L.Add(sum, y);
             }
             dots[r] = sum;
         }
-        for (int r = 0; r < rows; r++) dots[r] = AttentionTiles.SumAcross(dots[r]);
+        for (int r = 0; r < rows; r++) dots[r] = L.SumAcross(dots[r]);
         for (int r = 0; r < rows; r++)
         {
             float* d = ds + r * stride, pr = p + r * pRow;
             var dot = dots[r];
-            for (int t = 0; t < 16 * tiles; t += 16)
-                VectorIsa.MultiplyAdd(-Vector512.Load(pr + t), dot, Vector512.Load(d + t)).Store(d + t);
+            for (int t = 0; t < 16 * tiles; t += n)
+                L.Store(L.MultiplyAdd(L.Negate(L.Load(pr + t)), dot, L.Load(d + t)), d + t);
         }
     }
 
-    /// <summary>One past the last nonzero probability of a row of whole 16-key tiles (0 for a fully masked row).</summary>
-    static int RowLimit(float* p, int tiles)
+    /// <summary>One past the last nonzero probability of a row of <paramref name="length"/> floats, a multiple of 16 (0 for a fully masked row).</summary>
+    static int RowLimit<L, V>(float* p, int length) where L : struct, IAttentionLanes<V> where V : unmanaged
     {
-        // Every tile is checked (no early exit): the trip count is the same for every row, so the branch predicts.
+        // Every vector is checked (no early exit): the trip count is the same for every row, so the branch predicts.
         int limit = 0;
-        for (int t = 0; t < tiles; t++)
+        for (int t = 0; t < length; t += L.Count)
         {
-            uint nonzero = ~(uint)Vector512.Equals(Vector512.Load(p + 16 * t), Vector512<float>.Zero).ExtractMostSignificantBits() & 0xFFFF;
-            limit = nonzero != 0 ? 16 * t + 32 - BitOperations.LeadingZeroCount(nonzero) : limit;
+            uint nonzero = L.NonzeroLanes(L.Load(p + t));
+            limit = nonzero != 0 ? t + 32 - BitOperations.LeadingZeroCount(nonzero) : limit;
         }
         return limit;
     }

@@ -4,6 +4,7 @@
 // position TK - TQ + i. Eight query rows at a time: their scores against 16-key tiles come from register-blocked
 // products with the keys transposed once per head (AttentionTiles.cs), softmax runs over whole 16-key vectors, and
 // causal key tiles past a block's last row are never computed. Scratch comes from ArrayPool once per thread and call.
+// Written once over the vector width (AttentionLanes.cs): 512-bit with AVX-512, 256-bit with AVX2, 128-bit otherwise.
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -74,11 +75,31 @@ public static class AttentionKernel
         ForwardCore(q, queries, k, v, cached, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, []);
     }
 
-    static unsafe void ForwardCore(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
+    static void ForwardCore(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
         Span<float> output, HeadLayout oLayout, Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize,
         float scale, bool causal, ReadOnlySpan<bool> keyPadding)
     {
         if (batchHeads == 0 || queryLength == 0) return;
+        // One width per machine, whichever entry point (decoding included): the same arithmetic everywhere.
+        switch (VectorIsa.Path)
+        {
+            case VectorPath.Avx512:
+                ForwardHeads<Lanes512, Vector512<float>>(q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+                break;
+            case VectorPath.Avx2:
+                ForwardHeads<Lanes256, Vector256<float>>(q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+                break;
+            default:        // 128-bit; on the scalar path its vectors run in software
+                ForwardHeads<Lanes128, Vector128<float>>(q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+                break;
+        }
+    }
+
+    static unsafe void ForwardHeads<L, V>(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
+        Span<float> output, HeadLayout oLayout, Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize,
+        float scale, bool causal, ReadOnlySpan<bool> keyPadding)
+        where L : struct, IAttentionLanes<V> where V : unmanaged
+    {
         fixed (float* pq = q, pk = k, pv = v, po = output, pp = probabilities)
         fixed (bool* pm = keyPadding)
         {
@@ -109,11 +130,11 @@ public static class AttentionKernel
                             int rows = Math.Min(AttentionTiles.Rows, tq - i0);
                             // Causal: the block's last row sees the most keys; key tiles past it are never computed.
                             int seen = causal ? tk - tq + i0 + rows : tk, tiles = (seen + 15) >> 4;
-                            AttentionTiles.Scores(qh + i0 * qRow, qRow, rows, kT, stride, hs, tiles, scores, stride);
-                            SoftmaxBlock(scores, stride, rows, causal ? tk - tq + i0 + 1 : tk, causal, tiles, scale, hasMask ? keep : null, ph + (long)i0 * tk, tk);
+                            L.Scores(qh + i0 * qRow, qRow, rows, kT, stride, hs, tiles, scores, stride);
+                            SoftmaxBlock<L, V>(scores, stride, rows, causal ? tk - tq + i0 + 1 : tk, causal, tiles, scale, hasMask ? keep : null, ph + (long)i0 * tk, tk);
                             // o = p v over the keys the block sees (later keys have p = 0 in the rows that do not see them).
                             float* o = padColumns ? oPadded : oh + i0 * oRow;
-                            AttentionTiles.RowSums(scores, stride, 1, rows, values, valueRow, seen, width >> 4, o, padColumns ? width : oRow, accumulate: false);
+                            L.RowSums(scores, stride, 1, rows, values, valueRow, seen, width >> 4, o, padColumns ? width : oRow, accumulate: false);
                             if (padColumns)
                                 for (int r = 0; r < rows; r++) new Span<float>(oPadded + r * width, hs).CopyTo(new Span<float>(oh + (i0 + r) * oRow, hs));
                         }
@@ -132,75 +153,75 @@ public static class AttentionKernel
     /// A row with every key masked gets zeros.
     /// </summary>
     [SkipLocalsInit]
-    static unsafe void SoftmaxBlock(float* s, int stride, int rows, int visible, bool causal, int tiles, float scale, float* keep, float* p, int tk)
+    static unsafe void SoftmaxBlock<L, V>(float* s, int stride, int rows, int visible, bool causal, int tiles, float scale, float* keep, float* p, int tk)
+        where L : struct, IAttentionLanes<V> where V : unmanaged
     {
-        var partial = stackalloc Vector512<float>[AttentionTiles.Rows];     // per row: lane-wise max, then lane-wise sum
-        var vscale = Vector512.Create(scale);
-        var minusInf = Vector512.Create(float.NegativeInfinity);
-        var sixteen = Vector512.Create(16f);
+        var partial = stackalloc V[AttentionTiles.Rows];     // per row: lane-wise max, then lane-wise sum
+        int w = L.Count, vectors = 16 * tiles / w;
+        V vscale = L.Create(scale), minusInf = L.Create(float.NegativeInfinity), lanes = L.Create(w);
         for (int r = 0; r < rows; r++)
         {
             float* row = s + r * stride;
-            var limit = Vector512.Create((float)(causal ? visible + r : visible)) - Vector512<float>.Indices;   // lane seen while limit > 0
+            var limit = L.Subtract(L.Create((float)(causal ? visible + r : visible)), L.Indices);   // lane seen while limit > 0
             var max = minusInf;
-            for (int t = 0; t < tiles; t++, row += 16, limit -= sixteen)
+            for (int t = 0; t < vectors; t++, row += w, limit = L.Subtract(limit, lanes))
             {
-                var x = Vector512.ConditionalSelect(Vector512.GreaterThan(limit, Vector512<float>.Zero), Vector512.Load(row) * vscale, minusInf);
-                if (keep is not null) x = Vector512.ConditionalSelect(Vector512.Load(keep + 16 * t), x, minusInf);
-                x.Store(row);
-                max = AttentionTiles.Max(max, x);
+                var x = L.Select(L.GreaterThan(limit, L.Zero), L.Multiply(L.Load(row), vscale), minusInf);
+                if (keep is not null) x = L.Select(L.Load(keep + w * t), x, minusInf);
+                L.Store(x, row);
+                max = L.Max(max, x);
             }
             partial[r] = max;
         }
         for (int r = 0; r < rows; r++)
         {
             // A fully masked row shifts by 0: exp(-inf) = 0 everywhere, and the zero sum below gives zeros.
-            var max = AttentionTiles.MaxAcross(partial[r]);
-            partial[r] = Vector512.ConditionalSelect(Vector512.Equals(max, minusInf), Vector512<float>.Zero, max);
+            var max = L.MaxAcross(partial[r]);
+            partial[r] = L.Select(L.Equals(max, minusInf), L.Zero, max);
         }
         for (int r = 0; r < rows; r++)
         {
             float* row = s + r * stride;
             var shift = partial[r];
-            var sum = Vector512<float>.Zero;
+            var sum = L.Zero;
             int t = 0;
-            for (; t + 2 <= tiles; t += 2, row += 32)
+            for (; t + 2 <= vectors; t += 2, row += 2 * w)
             {
-                Vector512<float> e = Vector512.Load(row) - shift, f = Vector512.Load(row + 16) - shift;
-                SimdMath.Exp2(ref e, ref f);
-                e.Store(row);
-                f.Store(row + 16);
-                sum += e + f;
+                V e = L.Subtract(L.Load(row), shift), f = L.Subtract(L.Load(row + w), shift);
+                L.Exp2(ref e, ref f);
+                L.Store(e, row);
+                L.Store(f, row + w);
+                sum = L.Add(sum, L.Add(e, f));
             }
-            if (t < tiles)
+            if (t < vectors)
             {
-                var e = SimdMath.Exp(Vector512.Load(row) - shift);
-                e.Store(row);
-                sum += e;
+                var e = L.Exp(L.Subtract(L.Load(row), shift));
+                L.Store(e, row);
+                sum = L.Add(sum, e);
             }
             partial[r] = sum;
         }
         for (int r = 0; r < rows; r++)
         {
             // The sum is at least 1 (the max term) unless every key is masked; NaN scores stay NaN.
-            var sum = AttentionTiles.SumAcross(partial[r]);
-            partial[r] = Vector512.ConditionalSelect(Vector512.Equals(sum, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / sum);
+            var sum = L.SumAcross(partial[r]);
+            partial[r] = L.Select(L.Equals(sum, L.Zero), L.Zero, L.Divide(L.One, sum));
         }
-        int full = Math.Min(tiles, tk >> 4);
+        int full = Math.Min(vectors, tk / w);
         for (int r = 0; r < rows; r++)
         {
             float* row = s + r * stride, prow = p + (long)r * tk;
             var inverse = partial[r];
-            for (int t = 0; t < tiles; t++)
+            for (int t = 0; t < vectors; t++)
             {
-                var y = Vector512.Load(row + 16 * t) * inverse;
-                y.Store(row + 16 * t);
-                if (t < full) y.Store(prow + 16 * t);
-                else for (int j = 16 * t; j < tk; j++) prow[j] = row[j];       // the last, partial tile of a row
+                var y = L.Multiply(L.Load(row + w * t), inverse);
+                L.Store(y, row + w * t);
+                if (t < full) L.Store(y, prow + w * t);
+                else for (int j = w * t; j < tk; j++) prow[j] = row[j];       // the last, partial vector of a row
             }
             // Keys past the block's tiles: probability 0.
             int j0 = 16 * tiles;
-            for (; j0 + 16 <= tk; j0 += 16) Vector512<float>.Zero.Store(prow + j0);
+            for (; j0 + w <= tk; j0 += w) L.Store(L.Zero, prow + j0);
             for (; j0 < tk; j0++) prow[j0] = 0f;
         }
     }

@@ -3,8 +3,8 @@
 // Scores (q k^T, dout v^T): 8 rows x 32 keys in 16 zmm accumulators, contraction over the head size, one operand
 // transposed to (HS, keys). Row sums (p v, dS k, W^T dout, dS^T q): 8 rows x 16 or 32 columns, or 4 rows x 64, in 16
 // accumulators, contraction over keys or queries with the weights broadcast from memory. Rows past the last real one
-// repeat it (results dropped). Vector512 code throughout; without AVX-512 the portable paths (scalar reductions and
-// transposes) run instead, slower, with the same results up to float32 round-off.
+// repeat it (results dropped). Vector512 code throughout, run only on the AVX-512 path (Lanes512); other machines use
+// AttentionNarrowTiles.cs. Transpose alone is also called there: its 16 x 16 blocks then fall back to scalar copies.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;

@@ -1,7 +1,10 @@
-// The attention kernels against their reference twin: every head size 1..70 (whole and partial 16-float vectors, the
-// 4-vector column groups), key lengths around multiples of 16 (tiles), query counts around multiples of 8 (row blocks),
+// The attention kernels against their reference twin: every head size 1..128 (whole and partial 16-float groups, the
+// 512-bit 4-vector column groups, the 8-float SSE and 16-float AVX2/NEON blocks), key lengths around multiples of 16
+// (tiles), query counts around multiples of 4 and 8 (narrow and 512-bit row blocks),
 // suffix queries (decoding), key padding with fully masked rows, dropout weights in backward, the packed layout, one
-// and two threads, and two threads calling the kernel at once.
+// and two threads, two threads calling the kernel at once, and decoding steps bit-identical to the full pass.
+// Each width runs on the machine's path: run the suite with DOTNET_EnableAVX512=0 / DOTNET_EnableAVX=0 /
+// DOTNET_EnableHWIntrinsic=0 to cover the 256-bit, 128-bit and software paths on an AVX-512 host.
 using ResidualLM.Kernels;
 using ResidualLM.Kernels.Reference;
 using ResidualLM.Tensors;
@@ -41,7 +44,7 @@ public class AttentionKernelTests
         KernelCheck.ForEachThreadCount(_ => Check(rng, batchHeads, tq, tk, hs, causal, mask));
     }
 
-    public static TheoryData<int> HeadSizes => new(Enumerable.Range(1, 70));
+    public static TheoryData<int> HeadSizes => new(Enumerable.Range(1, 128));
 
     [Theory]
     [MemberData(nameof(HeadSizes))]
@@ -59,8 +62,8 @@ public class AttentionKernelTests
     public void Attention_KeyLengthsAroundTiles_MatchReference(int tk)
     {
         var rng = new Rng((ulong)tk);
-        // Query counts around the row block of 8; all queries, a suffix, one.
-        foreach (int tq in new[] { tk, Math.Min(tk, 9), Math.Min(tk, 8), 7, 1 }.Distinct())
+        // Query counts around the row blocks of 8 (512-bit) and 4 (256/128-bit); all queries, a suffix, one.
+        foreach (int tq in new[] { tk, Math.Min(tk, 9), Math.Min(tk, 8), 7, 5, 4, 3, 1 }.Distinct())
             foreach (bool causal in new[] { true, false })
                 Check(rng, 2, tq, tk, 16, causal, causal ? [] : RandomPadding(rng, 2, tk));
     }
@@ -148,6 +151,41 @@ public class AttentionKernelTests
                         KernelCheck.AssertClose(grads[part].AsSpan(at, hs), dqkv.AsSpan((b * time + t) * 3 * width + part * width + h * hs, hs), Tolerance,
                             $"d{"qkv"[part]}", size.AsSpan(0, hs));
                 }
+    }
+
+    [Theory]
+    [InlineData(33, 8)]
+    [InlineData(21, 16)]
+    [InlineData(47, 24)]
+    [InlineData(64, 64)]
+    [InlineData(19, 100)]
+    public void Attention_DecodingSteps_BitIdenticalToFullPass(int time, int hs)
+    {
+        // Query i of a causal pass over the whole sequence, and the same query alone over a cache of its first i + 1
+        // keys (a decoding step): one arithmetic per machine, so the outputs and probabilities match bit for bit.
+        var rng = new Rng((ulong)(time * 1000 + hs));
+        int batchHeads = 3, capacity = time + 5;
+        float scale = 1f / MathF.Sqrt(hs);
+        float[] q = KernelCheck.Normal(rng, batchHeads * time * hs), k = KernelCheck.Normal(rng, batchHeads * time * hs), v = KernelCheck.Normal(rng, batchHeads * time * hs);
+        float[] output = new float[q.Length], p = new float[batchHeads * time * time];
+        AttentionKernel.Forward(q, k, v, output, p, batchHeads, 1, time, time, hs, scale, causal: true, []);
+        float[] kCache = new float[batchHeads * capacity * hs], vCache = new float[kCache.Length];
+        for (int bh = 0; bh < batchHeads; bh++)
+        {
+            Array.Copy(k, bh * time * hs, kCache, bh * capacity * hs, time * hs);
+            Array.Copy(v, bh * time * hs, vCache, bh * capacity * hs, time * hs);
+        }
+        foreach (int i in new[] { 0, 1, time / 2, time - 2, time - 1 }.Where(i => i >= 0).Distinct())
+        {
+            float[] qi = new float[batchHeads * hs], oi = new float[qi.Length], pi = new float[batchHeads * (i + 1)];
+            for (int bh = 0; bh < batchHeads; bh++) Array.Copy(q, (bh * time + i) * hs, qi, bh * hs, hs);
+            AttentionKernel.ForwardCached(qi, kCache, vCache, capacity, oi, pi, batchHeads, 1, 1, i + 1, hs, scale, causal: true);
+            for (int bh = 0; bh < batchHeads; bh++)
+            {
+                Assert.Equal(output.AsSpan((bh * time + i) * hs, hs).ToArray(), oi.AsSpan(bh * hs, hs).ToArray());
+                Assert.Equal(p.AsSpan((bh * time + i) * time, i + 1).ToArray(), pi.AsSpan(bh * (i + 1), i + 1).ToArray());
+            }
+        }
     }
 
     [Fact]

@@ -46,14 +46,14 @@ static unsafe class GemmDriver
     // x86 SSE packs A with each element repeated in 4 lanes (see GemmKernels.Kernel6x8).
     static readonly int ABroadcast = VectorIsa.Path == VectorPath.Vector128 && !Neon ? 4 : 1;
 
-    public static readonly int KC = Knob("RLM_KC", VectorIsa.Path == VectorPath.Avx2 ? 512 : 256);
-    public static readonly int MC = MR * Knob("RLM_MCX", 22);
-    public static readonly int NC = NR * Knob("RLM_NCX", VectorIsa.Path == VectorPath.Avx512 ? 16 : 32);
-    static int Knob(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out int v) ? v : fallback;
+    // KC 512 on AVX2 (a 32 KiB B micro-panel with 16 columns) measured 1-5% faster than 256 against OpenBLAS here.
+    public static readonly int KC = VectorIsa.Path == VectorPath.Avx2 ? 512 : 256;
+    public static readonly int MC = MR * 22;
+    public static readonly int NC = NR * (VectorIsa.Path == VectorPath.Avx512 ? 16 : 32);
 
     // A is packed whole for a KC slice (and reused for every NC block of B) up to this many floats per thread; a taller
     // A is packed MC rows at a time for each NC block, the classic order.
-    static readonly int PackAllOfALimit = Knob("RLM_PACKALL", 1 << 20);
+    const int PackAllOfALimit = 1 << 20;
 
     sealed class Scratch
     {

@@ -54,7 +54,7 @@ public static unsafe class QuantizedRows
             {
                 float* row = pw + (long)j * k;
                 sbyte* qRow = pq + (long)j * k;
-                float max = MaxAbs(row, k);
+                float max = VectorOps.Max<AbsOperator>(row, k, default);
                 float scale = max / 127f, inverse = max > 0f ? 127f / max : 0f;
                 int p = 0, sum = 0;
                 // Sums of squares in double: w^2, (scale q)^2 and (w - scale q)^2; the differences are exact in double
@@ -291,21 +291,6 @@ public static unsafe class QuantizedRows
         ww = Avx512F.FusedMultiplyAdd(x, x, ww);
         qq = Avx512F.FusedMultiplyAdd(sq, sq, qq);
         ee = Avx512F.FusedMultiplyAdd(e, e, ee);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float MaxAbs(float* row, int k)
-    {
-        int p = 0;
-        float max = 0f;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var m = Vector512<float>.Zero;
-            for (; p + 16 <= k; p += 16) m = Vector512.Max(m, Vector512.Abs(Vector512.Load(row + p)));
-            for (int i = 0; i < 16; i++) max = Math.Max(max, m.GetElement(i));
-        }
-        for (; p < k; p++) max = Math.Max(max, Math.Abs(row[p]));
-        return max;
     }
 
     /// <summary>

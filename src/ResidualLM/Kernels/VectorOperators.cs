@@ -113,6 +113,15 @@ public readonly struct IdentityOperator : IUnaryOperator
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, in Splat<Vector512<float>> p) => x;
 }
 
+/// <summary>|x|: with <see cref="VectorOps.Max{TOp}(float*, int, in Splat{float})"/>, the largest magnitude of a row.</summary>
+public readonly struct AbsOperator : IUnaryOperator
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Invoke(float x, in Splat<float> p) => MathF.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Invoke(Vector128<float> x, in Splat<Vector128<float>> p) => Vector128.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Invoke(Vector256<float> x, in Splat<Vector256<float>> p) => Vector256.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Invoke(Vector512<float> x, in Splat<Vector512<float>> p) => Vector512.Abs(x);
+}
+
 /// <summary>x + y.</summary>
 public readonly struct AddOperator : IBinaryOperator
 {

@@ -316,16 +316,21 @@ public static unsafe class VectorOps
 
     /// <summary>max_i x[i] (-inf for n = 0); NaN if any element is NaN, as <see cref="MathF.Max"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Max(float* x, int n)
+    public static float Max(float* x, int n) => Max<IdentityOperator>(x, n, default);
+
+    /// <summary>max_i op(x[i]) (-inf for n = 0), reduced as <see cref="Max(float*, int)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Max<TOp>(float* x, int n, in Splat<float> p) where TOp : struct, IUnaryOperator
     {
         int i = 0;
         float max = float.NegativeInfinity;
         // NOTE: Vector*.Max (not MaxNative) propagates NaN like MathF.Max, whatever the instruction set.
         if (Has512 && n >= 16)
         {
-            Vector512<float> a0 = Vector512.Load(x), a1 = a0;
-            for (i = 16; i <= n - 32; i += 32) { a0 = Vector512.Max(a0, Vector512.Load(x + i)); a1 = Vector512.Max(a1, Vector512.Load(x + i + 16)); }
-            if (i <= n - 16) { a0 = Vector512.Max(a0, Vector512.Load(x + i)); i += 16; }
+            var q = Splat.To512(p);
+            Vector512<float> a0 = TOp.Invoke(Vector512.Load(x), q), a1 = a0;
+            for (i = 16; i <= n - 32; i += 32) { a0 = Vector512.Max(a0, TOp.Invoke(Vector512.Load(x + i), q)); a1 = Vector512.Max(a1, TOp.Invoke(Vector512.Load(x + i + 16), q)); }
+            if (i <= n - 16) { a0 = Vector512.Max(a0, TOp.Invoke(Vector512.Load(x + i), q)); i += 16; }
             a0 = Vector512.Max(a0, a1);
             var m256 = Vector256.Max(a0.GetLower(), a0.GetUpper());
             var m128 = Vector128.Max(m256.GetLower(), m256.GetUpper());
@@ -333,20 +338,22 @@ public static unsafe class VectorOps
         }
         if (Has256 && i <= n - 8)
         {
-            Vector256<float> a0 = Vector256.Load(x + i), a1 = a0;
-            for (i += 8; i <= n - 16; i += 16) { a0 = Vector256.Max(a0, Vector256.Load(x + i)); a1 = Vector256.Max(a1, Vector256.Load(x + i + 8)); }
-            if (i <= n - 8) { a0 = Vector256.Max(a0, Vector256.Load(x + i)); i += 8; }
+            var q = Splat.To256(p);
+            Vector256<float> a0 = TOp.Invoke(Vector256.Load(x + i), q), a1 = a0;
+            for (i += 8; i <= n - 16; i += 16) { a0 = Vector256.Max(a0, TOp.Invoke(Vector256.Load(x + i), q)); a1 = Vector256.Max(a1, TOp.Invoke(Vector256.Load(x + i + 8), q)); }
+            if (i <= n - 8) { a0 = Vector256.Max(a0, TOp.Invoke(Vector256.Load(x + i), q)); i += 8; }
             a0 = Vector256.Max(a0, a1);
             max = MathF.Max(max, MaxAcross(Vector128.Max(a0.GetLower(), a0.GetUpper())));
         }
         if (Has128 && i <= n - 4)
         {
-            Vector128<float> a0 = Vector128.Load(x + i), a1 = a0;
-            for (i += 4; i <= n - 8; i += 8) { a0 = Vector128.Max(a0, Vector128.Load(x + i)); a1 = Vector128.Max(a1, Vector128.Load(x + i + 4)); }
-            if (i <= n - 4) { a0 = Vector128.Max(a0, Vector128.Load(x + i)); i += 4; }
+            var q = Splat.To128(p);
+            Vector128<float> a0 = TOp.Invoke(Vector128.Load(x + i), q), a1 = a0;
+            for (i += 4; i <= n - 8; i += 8) { a0 = Vector128.Max(a0, TOp.Invoke(Vector128.Load(x + i), q)); a1 = Vector128.Max(a1, TOp.Invoke(Vector128.Load(x + i + 4), q)); }
+            if (i <= n - 4) { a0 = Vector128.Max(a0, TOp.Invoke(Vector128.Load(x + i), q)); i += 4; }
             max = MathF.Max(max, MaxAcross(Vector128.Max(a0, a1)));
         }
-        for (; i < n; i++) max = MathF.Max(max, x[i]);
+        for (; i < n; i++) max = MathF.Max(max, TOp.Invoke(x[i], p));
         return max;
     }
 

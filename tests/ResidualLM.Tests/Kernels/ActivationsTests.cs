@@ -96,6 +96,45 @@ public class ActivationsTests
         });
     }
 
+    /// <summary>
+    /// The exact GELU is computed in double and rounded once, in the kernel and in its twin, with different erf
+    /// evaluations (alternating Maclaurin series and continued fraction; an all-positive series). So the forward values
+    /// agree to one float ulp, plus the double round-off of 1 + erf for negative x where it cancels (1e-15 |x|), and
+    /// the backward ones to the kernel's extra rounding of dy * f'(x) before it adds into dx (2^-23 of the terms). The
+    /// shared 1e-5 tolerance above would let a constant of erf be wrong in the sixth digit.
+    /// </summary>
+    [Fact]
+    public void GeluErf_DenseGridAndEveryLength_MatchReferenceToTheRounding()
+    {
+        var rng = new Rng(13);
+        var inputs = new List<float[]>();
+        for (int n = 0; n <= KernelCheck.MaxLength; n++) inputs.Add(KernelCheck.WithExtremes(rng, n));
+        inputs.Add(Enumerable.Range(0, 4001).Select(i => -10f + i * 0.005f).ToArray());   // both erf branches and the tails
+        foreach (float[] x in inputs)
+        {
+            int n = x.Length;
+            float[] y = new float[n], yRef = new float[n];
+            Activations.GeluErfForward(x, y);
+            ActivationsReference.GeluErfForward(x, yRef);
+            for (int i = 0; i < n; i++)
+            {
+                double ulp = MathF.BitIncrement(Math.Abs(yRef[i])) - Math.Abs(yRef[i]);
+                Assert.True(Math.Abs(y[i] - yRef[i]) <= ulp + 1e-15 * Math.Abs(x[i]), $"GeluErf({x[i]:R}) = {y[i]:R}, reference {yRef[i]:R}");
+            }
+
+            float[] dy = KernelCheck.Normal(rng, n), dxBefore = KernelCheck.Normal(rng, n);
+            float[] dx = (float[])dxBefore.Clone(), dxRef = (float[])dxBefore.Clone();
+            Activations.GeluErfBackward(x, dy, dx);
+            ActivationsReference.GeluErfBackward(x, dy, dxRef);
+            for (int i = 0; i < n; i++)
+            {
+                double terms = Math.Abs(dxBefore[i]) + Math.Abs(dxRef[i] - dxBefore[i]);
+                Assert.True(Math.Abs(dx[i] - dxRef[i]) <= Math.Pow(2, -23) * terms + 1e-15 * Math.Abs(x[i] * dy[i]),
+                    $"GeluErf backward at x = {x[i]:R}: {dx[i]:R}, reference {dxRef[i]:R}");
+            }
+        }
+    }
+
     /// <summary>The kernel's erf (series / continued fraction split at 2.5) against the reference's all-positive series.</summary>
     [Fact]
     public void Erf_AcrossRange_MatchesReference()
@@ -105,8 +144,18 @@ public class ActivationsTests
             double expected = ActivationsReference.Erf(x), actual = Activations.Erf(x);
             Assert.True(Math.Abs(actual - expected) <= 1e-13, $"erf({x}) = {actual:R}, reference {expected:R}");
         }
-        // Known values (Abramowitz and Stegun, table 7.1) pin the reference itself.
-        foreach (var (x, erf) in new[] { (0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (2.0, 0.9953222650189527), (3.0, 0.9999779095030014) })
+        // Known values (Abramowitz and Stegun, table 7.1; C99 erf) pin the reference itself, on both sides of the kernel's
+        // switch from series to continued fraction at 2.5 and into the tail, where erf is 1 - erfc with erfc down to 1e-12.
+        foreach (var (x, erf) in new[]
+                 {
+                     (0.1, 0.1124629160182849), (0.5, 0.5204998778130465), (1.0, 0.8427007929497149), (1.5, 0.9661051464753108),
+                     (2.0, 0.9953222650189527), (2.5, 0.999593047982555), (3.0, 0.9999779095030014), (3.5, 0.9999992569016276),
+                     (4.0, 0.9999999845827421), (5.0, 0.9999999999984626),
+                 })
+        {
             Assert.True(Math.Abs(ActivationsReference.Erf(x) - erf) <= 1e-15, $"reference erf({x}) = {ActivationsReference.Erf(x):R}, expected {erf:R}");
+            Assert.True(ActivationsReference.Erf(-x) == -ActivationsReference.Erf(x), $"reference erf is not odd at {x}");
+        }
+        Assert.Equal(0.0, ActivationsReference.Erf(0.0));
     }
 }

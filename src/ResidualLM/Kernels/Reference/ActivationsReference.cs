@@ -1,5 +1,7 @@
 // Scalar twins of the activation kernels: one plain loop per function, computed in double. For tests and benchmarks.
 // Same signatures and semantics as Kernels.Activations (forward overwrites y, backward ADDS into dx).
+// The exact GELU's erf is evaluated another way than the kernel's (one all-positive series against the kernel's
+// alternating series and continued fraction), so its twin test does not compare a function with itself.
 namespace ResidualLM.Kernels.Reference;
 
 /// <summary>Obviously-correct double-precision versions of <see cref="Activations"/>.</summary>

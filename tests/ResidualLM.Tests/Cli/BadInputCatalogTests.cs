@@ -1,6 +1,6 @@
 // Every bad input we try on the real `rlm`, one test each: a one-line "error: ..." naming the option, file or field,
 // and a non-zero exit code. docs/reliability.md lists the same cases with the exact messages; a test checks that the
-// table matches what rlm prints, and RLM_WRITE_RELIABILITY_TABLE=1 rewrites the table from real runs.
+// table matches what rlm prints, and tools/ReliabilityTable rewrites the table from real runs.
 using System.Text;
 using ResidualLM.IO;
 using ResidualLM.Text;
@@ -183,6 +183,19 @@ public class BadInputCatalogTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>The table lists each case once and nothing else (the test above checks each row's content).</summary>
+    [ReliabilityTableFact]
+    public void ReliabilityTable_HasOneRowPerCase()
+    {
+        string[] rows = ReliabilityTable.Rows()!;
+        string[] listed = rows.Select(ReliabilityTable.CaseName).ToArray();
+        Assert.True(listed.Length == listed.Distinct().Count(), $"docs/reliability.md lists a case twice: {string.Join(", ", listed.GroupBy(n => n).Where(g => g.Count() > 1).Select(g => g.Key))}");
+        var stale = listed.Except(Cases.Select(c => c.Name)).ToArray();
+        var missing = Cases.Select(c => c.Name).Except(listed).ToArray();
+        Assert.True(stale.Length == 0 && missing.Length == 0,
+            $"docs/reliability.md lists cases that no longer exist: [{string.Join(", ", stale)}], and lacks: [{string.Join(", ", missing)}] (regenerate it: {ReliabilityTable.WriteCommand})");
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void BadInput_OneLineErrorNamingTheCulprit(string name)
@@ -197,6 +210,15 @@ public class BadInputCatalogTests
         string? table = ReliabilityTable.Read();
         if (table is not null)
             Assert.True(table.Contains(ReliabilityTable.Row(test, message, "BadInputCatalogTests.BadInput_OneLineErrorNamingTheCulprit"), StringComparison.Ordinal),
-                $"docs/reliability.md has no row for \"{name}\" with the message rlm prints now: {message} (regenerate it with RLM_WRITE_RELIABILITY_TABLE=1)");
+                $"docs/reliability.md has no row for \"{name}\" with the message rlm prints now: {message} (regenerate it: {ReliabilityTable.WriteCommand})");
+    }
+}
+
+/// <summary>A fact skipped, with the reason shown, when the tests run outside a checkout (no docs/reliability.md).</summary>
+public sealed class ReliabilityTableFactAttribute : FactAttribute
+{
+    public ReliabilityTableFactAttribute()
+    {
+        if (ReliabilityTable.Read() is null) Skip = "docs/reliability.md is absent: the tests run outside a checkout";
     }
 }

@@ -41,8 +41,8 @@ public static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "independent products per call (MultiplyBatched), e.g. 48 attention heads", DefaultValueFactory = _ => 1 };
         var cmd = new Command("gemm", "Single-precision matrix multiply GFLOP/s (median of repeated runs after warm-up).");
         foreach (Option o in new Option[] { m, k, n, layout, threads, batch, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => RunGemm(parse.GetValue(m), parse.GetValue(k), parse.GetValue(n), parse.GetValue(layout)!,
-                                       parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(json)));
+        cmd.SetAction(parse => CliErrors.Run(() => RunGemm(parse.GetValue(m), parse.GetValue(k), parse.GetValue(n), parse.GetValue(layout)!,
+                                       parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(json))));
         return cmd;
     }
 

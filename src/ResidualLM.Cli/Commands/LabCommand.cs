@@ -128,7 +128,7 @@ public static class LabCommand
         var width = new Option<int>("--width") { Description = "Stream width", DefaultValueFactory = _ => d.Width };
         var activation = new Option<string>("--activation") { Description = "mlp activation: gelu, tanh or relu", DefaultValueFactory = _ => "gelu" };
         var residual = new Option<string?>("--residual") { Description = "What to compare, comma-separated. mlp: none,residual,prenorm (default all); " +
-                                                                         "gpt: none,prenorm,postnorm,rezero,deepnorm (default all)" };
+                                                                         $"gpt: {ResidualPolicies.Names} (default all)" };
         var heads = new Option<int>("--heads") { Description = "gpt attention heads", DefaultValueFactory = _ => d.Heads };
         var batch = new Option<int>("--batch") { Description = "Samples (mlp) or sequences (gpt) in the batch", DefaultValueFactory = _ => d.BatchSize };
         var context = new Option<int>("--context") { Description = "gpt tokens per sequence", DefaultValueFactory = _ => d.Context };
@@ -149,7 +149,7 @@ public static class LabCommand
                     Heads = parse.GetValue(heads), BatchSize = parse.GetValue(batch), Context = parse.GetValue(context), Seed = parse.GetValue(seed),
                 };
                 if (compare is not null && options.Model == "gpt")
-                    options = options with { Policies = LabModels.ParseList(compare, "--residual", t => LabModels.ParsePolicy(t, "--residual")) };
+                    options = options with { Policies = LabModels.ParseList(compare, "--residual", t => ResidualPolicies.Parse(t, "--residual")) };
                 else if (compare is not null)
                     options = options with { Variants = LabModels.ParseList(compare, "--residual", t => t.ToLowerInvariant() switch
                     {
@@ -164,8 +164,8 @@ public static class LabCommand
     {
         var d = new DepthSweepOptions();
         var depths = new Option<string>("--depths") { Description = "Depths (blocks), comma-separated", DefaultValueFactory = _ => string.Join(",", d.Depths) };
-        var policies = new Option<string>("--policies") { Description = "Residual policies, comma-separated: none,prenorm,postnorm,rezero,deepnorm",
-                                                          DefaultValueFactory = _ => string.Join(",", d.Policies.Select(DepthSweepExperiment.PolicyKey)) };
+        var policies = new Option<string>("--policies") { Description = $"Residual policies, comma-separated: {ResidualPolicies.Names}",
+                                                          DefaultValueFactory = _ => string.Join(",", d.Policies.Select(p => ResidualPolicies.Get(p).Name)) };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps per run", DefaultValueFactory = _ => d.Training.Steps };
         var width = new Option<int>("--width") { Description = "Width of the stream", DefaultValueFactory = _ => d.Width };
         var heads = new Option<int>("--heads") { Description = "Attention heads", DefaultValueFactory = _ => d.Heads };
@@ -182,7 +182,7 @@ public static class LabCommand
             parse => new DepthSweepExperiment(new DepthSweepOptions
             {
                 Depths = LabModels.ParseIntegers(parse.GetValue(depths)!, "--depths"),
-                Policies = LabModels.ParseList(parse.GetValue(policies)!, "--policies", t => LabModels.ParsePolicy(t, "--policies")),
+                Policies = LabModels.ParseList(parse.GetValue(policies)!, "--policies", t => ResidualPolicies.Parse(t, "--policies")),
                 Width = parse.GetValue(width), Heads = parse.GetValue(heads),
                 Training = d.Training with
                 {
@@ -202,14 +202,15 @@ public static class LabCommand
         var depth = new Option<int>("--depth") { Description = "Blocks of the model trained on the fly", DefaultValueFactory = _ => d.Depth };
         var width = new Option<int>("--width") { Description = "Width of the model trained on the fly", DefaultValueFactory = _ => d.Width };
         var heads = new Option<int>("--heads") { Description = "Heads of the model trained on the fly", DefaultValueFactory = _ => d.Heads };
-        var residual = new Option<string>("--residual") { Description = "Residual policy of the model trained on the fly", DefaultValueFactory = _ => "prenorm" };
+        var residual = new Option<string>("--residual") { Description = $"Residual policy of the model trained on the fly: {ResidualPolicies.Names}",
+                                                          DefaultValueFactory = _ => ResidualPolicies.Get(d.Policy).Name };
         var steps = new Option<int>("--steps") { Description = "Training steps of the model trained on the fly", DefaultValueFactory = _ => d.Training.Steps };
         var context = new Option<int>("--context") { Description = "Tokens per window (training and probing)", DefaultValueFactory = _ => d.Training.Context };
         var seed = new Option<int>("--seed") { Description = "Seed of the corpus and of the model trained on the fly", DefaultValueFactory = _ => d.Seed };
         return ([model, depth, width, heads, residual, steps, context, seed], parse => new LabModelSource
         {
             ModelPath = parse.GetValue(model), Depth = parse.GetValue(depth), Width = parse.GetValue(width), Heads = parse.GetValue(heads),
-            Policy = LabModels.ParsePolicy(parse.GetValue(residual)!, "--residual"),
+            Policy = ResidualPolicies.Parse(parse.GetValue(residual)!, "--residual"),
             Training = d.Training with { Steps = parse.GetValue(steps), Context = parse.GetValue(context) },
             Seed = parse.GetValue(seed),
         });

@@ -21,7 +21,8 @@ public static class TrainCommand
         var bpeMerges = Opt("--bpe-merges", "Merges to learn for --tokenizer bpe", 512);
         var arch = Opt("--arch", "gpt or llama", "gpt");
         var preset = Opt("--preset", "Model preset to start from (tiny, shakespeare-char, deep-narrow, gpt2-124m, ...)", "tiny");
-        var residual = Opt<string?>("--residual", "Residual policy: none, prenorm, postnorm, rezero, deepnorm");
+        var residual = Opt<string?>("--residual", "Residual policy (default: the preset's): " +
+                                                  string.Join(", ", ResidualPolicies.All.Select(p => $"{p.Name} ({p.Equation})")));
         var layers = Opt<int?>("--layers", "Transformer blocks");
         var heads = Opt<int?>("--heads", "Attention heads");
         var width = Opt<int?>("--width", "Width of the residual stream");
@@ -102,16 +103,7 @@ public static class TrainCommand
 
     static Option<T> Opt<T>(string name, string description) => new(name) { Description = description };
 
-    internal static ResidualMode? ParseResidual(string? text) => text?.ToLowerInvariant() switch
-    {
-        null => null,
-        "none" or "plain" => ResidualMode.None,
-        "prenorm" or "pre" or "pre-norm" => ResidualMode.PreNorm,
-        "postnorm" or "post" or "post-norm" => ResidualMode.PostNorm,
-        "rezero" => ResidualMode.ReZero,
-        "deepnorm" => ResidualMode.DeepNorm,
-        _ => throw new InvalidInputException($"must be none, prenorm, postnorm, rezero or deepnorm, got '{text}'", field: "--residual"),
-    };
+    internal static ResidualMode? ParseResidual(string? text) => text is null ? null : ResidualPolicies.Parse(text, "--residual");
 
     /// <summary>Fails early (before any work) when the output folder cannot be created or written.</summary>
     static void CheckOutputFolder(string folder)

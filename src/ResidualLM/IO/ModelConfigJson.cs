@@ -19,8 +19,6 @@ public static class ModelConfigJson
     /// <summary>Value of <see cref="ArchitectureField"/> for <see cref="Llama"/>.</summary>
     public const string LlamaArchitecture = "llama";
 
-    static readonly string[] residualNames = Enum.GetNames<ResidualMode>();
-
     static readonly string[] gptFields =
     [
         ArchitectureField, "vocab_size", "context_length", "width", "head_count", "layer_count", "dropout", "qkv_bias",
@@ -54,7 +52,7 @@ public static class ModelConfigJson
         ["dropout"] = Number(config.Dropout),
         ["qkv_bias"] = config.QkvBias,
         ["tie_weights"] = config.TieWeights,
-        ["residual"] = config.Residual.ToString(),
+        ["residual"] = ResidualPolicies.Get(config.Residual).Name,
         ["feed_forward_width"] = config.FeedForwardWidth,
         ["exact_gelu"] = config.ExactGelu,
         ["norm_eps"] = Number(config.NormEps),
@@ -75,7 +73,7 @@ public static class ModelConfigJson
         ["rope_theta"] = Number(config.RopeTheta),
         ["dropout"] = Number(config.Dropout),
         ["tie_weights"] = config.TieWeights,
-        ["residual"] = config.Residual.ToString(),
+        ["residual"] = ResidualPolicies.Get(config.Residual).Name,
     };
 
     /// <summary>
@@ -154,8 +152,15 @@ public static class ModelConfigJson
     // Limits far above any model this library can hold in memory, low enough that products cannot overflow a long.
     internal const int MaxVocabulary = 1 << 24, MaxContext = 1 << 20, MaxWidth = 1 << 16, MaxLayers = 10_000, MaxHidden = 1 << 18;
 
-    static ResidualMode ReadResidual(JsonInputObject obj, ResidualMode defaultValue) =>
-        Enum.Parse<ResidualMode>(JsonInput.GetOptionalString(obj, "residual", defaultValue.ToString(), residualNames)!);
+    /// <summary>A policy name from the catalogue, any case: files written before the catalogue say "PreNorm".</summary>
+    static ResidualMode ReadResidual(JsonInputObject obj, ResidualMode defaultValue)
+    {
+        string? text = JsonInput.GetOptionalString(obj, "residual", null);
+        if (text is null) return defaultValue;
+        return ResidualPolicies.TryParse(text, out var mode)
+            ? mode
+            : throw new InvalidInputException($"is \"{MessageText.Printable(text)}\", expected one of: {ResidualPolicies.Names}", obj.FilePath, obj.FieldName("residual"));
+    }
 
     /// <summary>Runs the record's own validation and re-reports its failure against the file and the JSON field.</summary>
     static T Validated<T>(JsonInputObject obj, T config, Func<T, T> validate)

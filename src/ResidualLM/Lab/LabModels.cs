@@ -203,17 +203,6 @@ public static class LabModels
         return (model, tokenizer, checkpoint);
     }
 
-    /// <summary>A residual policy from its command-line name (none, prenorm/pre, postnorm/post, rezero, deepnorm).</summary>
-    public static ResidualMode ParsePolicy(string text, string field) => text.Trim().ToLowerInvariant() switch
-    {
-        "none" or "plain" => ResidualMode.None,
-        "prenorm" or "pre" or "pre-norm" => ResidualMode.PreNorm,
-        "postnorm" or "post" or "post-norm" => ResidualMode.PostNorm,
-        "rezero" => ResidualMode.ReZero,
-        "deepnorm" => ResidualMode.DeepNorm,
-        _ => throw new InvalidInputException($"must be none, prenorm, postnorm, rezero or deepnorm, got '{text.Trim()}'", field: field),
-    };
-
     /// <summary>Comma-separated items parsed one by one: <c>none,prenorm</c>.</summary>
     public static List<T> ParseList<T>(string text, string field, Func<string, T> parse)
     {

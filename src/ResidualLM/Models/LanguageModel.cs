@@ -115,13 +115,12 @@ public abstract class LanguageModel : Module
     }
 
     /// <summary>
-    /// The init each policy expects. GPT-2 / nanoGPT: N(0, 0.02) everywhere, and the projections that write into the
-    /// stream (attn.proj, ffn output) scaled by 1/sqrt(2N) because N blocks add 2N edits to it. DeepNorm: Xavier-normal,
-    /// gain beta = (8N)^(-1/4) on the value, output and feed-forward weights, gain 1 on queries and keys.
+    /// The init each policy expects (<see cref="ResidualPolicy.Initialize"/>: GPT-2's scaled projections, ReZero's zero
+    /// gains, DeepNorm's beta-scaled Xavier), applied block by block with the model's generator.
     /// </summary>
     protected void InitializeBlocks(ResidualMode mode, int width)
     {
-        int n = Blocks.Count;
+        var policy = ResidualPolicies.Get(mode);
         foreach (var block in Blocks.Items)
         {
             // The projections that write into the stream, and the ones that only read from it.
@@ -131,20 +130,7 @@ public abstract class LanguageModel : Module
                 SwiGlu g => (new[] { block.Attention.Proj, g.W2 }, new[] { g.W1, g.W3 }),
                 _ => throw new InvalidOperationException($"no init rule for {block.FeedForward.GetType().Name}"),
             };
-            if (mode == ResidualMode.DeepNorm)
-            {
-                float beta = DeepNormResidual.DecoderBeta(n);
-                var qkv = block.Attention.Qkv.Weight;                                // rows [q; k; v], each (C, C)
-                float xavierSquare = MathF.Sqrt(2f / (width + width));
-                for (int i = 0; i < qkv.Size; i++)
-                    qkv.Data[i] = (i < 2 * width * width ? 1f : beta) * xavierSquare * Rng.NextGaussian();
-                foreach (var linear in writers.Concat(reads))
-                    Redraw(linear.Weight, beta * MathF.Sqrt(2f / (linear.InFeatures + linear.OutFeatures)));
-            }
-            else
-            {
-                foreach (var linear in writers) Redraw(linear.Weight, 0.02f / MathF.Sqrt(2f * n));
-            }
+            policy.Initialize(new BlockInit(block, writers, reads, width, Blocks.Count, Rng));
         }
     }
 }

@@ -1,5 +1,7 @@
 // Residual policies: how a block combines its input x with a sublayer f (attention or feed-forward).
-// Each policy owns whatever that combination needs (a norm, a learned gain) and has a one-line Apply.
+// Each policy owns whatever that combination needs (a norm, a learned gain) and has a one-line Apply. The catalogue
+// (ResidualPolicies) holds everything else about a policy: its name, description, equation, construction and init rule.
+// Adding a policy means an enum value, a class and a catalogue entry in this file, and nothing outside it.
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
 
@@ -24,6 +26,138 @@ public enum ResidualMode
     DeepNorm,
 }
 
+/// <summary>
+/// Builds the policy object for one sublayer of a block. <c>slot</c> (1 or 2) names its parameters within the block
+/// (<c>norm1</c>, <c>gain2</c>); <c>makeNorm</c> builds LayerNorm or RMSNorm; <c>layerCount</c> is N (DeepNorm's alpha).
+/// </summary>
+public delegate Residual ResidualFactory(int slot, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount);
+
+/// <summary>
+/// One block's weights as a policy's init rule sees them. Which feed-forward projections write into the stream is the
+/// architecture's to say (GELU MLP: proj; SwiGLU: w2), so the model names them.
+/// </summary>
+/// <param name="Block">The block, freshly built: every weight already drawn from N(0, 0.02^2) or its module default.</param>
+/// <param name="Writers">Projections whose output is added to the stream, in draw order: attention output, feed-forward output.</param>
+/// <param name="Readers">Feed-forward projections that only read the stream (MLP fc; SwiGLU w1, w3), in draw order.</param>
+/// <param name="Width">C, the stream width.</param>
+/// <param name="LayerCount">N, the number of blocks.</param>
+/// <param name="Rng">The model's generator. Draws come in a fixed order so that a seed gives the same weights.</param>
+public sealed record BlockInit(TransformerBlock Block, IReadOnlyList<Linear> Writers, IReadOnlyList<Linear> Readers, int Width, int LayerCount, Rng Rng);
+
+/// <summary>Everything about one residual policy except its arithmetic, which is its class's <see cref="Residual.Apply"/>.</summary>
+/// <param name="Mode">The enum value it describes.</param>
+/// <param name="Name">The spelling on the command line and in config.json (parsed case-insensitively).</param>
+/// <param name="Title">How prose and charts name it ("pre-norm", "ReZero").</param>
+/// <param name="Description">One line: what it does and where it comes from.</param>
+/// <param name="Equation">The block output y for input x and sublayer f.</param>
+/// <param name="Aliases">Other accepted spellings (kept for old command lines).</param>
+/// <param name="Create">Builds the policy object for one sublayer.</param>
+/// <param name="Initialize">The init the policy expects, applied to each block in order after construction.</param>
+/// <param name="SlotParameters">Parameters one policy object holds, given its norm's count (for counts without building).</param>
+public sealed record ResidualPolicy(
+    ResidualMode Mode, string Name, string Title, string Description, string Equation, IReadOnlyList<string> Aliases,
+    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long> SlotParameters)
+{
+    /// <summary>Title and equation, for chart legends: "pre-norm: y = x + f(norm(x))".</summary>
+    public string Legend => $"{Title}: {Equation}";
+}
+
+/// <summary>The catalogue of residual policies: one entry per <see cref="ResidualMode"/>, parsing and lookup.</summary>
+public static class ResidualPolicies
+{
+    /// <summary>Every policy, in <see cref="ResidualMode"/> order.</summary>
+    public static IReadOnlyList<ResidualPolicy> All { get; } =
+    [
+        new(ResidualMode.None, "none", "none",
+            "No shortcut: a plain stack, the baseline that shows why residuals matter.",
+            "y = f(x)", Aliases: ["plain"],
+            Create: (slot, makeNorm, dropout, rng, layerCount) => new NoResidual(dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: norm => 0),
+        new(ResidualMode.PreNorm, "prenorm", "pre-norm",
+            "The sublayer reads a normalised copy and adds its edit to the stream (GPT-2; Xiong et al. 2020).",
+            "y = x + f(norm(x))", Aliases: ["pre", "pre-norm"],
+            Create: (slot, makeNorm, dropout, rng, layerCount) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: norm => norm),
+        new(ResidualMode.PostNorm, "postnorm", "post-norm",
+            "The edit is added, then the sum is normalised (the original Transformer, Vaswani et al. 2017).",
+            "y = norm(x + f(x))", Aliases: ["post", "post-norm"],
+            Create: (slot, makeNorm, dropout, rng, layerCount) => new PostNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: norm => norm),
+        new(ResidualMode.ReZero, "rezero", "ReZero",
+            "A learned gain a, starting at 0, scales each edit; no norm, so every block starts as the identity (Bachlechner et al. 2020).",
+            "y = x + a f(x)", Aliases: [],
+            Create: (slot, makeNorm, dropout, rng, layerCount) => new ReZeroResidual(slot, dropout, rng),
+            Initialize: ReZeroInit, SlotParameters: norm => 1),
+        new(ResidualMode.DeepNorm, "deepnorm", "DeepNorm",
+            "Post-norm with the shortcut weighted by α = (2N)^(1/4) and a β-scaled init, for very deep stacks (Wang et al. 2022).",
+            "y = norm(αx + f(x))", Aliases: [],
+            Create: (slot, makeNorm, dropout, rng, layerCount) =>
+                new DeepNormResidual(slot, makeNorm(), DeepNormResidual.DecoderAlpha(layerCount), dropout, rng),
+            Initialize: DeepNormInit, SlotParameters: norm => norm),
+    ];
+
+    /// <summary>The names, comma-separated: "none, prenorm, postnorm, rezero, deepnorm".</summary>
+    public static string Names => string.Join(", ", All.Select(p => p.Name));
+
+    /// <summary>The entry for <paramref name="mode"/>.</summary>
+    /// <exception cref="InvalidInputException">No policy has that value.</exception>
+    public static ResidualPolicy Get(ResidualMode mode) =>
+        All.FirstOrDefault(p => p.Mode == mode) ?? throw new InvalidInputException($"unknown residual mode {(int)mode}", field: "Residual");
+
+    /// <summary>The policy named <paramref name="text"/> (a name or an alias, any case, surrounding spaces ignored), if any.</summary>
+    public static bool TryParse(string? text, out ResidualMode mode)
+    {
+        string key = text?.Trim() ?? "";
+        var match = All.FirstOrDefault(p => p.Name.Equals(key, StringComparison.OrdinalIgnoreCase) ||
+                                            p.Aliases.Any(a => a.Equals(key, StringComparison.OrdinalIgnoreCase)));
+        mode = match?.Mode ?? default;
+        return match is not null;
+    }
+
+    /// <summary>The policy named <paramref name="text"/>; otherwise a one-line error naming <paramref name="field"/> and every valid name.</summary>
+    public static ResidualMode Parse(string text, string field = "Residual") => TryParse(text, out var mode)
+        ? mode
+        : throw new InvalidInputException($"must be {string.Join(", ", All.SkipLast(1).Select(p => p.Name))} or {All[^1].Name}, got '{text?.Trim()}'", field: field);
+
+    /// <summary>
+    /// GPT-2 / nanoGPT (Radford et al. 2019): N(0, 0.02) everywhere, and the projections that write into the stream
+    /// scaled by 1/sqrt(2N) because N blocks add 2N edits to it.
+    /// </summary>
+    static void Gpt2Init(BlockInit block)
+    {
+        foreach (var linear in block.Writers) Redraw(linear.Weight, 0.02f / MathF.Sqrt(2f * block.LayerCount), block.Rng);
+    }
+
+    /// <summary>GPT-2's init, and the gains a = 0 so that every block starts as the identity (Bachlechner et al. 2020).</summary>
+    static void ReZeroInit(BlockInit block)
+    {
+        Gpt2Init(block);
+        foreach (var residual in new[] { block.Block.Residual1, block.Block.Residual2 }) ((ReZeroResidual)residual).Gain.Data[0] = 0f;
+    }
+
+    /// <summary>
+    /// DeepNet (Wang et al. 2022): Xavier-normal everywhere, with gain beta = (8N)^(-1/4) on the value, output and
+    /// feed-forward weights and gain 1 on queries and keys.
+    /// </summary>
+    static void DeepNormInit(BlockInit block)
+    {
+        int width = block.Width;
+        float beta = DeepNormResidual.DecoderBeta(block.LayerCount);
+        var qkv = block.Block.Attention.Qkv.Weight;                                  // rows [q; k; v], each (C, C)
+        float xavierSquare = MathF.Sqrt(2f / (width + width));
+        for (int i = 0; i < qkv.Size; i++)
+            qkv.Data[i] = (i < 2 * width * width ? 1f : beta) * xavierSquare * block.Rng.NextGaussian();
+        foreach (var linear in block.Writers.Concat(block.Readers))
+            Redraw(linear.Weight, beta * MathF.Sqrt(2f / (linear.InFeatures + linear.OutFeatures)), block.Rng);
+    }
+
+    /// <summary>Refills a weight with N(0, std^2) draws.</summary>
+    static void Redraw(Tensor weight, float std, Rng rng)
+    {
+        for (int i = 0; i < weight.Size; i++) weight.Data[i] = std * rng.NextGaussian();
+    }
+}
+
 /// <summary>A residual policy: combines the stream x with a sublayer f. Dropout always acts on f's output.</summary>
 public abstract class Residual : Module
 {
@@ -34,19 +168,12 @@ public abstract class Residual : Module
     public virtual bool HasShortcut => true;
 
     /// <summary>
-    /// The policy for <paramref name="mode"/>. <paramref name="slot"/> (1 or 2) names its parameters within the block
-    /// (<c>norm1</c>, <c>gain2</c>); <paramref name="makeNorm"/> builds LayerNorm or RMSNorm; <paramref name="layerCount"/>
-    /// is N for DeepNorm's alpha.
+    /// The policy for <paramref name="mode"/>, built by its catalogue entry (see <see cref="ResidualFactory"/>).
+    /// <paramref name="slot"/> (1 or 2) names its parameters within the block (<c>norm1</c>, <c>gain2</c>);
+    /// <paramref name="makeNorm"/> builds LayerNorm or RMSNorm; <paramref name="layerCount"/> is N for DeepNorm's alpha.
     /// </summary>
-    public static Residual Create(ResidualMode mode, int slot, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount) => mode switch
-    {
-        ResidualMode.None => new NoResidual(dropout, rng),
-        ResidualMode.PreNorm => new PreNormResidual(slot, makeNorm(), dropout, rng),
-        ResidualMode.PostNorm => new PostNormResidual(slot, makeNorm(), dropout, rng),
-        ResidualMode.ReZero => new ReZeroResidual(slot, dropout, rng),
-        ResidualMode.DeepNorm => new DeepNormResidual(slot, makeNorm(), DeepNormResidual.DecoderAlpha(layerCount), dropout, rng),
-        _ => throw new InvalidInputException($"unknown residual mode {mode}", field: "Residual"),
-    };
+    public static Residual Create(ResidualMode mode, int slot, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount) =>
+        ResidualPolicies.Get(mode).Create(slot, makeNorm, dropout, rng, layerCount);
 }
 
 /// <summary>y = dropout(f(x)): no shortcut, the baseline that shows why residuals matter.</summary>
@@ -106,7 +233,7 @@ public sealed class ReZeroResidual : Residual
 
     public ReZeroResidual(int slot, float dropout, Rng rng)
     {
-        Gain = Parameter($"gain{slot}", Tensor.Zeros(1));
+        Gain = Parameter($"gain{slot}", Tensor.Zeros(1));                   // the catalogue's init rule sets a = 0
         drop = Child("", new Dropout(dropout, rng));
     }
 
@@ -116,7 +243,7 @@ public sealed class ReZeroResidual : Residual
 /// <summary>
 /// y = norm(alpha x + dropout(f(x))) (Wang et al. 2022, "DeepNet: Scaling Transformers to 1,000 Layers"). For an
 /// N-layer decoder-only model alpha = (2N)^(1/4), and the value, output and feed-forward weights start Xavier-normal
-/// with gain beta = (8N)^(-1/4) (see <see cref="DecoderBeta"/>; the model applies the init).
+/// with gain beta = (8N)^(-1/4) (see <see cref="DecoderBeta"/>; the catalogue's init rule applies it).
 /// </summary>
 public sealed class DeepNormResidual : Residual
 {

@@ -15,8 +15,7 @@ public sealed record DepthSweepOptions
     public IReadOnlyList<int> Depths { get; init; } = [2, 8, 32, 96];
 
     /// <summary>Residual policies to train at every depth.</summary>
-    public IReadOnlyList<ResidualMode> Policies { get; init; } =
-        [ResidualMode.None, ResidualMode.PreNorm, ResidualMode.PostNorm, ResidualMode.ReZero, ResidualMode.DeepNorm];
+    public IReadOnlyList<ResidualMode> Policies { get; init; } = [.. ResidualPolicies.All.Select(p => p.Mode)];
 
     /// <summary>Width of the stream (C).</summary>
     public int Width { get; init; } = 32;
@@ -108,7 +107,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                 var run = TrainOne(depth, policy, options, corpus);
                 runs.Add(run);
                 options.Progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                    $"  [{runs.Count}/{total}] depth {depth,3} {PolicyKey(policy),-8}  val {run.ValidationLoss:F4}  " +
+                    $"  [{runs.Count}/{total}] depth {depth,3} {ResidualPolicies.Get(policy).Name,-8}  val {run.ValidationLoss:F4}  " +
                     $"|dL/dx_0| at init {run.FirstBlockGradient:G3}  {run.Seconds:F1} s  (total {clock.Elapsed.TotalSeconds:F0} s)"));
             }
         return BuildResult(runs, corpus, clock.Elapsed.TotalSeconds);
@@ -133,7 +132,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                 "gradient-profile: without a shortcut it is a product of one Jacobian per block.",
             Parameters =
             [
-                new("depths", string.Join(", ", options.Depths)), new("policies", string.Join(", ", options.Policies.Select(PolicyKey))),
+                new("depths", string.Join(", ", options.Depths)), new("policies", string.Join(", ", options.Policies.Select(p => ResidualPolicies.Get(p).Name))),
                 new("width", Text(options.Width)), new("heads", Text(options.Heads)), new("context", Text(t.Context)),
                 new("batch", Text(t.BatchSize)), new("steps", Text(t.Steps)),
                 new("learning rate", t.LearningRate.ToString("G3", CultureInfo.InvariantCulture), $"AdamW, {t.WarmupSteps} warmup steps, cosine to a tenth, clip 1"),
@@ -153,7 +152,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                        new("skipped"), new("s", Format: "F0")],
         };
         foreach (var r in runs)
-            table.AddRow(r.Depth, PolicyKey(r.Policy), r.ValidationLoss, (unigram - r.ValidationLoss) / (unigram - floor), r.TrainLoss,
+            table.AddRow(r.Depth, ResidualPolicies.Get(r.Policy).Name, r.ValidationLoss, (unigram - r.ValidationLoss) / (unigram - floor), r.TrainLoss,
                 r.InitialLoss, r.FirstBlockGradient, r.FirstBlockGradient / r.OutputGradient, r.SkippedSteps, r.Seconds);
         result.Tables.Add(table);
         AddCharts(result, runs, floor, unigram);
@@ -173,7 +172,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             X = new AxisSpec("depth", "blocks", AxisScale.Log), Y = new AxisSpec("validation loss", "nats per character"),
             Series = [.. options.Policies.Select(p => new SeriesSpec
                 {
-                    Name = GradientProfileExperiment.PolicyName(p),
+                    Name = ResidualPolicies.Get(p).Legend,
                     Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.ValidationLoss))).ToList(),
                 }),
                 new SeriesSpec { Name = "unigram entropy", Points = [new(depths.Min(), unigram), new(depths.Max(), unigram)] },
@@ -185,7 +184,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             Caption = "Empty cells diverged (non-finite loss).",
             X = new AxisSpec("depth", "blocks"), Y = new AxisSpec("policy"), Value = new AxisSpec("validation loss", "nats"),
             Categories = depths.Select(d => Text(d)).ToList(),
-            RowCategories = options.Policies.Select(PolicyKey).ToList(),
+            RowCategories = options.Policies.Select(p => ResidualPolicies.Get(p).Name).ToList(),
             Cells = options.Policies.Select(p => depths.Select(d => Finite(Find(d, p)?.ValidationLoss)).ToList()).ToList(),
         });
         result.Charts.Add(new ChartSpec
@@ -195,7 +194,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             X = new AxisSpec("depth", "blocks", AxisScale.Log), Y = new AxisSpec("|dL/dx_0|", Scale: AxisScale.Log),
             Series = options.Policies.Select(p => new SeriesSpec
             {
-                Name = GradientProfileExperiment.PolicyName(p),
+                Name = ResidualPolicies.Get(p).Legend,
                 Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.FirstBlockGradient))).ToList(),
             }).ToList(),
         });
@@ -214,24 +213,17 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                 : deep.ValidationLoss < unigram - margin ? $"trains ({(unigram - deep.ValidationLoss) / (unigram - floor):P0} of the learnable structure)"
                 : $"stalls at or above the unigram loss ({deep.ValidationLoss - unigram:+0.000;-0.000} nats from it)";
             result.Findings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{PolicyKey(policy)}: {deepest} blocks {verdict}: val {deep.ValidationLoss:F3} against {shallow.ValidationLoss:F3} at {shallowest} blocks; " +
+                $"{ResidualPolicies.Get(policy).Name}: {deepest} blocks {verdict}: val {deep.ValidationLoss:F3} against {shallow.ValidationLoss:F3} at {shallowest} blocks; " +
                 $"|dL/dx_0| at init {deep.FirstBlockGradient:G3} at {deepest} blocks, {shallow.FirstBlockGradient:G3} at {shallowest}."));
         }
         var best = runs.Where(r => double.IsFinite(r.ValidationLoss)).MinBy(r => r.ValidationLoss);
         if (best is not null)
             result.Findings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"Best run: {PolicyKey(best.Policy)} at {best.Depth} blocks, {best.ValidationLoss:F4} nats ({best.ValidationLoss - floor:F3} above the floor) " +
+                $"Best run: {ResidualPolicies.Get(best.Policy).Name} at {best.Depth} blocks, {best.ValidationLoss:F4} nats ({best.ValidationLoss - floor:F3} above the floor) " +
                 $"after {options.Training.Steps} steps; a longer budget (--steps) lowers every number, the comparison is at equal steps."));
     }
 
     static double? Finite(double? value) => value is double v && double.IsFinite(v) ? v : null;
-
-    /// <summary>Short policy name used on the command line.</summary>
-    public static string PolicyKey(ResidualMode mode) => mode switch
-    {
-        ResidualMode.None => "none", ResidualMode.PreNorm => "prenorm", ResidualMode.PostNorm => "postnorm",
-        ResidualMode.ReZero => "rezero", _ => "deepnorm",
-    };
 
     static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -39,8 +39,7 @@ public sealed record GradientProfileOptions
     public IReadOnlyList<StackVariant> Variants { get; init; } = [StackVariant.None, StackVariant.Residual, StackVariant.PreNorm];
 
     /// <summary>GPT residual policies to compare.</summary>
-    public IReadOnlyList<ResidualMode> Policies { get; init; } =
-        [ResidualMode.None, ResidualMode.PreNorm, ResidualMode.PostNorm, ResidualMode.ReZero, ResidualMode.DeepNorm];
+    public IReadOnlyList<ResidualMode> Policies { get; init; } = [.. ResidualPolicies.All.Select(p => p.Mode)];
 
     /// <summary>GPT attention heads (must divide the width).</summary>
     public int Heads { get; init; } = 4;
@@ -82,7 +81,7 @@ public sealed class GradientProfileExperiment(GradientProfileOptions options) : 
     {
         options.Validate();
         var profiles = options.Model == "gpt"
-            ? options.Policies.Select(p => new Profile(PolicyName(p), GptProfile(p))).ToList()
+            ? options.Policies.Select(p => new Profile(ResidualPolicies.Get(p).Legend, GptProfile(p))).ToList()
             : options.Variants.Select(v => new Profile(VariantName(v), MlpProfile(v))).ToList();
         string unit = options.Model == "gpt" ? "block" : "layer";
         var result = new ExperimentResult
@@ -211,16 +210,6 @@ public sealed class GradientProfileExperiment(GradientProfileOptions options) : 
         var (inputs, targets) = LabModels.Windows(corpus.Train, options.Context, options.BatchSize);
         return LabModels.StreamGradientNorms(model, inputs, targets, options.BatchSize, options.Context);
     }
-
-    /// <summary>Display name of a GPT policy, with its equation.</summary>
-    public static string PolicyName(ResidualMode mode) => mode switch
-    {
-        ResidualMode.None => "none: y = f(x)",
-        ResidualMode.PreNorm => "pre-norm: y = x + f(norm(x))",
-        ResidualMode.PostNorm => "post-norm: y = norm(x + f(x))",
-        ResidualMode.ReZero => "ReZero: y = x + a f(x)",
-        _ => "DeepNorm: y = norm(αx + f(x))",
-    };
 
     static string VariantName(StackVariant variant) => variant switch
     {

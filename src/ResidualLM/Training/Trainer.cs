@@ -2,9 +2,8 @@
 // guards and evaluation on fixed validation batches. Knows nothing of files or terminals (see Checkpoint, the CLI).
 using System.Diagnostics;
 using ResidualLM.Autograd;
+using ResidualLM.Models;
 using ResidualLM.Nn;
-
-using O = ResidualLM.Ops.Ops;
 
 namespace ResidualLM.Training;
 
@@ -112,7 +111,7 @@ public sealed class Trainer
                 continue;
             }
             var logits = forward(inputs, b, t);
-            var loss = O.CrossEntropy(logits.Reshape(b * t, -1), targets);
+            var loss = LanguageModel.Loss(logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();
             // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
             // activations) are reused by the next micro-batch: nothing here reads them after backward.
@@ -170,7 +169,7 @@ public sealed class Trainer
             foreach (var (inputs, targets) in batches)
             {
                 var logits = forward(inputs, Options.BatchSize, Options.Context);
-                sum += O.CrossEntropy(logits.Reshape(inputs.Length, -1), targets).Item();
+                sum += LanguageModel.Loss(logits.Reshape(inputs.Length, -1), targets).Item();
             }
         model.Train();
         return sum / batches.Count;

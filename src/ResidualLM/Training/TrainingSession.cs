@@ -1,6 +1,5 @@
 // A whole training run: tokenizer and data from a TrainingSpec, the model, the Trainer, evaluation, samples, the
 // metrics file and atomic checkpoints; and the exact reconstruction of all of it from a checkpoint (--resume).
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ResidualLM.Generation;
@@ -107,81 +106,14 @@ public sealed class TrainingSession
         string folder = new CheckpointDirectory(runFolder).Current()
             ?? throw new InvalidInputException("has no checkpoint to resume from (no 'latest' file)", runFolder);
         string statePath = Path.Combine(folder, StateFile);
-        ResumeState state = ReadState(TokenizerIO.ReadBytes(statePath), statePath);
+        // Read and checked before any model or data is touched.
+        TrainerState state = TrainerState.Read(TokenizerIO.ReadBytes(statePath), statePath);
         var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder), DataParallel = dataParallel };
         if (steps is int s) spec = spec with { Options = spec.Options with { Steps = s }, Epochs = null };
         var session = new TrainingSession(spec, folder);
         session.RestoreState(folder, state);
         return session;
     }
-
-    /// <summary>Everything trainer_state.json holds, read and checked before any model or data is touched.</summary>
-    internal sealed record ResumeState(int Step, long OptimizerStep, SamplerState Sampler, ulong[] ModelRng, ulong[] SampleRng, TrainingSpec Spec);
-
-    /// <summary>Parses trainer_state.json (held in memory; <paramref name="path"/> names it in messages) strictly.</summary>
-    /// <exception cref="InvalidInputException">Malformed JSON, a missing or out-of-range field, or a spec that does not validate.</exception>
-    internal static ResumeState ReadState(ReadOnlyMemory<byte> bytes, string path)
-    {
-        var state = JsonInput.ParseBytes(bytes, path);
-        JsonInput.RejectUnknown(state, "step", "optimizer_step", "sampler", "model_rng", "sample_rng", "spec");
-        int step = JsonInput.GetInt(state, "step", 0);
-        long optimizerStep = JsonInput.GetLong(state, "optimizer_step", 0);
-        var samplerObject = JsonInput.GetObject(state, "sampler");
-        JsonInput.RejectUnknown(samplerObject, "kind", "epoch", "position", "rng");
-        var sampler = new SamplerState(JsonInput.GetString(samplerObject, "kind", [RandomOffsetSampler.KindName, SlidingWindowSampler.KindName]), JsonInput.GetLong(samplerObject, "epoch", 0),
-            JsonInput.GetLong(samplerObject, "position", 0), ReadWords(samplerObject, "rng"));
-        var specObject = JsonInput.GetObject(state, "spec");
-        TrainingSpec? spec;
-        try
-        {
-            spec = specObject.Element.Deserialize<TrainingSpec>(Json);
-        }
-        catch (JsonException error)
-        {
-            string where = error.Path is { Length: > 1 } jsonPath ? "spec" + jsonPath[1..] : "spec";
-            throw new InvalidInputException($"does not describe a run: {FirstSentence(error.Message)}", path, MessageText.Printable(where), error);
-        }
-        if (spec?.Options is null) throw new InvalidInputException("must be an object with \"options\"", path, "spec");
-        try
-        {
-            spec.Validate();
-        }
-        catch (InvalidInputException error) when (error.FilePath is null)
-        {
-            throw new InvalidInputException(error.Message, path, "spec", error);
-        }
-        string expectedKind = spec.Sampler == "windows" ? SlidingWindowSampler.KindName : RandomOffsetSampler.KindName;
-        if (sampler.Kind != expectedKind)
-            throw new InvalidInputException($"is \"{sampler.Kind}\" but the spec samples with \"{spec.Sampler}\"", path, "sampler.kind");
-        return new ResumeState(step, optimizerStep, sampler, ReadWords(state, "model_rng"), ReadWords(state, "sample_rng"), spec);
-    }
-
-    /// <summary>Writes a NaN or infinite number (the loss of a skipped step) as null: JSON has no such numbers.</summary>
-    sealed class NonFiniteAsNull : System.Text.Json.Serialization.JsonConverter<double>
-    {
-        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out double value) && double.IsFinite(value)
-                ? value : throw new JsonException($"expected a finite number, found {reader.TokenType}");
-
-        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
-        {
-            if (double.IsFinite(value)) writer.WriteNumberValue(value);
-            else writer.WriteNullValue();
-        }
-    }
-
-    static string FirstSentence(string message)
-    {
-        int cut = message.IndexOf(". ", StringComparison.Ordinal);
-        return MessageText.Printable(cut > 0 ? message[..cut] : message);
-    }
-
-    static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false), new NonFiniteAsNull() },
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-    };
 
     /// <summary>Largest text file trained on: it is read whole into one string.</summary>
     const long MaxDataBytes = 1L << 30;
@@ -259,7 +191,7 @@ public sealed class TrainingSession
     {
         if (Spec.OutputDirectory is null) return;
         Directory.CreateDirectory(Spec.OutputDirectory);
-        File.AppendAllText(Path.Combine(Spec.OutputDirectory, MetricsFile), JsonSerializer.Serialize(record, Json) + "\n");
+        File.AppendAllText(Path.Combine(Spec.OutputDirectory, MetricsFile), JsonSerializer.Serialize(record, TrainerState.Json) + "\n");
     }
 
     /// <summary>Saves weights, tokenizer, optimizer moments and every piece of state needed to resume. Returns the folder.</summary>
@@ -276,25 +208,16 @@ public sealed class TrainingSession
             foreach (var (name, m) in adam.FirstMoment) tensors.Add(("m." + name, [m.Length], m));
             foreach (var (name, v) in adam.SecondMoment) tensors.Add(("v." + name, [v.Length], v));
             SafeTensors.Write(Path.Combine(folder, OptimizerFile), tensors);
-            var sampler = Trainer.TrainBatches.GetState();
-            var state = new JsonObject
+            var state = new TrainerState
             {
-                ["step"] = Trainer.Step,
-                ["optimizer_step"] = adam.Step,
-                ["sampler"] = new JsonObject
-                {
-                    ["kind"] = sampler.Kind, ["epoch"] = sampler.Epoch, ["position"] = sampler.Position,
-                    ["rng"] = new JsonArray(sampler.RngState.Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
-                },
-                ["model_rng"] = new JsonArray(Model.GetRngState().Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
-                ["sample_rng"] = new JsonArray(sampleRng.GetState().Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
-                ["spec"] = JsonSerializer.SerializeToNode(Spec with { OutputDirectory = null }, Json),
+                Step = Trainer.Step, OptimizerStep = adam.Step, Sampler = Trainer.TrainBatches.GetState(),
+                ModelRng = Model.GetRngState(), SampleRng = sampleRng.GetState(), Spec = Spec with { OutputDirectory = null },
             };
-            AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJson());
         });
     }
 
-    void RestoreState(string folder, ResumeState state)
+    void RestoreState(string folder, TrainerState state)
     {
         Trainer.TrainBatches.SetState(state.Sampler);
         Model.SetRngState(state.ModelRng);
@@ -328,24 +251,5 @@ public sealed class TrainingSession
             catch (JsonException) { return false; }
         });
         AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
-    }
-
-    /// <summary>A generator state: <see cref="Rng.StateLength"/> words as decimal strings (JSON numbers lose 64-bit precision), not all zero.</summary>
-    static ulong[] ReadWords(JsonInputObject obj, string name)
-    {
-        string field = obj.FieldName(name);
-        if (!obj.Element.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array)
-            throw new InvalidInputException("expected an array of state words", obj.FilePath, field);
-        if (array.GetArrayLength() != Rng.StateLength)
-            throw new InvalidInputException($"expected {Rng.StateLength} words, found {array.GetArrayLength()}", obj.FilePath, field);
-        var words = new ulong[Rng.StateLength];
-        int index = 0;
-        foreach (var item in array.EnumerateArray())
-        {
-            if (item.ValueKind != JsonValueKind.String || !ulong.TryParse(item.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out words[index++]))
-                throw new InvalidInputException("expected decimal strings", obj.FilePath, field);
-        }
-        if (words.All(word => word == 0)) throw new InvalidInputException("an all-zero generator state is invalid", obj.FilePath, field);
-        return words;
     }
 }

@@ -68,10 +68,12 @@ public static class TrainCommand
             }
             else
             {
+                var architecture = ChoiceNames.Parse<ModelArchitecture>(parse.GetValue(arch)!, "--arch");
+                var modelPreset = ChoiceNames.Parse<ModelPreset>(parse.GetValue(preset)!, "--preset");
                 var options = new TrainingOptions
                 {
                     Steps = parse.GetValue(steps) ?? 2000, BatchSize = parse.GetValue(batch),
-                    Context = parse.GetValue(context) ?? TrainingSession.PresetContext(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(modelContext)),
+                    Context = parse.GetValue(context) ?? ModelFactory.ContextLength(architecture, modelPreset, parse.GetValue(modelContext)),
                     GradientAccumulation = parse.GetValue(accumulation), LearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(minLr),
                     WarmupSteps = parse.GetValue(warmup), CosineDecay = !parse.GetValue(constantLr), WeightDecay = parse.GetValue(weightDecay),
                     Beta2 = parse.GetValue(beta2), GradientClip = parse.GetValue(clip), EvalInterval = parse.GetValue(evalInterval),
@@ -80,11 +82,12 @@ public static class TrainCommand
                 };
                 var spec = new TrainingSpec
                 {
-                    DataPath = parse.GetValue(data), Tokenizer = parse.GetValue(tokenizer)!, VocabDirectory = parse.GetValue(vocab),
-                    BpeMerges = parse.GetValue(bpeMerges), Architecture = parse.GetValue(arch)!, Preset = parse.GetValue(preset)!,
+                    DataPath = parse.GetValue(data), Tokenizer = ChoiceNames.Parse<TokenizerKind>(parse.GetValue(tokenizer)!, "--tokenizer"),
+                    VocabDirectory = parse.GetValue(vocab), BpeMerges = parse.GetValue(bpeMerges), Architecture = architecture, Preset = modelPreset,
                     Residual = ParseResidual(parse.GetValue(residual)), Layers = parse.GetValue(layers), Heads = parse.GetValue(heads),
-                    Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout), Init = parse.GetValue(init)!,
-                    Epochs = parse.GetValue(epochs), Sampler = parse.GetValue(sampler)!, Stride = parse.GetValue(stride),
+                    Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout),
+                    Init = ChoiceNames.Parse<WeightInit>(parse.GetValue(init)!, "--init"),
+                    Epochs = parse.GetValue(epochs), Sampler = ChoiceNames.Parse<SamplerKind>(parse.GetValue(sampler)!, "--sampler"), Stride = parse.GetValue(stride),
                     TrainFraction = parse.GetValue(split), CorpusCharacters = parse.GetValue(corpusChars), Options = options,
                     SampleTokens = parse.GetValue(sampleTokens), DataParallel = parse.GetValue(dataParallel),
                     OutputDirectory = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),

@@ -99,9 +99,9 @@ public sealed record TrainerState
         {
             throw new InvalidInputException(error.Message, path, "spec", error);
         }
-        string expectedKind = Spec.Sampler == "windows" ? SlidingWindowSampler.KindName : RandomOffsetSampler.KindName;
+        string expectedKind = Spec.Sampler == SamplerKind.Windows ? SlidingWindowSampler.KindName : RandomOffsetSampler.KindName;
         if (Sampler.Kind != expectedKind)
-            throw new InvalidInputException($"is \"{Sampler.Kind}\" but the spec samples with \"{Spec.Sampler}\"", path, "sampler.kind");
+            throw new InvalidInputException($"is \"{Sampler.Kind}\" but the spec samples with \"{ChoiceNames.Name(Spec.Sampler)}\"", path, "sampler.kind");
     }
 
     static InvalidInputException OutOfRange(long value, long max, string path, string field) =>

@@ -57,9 +57,9 @@ public sealed class TrainingSession
         TrainTokens = train.Count;
         ValidationTokens = validation.Count;
         int context = spec.Options.Context;
-        if (spec.DataPath is null && spec.Tokenizer == "char") EntropyFloor = BuiltinCorpus.EntropyFloorNatsPerChar;
+        if (spec.DataPath is null && spec.Tokenizer == TokenizerKind.Char) EntropyFloor = BuiltinCorpus.EntropyFloorNatsPerChar;
 
-        Model = resumeFolder is not null ? ModelFiles.Load(resumeFolder) : BuildModel(spec, Tokenizer.VocabSize);
+        Model = resumeFolder is not null ? ModelFiles.Load(resumeFolder) : ModelFactory.Create(spec, Tokenizer.VocabSize);
         if (context > Model.ContextLength)
             throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength} (use a shorter --context, or --model-context for a new model)", field: "--context");
         if (Model.VocabSize < Tokenizer.VocabSize)
@@ -67,7 +67,7 @@ public sealed class TrainingSession
 
         long seed = spec.Options.Seed;
         int stride = spec.Stride ?? context;
-        IBatchSampler trainBatches = spec.Sampler == "windows"
+        IBatchSampler trainBatches = spec.Sampler == SamplerKind.Windows
             ? train.SlidingWindows(context, stride, spec.Options.BatchSize, seed)
             : train.RandomOffsets(context, spec.Options.BatchSize, seed);
         var options = spec.Options;
@@ -76,7 +76,7 @@ public sealed class TrainingSession
         // Validation batches: fixed (unshuffled windows, or offsets from a fixed seed), capped by what the split holds.
         IBatchSampler? validationBatches = null;
         // Evaluation batches are fixed: unshuffled windows, or offsets from a fixed seed.
-        IBatchSampler FixedBatches(TokenDataset data, int windowStride, long samplerSeed) => spec.Sampler == "windows"
+        IBatchSampler FixedBatches(TokenDataset data, int windowStride, long samplerSeed) => spec.Sampler == SamplerKind.Windows
             ? data.SlidingWindows(context, windowStride, options.BatchSize, samplerSeed, shuffle: false)
             : data.RandomOffsets(context, options.BatchSize, samplerSeed);
         // Validation needs at least one full batch of windows; with less validation text, evaluation is skipped.
@@ -132,40 +132,11 @@ public sealed class TrainingSession
 
     static ITokenizer BuildTokenizer(TrainingSpec spec, string text) => spec.Tokenizer switch
     {
-        "byte" => new ByteTokenizer(),
-        "bpe" => BpeTrainer.Train(text, spec.BpeMerges),
-        "gpt2" => Gpt2Tokenizer.FromDirectory(spec.VocabDirectory!),
+        TokenizerKind.Byte => new ByteTokenizer(),
+        TokenizerKind.Bpe => BpeTrainer.Train(text, spec.BpeMerges),
+        TokenizerKind.Gpt2 => Gpt2Tokenizer.FromDirectory(spec.VocabDirectory!),
         _ => CharTokenizer.FromText(text),
     };
-
-    /// <summary>The context length a run of this preset trains at by default: the model's own (or its override).</summary>
-    public static int PresetContext(string architecture, string preset, int? modelContext) => modelContext ?? (architecture == "llama"
-        ? LlamaConfig.Preset(preset == "tiny" ? "llama-tiny" : preset).ContextLength
-        : GptConfig.Preset(preset).ContextLength);
-
-    static LanguageModel BuildModel(TrainingSpec spec, int vocabSize)
-    {
-        ulong seed = (ulong)spec.Options.Seed;
-        if (spec.Architecture == "llama")
-        {
-            var l = LlamaConfig.Preset(spec.Preset == "tiny" ? "llama-tiny" : spec.Preset) with { VocabSize = vocabSize };
-            l = l with
-            {
-                LayerCount = spec.Layers ?? l.LayerCount, HeadCount = spec.Heads ?? l.HeadCount, Width = spec.Width ?? l.Width,
-                ContextLength = spec.ModelContext ?? l.ContextLength, Dropout = spec.Dropout ?? l.Dropout,
-                Residual = spec.Residual ?? l.Residual,
-            };
-            return new Llama(l.Validate(), seed);
-        }
-        var g = GptConfig.Preset(spec.Preset) with { VocabSize = vocabSize };
-        g = g with
-        {
-            LayerCount = spec.Layers ?? g.LayerCount, HeadCount = spec.Heads ?? g.HeadCount, Width = spec.Width ?? g.Width,
-            ContextLength = spec.ModelContext ?? g.ContextLength, Dropout = spec.Dropout ?? g.Dropout,
-            Residual = spec.Residual ?? g.Residual, TorchDefaultInit = spec.Init == "torch",
-        };
-        return new Gpt(g.Validate(), seed);
-    }
 
     /// <summary>Evaluates, and generates a short sample from the start of the validation text.</summary>
     public EvaluationResult Evaluate()

@@ -59,7 +59,7 @@ public static class TrainCommand
                      corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, json })
             cmd.Options.Add(o);
 
-        cmd.SetAction(parse => CliErrors.Run(() =>
+        cmd.SetAction(parse => CliErrors.Run(Flags, () =>
         {
             TrainingSession session;
             if (parse.GetValue(resume) is string resumeFolder)
@@ -99,6 +99,31 @@ public static class TrainCommand
         }));
         return cmd;
     }
+
+    /// <summary>
+    /// The flag that sets each property of <see cref="TrainingSpec"/>, <see cref="TrainingOptions"/> and the model config
+    /// they build, so that a library message about, say, LearningRate reads --lr.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> Flags = new Dictionary<string, string>
+    {
+        [nameof(TrainingSpec.DataPath)] = "--data", [nameof(TrainingSpec.CorpusCharacters)] = "--corpus-chars",
+        [nameof(TrainingSpec.Tokenizer)] = "--tokenizer", [nameof(TrainingSpec.VocabDirectory)] = "--vocab", [nameof(TrainingSpec.BpeMerges)] = "--bpe-merges",
+        [nameof(TrainingSpec.TrainFraction)] = "--split", [nameof(TrainingSpec.Sampler)] = "--sampler", [nameof(TrainingSpec.Stride)] = "--stride",
+        [nameof(TrainingSpec.Epochs)] = "--epochs", [nameof(TrainingSpec.Architecture)] = "--arch", [nameof(TrainingSpec.Preset)] = "--preset",
+        [nameof(TrainingSpec.Layers)] = "--layers", [nameof(TrainingSpec.Heads)] = "--heads", [nameof(TrainingSpec.Width)] = "--width",
+        [nameof(TrainingSpec.ModelContext)] = "--model-context", [nameof(TrainingSpec.Dropout)] = "--dropout", [nameof(TrainingSpec.Residual)] = "--residual",
+        [nameof(TrainingSpec.Init)] = "--init", [nameof(TrainingSpec.OutputDirectory)] = "--out", [nameof(TrainingSpec.SampleTokens)] = "--sample-tokens",
+        [nameof(TrainingSpec.DataParallel)] = "--data-parallel",
+        [nameof(TrainingOptions.Steps)] = "--steps", [nameof(TrainingOptions.BatchSize)] = "--batch", [nameof(TrainingOptions.Context)] = "--context",
+        [nameof(TrainingOptions.GradientAccumulation)] = "--accumulation", [nameof(TrainingOptions.LearningRate)] = "--lr",
+        [nameof(TrainingOptions.MinLearningRate)] = "--min-lr", [nameof(TrainingOptions.WarmupSteps)] = "--warmup",
+        [nameof(TrainingOptions.CosineDecay)] = "--constant-lr", [nameof(TrainingOptions.WeightDecay)] = "--weight-decay",
+        [nameof(TrainingOptions.Beta2)] = "--beta2", [nameof(TrainingOptions.GradientClip)] = "--clip", [nameof(TrainingOptions.EvalInterval)] = "--eval-interval",
+        [nameof(TrainingOptions.EvalBatches)] = "--eval-batches", [nameof(TrainingOptions.CheckpointInterval)] = "--checkpoint-interval",
+        [nameof(TrainingOptions.SkipNonFinite)] = "--skip-nonfinite", [nameof(TrainingOptions.Seed)] = "--seed",
+        // The model config's names for the same settings (a preset's width that --heads does not divide, say).
+        [nameof(GptConfig.HeadCount)] = "--heads", [nameof(GptConfig.LayerCount)] = "--layers", [nameof(GptConfig.ContextLength)] = "--model-context",
+    };
 
     static Option<T> Opt<T>(string name, string description, T defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
@@ -163,7 +188,7 @@ public static class TrainCommand
                 catch (NonFiniteException e)
                 {
                     progress.Finish();
-                    Console.Error.WriteLine($"error: {e.Message}");
+                    Console.Error.WriteLine($"error: {e.Message}; lower --lr or use --skip-nonfinite");
                     return 3;
                 }
                 tokens += step.Tokens;

@@ -16,7 +16,7 @@ public static class ModelFactory
     public static void RequirePreset(ModelArchitecture architecture, ModelPreset preset)
     {
         if (!HasPreset(architecture, preset))
-            throw new InvalidInputException($"{ChoiceNames.Name(architecture)} has no preset '{ChoiceNames.Name(preset)}'", field: "--preset");
+            throw new InvalidInputException($"{ChoiceNames.Name(architecture)} has no preset '{ChoiceNames.Name(preset)}'", field: nameof(TrainingSpec.Preset));
     }
 
     /// <summary>The context length a model of this preset has, unless <paramref name="modelContext"/> overrides it.</summary>

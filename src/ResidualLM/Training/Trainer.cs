@@ -56,7 +56,7 @@ public sealed class Trainer
         IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0)
     {
         options.Validate();
-        if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
+        if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: nameof(TrainingSpec.DataParallel));
         int shards = DataParallel.ChooseShards(model, options.BatchSize, Kernels.Parallelism.ThreadCount, dataParallel);
         if (shards > 1) this.dataParallel = new DataParallel(model, shards);
         this.model = model;
@@ -127,7 +127,7 @@ public sealed class Trainer
                 : FirstNonFinite(grad: false) is var poisoned and not "(unknown)" ? $"loss is {meanLoss}: parameter {poisoned} holds non-finite values"
                 : $"loss is {meanLoss}";
             if (!Options.SkipNonFinite)
-                throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept; lower --lr or use --skip-nonfinite)");
+                throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept)");
             model.ZeroGrad();
             Step++;
             return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: true);

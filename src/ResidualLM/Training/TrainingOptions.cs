@@ -61,22 +61,22 @@ public sealed record TrainingOptions
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first option out of range.</summary>
     public void Validate()
     {
-        Positive(Steps, "--steps"); Positive(BatchSize, "--batch"); Positive(Context, "--context");
-        Positive(GradientAccumulation, "--accumulation");
+        Positive(Steps, nameof(Steps)); Positive(BatchSize, nameof(BatchSize)); Positive(Context, nameof(Context));
+        Positive(GradientAccumulation, nameof(GradientAccumulation));
         if ((long)BatchSize * Context > MaxBatchTokens)
-            throw new InvalidInputException($"{BatchSize} x {Context} = {(long)BatchSize * Context} tokens per micro-batch, more than the limit of {MaxBatchTokens}", field: "--batch");
-        if (!(LearningRate > 0 && LearningRate < 10)) throw new InvalidInputException($"must be in (0, 10), got {LearningRate}", field: "--lr");
-        if (MinLearningRate is double min && !(min >= 0 && min <= LearningRate)) throw new InvalidInputException($"must be in [0, lr], got {min}", field: "--min-lr");
-        if (WarmupSteps < 0) throw new InvalidInputException($"must be >= 0, got {WarmupSteps}", field: "--warmup");
-        if (!(WeightDecay >= 0 && WeightDecay < 10)) throw new InvalidInputException($"must be in [0, 10), got {WeightDecay}", field: "--weight-decay");
-        if (!(Beta1 >= 0 && Beta1 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta1}", field: "--beta1");
-        if (!(Beta2 >= 0 && Beta2 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta2}", field: "--beta2");
-        if (!(GradientClip >= 0)) throw new InvalidInputException($"must be >= 0, got {GradientClip}", field: "--clip");
-        if (EvalInterval < 0) throw new InvalidInputException($"must be >= 0, got {EvalInterval}", field: "--eval-interval");
-        Positive(EvalBatches, "--eval-batches");
+            throw new InvalidInputException($"{BatchSize} x {Context} = {(long)BatchSize * Context} tokens per micro-batch, more than the limit of {MaxBatchTokens}", field: nameof(BatchSize));
+        if (!(LearningRate > 0 && LearningRate < 10)) throw new InvalidInputException($"must be in (0, 10), got {LearningRate}", field: nameof(LearningRate));
+        if (MinLearningRate is double min && !(min >= 0 && min <= LearningRate)) throw new InvalidInputException($"must be in [0, the peak learning rate {LearningRate}], got {min}", field: nameof(MinLearningRate));
+        if (WarmupSteps < 0) throw new InvalidInputException($"must be >= 0, got {WarmupSteps}", field: nameof(WarmupSteps));
+        if (!(WeightDecay >= 0 && WeightDecay < 10)) throw new InvalidInputException($"must be in [0, 10), got {WeightDecay}", field: nameof(WeightDecay));
+        if (!(Beta1 >= 0 && Beta1 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta1}", field: nameof(Beta1));
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta2}", field: nameof(Beta2));
+        if (!(GradientClip >= 0)) throw new InvalidInputException($"must be >= 0, got {GradientClip}", field: nameof(GradientClip));
+        if (EvalInterval < 0) throw new InvalidInputException($"must be >= 0, got {EvalInterval}", field: nameof(EvalInterval));
+        Positive(EvalBatches, nameof(EvalBatches));
         if ((long)EvalBatches * BatchSize * Context > MaxValidationTokens)
-            throw new InvalidInputException($"{EvalBatches} batches of {BatchSize} x {Context} tokens are more than the limit of {MaxValidationTokens} validation tokens", field: "--eval-batches");
-        if (CheckpointInterval < 0) throw new InvalidInputException($"must be >= 0, got {CheckpointInterval}", field: "--checkpoint-interval");
+            throw new InvalidInputException($"{EvalBatches} batches of {BatchSize} x {Context} tokens are more than the limit of {MaxValidationTokens} validation tokens", field: nameof(EvalBatches));
+        if (CheckpointInterval < 0) throw new InvalidInputException($"must be >= 0, got {CheckpointInterval}", field: nameof(CheckpointInterval));
     }
 
     /// <summary>The schedule these options describe.</summary>

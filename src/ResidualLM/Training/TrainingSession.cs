@@ -40,7 +40,7 @@ public sealed class TrainingSession
     public double? IdealWindowLoss => idealWindowLoss ??= EntropyFloor is null ? null : BuiltinCorpus.IdealLossByPosition(Trainer.Options.Context, 300).Average();
     double? idealWindowLoss;
 
-    /// <summary>Total optimizer steps of the run (from --steps, or from --epochs with sliding windows).</summary>
+    /// <summary>Total optimizer steps of the run (its Steps, or as many as its Epochs take with sliding windows).</summary>
     public int TotalSteps => Trainer.Options.Steps;
 
     readonly string? validationText;
@@ -61,7 +61,7 @@ public sealed class TrainingSession
 
         Model = resumeFolder is not null ? ModelFiles.Load(resumeFolder) : ModelFactory.Create(spec, Tokenizer.VocabSize);
         if (context > Model.ContextLength)
-            throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength} (use a shorter --context, or --model-context for a new model)", field: "--context");
+            throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength} (train on shorter sequences, or give a new model a longer context)", field: nameof(TrainingOptions.Context));
         if (Model.VocabSize < Tokenizer.VocabSize)
             throw new InvalidInputException($"the tokenizer has {Tokenizer.VocabSize} tokens but the model only {Model.VocabSize}", field: "vocabulary");
 
@@ -121,12 +121,12 @@ public sealed class TrainingSession
     static string LoadText(TrainingSpec spec)
     {
         if (spec.DataPath is null) return BuiltinCorpus.Generate(spec.CorpusCharacters, spec.Options.Seed);
-        if (!File.Exists(spec.DataPath)) throw new InvalidInputException("file not found", spec.DataPath, "--data");
+        if (!File.Exists(spec.DataPath)) throw new InvalidInputException("file not found", spec.DataPath, nameof(TrainingSpec.DataPath));
         long length = new FileInfo(spec.DataPath).Length;
         if (length > MaxDataBytes)
-            throw new InvalidInputException($"is {length} bytes; the limit is {MaxDataBytes} (a .NET string holds at most about a billion characters)", spec.DataPath, "--data");
+            throw new InvalidInputException($"is {length} bytes; the limit is {MaxDataBytes} (a .NET string holds at most about a billion characters)", spec.DataPath, nameof(TrainingSpec.DataPath));
         string text = File.ReadAllText(spec.DataPath);
-        if (text.Length == 0) throw new InvalidInputException("the file is empty; it needs text to train on", spec.DataPath, "--data");
+        if (text.Length == 0) throw new InvalidInputException("the file is empty; it needs text to train on", spec.DataPath, nameof(TrainingSpec.DataPath));
         return text;
     }
 

@@ -73,27 +73,27 @@ public sealed record TrainingSpec
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first bad field (file checks happen when data loads).</summary>
     public void Validate()
     {
-        Defined(Tokenizer, "--tokenizer");
-        if (Tokenizer == TokenizerKind.Gpt2 && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs --vocab DIR (a folder with encoder.json and vocab.bpe)", field: "--vocab");
-        Defined(Init, "--init");
-        Defined(Sampler, "--sampler");
-        Defined(Architecture, "--arch");
-        Defined(Preset, "--preset");
+        Defined(Tokenizer, nameof(Tokenizer));
+        if (Tokenizer == TokenizerKind.Gpt2 && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs a folder with encoder.json and vocab.bpe", field: nameof(VocabDirectory));
+        Defined(Init, nameof(Init));
+        Defined(Sampler, nameof(Sampler));
+        Defined(Architecture, nameof(Architecture));
+        Defined(Preset, nameof(Preset));
         ModelFactory.RequirePreset(Architecture, Preset);
-        if (CorpusCharacters is < 1000 or > MaxCorpusCharacters) throw new InvalidInputException($"must be between 1000 and {MaxCorpusCharacters}, got {CorpusCharacters}", field: "--corpus-chars");
-        if (BpeMerges is < 1 or > MaxBpeMerges) throw new InvalidInputException($"must be between 1 and {MaxBpeMerges}, got {BpeMerges}", field: "--bpe-merges");
-        if (Residual is ResidualMode mode && !Enum.IsDefined(mode)) throw new InvalidInputException($"is not a residual policy ({(int)mode})", field: "--residual");
-        if (!(TrainFraction > 0 && TrainFraction < 1)) throw new InvalidInputException($"must be in (0, 1), got {TrainFraction}", field: "--split");
-        if (Stride is <= 0) throw new InvalidInputException($"must be positive, got {Stride}", field: "--stride");
-        if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: "--epochs");
-        if (Epochs is not null && Sampler != SamplerKind.Windows) throw new InvalidInputException("--epochs needs --sampler windows", field: "--epochs");
-        if (SampleTokens < 0) throw new InvalidInputException($"must be >= 0, got {SampleTokens}", field: "--sample-tokens");
-        if (Dropout is float p && !(p >= 0f && p < 1f)) throw new InvalidInputException($"must be in [0, 1), got {p}", field: "--dropout");
-        foreach (var (value, name, max) in new[] { (Layers, "--layers", MaxLayers), (Heads, "--heads", MaxWidth), (Width, "--width", MaxWidth), (ModelContext, "--model-context", MaxContext) })
+        if (CorpusCharacters is < 1000 or > MaxCorpusCharacters) throw new InvalidInputException($"must be between 1000 and {MaxCorpusCharacters}, got {CorpusCharacters}", field: nameof(CorpusCharacters));
+        if (BpeMerges is < 1 or > MaxBpeMerges) throw new InvalidInputException($"must be between 1 and {MaxBpeMerges}, got {BpeMerges}", field: nameof(BpeMerges));
+        if (Residual is ResidualMode mode && !Enum.IsDefined(mode)) throw new InvalidInputException($"is not a residual policy ({(int)mode})", field: nameof(Residual));
+        if (!(TrainFraction > 0 && TrainFraction < 1)) throw new InvalidInputException($"must be in (0, 1), got {TrainFraction}", field: nameof(TrainFraction));
+        if (Stride is <= 0) throw new InvalidInputException($"must be positive, got {Stride}", field: nameof(Stride));
+        if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: nameof(Epochs));
+        if (Epochs is not null && Sampler != SamplerKind.Windows) throw new InvalidInputException("applies only to the windows sampler", field: nameof(Epochs));
+        if (SampleTokens < 0) throw new InvalidInputException($"must be >= 0, got {SampleTokens}", field: nameof(SampleTokens));
+        if (Dropout is float p && !(p >= 0f && p < 1f)) throw new InvalidInputException($"must be in [0, 1), got {p}", field: nameof(Dropout));
+        foreach (var (value, name, max) in new[] { (Layers, nameof(Layers), MaxLayers), (Heads, nameof(Heads), MaxWidth), (Width, nameof(Width), MaxWidth), (ModelContext, nameof(ModelContext), MaxContext) })
             if (value is <= 0 || value > max) throw new InvalidInputException($"must be between 1 and {max}, got {value}", field: name);
         if (Heads is int heads && Width is int width && width % heads != 0)
-            throw new InvalidInputException($"{heads} heads do not divide width {width} (each head gets width / heads channels)", field: "--heads");
-        // After the model's sizes: the default --context comes from --model-context, so a bad one is reported as itself.
+            throw new InvalidInputException($"{heads} heads do not divide width {width} (each head gets width / heads channels)", field: nameof(Heads));
+        // After the model's sizes: the default context comes from the model's, so a bad one is reported as itself.
         Options.Validate();
     }
 

@@ -15,56 +15,60 @@ public static class TrainCommand
     public static Command Create()
     {
         var cmd = new Command("train", "Train a language model (default: a small GPT on the built-in generated corpus, about 2.5 minutes on 2 cores)");
+        // Every default is the library's: the records are the one place they are defined.
+        var d = new TrainingSpec();
+        var o = d.Options;
         var data = Opt<string?>("--data", "Text file to train on (default: the built-in generated corpus)");
-        var tokenizer = Opt("--tokenizer", "char, byte, bpe or gpt2", "char");
+        var tokenizer = Opt("--tokenizer", ChoiceNames.Alternatives<TokenizerKind>(), ChoiceNames.Name(d.Tokenizer));
         var vocab = Opt<string?>("--vocab", "Folder with GPT-2's encoder.json and vocab.bpe (for --tokenizer gpt2)");
-        var bpeMerges = Opt("--bpe-merges", "Merges to learn for --tokenizer bpe", 512);
-        var arch = Opt("--arch", "gpt or llama", "gpt");
-        var preset = Opt("--preset", "Model preset to start from (tiny, shakespeare-char, deep-narrow, gpt2-124m, ...)", "tiny");
+        var bpeMerges = Opt("--bpe-merges", "Merges to learn for --tokenizer bpe", d.BpeMerges);
+        var arch = Opt("--arch", ChoiceNames.Alternatives<ModelArchitecture>(), ChoiceNames.Name(d.Architecture));
+        var preset = Opt("--preset", $"Model preset to start from: {ChoiceNames.Alternatives<ModelPreset>()}", ChoiceNames.Name(d.Preset));
         var residual = Opt<string?>("--residual", "Residual policy: none, prenorm, postnorm, rezero, deepnorm");
         var layers = Opt<int?>("--layers", "Transformer blocks");
         var heads = Opt<int?>("--heads", "Attention heads");
         var width = Opt<int?>("--width", "Width of the residual stream");
-        var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's, at least --context)");
+        var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's)");
         var dropout = Opt<float?>("--dropout", "Dropout probability");
-        var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections) or torch (PyTorch module defaults, as the book)", "gpt2");
-        var steps = Opt<int?>("--steps", "Optimizer steps (default 2000)");
+        var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections) or torch (PyTorch module defaults, as the book)", ChoiceNames.Name(d.Init));
+        var steps = Opt("--steps", "Optimizer steps (with --resume: the run's own unless given)", o.Steps);
         var epochs = Opt<int?>("--epochs", "Epochs over the training windows (with --sampler windows)");
-        var batch = Opt("--batch", "Sequences per micro-batch", 16);
+        var batch = Opt("--batch", "Sequences per micro-batch", o.BatchSize);
         var context = Opt<int?>("--context", "Tokens per training sequence (default: the model's context length)");
-        var accumulation = Opt("--accumulation", "Micro-batches per optimizer step", 1);
-        var lr = Opt("--lr", "Peak learning rate", 2e-3);
+        var accumulation = Opt("--accumulation", "Micro-batches per optimizer step", o.GradientAccumulation);
+        var lr = Opt("--lr", "Peak learning rate", o.LearningRate);
         var minLr = Opt<double?>("--min-lr", "Cosine floor (default lr/10)");
-        var warmup = Opt("--warmup", "Warmup steps", 50);
-        var constantLr = Opt("--constant-lr", "Keep the rate constant after warmup (no cosine decay)", false);
-        var weightDecay = Opt("--weight-decay", "AdamW weight decay (matrices only)", 0.1);
-        var beta2 = Opt("--beta2", "AdamW beta2", 0.99);
-        var clip = Opt("--clip", "Gradient clipping global norm (0: off)", 1.0);
-        var sampler = Opt("--sampler", "random (nanoGPT offsets) or windows (sliding windows per epoch)", "random");
+        var warmup = Opt("--warmup", "Warmup steps", o.WarmupSteps);
+        var constantLr = Opt("--constant-lr", "Keep the rate constant after warmup (no cosine decay)", !o.CosineDecay);
+        var weightDecay = Opt("--weight-decay", "AdamW weight decay (matrices only)", o.WeightDecay);
+        var beta2 = Opt("--beta2", "AdamW beta2", o.Beta2);
+        var clip = Opt("--clip", "Gradient clipping global norm (0: off)", o.GradientClip);
+        var sampler = Opt("--sampler", "random (nanoGPT offsets) or windows (sliding windows per epoch)", ChoiceNames.Name(d.Sampler));
         var stride = Opt<int?>("--stride", "Stride between sliding windows (default: --context)");
-        var split = Opt("--split", "Fraction of tokens used for training", 0.9);
-        var corpusChars = Opt("--corpus-chars", "Characters of built-in corpus to generate", 1_000_000);
-        var evalInterval = Opt("--eval-interval", "Evaluate every N steps", 500);
-        var evalBatches = Opt("--eval-batches", "Validation batches per evaluation", 20);
-        var checkpointInterval = Opt("--checkpoint-interval", "Save every N steps (0: at each evaluation)", 0);
-        var skipNonFinite = Opt("--skip-nonfinite", "Skip steps with a NaN/inf loss or gradient instead of stopping", false);
-        var seed = Opt("--seed", "Seed for init, data order, dropout and sampling", 1337);
-        var sampleTokens = Opt("--sample-tokens", "Tokens to generate as a sample at each evaluation", 120);
+        var split = Opt("--split", "Fraction of tokens used for training", d.TrainFraction);
+        var corpusChars = Opt("--corpus-chars", "Characters of built-in corpus to generate", d.CorpusCharacters);
+        var evalInterval = Opt("--eval-interval", "Evaluate every N steps (0: only at the end)", o.EvalInterval);
+        var evalBatches = Opt("--eval-batches", "Validation batches per evaluation", o.EvalBatches);
+        var checkpointInterval = Opt("--checkpoint-interval", "Save every N steps (0: at each evaluation)", o.CheckpointInterval);
+        var skipNonFinite = Opt("--skip-nonfinite", "Skip steps with a NaN/inf loss or gradient instead of stopping", o.SkipNonFinite);
+        var seed = Opt("--seed", "Seed for init, data order, dropout and sampling", o.Seed);
+        var sampleTokens = Opt("--sample-tokens", "Tokens to generate as a sample at each evaluation", d.SampleTokens);
         var output = Opt<string?>("--out", "Run folder for checkpoints and metrics (default: runs/<time>)");
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
-        var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", 0);
+        var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", d.DataParallel);
         var json = Opt("--json", "End with a one-line JSON summary", false);
-        foreach (Option o in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
+        foreach (Option option in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,
                      corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, json })
-            cmd.Options.Add(o);
+            cmd.Options.Add(option);
 
         cmd.SetAction(parse => CliErrors.Run(Flags, () =>
         {
             TrainingSession session;
             if (parse.GetValue(resume) is string resumeFolder)
             {
-                session = TrainingSession.Resume(resumeFolder, parse.GetValue(steps), parse.GetValue(dataParallel));
+                int? moreSteps = parse.GetResult(steps) is { Implicit: false } ? parse.GetValue(steps) : null;
+                session = TrainingSession.Resume(resumeFolder, moreSteps, parse.GetValue(dataParallel));
             }
             else
             {
@@ -72,7 +76,7 @@ public static class TrainCommand
                 var modelPreset = ChoiceNames.Parse<ModelPreset>(parse.GetValue(preset)!, "--preset");
                 var options = new TrainingOptions
                 {
-                    Steps = parse.GetValue(steps) ?? 2000, BatchSize = parse.GetValue(batch),
+                    Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch),
                     Context = parse.GetValue(context) ?? ModelFactory.ContextLength(architecture, modelPreset, parse.GetValue(modelContext)),
                     GradientAccumulation = parse.GetValue(accumulation), LearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(minLr),
                     WarmupSteps = parse.GetValue(warmup), CosineDecay = !parse.GetValue(constantLr), WeightDecay = parse.GetValue(weightDecay),

@@ -1,11 +1,14 @@
 // Hyper-parameters of a training run, validated before any work starts.
 namespace ResidualLM.Training;
 
-/// <summary>Everything that controls the optimisation loop (not the model's shape, not the data source).</summary>
+/// <summary>
+/// Everything that controls the optimisation loop (not the model's shape, not the data source). The defaults are
+/// those of <c>rlm train</c> (the command reads them from here) and of the README's table.
+/// </summary>
 public sealed record TrainingOptions
 {
     /// <summary>Optimizer steps to run in total.</summary>
-    public int Steps { get; init; } = 1000;
+    public int Steps { get; init; } = 2000;
 
     /// <summary>Sequences per micro-batch.</summary>
     public int BatchSize { get; init; } = 16;
@@ -17,13 +20,13 @@ public sealed record TrainingOptions
     public int GradientAccumulation { get; init; } = 1;
 
     /// <summary>Peak learning rate.</summary>
-    public double LearningRate { get; init; } = 1e-3;
+    public double LearningRate { get; init; } = 2e-3;
 
     /// <summary>Floor of the cosine decay; by default a tenth of the peak (nanoGPT).</summary>
     public double? MinLearningRate { get; init; }
 
     /// <summary>Linear warmup steps.</summary>
-    public int WarmupSteps { get; init; } = 100;
+    public int WarmupSteps { get; init; } = 50;
 
     /// <summary>False keeps the rate constant after warmup (the book's chapter-5 run).</summary>
     public bool CosineDecay { get; init; } = true;
@@ -41,7 +44,7 @@ public sealed record TrainingOptions
     public double GradientClip { get; init; } = 1.0;
 
     /// <summary>Evaluate on the validation split every N steps (and at the end); 0 only at the end.</summary>
-    public int EvalInterval { get; init; } = 250;
+    public int EvalInterval { get; init; } = 500;
 
     /// <summary>Validation batches per evaluation.</summary>
     public int EvalBatches { get; init; } = 20;

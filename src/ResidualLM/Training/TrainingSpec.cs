@@ -4,14 +4,17 @@ using ResidualLM.Models;
 
 namespace ResidualLM.Training;
 
-/// <summary>A complete description of a training run (the CLI's options, validated).</summary>
+/// <summary>
+/// A complete description of a training run (the CLI's options, validated). The defaults are those of <c>rlm train</c>
+/// (the command reads them from here) and of the README's table.
+/// </summary>
 public sealed record TrainingSpec
 {
     /// <summary>Text file to train on; null for the built-in generated corpus.</summary>
     public string? DataPath { get; init; }
 
     /// <summary>Characters of built-in corpus to generate (train + validation).</summary>
-    public int CorpusCharacters { get; init; } = 2_000_000;
+    public int CorpusCharacters { get; init; } = 1_000_000;
 
     /// <summary>How text becomes token ids (the GPT-2 tokenizer needs <see cref="VocabDirectory"/>).</summary>
     public TokenizerKind Tokenizer { get; init; } = TokenizerKind.Char;

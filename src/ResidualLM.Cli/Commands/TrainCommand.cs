@@ -1,7 +1,6 @@
 // `rlm train`: trains a model (by default a small GPT on the built-in corpus) with a live progress line, periodic
 // evaluation with a sample, a metrics file, atomic checkpoints, Ctrl-C saving, and a one-line (or JSON) summary.
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using ResidualLM.Models;
@@ -175,70 +174,57 @@ public static class TrainCommand
             (trainer.Step > 0 ? $", resuming at step {trainer.Step}" : ""));
         Console.WriteLine($"threads: {Kernels.Parallelism.ThreadCount}" + (trainer.Shards > 1 ? $", each batch split into {trainer.Shards} data-parallel replicas" : ""));
 
-        // Ctrl-C: finish the current step, save a checkpoint and exit cleanly.
-        bool interrupted = false;
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupted = true; };
+        // Ctrl-C: the run finishes the current step, saves a checkpoint and returns.
+        using var stop = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.Cancel(); };
         Console.CancelKeyPress += onCancel;
-        var clock = Stopwatch.StartNew();
         var progress = new ProgressLine(trainer.Options.Steps, trainer.Step);
-        double lastTrain = double.NaN, lastValidation = double.NaN, lastTrainEvaluation = double.NaN, smoothed = double.NaN;
-        long tokens = 0;
+        TrainingSummary summary;
         try
         {
-            while (trainer.Step < trainer.Options.Steps && !interrupted)
+            summary = new TrainingRun(session).Run(report =>
             {
-                StepResult step;
-                try { step = trainer.TrainStep(); }
-                catch (NonFiniteException e)
+                switch (report)
                 {
-                    progress.Finish();
-                    Console.Error.WriteLine($"error: {e.Message}; lower --lr or use --skip-nonfinite");
-                    return 3;
+                    case StepTaken step:
+                        progress.Update(step.Result.Step, step.SmoothedLoss, step.Tokens / step.Seconds);
+                        break;
+                    case Evaluated { Result: var result }:
+                        progress.Finish();
+                        string floorText = session.EntropyFloor is double f ? $", floor {f:F4} (+{(result.ValidationLoss / f - 1) * 100:F1}%)" : "";
+                        Console.WriteLine($"step {result.Step}: train {result.TrainLoss:F4}, val {result.ValidationLoss:F4}{floorText}");
+                        if (result.Sample is not null) Console.WriteLine("  sample: " + OneLine(result.Sample));
+                        break;
                 }
-                tokens += step.Tokens;
-                lastTrain = step.Loss;
-                smoothed = double.IsNaN(smoothed) ? step.Loss : 0.9 * smoothed + 0.1 * step.Loss;
-                progress.Update(step.Step, smoothed, tokens / clock.Elapsed.TotalSeconds);
-                session.LogMetrics(new { step = step.Step, loss = step.Loss, lr = step.LearningRate, grad_norm = step.GradientNorm, seconds = clock.Elapsed.TotalSeconds, skipped = step.Skipped });
-                bool evaluate = trainer.EvaluationDue;
-                if (evaluate)
-                {
-                    var result = session.Evaluate();
-                    lastValidation = result.ValidationLoss;
-                    lastTrainEvaluation = result.TrainLoss;
-                    progress.Finish();
-                    string floorText = session.EntropyFloor is double f ? $", floor {f:F4} (+{(result.ValidationLoss / f - 1) * 100:F1}%)" : "";
-                    Console.WriteLine($"step {result.Step}: train {result.TrainLoss:F4}, val {result.ValidationLoss:F4}{floorText}");
-                    if (result.Sample is not null) Console.WriteLine("  sample: " + OneLine(result.Sample));
-                    session.LogMetrics(new { step = result.Step, train_eval_loss = result.TrainLoss, val_loss = result.ValidationLoss, sample = result.Sample });
-                }
-                int every = trainer.Options.CheckpointInterval;
-                if ((every > 0 && trainer.Step % every == 0) || (every == 0 && evaluate)) session.SaveCheckpoint();
-            }
-            if (interrupted)
-            {
-                progress.Finish();
-                string? folder = session.SaveCheckpoint();
-                Console.WriteLine($"interrupted at step {trainer.Step}: checkpoint saved to {folder}; continue with --resume {session.Spec.OutputDirectory}");
-                return 130;
-            }
+            }, stop.Token);
+        }
+        catch (NonFiniteException e)
+        {
+            progress.Finish();
+            Console.Error.WriteLine($"error: {e.Message}; lower --lr or use --skip-nonfinite");
+            return 3;
         }
         finally { Console.CancelKeyPress -= onCancel; }
-        if (double.IsNaN(lastValidation)) { lastValidation = trainer.Evaluate(); lastTrainEvaluation = trainer.EvaluateTrain(); }
-        string? saved = session.SaveCheckpoint();
-        double seconds = clock.Elapsed.TotalSeconds;
         progress.Finish();
-        string floorSummary = session.EntropyFloor is double ef ? $", entropy floor {ef:F4} (val is {(lastValidation / ef - 1) * 100:F1}% above)" : "";
-        Console.WriteLine($"done: {trainer.Step} steps in {seconds:F1} s, train loss {lastTrainEvaluation:F4}, val loss {lastValidation:F4}{floorSummary}, {tokens / seconds:F0} tokens/s; model saved in {saved ?? "(nowhere)"}");
+        if (summary.Cancelled)
+        {
+            Console.WriteLine($"interrupted at step {summary.Steps}: checkpoint saved to {summary.Checkpoint}; continue with --resume {session.Spec.OutputDirectory}");
+            return 130;
+        }
+        double seconds = summary.Seconds;
+        string floorSummary = session.EntropyFloor is double ef ? $", entropy floor {ef:F4} (val is {(summary.ValidationLoss / ef - 1) * 100:F1}% above)" : "";
+        Console.WriteLine($"done: {summary.Steps} steps in {seconds:F1} s, train loss {summary.TrainLoss:F4}, val loss {summary.ValidationLoss:F4}{floorSummary}, " +
+                          $"{summary.Tokens / seconds:F0} tokens/s; model saved in {summary.Checkpoint ?? "(nowhere)"}");
         if (json)
         {
-            var summary = new Dictionary<string, object?>
+            var line = new Dictionary<string, object?>
             {
-                ["steps"] = trainer.Step, ["train_loss"] = Round(lastTrainEvaluation), ["last_step_loss"] = Round(lastTrain), ["val_loss"] = Round(lastValidation),
-                ["seconds"] = Math.Round(seconds, 2), ["tokens_per_s"] = Math.Round(tokens / seconds), ["out"] = session.Spec.OutputDirectory,
+                ["steps"] = summary.Steps, ["train_loss"] = Round(summary.TrainLoss), ["last_step_loss"] = Round(summary.LastStepLoss),
+                ["val_loss"] = Round(summary.ValidationLoss), ["seconds"] = Math.Round(seconds, 2), ["tokens_per_s"] = Math.Round(summary.Tokens / seconds),
+                ["out"] = session.Spec.OutputDirectory,
             };
-            if (session.EntropyFloor is double e) { summary["entropy_floor"] = Round(e); summary["ideal_window_loss"] = Round(session.IdealWindowLoss ?? double.NaN); }
-            Console.WriteLine(JsonSerializer.Serialize(summary));
+            if (session.EntropyFloor is double e) { line["entropy_floor"] = Round(e); line["ideal_window_loss"] = Round(session.IdealWindowLoss ?? double.NaN); }
+            Console.WriteLine(JsonSerializer.Serialize(line));
         }
         return 0;
     }

@@ -126,12 +126,12 @@ public static class LabModels
         var sampler = new TokenDataset(corpus.Train).RandomOffsets(settings.Context, settings.BatchSize, settings.Seed);
         var trainer = new Trainer(model, model.Forward, options, sampler, null);
         var losses = new List<double>(settings.Steps);
-        while (trainer.Step < settings.Steps)
+        new TrainingRun(trainer).Run(report =>
         {
-            var step = trainer.TrainStep();
+            if (report is not StepTaken { Result: var step }) return;
             losses.Add(step.Loss);
             progress?.Invoke(step);
-        }
+        });
         model.Eval();
         return losses;
     }

@@ -151,6 +151,9 @@ public sealed class Trainer
         return "(unknown)";
     }
 
+    /// <summary>Whether the trainer was given validation batches (else <see cref="Evaluate"/> is NaN).</summary>
+    public bool HasValidation => validationBatches.Count > 0;
+
     /// <summary>Mean loss over the fixed validation batches, in evaluation mode; NaN when there is no validation data.</summary>
     public double Evaluate() => MeanLoss(validationBatches);
 

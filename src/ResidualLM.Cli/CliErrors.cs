@@ -15,6 +15,20 @@ public static class CliErrors
     }
 
     /// <summary>
+    /// Like <see cref="Run(Func{int})"/>, naming a library setting by its flag: the library's messages name the
+    /// property at fault (<c>LearningRate: must be ...</c>), and a property found in <paramref name="flags"/> is
+    /// reported as the flag that sets it (<c>--lr: must be ...</c>).
+    /// </summary>
+    public static int Run(IReadOnlyDictionary<string, string> flags, Func<int> body) => Run(() =>
+    {
+        try { return body(); }
+        catch (InvalidInputException e) when (e.Field is string property && flags.TryGetValue(property, out string? flag))
+        {
+            throw e.WithField(flag);
+        }
+    });
+
+    /// <summary>
     /// Like <see cref="Run(Func{int})"/>, writing the message to <paramref name="error"/> (a command's
     /// <c>InvocationConfiguration.Error</c>, so tests can capture it without touching the global console).
     /// </summary>

@@ -35,7 +35,7 @@ public static class LabCommand
     /// <paramref name="jsonLine"/> makes of it when an experiment promises a compact format).
     /// </summary>
     public static Command AddExperiment(Command lab, string name, string description, IReadOnlyList<Option> options,
-        Func<ParseResult, ILabExperiment> create, Func<ExperimentResult, string>? jsonLine = null)
+        Func<ParseResult, ILabExperiment> create, Func<ExperimentResult, string>? jsonLine = null, IReadOnlyDictionary<string, string>? flags = null)
     {
         var command = new Command(name, description);
         foreach (var option in options) command.Options.Add(option);
@@ -43,7 +43,7 @@ public static class LabCommand
         var output = new Option<string?>("--out") { Description = "Write <name>.json, <name>.csv and <name>.svg into this folder (e.g. runs/lab)" };
         command.Options.Add(json);
         command.Options.Add(output);
-        command.SetAction(parseResult => CliErrors.Run(() =>
+        command.SetAction(parseResult => CliErrors.Run(flags ?? Flags, () =>
         {
             var result = create(parseResult).Run();
             ResultConsole.Print(result);
@@ -55,6 +55,25 @@ public static class LabCommand
         lab.Subcommands.Add(command);
         return command;
     }
+
+    /// <summary>
+    /// The flag of each experiment-option property a library message may name (the same name means the same flag in
+    /// every experiment, except where an experiment passes its own map).
+    /// </summary>
+    static readonly Dictionary<string, string> Flags = new()
+    {
+        [nameof(LabModelSource.ModelPath)] = "--model", [nameof(LabModelSource.Depth)] = "--depth", [nameof(LabModelSource.Width)] = "--width",
+        [nameof(LabModelSource.Heads)] = "--heads", [nameof(LabModelSource.Policy)] = "--residual", [nameof(LabModelSource.CorpusCharacters)] = "--corpus-chars",
+        [nameof(LabModelSource.Seed)] = "--seed", [nameof(LabTraining.Steps)] = "--steps", [nameof(LabTraining.BatchSize)] = "--batch",
+        [nameof(LabTraining.Context)] = "--context", [nameof(LabTraining.LearningRate)] = "--lr", [nameof(LabTraining.WarmupSteps)] = "--warmup",
+        [nameof(DepthSweepOptions.Depths)] = "--depths", [nameof(DepthSweepOptions.Policies)] = "--policies", [nameof(DepthSweepOptions.EvalWindows)] = "--eval-windows",
+        [nameof(GradientProfileOptions.Model)] = "--model", [nameof(GradientProfileOptions.Variants)] = "--residual",
+        [nameof(GradientsOptions.InitPath)] = "--init", [nameof(GradientsOptions.SummarySeeds)] = "--seeds",
+        [nameof(LesionOptions.Windows)] = "--windows", [nameof(LesionOptions.Subsets)] = "--subsets",
+        [nameof(PathsOptions.Samples)] = "--samples", [nameof(PathsOptions.Gain)] = "--gain", [nameof(PathsOptions.PathSamples)] = "--path-samples",
+        [nameof(TanhStackOptions.SweepDepth)] = "--sweep-depth", [nameof(TanhStackOptions.Weight)] = "--weight", [nameof(TanhStackOptions.Bias)] = "--bias",
+        [nameof(TanhStackOptions.Input)] = "--input",
+    };
 
     static void AddTanhStack(Command lab)
     {
@@ -157,7 +176,7 @@ public static class LabCommand
                         _ => throw new InvalidInputException($"must be none, residual or prenorm for --model mlp, got '{t}'", field: "--residual"),
                     }) };
                 return new GradientProfileExperiment(options);
-            });
+            }, flags: new Dictionary<string, string>(Flags) { [nameof(GradientProfileOptions.Policies)] = "--residual" });
     }
 
     static void AddDepthSweep(Command lab)

@@ -1,7 +1,6 @@
 // `rlm train`: trains a model (by default a small GPT on the built-in corpus) with a live progress line, periodic
 // evaluation with a sample, a metrics file, atomic checkpoints, Ctrl-C saving, and a one-line (or JSON) summary.
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using ResidualLM.Models;
@@ -15,64 +14,70 @@ public static class TrainCommand
     public static Command Create()
     {
         var cmd = new Command("train", "Train a language model (default: a small GPT on the built-in generated corpus, about 2.5 minutes on 2 cores)");
+        // Every default is the library's: the records are the one place they are defined.
+        var d = new TrainingSpec();
+        var o = d.Options;
         var data = Opt<string?>("--data", "Text file to train on (default: the built-in generated corpus)");
-        var tokenizer = Opt("--tokenizer", "char, byte, bpe or gpt2", "char");
+        var tokenizer = Opt("--tokenizer", ChoiceNames.Alternatives<TokenizerKind>(), ChoiceNames.Name(d.Tokenizer));
         var vocab = Opt<string?>("--vocab", "Folder with GPT-2's encoder.json and vocab.bpe (for --tokenizer gpt2)");
-        var bpeMerges = Opt("--bpe-merges", "Merges to learn for --tokenizer bpe", 512);
-        var arch = Opt("--arch", "gpt or llama", "gpt");
-        var preset = Opt("--preset", "Model preset to start from (tiny, shakespeare-char, deep-narrow, gpt2-124m, ...)", "tiny");
+        var bpeMerges = Opt("--bpe-merges", "Merges to learn for --tokenizer bpe", d.BpeMerges);
+        var arch = Opt("--arch", ChoiceNames.Alternatives<ModelArchitecture>(), ChoiceNames.Name(d.Architecture));
+        var preset = Opt("--preset", $"Model preset to start from: {ChoiceNames.Alternatives<ModelPreset>()}", ChoiceNames.Name(d.Preset));
         var residual = Opt<string?>("--residual", "Residual policy (default: the preset's): " +
                                                   string.Join(", ", ResidualPolicies.All.Select(p => $"{p.Name} ({p.Equation})")));
         var layers = Opt<int?>("--layers", "Transformer blocks");
         var heads = Opt<int?>("--heads", "Attention heads");
         var width = Opt<int?>("--width", "Width of the residual stream");
-        var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's, at least --context)");
+        var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's)");
         var dropout = Opt<float?>("--dropout", "Dropout probability");
-        var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections) or torch (PyTorch module defaults, as the book)", "gpt2");
-        var steps = Opt<int?>("--steps", "Optimizer steps (default 2000)");
+        var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections) or torch (PyTorch module defaults, as the book)", ChoiceNames.Name(d.Init));
+        var steps = Opt("--steps", "Optimizer steps (with --resume: the run's own unless given)", o.Steps);
         var epochs = Opt<int?>("--epochs", "Epochs over the training windows (with --sampler windows)");
-        var batch = Opt("--batch", "Sequences per micro-batch", 16);
+        var batch = Opt("--batch", "Sequences per micro-batch", o.BatchSize);
         var context = Opt<int?>("--context", "Tokens per training sequence (default: the model's context length)");
-        var accumulation = Opt("--accumulation", "Micro-batches per optimizer step", 1);
-        var lr = Opt("--lr", "Peak learning rate", 2e-3);
+        var accumulation = Opt("--accumulation", "Micro-batches per optimizer step", o.GradientAccumulation);
+        var lr = Opt("--lr", "Peak learning rate", o.LearningRate);
         var minLr = Opt<double?>("--min-lr", "Cosine floor (default lr/10)");
-        var warmup = Opt("--warmup", "Warmup steps", 50);
-        var constantLr = Opt("--constant-lr", "Keep the rate constant after warmup (no cosine decay)", false);
-        var weightDecay = Opt("--weight-decay", "AdamW weight decay (matrices only)", 0.1);
-        var beta2 = Opt("--beta2", "AdamW beta2", 0.99);
-        var clip = Opt("--clip", "Gradient clipping global norm (0: off)", 1.0);
-        var sampler = Opt("--sampler", "random (nanoGPT offsets) or windows (sliding windows per epoch)", "random");
+        var warmup = Opt("--warmup", "Warmup steps", o.WarmupSteps);
+        var constantLr = Opt("--constant-lr", "Keep the rate constant after warmup (no cosine decay)", !o.CosineDecay);
+        var weightDecay = Opt("--weight-decay", "AdamW weight decay (matrices only)", o.WeightDecay);
+        var beta2 = Opt("--beta2", "AdamW beta2", o.Beta2);
+        var clip = Opt("--clip", "Gradient clipping global norm (0: off)", o.GradientClip);
+        var sampler = Opt("--sampler", "random (nanoGPT offsets) or windows (sliding windows per epoch)", ChoiceNames.Name(d.Sampler));
         var stride = Opt<int?>("--stride", "Stride between sliding windows (default: --context)");
-        var split = Opt("--split", "Fraction of tokens used for training", 0.9);
-        var corpusChars = Opt("--corpus-chars", "Characters of built-in corpus to generate", 1_000_000);
-        var evalInterval = Opt("--eval-interval", "Evaluate every N steps", 500);
-        var evalBatches = Opt("--eval-batches", "Validation batches per evaluation", 20);
-        var checkpointInterval = Opt("--checkpoint-interval", "Save every N steps (0: at each evaluation)", 0);
-        var skipNonFinite = Opt("--skip-nonfinite", "Skip steps with a NaN/inf loss or gradient instead of stopping", false);
-        var seed = Opt("--seed", "Seed for init, data order, dropout and sampling", 1337);
-        var sampleTokens = Opt("--sample-tokens", "Tokens to generate as a sample at each evaluation", 120);
+        var split = Opt("--split", "Fraction of tokens used for training", d.TrainFraction);
+        var corpusChars = Opt("--corpus-chars", "Characters of built-in corpus to generate", d.CorpusCharacters);
+        var evalInterval = Opt("--eval-interval", "Evaluate every N steps (0: only at the end)", o.EvalInterval);
+        var evalBatches = Opt("--eval-batches", "Validation batches per evaluation", o.EvalBatches);
+        var checkpointInterval = Opt("--checkpoint-interval", "Save every N steps (0: at each evaluation)", o.CheckpointInterval);
+        var skipNonFinite = Opt("--skip-nonfinite", "Skip steps with a NaN/inf loss or gradient instead of stopping", o.SkipNonFinite);
+        var seed = Opt("--seed", "Seed for init, data order, dropout and sampling", o.Seed);
+        var sampleTokens = Opt("--sample-tokens", "Tokens to generate as a sample at each evaluation", d.SampleTokens);
         var output = Opt<string?>("--out", "Run folder for checkpoints and metrics (default: runs/<time>)");
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
-        var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", 0);
+        var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", d.DataParallel);
         var json = Opt("--json", "End with a one-line JSON summary", false);
-        foreach (Option o in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
+        foreach (Option option in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,
                      corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, json })
-            cmd.Options.Add(o);
+            cmd.Options.Add(option);
 
-        cmd.SetAction(parse => CliErrors.Run(() =>
+        cmd.SetAction(parse => CliErrors.Run(Flags, () =>
         {
             TrainingSession session;
             if (parse.GetValue(resume) is string resumeFolder)
             {
-                session = TrainingSession.Resume(resumeFolder, parse.GetValue(steps), parse.GetValue(dataParallel));
+                int? moreSteps = parse.GetResult(steps) is { Implicit: false } ? parse.GetValue(steps) : null;
+                session = TrainingSession.Resume(resumeFolder, moreSteps, parse.GetValue(dataParallel));
             }
             else
             {
+                var architecture = ChoiceNames.Parse<ModelArchitecture>(parse.GetValue(arch)!, "--arch");
+                var modelPreset = ChoiceNames.Parse<ModelPreset>(parse.GetValue(preset)!, "--preset");
                 var options = new TrainingOptions
                 {
-                    Steps = parse.GetValue(steps) ?? 2000, BatchSize = parse.GetValue(batch),
-                    Context = parse.GetValue(context) ?? TrainingSession.PresetContext(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(modelContext)),
+                    Steps = parse.GetValue(steps), BatchSize = parse.GetValue(batch),
+                    Context = parse.GetValue(context) ?? ModelFactory.ContextLength(architecture, modelPreset, parse.GetValue(modelContext)),
                     GradientAccumulation = parse.GetValue(accumulation), LearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(minLr),
                     WarmupSteps = parse.GetValue(warmup), CosineDecay = !parse.GetValue(constantLr), WeightDecay = parse.GetValue(weightDecay),
                     Beta2 = parse.GetValue(beta2), GradientClip = parse.GetValue(clip), EvalInterval = parse.GetValue(evalInterval),
@@ -81,11 +86,12 @@ public static class TrainCommand
                 };
                 var spec = new TrainingSpec
                 {
-                    DataPath = parse.GetValue(data), Tokenizer = parse.GetValue(tokenizer)!, VocabDirectory = parse.GetValue(vocab),
-                    BpeMerges = parse.GetValue(bpeMerges), Architecture = parse.GetValue(arch)!, Preset = parse.GetValue(preset)!,
+                    DataPath = parse.GetValue(data), Tokenizer = ChoiceNames.Parse<TokenizerKind>(parse.GetValue(tokenizer)!, "--tokenizer"),
+                    VocabDirectory = parse.GetValue(vocab), BpeMerges = parse.GetValue(bpeMerges), Architecture = architecture, Preset = modelPreset,
                     Residual = ParseResidual(parse.GetValue(residual)), Layers = parse.GetValue(layers), Heads = parse.GetValue(heads),
-                    Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout), Init = parse.GetValue(init)!,
-                    Epochs = parse.GetValue(epochs), Sampler = parse.GetValue(sampler)!, Stride = parse.GetValue(stride),
+                    Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout),
+                    Init = ChoiceNames.Parse<WeightInit>(parse.GetValue(init)!, "--init"),
+                    Epochs = parse.GetValue(epochs), Sampler = ChoiceNames.Parse<SamplerKind>(parse.GetValue(sampler)!, "--sampler"), Stride = parse.GetValue(stride),
                     TrainFraction = parse.GetValue(split), CorpusCharacters = parse.GetValue(corpusChars), Options = options,
                     SampleTokens = parse.GetValue(sampleTokens), DataParallel = parse.GetValue(dataParallel),
                     OutputDirectory = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
@@ -97,6 +103,31 @@ public static class TrainCommand
         }));
         return cmd;
     }
+
+    /// <summary>
+    /// The flag that sets each property of <see cref="TrainingSpec"/>, <see cref="TrainingOptions"/> and the model config
+    /// they build, so that a library message about, say, LearningRate reads --lr.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> Flags = new Dictionary<string, string>
+    {
+        [nameof(TrainingSpec.DataPath)] = "--data", [nameof(TrainingSpec.CorpusCharacters)] = "--corpus-chars",
+        [nameof(TrainingSpec.Tokenizer)] = "--tokenizer", [nameof(TrainingSpec.VocabDirectory)] = "--vocab", [nameof(TrainingSpec.BpeMerges)] = "--bpe-merges",
+        [nameof(TrainingSpec.TrainFraction)] = "--split", [nameof(TrainingSpec.Sampler)] = "--sampler", [nameof(TrainingSpec.Stride)] = "--stride",
+        [nameof(TrainingSpec.Epochs)] = "--epochs", [nameof(TrainingSpec.Architecture)] = "--arch", [nameof(TrainingSpec.Preset)] = "--preset",
+        [nameof(TrainingSpec.Layers)] = "--layers", [nameof(TrainingSpec.Heads)] = "--heads", [nameof(TrainingSpec.Width)] = "--width",
+        [nameof(TrainingSpec.ModelContext)] = "--model-context", [nameof(TrainingSpec.Dropout)] = "--dropout", [nameof(TrainingSpec.Residual)] = "--residual",
+        [nameof(TrainingSpec.Init)] = "--init", [nameof(TrainingSpec.OutputDirectory)] = "--out", [nameof(TrainingSpec.SampleTokens)] = "--sample-tokens",
+        [nameof(TrainingSpec.DataParallel)] = "--data-parallel",
+        [nameof(TrainingOptions.Steps)] = "--steps", [nameof(TrainingOptions.BatchSize)] = "--batch", [nameof(TrainingOptions.Context)] = "--context",
+        [nameof(TrainingOptions.GradientAccumulation)] = "--accumulation", [nameof(TrainingOptions.LearningRate)] = "--lr",
+        [nameof(TrainingOptions.MinLearningRate)] = "--min-lr", [nameof(TrainingOptions.WarmupSteps)] = "--warmup",
+        [nameof(TrainingOptions.CosineDecay)] = "--constant-lr", [nameof(TrainingOptions.WeightDecay)] = "--weight-decay",
+        [nameof(TrainingOptions.Beta2)] = "--beta2", [nameof(TrainingOptions.GradientClip)] = "--clip", [nameof(TrainingOptions.EvalInterval)] = "--eval-interval",
+        [nameof(TrainingOptions.EvalBatches)] = "--eval-batches", [nameof(TrainingOptions.CheckpointInterval)] = "--checkpoint-interval",
+        [nameof(TrainingOptions.SkipNonFinite)] = "--skip-nonfinite", [nameof(TrainingOptions.Seed)] = "--seed",
+        // The model config's names for the same settings (a preset's width that --heads does not divide, say).
+        [nameof(GptConfig.HeadCount)] = "--heads", [nameof(GptConfig.LayerCount)] = "--layers", [nameof(GptConfig.ContextLength)] = "--model-context",
+    };
 
     static Option<T> Opt<T>(string name, string description, T defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
@@ -135,70 +166,57 @@ public static class TrainCommand
             (trainer.Step > 0 ? $", resuming at step {trainer.Step}" : ""));
         Console.WriteLine($"threads: {Kernels.Parallelism.ThreadCount}" + (trainer.Shards > 1 ? $", each batch split into {trainer.Shards} data-parallel replicas" : ""));
 
-        // Ctrl-C: finish the current step, save a checkpoint and exit cleanly.
-        bool interrupted = false;
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupted = true; };
+        // Ctrl-C: the run finishes the current step, saves a checkpoint and returns.
+        using var stop = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.Cancel(); };
         Console.CancelKeyPress += onCancel;
-        var clock = Stopwatch.StartNew();
         var progress = new ProgressLine(trainer.Options.Steps, trainer.Step);
-        double lastTrain = double.NaN, lastValidation = double.NaN, lastTrainEvaluation = double.NaN, smoothed = double.NaN;
-        long tokens = 0;
+        TrainingSummary summary;
         try
         {
-            while (trainer.Step < trainer.Options.Steps && !interrupted)
+            summary = new TrainingRun(session).Run(report =>
             {
-                StepResult step;
-                try { step = trainer.TrainStep(); }
-                catch (NonFiniteException e)
+                switch (report)
                 {
-                    progress.Finish();
-                    Console.Error.WriteLine($"error: {e.Message}");
-                    return 3;
+                    case StepTaken step:
+                        progress.Update(step.Result.Step, step.SmoothedLoss, step.Tokens / step.Seconds);
+                        break;
+                    case Evaluated { Result: var result }:
+                        progress.Finish();
+                        string floorText = session.EntropyFloor is double f ? $", floor {f:F4} (+{(result.ValidationLoss / f - 1) * 100:F1}%)" : "";
+                        Console.WriteLine($"step {result.Step}: train {result.TrainLoss:F4}, val {result.ValidationLoss:F4}{floorText}");
+                        if (result.Sample is not null) Console.WriteLine("  sample: " + OneLine(result.Sample));
+                        break;
                 }
-                tokens += step.Tokens;
-                lastTrain = step.Loss;
-                smoothed = double.IsNaN(smoothed) ? step.Loss : 0.9 * smoothed + 0.1 * step.Loss;
-                progress.Update(step.Step, smoothed, tokens / clock.Elapsed.TotalSeconds);
-                session.LogMetrics(new { step = step.Step, loss = step.Loss, lr = step.LearningRate, grad_norm = step.GradientNorm, seconds = clock.Elapsed.TotalSeconds, skipped = step.Skipped });
-                bool evaluate = trainer.EvaluationDue;
-                if (evaluate)
-                {
-                    var result = session.Evaluate();
-                    lastValidation = result.ValidationLoss;
-                    lastTrainEvaluation = result.TrainLoss;
-                    progress.Finish();
-                    string floorText = session.EntropyFloor is double f ? $", floor {f:F4} (+{(result.ValidationLoss / f - 1) * 100:F1}%)" : "";
-                    Console.WriteLine($"step {result.Step}: train {result.TrainLoss:F4}, val {result.ValidationLoss:F4}{floorText}");
-                    if (result.Sample is not null) Console.WriteLine("  sample: " + OneLine(result.Sample));
-                    session.LogMetrics(new { step = result.Step, train_eval_loss = result.TrainLoss, val_loss = result.ValidationLoss, sample = result.Sample });
-                }
-                int every = trainer.Options.CheckpointInterval;
-                if ((every > 0 && trainer.Step % every == 0) || (every == 0 && evaluate)) session.SaveCheckpoint();
-            }
-            if (interrupted)
-            {
-                progress.Finish();
-                string? folder = session.SaveCheckpoint();
-                Console.WriteLine($"interrupted at step {trainer.Step}: checkpoint saved to {folder}; continue with --resume {session.Spec.OutputDirectory}");
-                return 130;
-            }
+            }, stop.Token);
+        }
+        catch (NonFiniteException e)
+        {
+            progress.Finish();
+            Console.Error.WriteLine($"error: {e.Message}; lower --lr or use --skip-nonfinite");
+            return 3;
         }
         finally { Console.CancelKeyPress -= onCancel; }
-        if (double.IsNaN(lastValidation)) { lastValidation = trainer.Evaluate(); lastTrainEvaluation = trainer.EvaluateTrain(); }
-        string? saved = session.SaveCheckpoint();
-        double seconds = clock.Elapsed.TotalSeconds;
         progress.Finish();
-        string floorSummary = session.EntropyFloor is double ef ? $", entropy floor {ef:F4} (val is {(lastValidation / ef - 1) * 100:F1}% above)" : "";
-        Console.WriteLine($"done: {trainer.Step} steps in {seconds:F1} s, train loss {lastTrainEvaluation:F4}, val loss {lastValidation:F4}{floorSummary}, {tokens / seconds:F0} tokens/s; model saved in {saved ?? "(nowhere)"}");
+        if (summary.Cancelled)
+        {
+            Console.WriteLine($"interrupted at step {summary.Steps}: checkpoint saved to {summary.Checkpoint}; continue with --resume {session.Spec.OutputDirectory}");
+            return 130;
+        }
+        double seconds = summary.Seconds;
+        string floorSummary = session.EntropyFloor is double ef ? $", entropy floor {ef:F4} (val is {(summary.ValidationLoss / ef - 1) * 100:F1}% above)" : "";
+        Console.WriteLine($"done: {summary.Steps} steps in {seconds:F1} s, train loss {summary.TrainLoss:F4}, val loss {summary.ValidationLoss:F4}{floorSummary}, " +
+                          $"{summary.Tokens / seconds:F0} tokens/s; model saved in {summary.Checkpoint ?? "(nowhere)"}");
         if (json)
         {
-            var summary = new Dictionary<string, object?>
+            var line = new Dictionary<string, object?>
             {
-                ["steps"] = trainer.Step, ["train_loss"] = Round(lastTrainEvaluation), ["last_step_loss"] = Round(lastTrain), ["val_loss"] = Round(lastValidation),
-                ["seconds"] = Math.Round(seconds, 2), ["tokens_per_s"] = Math.Round(tokens / seconds), ["out"] = session.Spec.OutputDirectory,
+                ["steps"] = summary.Steps, ["train_loss"] = Round(summary.TrainLoss), ["last_step_loss"] = Round(summary.LastStepLoss),
+                ["val_loss"] = Round(summary.ValidationLoss), ["seconds"] = Math.Round(seconds, 2), ["tokens_per_s"] = Math.Round(summary.Tokens / seconds),
+                ["out"] = session.Spec.OutputDirectory,
             };
-            if (session.EntropyFloor is double e) { summary["entropy_floor"] = Round(e); summary["ideal_window_loss"] = Round(session.IdealWindowLoss ?? double.NaN); }
-            Console.WriteLine(JsonSerializer.Serialize(summary));
+            if (session.EntropyFloor is double e) { line["entropy_floor"] = Round(e); line["ideal_window_loss"] = Round(session.IdealWindowLoss ?? double.NaN); }
+            Console.WriteLine(JsonSerializer.Serialize(line));
         }
         return 0;
     }

@@ -95,12 +95,12 @@ public sealed record LabModelSource
     /// <summary>Rejects settings that cannot work.</summary>
     public void Validate()
     {
-        if (ModelPath is null && (Depth is < 1 or > 1000)) throw new InvalidInputException($"must be between 1 and 1000, got {Depth}", field: "--depth");
+        if (ModelPath is null && (Depth is < 1 or > 1000)) throw new InvalidInputException($"must be between 1 and 1000, got {Depth}", field: nameof(Depth));
         if (ModelPath is null && (Width < 1 || Heads < 1 || Width % Heads != 0))
-            throw new InvalidInputException($"the width {Width} must be a positive multiple of --heads {Heads}", field: "--width");
-        if (Training.Steps is < 0 or > 1_000_000) throw new InvalidInputException($"must be between 0 and 1000000, got {Training.Steps}", field: "--steps");
-        if (Training.Context is < 2 or > 4096) throw new InvalidInputException($"must be between 2 and 4096, got {Training.Context}", field: "--context");
-        if (CorpusCharacters < 20 * Training.Context) throw new InvalidInputException($"too small for context {Training.Context}", field: "--corpus-chars");
+            throw new InvalidInputException($"the width {Width} must be a positive multiple of the head count {Heads}", field: nameof(Width));
+        if (Training.Steps is < 0 or > 1_000_000) throw new InvalidInputException($"must be between 0 and 1000000, got {Training.Steps}", field: nameof(LabTraining.Steps));
+        if (Training.Context is < 2 or > 4096) throw new InvalidInputException($"must be between 2 and 4096, got {Training.Context}", field: nameof(LabTraining.Context));
+        if (CorpusCharacters < 20 * Training.Context) throw new InvalidInputException($"too small for context {Training.Context}", field: nameof(CorpusCharacters));
     }
 }
 
@@ -126,12 +126,12 @@ public static class LabModels
         var sampler = new TokenDataset(corpus.Train).RandomOffsets(settings.Context, settings.BatchSize, settings.Seed);
         var trainer = new Trainer(model, model.Forward, options, sampler, null);
         var losses = new List<double>(settings.Steps);
-        while (trainer.Step < settings.Steps)
+        new TrainingRun(trainer).Run(report =>
         {
-            var step = trainer.TrainStep();
+            if (report is not StepTaken { Result: var step }) return;
             losses.Add(step.Loss);
             progress?.Invoke(step);
-        }
+        });
         model.Eval();
         return losses;
     }
@@ -190,12 +190,12 @@ public static class LabModels
     /// </summary>
     public static (LanguageModel Model, ITokenizer? Tokenizer, string Folder) Load(string folder)
     {
-        if (!Directory.Exists(folder)) throw new InvalidInputException("folder not found", folder, "--model");
+        if (!Directory.Exists(folder)) throw new InvalidInputException("folder not found", folder, nameof(LabModelSource.ModelPath));
         string checkpoint = File.Exists(Path.Combine(folder, CheckpointDirectory.LatestFile))
             ? new CheckpointDirectory(folder).Current() ?? folder
             : folder;
         if (!File.Exists(Path.Combine(checkpoint, "config.json")))
-            throw new InvalidInputException("has no config.json (expected a folder written by `rlm train --out`)", checkpoint, "--model");
+            throw new InvalidInputException("has no config.json (expected a folder written by `rlm train --out`)", checkpoint, nameof(LabModelSource.ModelPath));
         var model = ModelFiles.Load(checkpoint);
         string tokenizerFolder = Path.Combine(checkpoint, "tokenizer");
         var tokenizer = Directory.Exists(tokenizerFolder) ? TokenizerIO.Load(tokenizerFolder) : null;
@@ -229,7 +229,7 @@ public static class LabModels
             var (model, tokenizer, folder) = Load(path);
             tokenizer ??= CharTokenizer.FromText(new string(BuiltinCorpus.Charset.ToArray()));
             if (tokenizer.VocabSize > model.VocabSize)
-                throw new InvalidInputException($"the tokenizer has {tokenizer.VocabSize} tokens, the model {model.VocabSize}", folder, "--model");
+                throw new InvalidInputException($"the tokenizer has {tokenizer.VocabSize} tokens, the model {model.VocabSize}", folder, nameof(LabModelSource.ModelPath));
             bool characterLevel = tokenizer is CharTokenizer;
             string text = BuiltinCorpus.Generate(source.CorpusCharacters, source.Seed + 7919);
             var corpus = new LabCorpus(tokenizer, [], tokenizer.Encode(text),

@@ -118,7 +118,7 @@ public sealed class DataParallel
         int mine = 0;
         foreach (int target in targets) if (target != IgnoreIndex) mine++;
         var logits = forward(ids, rows, time);
-        var loss = O.CrossEntropy(logits.Reshape(ids.Length, -1), targets);
+        var loss = Models.LanguageModel.Loss(logits.Reshape(ids.Length, -1), targets);
         // The batch mean is sum over shards of (counted here / counted in all) x this shard's mean.
         float weight = counted == 0 ? 1f / Shards : (float)((double)mine / counted);
         double share = mine == 0 ? 0 : (double)weight * loss.Item();

@@ -2,9 +2,8 @@
 // guards and evaluation on fixed validation batches. Knows nothing of files or terminals (see Checkpoint, the CLI).
 using System.Diagnostics;
 using ResidualLM.Autograd;
+using ResidualLM.Models;
 using ResidualLM.Nn;
-
-using O = ResidualLM.Ops.Ops;
 
 namespace ResidualLM.Training;
 
@@ -57,7 +56,7 @@ public sealed class Trainer
         IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0)
     {
         options.Validate();
-        if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
+        if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: nameof(TrainingSpec.DataParallel));
         int shards = DataParallel.ChooseShards(model, options.BatchSize, Kernels.Parallelism.ThreadCount, dataParallel);
         if (shards > 1) this.dataParallel = new DataParallel(model, shards);
         this.model = model;
@@ -112,7 +111,7 @@ public sealed class Trainer
                 continue;
             }
             var logits = forward(inputs, b, t);
-            var loss = O.CrossEntropy(logits.Reshape(b * t, -1), targets);
+            var loss = LanguageModel.Loss(logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();
             // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
             // activations) are reused by the next micro-batch: nothing here reads them after backward.
@@ -128,7 +127,7 @@ public sealed class Trainer
                 : FirstNonFinite(grad: false) is var poisoned and not "(unknown)" ? $"loss is {meanLoss}: parameter {poisoned} holds non-finite values"
                 : $"loss is {meanLoss}";
             if (!Options.SkipNonFinite)
-                throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept; lower --lr or use --skip-nonfinite)");
+                throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept)");
             model.ZeroGrad();
             Step++;
             return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: true);
@@ -152,6 +151,9 @@ public sealed class Trainer
         return "(unknown)";
     }
 
+    /// <summary>Whether the trainer was given validation batches (else <see cref="Evaluate"/> is NaN).</summary>
+    public bool HasValidation => validationBatches.Count > 0;
+
     /// <summary>Mean loss over the fixed validation batches, in evaluation mode; NaN when there is no validation data.</summary>
     public double Evaluate() => MeanLoss(validationBatches);
 
@@ -170,7 +172,7 @@ public sealed class Trainer
             foreach (var (inputs, targets) in batches)
             {
                 var logits = forward(inputs, Options.BatchSize, Options.Context);
-                sum += O.CrossEntropy(logits.Reshape(inputs.Length, -1), targets).Item();
+                sum += LanguageModel.Loss(logits.Reshape(inputs.Length, -1), targets).Item();
             }
         model.Train();
         return sum / batches.Count;

@@ -1,11 +1,14 @@
 // Hyper-parameters of a training run, validated before any work starts.
 namespace ResidualLM.Training;
 
-/// <summary>Everything that controls the optimisation loop (not the model's shape, not the data source).</summary>
+/// <summary>
+/// Everything that controls the optimisation loop (not the model's shape, not the data source). The defaults are
+/// those of <c>rlm train</c> (the command reads them from here) and of the README's table.
+/// </summary>
 public sealed record TrainingOptions
 {
     /// <summary>Optimizer steps to run in total.</summary>
-    public int Steps { get; init; } = 1000;
+    public int Steps { get; init; } = 2000;
 
     /// <summary>Sequences per micro-batch.</summary>
     public int BatchSize { get; init; } = 16;
@@ -17,13 +20,13 @@ public sealed record TrainingOptions
     public int GradientAccumulation { get; init; } = 1;
 
     /// <summary>Peak learning rate.</summary>
-    public double LearningRate { get; init; } = 1e-3;
+    public double LearningRate { get; init; } = 2e-3;
 
     /// <summary>Floor of the cosine decay; by default a tenth of the peak (nanoGPT).</summary>
     public double? MinLearningRate { get; init; }
 
     /// <summary>Linear warmup steps.</summary>
-    public int WarmupSteps { get; init; } = 100;
+    public int WarmupSteps { get; init; } = 50;
 
     /// <summary>False keeps the rate constant after warmup (the book's chapter-5 run).</summary>
     public bool CosineDecay { get; init; } = true;
@@ -41,7 +44,7 @@ public sealed record TrainingOptions
     public double GradientClip { get; init; } = 1.0;
 
     /// <summary>Evaluate on the validation split every N steps (and at the end); 0 only at the end.</summary>
-    public int EvalInterval { get; init; } = 250;
+    public int EvalInterval { get; init; } = 500;
 
     /// <summary>Validation batches per evaluation.</summary>
     public int EvalBatches { get; init; } = 20;
@@ -61,22 +64,22 @@ public sealed record TrainingOptions
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first option out of range.</summary>
     public void Validate()
     {
-        Positive(Steps, "--steps"); Positive(BatchSize, "--batch"); Positive(Context, "--context");
-        Positive(GradientAccumulation, "--accumulation");
+        Positive(Steps, nameof(Steps)); Positive(BatchSize, nameof(BatchSize)); Positive(Context, nameof(Context));
+        Positive(GradientAccumulation, nameof(GradientAccumulation));
         if ((long)BatchSize * Context > MaxBatchTokens)
-            throw new InvalidInputException($"{BatchSize} x {Context} = {(long)BatchSize * Context} tokens per micro-batch, more than the limit of {MaxBatchTokens}", field: "--batch");
-        if (!(LearningRate > 0 && LearningRate < 10)) throw new InvalidInputException($"must be in (0, 10), got {LearningRate}", field: "--lr");
-        if (MinLearningRate is double min && !(min >= 0 && min <= LearningRate)) throw new InvalidInputException($"must be in [0, lr], got {min}", field: "--min-lr");
-        if (WarmupSteps < 0) throw new InvalidInputException($"must be >= 0, got {WarmupSteps}", field: "--warmup");
-        if (!(WeightDecay >= 0 && WeightDecay < 10)) throw new InvalidInputException($"must be in [0, 10), got {WeightDecay}", field: "--weight-decay");
-        if (!(Beta1 >= 0 && Beta1 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta1}", field: "--beta1");
-        if (!(Beta2 >= 0 && Beta2 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta2}", field: "--beta2");
-        if (!(GradientClip >= 0)) throw new InvalidInputException($"must be >= 0, got {GradientClip}", field: "--clip");
-        if (EvalInterval < 0) throw new InvalidInputException($"must be >= 0, got {EvalInterval}", field: "--eval-interval");
-        Positive(EvalBatches, "--eval-batches");
+            throw new InvalidInputException($"{BatchSize} x {Context} = {(long)BatchSize * Context} tokens per micro-batch, more than the limit of {MaxBatchTokens}", field: nameof(BatchSize));
+        if (!(LearningRate > 0 && LearningRate < 10)) throw new InvalidInputException($"must be in (0, 10), got {LearningRate}", field: nameof(LearningRate));
+        if (MinLearningRate is double min && !(min >= 0 && min <= LearningRate)) throw new InvalidInputException($"must be in [0, the peak learning rate {LearningRate}], got {min}", field: nameof(MinLearningRate));
+        if (WarmupSteps < 0) throw new InvalidInputException($"must be >= 0, got {WarmupSteps}", field: nameof(WarmupSteps));
+        if (!(WeightDecay >= 0 && WeightDecay < 10)) throw new InvalidInputException($"must be in [0, 10), got {WeightDecay}", field: nameof(WeightDecay));
+        if (!(Beta1 >= 0 && Beta1 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta1}", field: nameof(Beta1));
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw new InvalidInputException($"must be in [0, 1), got {Beta2}", field: nameof(Beta2));
+        if (!(GradientClip >= 0)) throw new InvalidInputException($"must be >= 0, got {GradientClip}", field: nameof(GradientClip));
+        if (EvalInterval < 0) throw new InvalidInputException($"must be >= 0, got {EvalInterval}", field: nameof(EvalInterval));
+        Positive(EvalBatches, nameof(EvalBatches));
         if ((long)EvalBatches * BatchSize * Context > MaxValidationTokens)
-            throw new InvalidInputException($"{EvalBatches} batches of {BatchSize} x {Context} tokens are more than the limit of {MaxValidationTokens} validation tokens", field: "--eval-batches");
-        if (CheckpointInterval < 0) throw new InvalidInputException($"must be >= 0, got {CheckpointInterval}", field: "--checkpoint-interval");
+            throw new InvalidInputException($"{EvalBatches} batches of {BatchSize} x {Context} tokens are more than the limit of {MaxValidationTokens} validation tokens", field: nameof(EvalBatches));
+        if (CheckpointInterval < 0) throw new InvalidInputException($"must be >= 0, got {CheckpointInterval}", field: nameof(CheckpointInterval));
     }
 
     /// <summary>The schedule these options describe.</summary>

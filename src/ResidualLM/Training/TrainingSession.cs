@@ -1,6 +1,5 @@
 // A whole training run: tokenizer and data from a TrainingSpec, the model, the Trainer, evaluation, samples, the
 // metrics file and atomic checkpoints; and the exact reconstruction of all of it from a checkpoint (--resume).
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ResidualLM.Generation;
@@ -41,7 +40,7 @@ public sealed class TrainingSession
     public double? IdealWindowLoss => idealWindowLoss ??= EntropyFloor is null ? null : BuiltinCorpus.IdealLossByPosition(Trainer.Options.Context, 300).Average();
     double? idealWindowLoss;
 
-    /// <summary>Total optimizer steps of the run (from --steps, or from --epochs with sliding windows).</summary>
+    /// <summary>Total optimizer steps of the run (its Steps, or as many as its Epochs take with sliding windows).</summary>
     public int TotalSteps => Trainer.Options.Steps;
 
     readonly string? validationText;
@@ -58,17 +57,17 @@ public sealed class TrainingSession
         TrainTokens = train.Count;
         ValidationTokens = validation.Count;
         int context = spec.Options.Context;
-        if (spec.DataPath is null && spec.Tokenizer == "char") EntropyFloor = BuiltinCorpus.EntropyFloorNatsPerChar;
+        if (spec.DataPath is null && spec.Tokenizer == TokenizerKind.Char) EntropyFloor = BuiltinCorpus.EntropyFloorNatsPerChar;
 
-        Model = resumeFolder is not null ? ModelFiles.Load(resumeFolder) : BuildModel(spec, Tokenizer.VocabSize);
+        Model = resumeFolder is not null ? ModelFiles.Load(resumeFolder) : ModelFactory.Create(spec, Tokenizer.VocabSize);
         if (context > Model.ContextLength)
-            throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength} (use a shorter --context, or --model-context for a new model)", field: "--context");
+            throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength} (train on shorter sequences, or give a new model a longer context)", field: nameof(TrainingOptions.Context));
         if (Model.VocabSize < Tokenizer.VocabSize)
             throw new InvalidInputException($"the tokenizer has {Tokenizer.VocabSize} tokens but the model only {Model.VocabSize}", field: "vocabulary");
 
         long seed = spec.Options.Seed;
         int stride = spec.Stride ?? context;
-        IBatchSampler trainBatches = spec.Sampler == "windows"
+        IBatchSampler trainBatches = spec.Sampler == SamplerKind.Windows
             ? train.SlidingWindows(context, stride, spec.Options.BatchSize, seed)
             : train.RandomOffsets(context, spec.Options.BatchSize, seed);
         var options = spec.Options;
@@ -77,7 +76,7 @@ public sealed class TrainingSession
         // Validation batches: fixed (unshuffled windows, or offsets from a fixed seed), capped by what the split holds.
         IBatchSampler? validationBatches = null;
         // Evaluation batches are fixed: unshuffled windows, or offsets from a fixed seed.
-        IBatchSampler FixedBatches(TokenDataset data, int windowStride, long samplerSeed) => spec.Sampler == "windows"
+        IBatchSampler FixedBatches(TokenDataset data, int windowStride, long samplerSeed) => spec.Sampler == SamplerKind.Windows
             ? data.SlidingWindows(context, windowStride, options.BatchSize, samplerSeed, shuffle: false)
             : data.RandomOffsets(context, options.BatchSize, samplerSeed);
         // Validation needs at least one full batch of windows; with less validation text, evaluation is skipped.
@@ -107,7 +106,8 @@ public sealed class TrainingSession
         string folder = new CheckpointDirectory(runFolder).Current()
             ?? throw new InvalidInputException("has no checkpoint to resume from (no 'latest' file)", runFolder);
         string statePath = Path.Combine(folder, StateFile);
-        ResumeState state = ReadState(TokenizerIO.ReadBytes(statePath), statePath);
+        // Read and checked before any model or data is touched.
+        TrainerState state = TrainerState.Read(TokenizerIO.ReadBytes(statePath), statePath);
         var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder), DataParallel = dataParallel };
         if (steps is int s) spec = spec with { Options = spec.Options with { Steps = s }, Epochs = null };
         var session = new TrainingSession(spec, folder);
@@ -115,125 +115,28 @@ public sealed class TrainingSession
         return session;
     }
 
-    /// <summary>Everything trainer_state.json holds, read and checked before any model or data is touched.</summary>
-    internal sealed record ResumeState(int Step, long OptimizerStep, SamplerState Sampler, ulong[] ModelRng, ulong[] SampleRng, TrainingSpec Spec);
-
-    /// <summary>Parses trainer_state.json (held in memory; <paramref name="path"/> names it in messages) strictly.</summary>
-    /// <exception cref="InvalidInputException">Malformed JSON, a missing or out-of-range field, or a spec that does not validate.</exception>
-    internal static ResumeState ReadState(ReadOnlyMemory<byte> bytes, string path)
-    {
-        var state = JsonInput.ParseBytes(bytes, path);
-        JsonInput.RejectUnknown(state, "step", "optimizer_step", "sampler", "model_rng", "sample_rng", "spec");
-        int step = JsonInput.GetInt(state, "step", 0);
-        long optimizerStep = JsonInput.GetLong(state, "optimizer_step", 0);
-        var samplerObject = JsonInput.GetObject(state, "sampler");
-        JsonInput.RejectUnknown(samplerObject, "kind", "epoch", "position", "rng");
-        var sampler = new SamplerState(JsonInput.GetString(samplerObject, "kind", [RandomOffsetSampler.KindName, SlidingWindowSampler.KindName]), JsonInput.GetLong(samplerObject, "epoch", 0),
-            JsonInput.GetLong(samplerObject, "position", 0), ReadWords(samplerObject, "rng"));
-        var specObject = JsonInput.GetObject(state, "spec");
-        TrainingSpec? spec;
-        try
-        {
-            spec = specObject.Element.Deserialize<TrainingSpec>(Json);
-        }
-        catch (JsonException error)
-        {
-            string where = error.Path is { Length: > 1 } jsonPath ? "spec" + jsonPath[1..] : "spec";
-            throw new InvalidInputException($"does not describe a run: {FirstSentence(error.Message)}", path, MessageText.Printable(where), error);
-        }
-        if (spec?.Options is null) throw new InvalidInputException("must be an object with \"options\"", path, "spec");
-        try
-        {
-            spec.Validate();
-        }
-        catch (InvalidInputException error) when (error.FilePath is null)
-        {
-            throw new InvalidInputException(error.Message, path, "spec", error);
-        }
-        string expectedKind = spec.Sampler == "windows" ? SlidingWindowSampler.KindName : RandomOffsetSampler.KindName;
-        if (sampler.Kind != expectedKind)
-            throw new InvalidInputException($"is \"{sampler.Kind}\" but the spec samples with \"{spec.Sampler}\"", path, "sampler.kind");
-        return new ResumeState(step, optimizerStep, sampler, ReadWords(state, "model_rng"), ReadWords(state, "sample_rng"), spec);
-    }
-
-    /// <summary>Writes a NaN or infinite number (the loss of a skipped step) as null: JSON has no such numbers.</summary>
-    sealed class NonFiniteAsNull : System.Text.Json.Serialization.JsonConverter<double>
-    {
-        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out double value) && double.IsFinite(value)
-                ? value : throw new JsonException($"expected a finite number, found {reader.TokenType}");
-
-        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
-        {
-            if (double.IsFinite(value)) writer.WriteNumberValue(value);
-            else writer.WriteNullValue();
-        }
-    }
-
-    static string FirstSentence(string message)
-    {
-        int cut = message.IndexOf(". ", StringComparison.Ordinal);
-        return MessageText.Printable(cut > 0 ? message[..cut] : message);
-    }
-
-    static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false), new NonFiniteAsNull() },
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-    };
-
     /// <summary>Largest text file trained on: it is read whole into one string.</summary>
     const long MaxDataBytes = 1L << 30;
 
     static string LoadText(TrainingSpec spec)
     {
         if (spec.DataPath is null) return BuiltinCorpus.Generate(spec.CorpusCharacters, spec.Options.Seed);
-        if (!File.Exists(spec.DataPath)) throw new InvalidInputException("file not found", spec.DataPath, "--data");
+        if (!File.Exists(spec.DataPath)) throw new InvalidInputException("file not found", spec.DataPath, nameof(TrainingSpec.DataPath));
         long length = new FileInfo(spec.DataPath).Length;
         if (length > MaxDataBytes)
-            throw new InvalidInputException($"is {length} bytes; the limit is {MaxDataBytes} (a .NET string holds at most about a billion characters)", spec.DataPath, "--data");
+            throw new InvalidInputException($"is {length} bytes; the limit is {MaxDataBytes} (a .NET string holds at most about a billion characters)", spec.DataPath, nameof(TrainingSpec.DataPath));
         string text = File.ReadAllText(spec.DataPath);
-        if (text.Length == 0) throw new InvalidInputException("the file is empty; it needs text to train on", spec.DataPath, "--data");
+        if (text.Length == 0) throw new InvalidInputException("the file is empty; it needs text to train on", spec.DataPath, nameof(TrainingSpec.DataPath));
         return text;
     }
 
     static ITokenizer BuildTokenizer(TrainingSpec spec, string text) => spec.Tokenizer switch
     {
-        "byte" => new ByteTokenizer(),
-        "bpe" => BpeTrainer.Train(text, spec.BpeMerges),
-        "gpt2" => Gpt2Tokenizer.FromDirectory(spec.VocabDirectory!),
+        TokenizerKind.Byte => new ByteTokenizer(),
+        TokenizerKind.Bpe => BpeTrainer.Train(text, spec.BpeMerges),
+        TokenizerKind.Gpt2 => Gpt2Tokenizer.FromDirectory(spec.VocabDirectory!),
         _ => CharTokenizer.FromText(text),
     };
-
-    /// <summary>The context length a run of this preset trains at by default: the model's own (or its override).</summary>
-    public static int PresetContext(string architecture, string preset, int? modelContext) => modelContext ?? (architecture == "llama"
-        ? LlamaConfig.Preset(preset == "tiny" ? "llama-tiny" : preset).ContextLength
-        : GptConfig.Preset(preset).ContextLength);
-
-    static LanguageModel BuildModel(TrainingSpec spec, int vocabSize)
-    {
-        ulong seed = (ulong)spec.Options.Seed;
-        if (spec.Architecture == "llama")
-        {
-            var l = LlamaConfig.Preset(spec.Preset == "tiny" ? "llama-tiny" : spec.Preset) with { VocabSize = vocabSize };
-            l = l with
-            {
-                LayerCount = spec.Layers ?? l.LayerCount, HeadCount = spec.Heads ?? l.HeadCount, Width = spec.Width ?? l.Width,
-                ContextLength = spec.ModelContext ?? l.ContextLength, Dropout = spec.Dropout ?? l.Dropout,
-                Residual = spec.Residual ?? l.Residual,
-            };
-            return new Llama(l.Validate(), seed);
-        }
-        var g = GptConfig.Preset(spec.Preset) with { VocabSize = vocabSize };
-        g = g with
-        {
-            LayerCount = spec.Layers ?? g.LayerCount, HeadCount = spec.Heads ?? g.HeadCount, Width = spec.Width ?? g.Width,
-            ContextLength = spec.ModelContext ?? g.ContextLength, Dropout = spec.Dropout ?? g.Dropout,
-            Residual = spec.Residual ?? g.Residual, TorchDefaultInit = spec.Init == "torch",
-        };
-        return new Gpt(g.Validate(), seed);
-    }
 
     /// <summary>Evaluates, and generates a short sample from the start of the validation text.</summary>
     public EvaluationResult Evaluate()
@@ -259,7 +162,7 @@ public sealed class TrainingSession
     {
         if (Spec.OutputDirectory is null) return;
         Directory.CreateDirectory(Spec.OutputDirectory);
-        File.AppendAllText(Path.Combine(Spec.OutputDirectory, MetricsFile), JsonSerializer.Serialize(record, Json) + "\n");
+        File.AppendAllText(Path.Combine(Spec.OutputDirectory, MetricsFile), JsonSerializer.Serialize(record, TrainerState.Json) + "\n");
     }
 
     /// <summary>Saves weights, tokenizer, optimizer moments and every piece of state needed to resume. Returns the folder.</summary>
@@ -276,25 +179,16 @@ public sealed class TrainingSession
             foreach (var (name, m) in adam.FirstMoment) tensors.Add(("m." + name, [m.Length], m));
             foreach (var (name, v) in adam.SecondMoment) tensors.Add(("v." + name, [v.Length], v));
             SafeTensors.Write(Path.Combine(folder, OptimizerFile), tensors);
-            var sampler = Trainer.TrainBatches.GetState();
-            var state = new JsonObject
+            var state = new TrainerState
             {
-                ["step"] = Trainer.Step,
-                ["optimizer_step"] = adam.Step,
-                ["sampler"] = new JsonObject
-                {
-                    ["kind"] = sampler.Kind, ["epoch"] = sampler.Epoch, ["position"] = sampler.Position,
-                    ["rng"] = new JsonArray(sampler.RngState.Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
-                },
-                ["model_rng"] = new JsonArray(Model.GetRngState().Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
-                ["sample_rng"] = new JsonArray(sampleRng.GetState().Select(w => (JsonNode)w.ToString(CultureInfo.InvariantCulture)).ToArray()),
-                ["spec"] = JsonSerializer.SerializeToNode(Spec with { OutputDirectory = null }, Json),
+                Step = Trainer.Step, OptimizerStep = adam.Step, Sampler = Trainer.TrainBatches.GetState(),
+                ModelRng = Model.GetRngState(), SampleRng = sampleRng.GetState(), Spec = Spec with { OutputDirectory = null },
             };
-            AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJson());
         });
     }
 
-    void RestoreState(string folder, ResumeState state)
+    void RestoreState(string folder, TrainerState state)
     {
         Trainer.TrainBatches.SetState(state.Sampler);
         Model.SetRngState(state.ModelRng);
@@ -328,24 +222,5 @@ public sealed class TrainingSession
             catch (JsonException) { return false; }
         });
         AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
-    }
-
-    /// <summary>A generator state: <see cref="Rng.StateLength"/> words as decimal strings (JSON numbers lose 64-bit precision), not all zero.</summary>
-    static ulong[] ReadWords(JsonInputObject obj, string name)
-    {
-        string field = obj.FieldName(name);
-        if (!obj.Element.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array)
-            throw new InvalidInputException("expected an array of state words", obj.FilePath, field);
-        if (array.GetArrayLength() != Rng.StateLength)
-            throw new InvalidInputException($"expected {Rng.StateLength} words, found {array.GetArrayLength()}", obj.FilePath, field);
-        var words = new ulong[Rng.StateLength];
-        int index = 0;
-        foreach (var item in array.EnumerateArray())
-        {
-            if (item.ValueKind != JsonValueKind.String || !ulong.TryParse(item.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out words[index++]))
-                throw new InvalidInputException("expected decimal strings", obj.FilePath, field);
-        }
-        if (words.All(word => word == 0)) throw new InvalidInputException("an all-zero generator state is invalid", obj.FilePath, field);
-        return words;
     }
 }

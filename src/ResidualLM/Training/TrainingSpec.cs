@@ -4,17 +4,20 @@ using ResidualLM.Models;
 
 namespace ResidualLM.Training;
 
-/// <summary>A complete description of a training run (the CLI's options, validated).</summary>
+/// <summary>
+/// A complete description of a training run (the CLI's options, validated). The defaults are those of <c>rlm train</c>
+/// (the command reads them from here) and of the README's table.
+/// </summary>
 public sealed record TrainingSpec
 {
     /// <summary>Text file to train on; null for the built-in generated corpus.</summary>
     public string? DataPath { get; init; }
 
     /// <summary>Characters of built-in corpus to generate (train + validation).</summary>
-    public int CorpusCharacters { get; init; } = 2_000_000;
+    public int CorpusCharacters { get; init; } = 1_000_000;
 
-    /// <summary>Tokenizer: "char" (default), "byte", "bpe" (trained on the data) or "gpt2" (needs <see cref="VocabDirectory"/>).</summary>
-    public string Tokenizer { get; init; } = "char";
+    /// <summary>How text becomes token ids (the GPT-2 tokenizer needs <see cref="VocabDirectory"/>).</summary>
+    public TokenizerKind Tokenizer { get; init; } = TokenizerKind.Char;
 
     /// <summary>Folder with encoder.json/vocab.bpe or vocab.json/merges.txt, for the GPT-2 tokenizer.</summary>
     public string? VocabDirectory { get; init; }
@@ -25,8 +28,8 @@ public sealed record TrainingSpec
     /// <summary>Fraction of the tokens used for training; the rest validates.</summary>
     public double TrainFraction { get; init; } = 0.9;
 
-    /// <summary>"random" (nanoGPT's random offsets) or "windows" (sliding windows, shuffled per epoch, as the book).</summary>
-    public string Sampler { get; init; } = "random";
+    /// <summary>Random offsets (nanoGPT) or sliding windows shuffled per epoch (the book).</summary>
+    public SamplerKind Sampler { get; init; } = SamplerKind.Random;
 
     /// <summary>Stride between sliding windows (default: the context, i.e. non-overlapping).</summary>
     public int? Stride { get; init; }
@@ -34,11 +37,11 @@ public sealed record TrainingSpec
     /// <summary>With sliding windows: run this many epochs (overrides the step count).</summary>
     public int? Epochs { get; init; }
 
-    /// <summary>Model architecture: "gpt" or "llama".</summary>
-    public string Architecture { get; init; } = "gpt";
+    /// <summary>Model family.</summary>
+    public ModelArchitecture Architecture { get; init; } = ModelArchitecture.Gpt;
 
-    /// <summary>Named model preset to start from (its vocabulary is replaced by the tokenizer's).</summary>
-    public string Preset { get; init; } = "tiny";
+    /// <summary>Named model shape to start from (its vocabulary is replaced by the tokenizer's).</summary>
+    public ModelPreset Preset { get; init; } = ModelPreset.Tiny;
 
     /// <summary>Overrides of the preset (null: keep the preset's value).</summary>
     public int? Layers { get; init; }
@@ -48,8 +51,8 @@ public sealed record TrainingSpec
     public float? Dropout { get; init; }
     public ResidualMode? Residual { get; init; }
 
-    /// <summary>"gpt2" (N(0, 0.02), scaled output projections) or "torch" (PyTorch module defaults, as the book's model).</summary>
-    public string Init { get; init; } = "gpt2";
+    /// <summary>How a new model's weights are drawn.</summary>
+    public WeightInit Init { get; init; } = WeightInit.Gpt2;
 
     /// <summary>Optimisation options.</summary>
     public TrainingOptions Options { get; init; } = new();
@@ -73,26 +76,33 @@ public sealed record TrainingSpec
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first bad field (file checks happen when data loads).</summary>
     public void Validate()
     {
-        if (Tokenizer is not ("char" or "byte" or "bpe" or "gpt2")) throw new InvalidInputException($"must be char, byte, bpe or gpt2, got '{Tokenizer}'", field: "--tokenizer");
-        if (Tokenizer == "gpt2" && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs --vocab DIR (a folder with encoder.json and vocab.bpe)", field: "--vocab");
-        if (Init is not ("gpt2" or "torch")) throw new InvalidInputException($"must be gpt2 or torch, got '{Init}'", field: "--init");
-        if (Sampler is not ("random" or "windows")) throw new InvalidInputException($"must be random or windows, got '{Sampler}'", field: "--sampler");
-        if (Architecture is not ("gpt" or "llama")) throw new InvalidInputException($"must be gpt or llama, got '{Architecture}'", field: "--arch");
-        if (string.IsNullOrEmpty(Preset)) throw new InvalidInputException("must name a preset", field: "--preset");
-        if (CorpusCharacters is < 1000 or > MaxCorpusCharacters) throw new InvalidInputException($"must be between 1000 and {MaxCorpusCharacters}, got {CorpusCharacters}", field: "--corpus-chars");
-        if (BpeMerges is < 1 or > MaxBpeMerges) throw new InvalidInputException($"must be between 1 and {MaxBpeMerges}, got {BpeMerges}", field: "--bpe-merges");
-        if (Residual is ResidualMode mode && !Enum.IsDefined(mode)) throw new InvalidInputException($"is not a residual policy ({(int)mode})", field: "--residual");
-        if (!(TrainFraction > 0 && TrainFraction < 1)) throw new InvalidInputException($"must be in (0, 1), got {TrainFraction}", field: "--split");
-        if (Stride is <= 0) throw new InvalidInputException($"must be positive, got {Stride}", field: "--stride");
-        if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: "--epochs");
-        if (Epochs is not null && Sampler != "windows") throw new InvalidInputException("--epochs needs --sampler windows", field: "--epochs");
-        if (SampleTokens < 0) throw new InvalidInputException($"must be >= 0, got {SampleTokens}", field: "--sample-tokens");
-        if (Dropout is float p && !(p >= 0f && p < 1f)) throw new InvalidInputException($"must be in [0, 1), got {p}", field: "--dropout");
-        foreach (var (value, name, max) in new[] { (Layers, "--layers", MaxLayers), (Heads, "--heads", MaxWidth), (Width, "--width", MaxWidth), (ModelContext, "--model-context", MaxContext) })
+        Defined(Tokenizer, nameof(Tokenizer));
+        if (Tokenizer == TokenizerKind.Gpt2 && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs a folder with encoder.json and vocab.bpe", field: nameof(VocabDirectory));
+        Defined(Init, nameof(Init));
+        Defined(Sampler, nameof(Sampler));
+        Defined(Architecture, nameof(Architecture));
+        Defined(Preset, nameof(Preset));
+        ModelFactory.RequirePreset(Architecture, Preset);
+        if (CorpusCharacters is < 1000 or > MaxCorpusCharacters) throw new InvalidInputException($"must be between 1000 and {MaxCorpusCharacters}, got {CorpusCharacters}", field: nameof(CorpusCharacters));
+        if (BpeMerges is < 1 or > MaxBpeMerges) throw new InvalidInputException($"must be between 1 and {MaxBpeMerges}, got {BpeMerges}", field: nameof(BpeMerges));
+        if (Residual is ResidualMode mode && !Enum.IsDefined(mode)) throw new InvalidInputException($"is not a residual policy ({(int)mode})", field: nameof(Residual));
+        if (!(TrainFraction > 0 && TrainFraction < 1)) throw new InvalidInputException($"must be in (0, 1), got {TrainFraction}", field: nameof(TrainFraction));
+        if (Stride is <= 0) throw new InvalidInputException($"must be positive, got {Stride}", field: nameof(Stride));
+        if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: nameof(Epochs));
+        if (Epochs is not null && Sampler != SamplerKind.Windows) throw new InvalidInputException("applies only to the windows sampler", field: nameof(Epochs));
+        if (SampleTokens < 0) throw new InvalidInputException($"must be >= 0, got {SampleTokens}", field: nameof(SampleTokens));
+        if (Dropout is float p && !(p >= 0f && p < 1f)) throw new InvalidInputException($"must be in [0, 1), got {p}", field: nameof(Dropout));
+        foreach (var (value, name, max) in new[] { (Layers, nameof(Layers), MaxLayers), (Heads, nameof(Heads), MaxWidth), (Width, nameof(Width), MaxWidth), (ModelContext, nameof(ModelContext), MaxContext) })
             if (value is <= 0 || value > max) throw new InvalidInputException($"must be between 1 and {max}, got {value}", field: name);
         if (Heads is int heads && Width is int width && width % heads != 0)
-            throw new InvalidInputException($"{heads} heads do not divide width {width} (each head gets width / heads channels)", field: "--heads");
-        // After the model's sizes: the default --context comes from --model-context, so a bad one is reported as itself.
+            throw new InvalidInputException($"{heads} heads do not divide width {width} (each head gets width / heads channels)", field: nameof(Heads));
+        // After the model's sizes: the default context comes from the model's, so a bad one is reported as itself.
         Options.Validate();
+    }
+
+    /// <summary>Refuses a value cast from a number that names no member (a value read from JSON is always a member).</summary>
+    static void Defined<T>(T value, string field) where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value)) throw new InvalidInputException($"must be {ChoiceNames.Alternatives<T>()}, got {value}", field: field);
     }
 }

@@ -34,6 +34,9 @@ public class BadInputCatalogTests
         Write(dir, "run/" + CheckpointDirectory.LatestFile, "step-0000001\n");
     }
 
+    /// <summary>The trainer_state.json of the checkpoint in fixtures/checkpoints (a valid one, at step 2).</summary>
+    static string OldState() => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "checkpoints", "v1-run", "step-0000002", "trainer_state.json"));
+
     public static readonly Case[] Cases =
     [
         // Data and files.
@@ -46,7 +49,7 @@ public class BadInputCatalogTests
         new("resume: latest points nowhere", ["train", "--resume", "run"], "latest", Setup: dir => Write(dir, "run/latest", "step-0000009\n")),
         new("resume: latest escapes the folder", ["train", "--resume", "run"], "does not name", Setup: dir => Write(dir, "run/latest", "../elsewhere\n")),
         new("resume: trainer_state.json not JSON", ["train", "--resume", "run"], "trainer_state.json", Setup: dir => FakeRun(dir, "{\"step\": 3,")),
-        new("resume: negative step", ["train", "--resume", "run"], "step", Setup: dir => FakeRun(dir, "{\"step\": -3}")),
+        new("resume: negative step", ["train", "--resume", "run"], "step", Setup: dir => FakeRun(dir, OldState().Replace("\"step\": 2,", "\"step\": -3,"))),
         new("resume: unknown field in trainer_state.json", ["train", "--resume", "run"], "stpe", Setup: dir => FakeRun(dir, "{\"stpe\": 3}")),
         new("generate: model folder missing", ["generate", "--model", "nowhere", "--prompt", "x"], "nowhere"),
         new("eval: model folder missing", ["eval", "--model", "nowhere", "--data", "x.txt"], "nowhere"),

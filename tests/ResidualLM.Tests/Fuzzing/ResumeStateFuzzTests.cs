@@ -34,7 +34,7 @@ public sealed class ResumeStateFuzzTests(ITestOutputHelper output) : IDisposable
     {
         string statePath = SaveTinyRun();
         byte[] original = File.ReadAllBytes(statePath);
-        Assert.Equal(2, TrainingSession.ReadState(original, statePath).Step);
+        Assert.Equal(2, TrainerState.Read(original, statePath).Step);
 
         // The parser alone, on every case; keep the accepted ones small enough to run whole.
         var runnable = new List<byte[]>();
@@ -42,7 +42,7 @@ public sealed class ResumeStateFuzzTests(ITestOutputHelper output) : IDisposable
             random => [ByteMutator.Mutate(original, [original], random)],
             inputs =>
             {
-                var state = TrainingSession.ReadState(inputs[0], "trainer_state.json");
+                var state = TrainerState.Read(inputs[0], "trainer_state.json");
                 var options = state.Spec.Options;
                 bool small = state.Spec.CorpusCharacters <= 100_000 && state.Spec.DataPath is null
                     && (long)options.BatchSize * options.Context * Math.Max(options.EvalBatches, options.GradientAccumulation) <= 4096;

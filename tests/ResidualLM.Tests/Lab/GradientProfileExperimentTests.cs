@@ -50,6 +50,6 @@ public class GradientProfileExperimentTests
 
     [Fact]
     public void GradientProfile_HeadsMustDivideWidth() =>
-        Assert.Equal("--heads", Assert.Throws<InvalidInputException>(() =>
+        Assert.Equal(nameof(GradientProfileOptions.Heads), Assert.Throws<InvalidInputException>(() =>
             new GradientProfileExperiment(new GradientProfileOptions { Model = "gpt", Width = 10, Heads = 3 }).Run()).Field);
 }

@@ -29,8 +29,8 @@ public class GradientsExperimentTests
     }
 
     [Fact]
-    public void Gradients_BadInitFile_NamesTheOption() =>
-        Assert.Equal("--init", Assert.Throws<InvalidInputException>(() =>
+    public void Gradients_BadInitFile_NamesTheProperty() =>
+        Assert.Equal(nameof(GradientsOptions.InitPath), Assert.Throws<InvalidInputException>(() =>
             new GradientsExperiment(new GradientsOptions { InitPath = "no-such-file.safetensors" }).Run()).Field);
 
     /// <summary>

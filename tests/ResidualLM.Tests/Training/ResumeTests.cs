@@ -6,7 +6,7 @@ namespace ResidualLM.Tests.Training;
 
 public class ResumeTests
 {
-    static TrainingSpec Spec(string folder, string sampler, int dataParallel) => new()
+    static TrainingSpec Spec(string folder, SamplerKind sampler, int dataParallel) => new()
     {
         DataParallel = dataParallel,
         CorpusCharacters = 20_000, Layers = 2, Width = 32, Heads = 2, ModelContext = 16, Dropout = 0.1f, Sampler = sampler,
@@ -15,10 +15,10 @@ public class ResumeTests
     };
 
     [Theory]
-    [InlineData("random", 1)]
-    [InlineData("windows", 1)]
-    [InlineData("random", 2)]
-    public void StopAndResume_GivesIdenticalLosses(string sampler, int dataParallel)
+    [InlineData(SamplerKind.Random, 1)]
+    [InlineData(SamplerKind.Windows, 1)]
+    [InlineData(SamplerKind.Random, 2)]
+    public void StopAndResume_GivesIdenticalLosses(SamplerKind sampler, int dataParallel)
     {
         string a = Temp(), b = Temp();
         var whole = TrainingSession.Create(Spec(a, sampler, dataParallel));

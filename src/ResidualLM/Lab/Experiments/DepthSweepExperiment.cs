@@ -41,15 +41,15 @@ public sealed record DepthSweepOptions
     /// <summary>Rejects settings the experiment cannot run with.</summary>
     public void Validate()
     {
-        if (Depths.Count == 0 || Depths.Any(d => d is < 1 or > 1000)) throw new InvalidInputException("depths must be between 1 and 1000", field: "--depths");
-        if (Policies.Count == 0) throw new InvalidInputException("needs at least one policy", field: "--policies");
-        if (Width < 1 || Heads < 1 || Width % Heads != 0) throw new InvalidInputException($"the width {Width} must be a positive multiple of --heads {Heads}", field: "--width");
-        if (Training.Steps is < 1 or > 1_000_000) throw new InvalidInputException($"must be between 1 and 1000000, got {Training.Steps}", field: "--steps");
-        if (Training.Context is < 2 or > 1024) throw new InvalidInputException($"must be between 2 and 1024, got {Training.Context}", field: "--context");
-        if (Training.BatchSize is < 1 or > 1024) throw new InvalidInputException($"must be between 1 and 1024, got {Training.BatchSize}", field: "--batch");
-        if (!(Training.LearningRate > 0 && Training.LearningRate < 1)) throw new InvalidInputException($"must be in (0, 1), got {Training.LearningRate}", field: "--lr");
-        if (CorpusCharacters < 20 * Training.Context) throw new InvalidInputException($"too small for context {Training.Context}", field: "--corpus-chars");
-        if (EvalWindows is < 1 or > 10_000) throw new InvalidInputException($"must be between 1 and 10000, got {EvalWindows}", field: "--eval-windows");
+        if (Depths.Count == 0 || Depths.Any(d => d is < 1 or > 1000)) throw new InvalidInputException("depths must be between 1 and 1000", field: nameof(Depths));
+        if (Policies.Count == 0) throw new InvalidInputException("needs at least one policy", field: nameof(Policies));
+        if (Width < 1 || Heads < 1 || Width % Heads != 0) throw new InvalidInputException($"the width {Width} must be a positive multiple of the head count {Heads}", field: nameof(Width));
+        if (Training.Steps is < 1 or > 1_000_000) throw new InvalidInputException($"must be between 1 and 1000000, got {Training.Steps}", field: nameof(LabTraining.Steps));
+        if (Training.Context is < 2 or > 1024) throw new InvalidInputException($"must be between 2 and 1024, got {Training.Context}", field: nameof(LabTraining.Context));
+        if (Training.BatchSize is < 1 or > 1024) throw new InvalidInputException($"must be between 1 and 1024, got {Training.BatchSize}", field: nameof(LabTraining.BatchSize));
+        if (!(Training.LearningRate > 0 && Training.LearningRate < 1)) throw new InvalidInputException($"must be in (0, 1), got {Training.LearningRate}", field: nameof(LabTraining.LearningRate));
+        if (CorpusCharacters < 20 * Training.Context) throw new InvalidInputException($"too small for context {Training.Context}", field: nameof(CorpusCharacters));
+        if (EvalWindows is < 1 or > 10_000) throw new InvalidInputException($"must be between 1 and 10000, got {EvalWindows}", field: nameof(EvalWindows));
     }
 }
 

@@ -56,13 +56,13 @@ public sealed record GradientProfileOptions
     /// <summary>Rejects settings the experiment cannot run with.</summary>
     public void Validate()
     {
-        if (Model is not ("mlp" or "gpt")) throw new InvalidInputException($"must be mlp or gpt, got '{Model}'", field: "--model");
-        if (Depth is < 1 or > 1000) throw new InvalidInputException($"must be between 1 and 1000, got {Depth}", field: "--depth");
-        if (Width is < 1 or > 4096) throw new InvalidInputException($"must be between 1 and 4096, got {Width}", field: "--width");
-        if (BatchSize is < 1 or > 1024) throw new InvalidInputException($"must be between 1 and 1024, got {BatchSize}", field: "--batch");
-        if (Context is < 1 or > 1024) throw new InvalidInputException($"must be between 1 and 1024, got {Context}", field: "--context");
-        if (Model == "gpt" && (Heads < 1 || Width % Heads != 0)) throw new InvalidInputException($"must divide the width {Width}, got {Heads}", field: "--heads");
-        if (Model == "mlp" ? Variants.Count == 0 : Policies.Count == 0) throw new InvalidInputException("needs at least one", field: "--residual");
+        if (Model is not ("mlp" or "gpt")) throw new InvalidInputException($"must be mlp or gpt, got '{Model}'", field: nameof(Model));
+        if (Depth is < 1 or > 1000) throw new InvalidInputException($"must be between 1 and 1000, got {Depth}", field: nameof(Depth));
+        if (Width is < 1 or > 4096) throw new InvalidInputException($"must be between 1 and 4096, got {Width}", field: nameof(Width));
+        if (BatchSize is < 1 or > 1024) throw new InvalidInputException($"must be between 1 and 1024, got {BatchSize}", field: nameof(BatchSize));
+        if (Context is < 1 or > 1024) throw new InvalidInputException($"must be between 1 and 1024, got {Context}", field: nameof(Context));
+        if (Model == "gpt" && (Heads < 1 || Width % Heads != 0)) throw new InvalidInputException($"must divide the width {Width}, got {Heads}", field: nameof(Heads));
+        if (Model == "mlp" ? Variants.Count == 0 : Policies.Count == 0) throw new InvalidInputException("needs at least one", field: Model == "mlp" ? nameof(Variants) : nameof(Policies));
     }
 }
 

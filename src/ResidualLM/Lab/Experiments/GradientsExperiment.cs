@@ -25,8 +25,8 @@ public sealed record GradientsOptions
     /// <summary>Rejects settings the experiment cannot run with.</summary>
     public void Validate()
     {
-        if (InitPath is not null && !File.Exists(InitPath)) throw new InvalidInputException("file not found", InitPath, "--init");
-        if (SummarySeeds is < 0 or > 10_000) throw new InvalidInputException($"must be between 0 and 10000, got {SummarySeeds}", field: "--seeds");
+        if (InitPath is not null && !File.Exists(InitPath)) throw new InvalidInputException("file not found", InitPath, nameof(InitPath));
+        if (SummarySeeds is < 0 or > 10_000) throw new InvalidInputException($"must be between 0 and 10000, got {SummarySeeds}", field: nameof(SummarySeeds));
     }
 }
 

@@ -29,8 +29,8 @@ public sealed record LesionOptions
     public void Validate()
     {
         Source.Validate();
-        if (Windows is < 1 or > 4096) throw new InvalidInputException($"must be between 1 and 4096, got {Windows}", field: "--windows");
-        if (Subsets is < 1 or > 1000) throw new InvalidInputException($"must be between 1 and 1000, got {Subsets}", field: "--subsets");
+        if (Windows is < 1 or > 4096) throw new InvalidInputException($"must be between 1 and 4096, got {Windows}", field: nameof(Windows));
+        if (Subsets is < 1 or > 1000) throw new InvalidInputException($"must be between 1 and 1000, got {Subsets}", field: nameof(Subsets));
     }
 }
 

@@ -29,11 +29,11 @@ public sealed record PathsOptions
     /// <summary>Rejects settings the experiment cannot run with.</summary>
     public void Validate()
     {
-        if (Depth is < 2 or > 200) throw new InvalidInputException($"must be between 2 and 200, got {Depth}", field: "--depth");
-        if (Width is < 1 or > 256) throw new InvalidInputException($"must be between 1 and 256, got {Width}", field: "--width");
-        if (Samples is < 1 or > 64) throw new InvalidInputException($"must be between 1 and 64, got {Samples}", field: "--samples");
-        if (!(Gain > 0 && Gain < 100)) throw new InvalidInputException($"must be in (0, 100), got {Gain}", field: "--gain");
-        if (PathSamples is < 0 or > 10_000) throw new InvalidInputException($"must be between 0 and 10000, got {PathSamples}", field: "--path-samples");
+        if (Depth is < 2 or > 200) throw new InvalidInputException($"must be between 2 and 200, got {Depth}", field: nameof(Depth));
+        if (Width is < 1 or > 256) throw new InvalidInputException($"must be between 1 and 256, got {Width}", field: nameof(Width));
+        if (Samples is < 1 or > 64) throw new InvalidInputException($"must be between 1 and 64, got {Samples}", field: nameof(Samples));
+        if (!(Gain > 0 && Gain < 100)) throw new InvalidInputException($"must be in (0, 100), got {Gain}", field: nameof(Gain));
+        if (PathSamples is < 0 or > 10_000) throw new InvalidInputException($"must be between 0 and 10000, got {PathSamples}", field: nameof(PathSamples));
     }
 }
 

@@ -25,7 +25,7 @@ public sealed record StreamOptions
     public void Validate()
     {
         Source.Validate();
-        if (Windows is < 1 or > 4096) throw new InvalidInputException($"must be between 1 and 4096, got {Windows}", field: "--windows");
+        if (Windows is < 1 or > 4096) throw new InvalidInputException($"must be between 1 and 4096, got {Windows}", field: nameof(Windows));
     }
 }
 

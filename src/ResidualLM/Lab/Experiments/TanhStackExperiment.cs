@@ -34,11 +34,11 @@ public sealed record TanhStackOptions
     /// <summary>Rejects settings the experiment cannot run with.</summary>
     public void Validate()
     {
-        if (Depth is < 1 or > 10_000) throw new InvalidInputException($"must be between 1 and 10000, got {Depth}", field: "--depth");
-        if (SweepDepth is < 0 or > 10_000) throw new InvalidInputException($"must be between 0 and 10000, got {SweepDepth}", field: "--sweep-depth");
-        if (!float.IsFinite(Weight)) throw new InvalidInputException("must be finite", field: "--weight");
-        if (!float.IsFinite(Bias)) throw new InvalidInputException("must be finite", field: "--bias");
-        if (!float.IsFinite(Input)) throw new InvalidInputException("must be finite", field: "--input");
+        if (Depth is < 1 or > 10_000) throw new InvalidInputException($"must be between 1 and 10000, got {Depth}", field: nameof(Depth));
+        if (SweepDepth is < 0 or > 10_000) throw new InvalidInputException($"must be between 0 and 10000, got {SweepDepth}", field: nameof(SweepDepth));
+        if (!float.IsFinite(Weight)) throw new InvalidInputException("must be finite", field: nameof(Weight));
+        if (!float.IsFinite(Bias)) throw new InvalidInputException("must be finite", field: nameof(Bias));
+        if (!float.IsFinite(Input)) throw new InvalidInputException("must be finite", field: nameof(Input));
     }
 }
 

@@ -1,4 +1,5 @@
 // What the token samplers hand to a trainer: a batch of (input, target) rows, and a sampler state to checkpoint.
+using System.Text.Json.Serialization;
 using ResidualLM.Tensors;
 
 namespace ResidualLM.Training;
@@ -25,8 +26,9 @@ public sealed record TokenBatch(int[] Inputs, int[] Targets, int BatchSize, int 
 /// <param name="Kind">"sliding-windows" or "random-offsets"; restoring into the other kind is refused.</param>
 /// <param name="Epoch">Completed passes over the windows (always 0 for random offsets).</param>
 /// <param name="Position">Windows consumed in the current epoch (sliding windows) or batches drawn (random offsets).</param>
-/// <param name="RngState">The <see cref="Rng"/> state words.</param>
-public sealed record SamplerState(string Kind, long Epoch, long Position, ulong[] RngState);
+/// <param name="RngState">The <see cref="Rng"/> state words (in a checkpoint: "rng", as decimal strings).</param>
+public sealed record SamplerState(string Kind, long Epoch, long Position,
+    [property: JsonPropertyName("rng"), JsonConverter(typeof(TrainerState.GeneratorStateJson))] ulong[] RngState);
 
 /// <summary>A source of training batches that can save and restore its place.</summary>
 public interface IBatchSampler

@@ -68,11 +68,4 @@ public sealed class Gpt : LanguageModel
         // x = wte[ids] + wpe[t]: (B, T, C) + (T, C), the position rows broadcast over the batch
         return embeddingDropout.Forward(TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(positions, time));
     }
-
-    internal override bool TryEmbedOne(int id, int position, Span<float> destination)
-    {
-        int c = Config.Width;
-        System.Numerics.Tensors.TensorPrimitives.Add(TokenEmbedding.Weight.Data.AsSpan(id * c, c), PositionEmbedding.Weight.Data.AsSpan(position * c, c), destination);
-        return true;
-    }
 }

@@ -70,12 +70,16 @@ public abstract class LanguageModel : Module
     public static Tensor Loss(Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(logits, targets);
 
     /// <summary>
-    /// The stream entering block 0 for one token at one position, into <paramref name="destination"/> (C), with the
-    /// arithmetic of <see cref="Embed"/> in evaluation mode; false when a model does not provide it (no fast decoding).
+    /// Incremental decoding without the head: the final-normed stream (B, T, C) for <paramref name="ids"/> placed after
+    /// the positions in <paramref name="cache"/>. A decoder applies the head to the rows it needs, with the arithmetic
+    /// <see cref="Unembed"/> would use for them.
     /// </summary>
-    internal virtual bool TryEmbedOne(int id, int position, Span<float> destination) => false;
+    internal Tensor ForwardNormed(int[] ids, int batch, int time, KvCache cache) => FinalNorm.Forward(RunBlocks(ids, batch, time, null, cache));
 
-    Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
+    Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache) => Unembed(RunBlocks(ids, batch, time, traces, cache));
+
+    // The embedding and every block: the stream leaving the last block (B, T, C).
+    Tensor RunBlocks(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (batch <= 0 || time <= 0 || ids.Length != batch * time)
@@ -94,7 +98,7 @@ public abstract class LanguageModel : Module
             if (trace is not null) traces!.Add(trace);
         }
         cache?.Advance(time);
-        return Unembed(x);
+        return x;
     }
 
     /// <summary>

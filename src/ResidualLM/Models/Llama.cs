@@ -38,10 +38,4 @@ public sealed class Llama : LanguageModel
     }
 
     protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition) => TokenEmbedding.Forward(ids, batch, time);
-
-    internal override bool TryEmbedOne(int id, int position, Span<float> destination)
-    {
-        TokenEmbedding.Weight.Data.AsSpan(id * Config.Width, Config.Width).CopyTo(destination);
-        return true;
-    }
 }

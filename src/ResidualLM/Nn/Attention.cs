@@ -68,6 +68,7 @@ public sealed class Attention : Module
             // The kernel reads q, k, v and writes y in place in the (B, T, 3C) and (B, T, C) layouts: no head copies.
             return Proj.Forward(O.SelfAttention(Qkv.Forward(x), HeadCount, Causal, keyPadding));
         }
+        if (cache is not null && time == 1) cache.Prefetch();
         var qkv = O.Split(Qkv.Forward(x), Width, Width, Width);                  // 3 x (B, T, C)
         Tensor q = O.SplitHeads(qkv[0], HeadCount), k = O.SplitHeads(qkv[1], HeadCount), v = O.SplitHeads(qkv[2], HeadCount); // (B, NH, T, HS)
         if (Rope is not null)

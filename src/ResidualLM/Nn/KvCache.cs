@@ -81,6 +81,24 @@ public sealed class KvCache
             Values = new float[Keys.Length];
         }
 
+        /// <summary>
+        /// Asks for the cache lines of the cached keys and values without waiting for them. Issued before a layer's qkv
+        /// product when decoding one token, they arrive from memory while the weights stream (the weights read since
+        /// the last token pushed them out of every cache).
+        /// </summary>
+        internal unsafe void Prefetch()
+        {
+            if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || Keys.Length == 0) return;
+            int cap = owner.Capacity, length = owner.Length;
+            fixed (float* k = Keys, v = Values)
+                for (int bh = 0; bh < Batch * Heads; bh++)
+                    for (long i = (long)bh * cap * HeadSize, end = i + (long)length * HeadSize; i < end; i += 16)
+                    {
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch1(k + i);
+                        System.Runtime.Intrinsics.X86.Sse.Prefetch1(v + i);
+                    }
+        }
+
         /// <summary>Contiguous copies (B, NH, <paramref name="length"/>, HS) of the first positions, for ops that record gradients.</summary>
         internal (Tensor Keys, Tensor Values) Copy(int length)
         {

@@ -74,7 +74,11 @@ public class DecodeSessionTests
     [InlineData("gpt", 20)]                 // a prompt past 16 rows (blocked GEMM; GELU chunks across rows)
     [InlineData("gpt-untied-erf", 7)]
     [InlineData("gpt-deepnorm", 3)]
+    [InlineData("gpt-postnorm", 5)]
+    [InlineData("gpt-rezero", 5)]
+    [InlineData("gpt-none", 5)]
     [InlineData("llama", 7)]
+    [InlineData("llama-tied", 6)]
     [InlineData("llama", 20)]
     [InlineData("gpt-small", 7)]
     public void Logits_EqualTheGeneralPathBitForBit(string kind, int promptLength)
@@ -99,15 +103,24 @@ public class DecodeSessionTests
     }
 
     [Fact]
-    public void UncoveredModels_UseTheGeneralPath()
+    public void SkippedBlocks_AreDecodedByTheModelsOwnForward()
     {
         var model = Model("gpt");
         model.SkippedBlocks.Add(1);
         model.Eval();
-        Assert.Null(DecodeSession.TryCreate(model, 10, greedy: true));
-        var fast = Generator.Generate(model, [1, 2, 3], 12, SamplingOptions.Greedy, new Rng(1));
-        var general = Generator.Generate(model, [1, 2, 3], 12, SamplingOptions.Greedy, new Rng(1), null, true, null, fastPath: false);
+        Assert.NotNull(DecodeSession.TryCreate(model, 10, greedy: true));
+        var sampled = new SamplingOptions(1f, 0, 1f);
+        var fast = Generator.Generate(model, [1, 2, 3], 12, sampled, new Rng(1));
+        var general = Generator.Generate(model, [1, 2, 3], 12, sampled, new Rng(1), null, true, null, fastPath: false);
         Assert.Equal(general, fast);
+        model.SkippedBlocks.Clear();                                                // the skip mattered
+        Assert.NotEqual(general, Generator.Generate(model, [1, 2, 3], 12, sampled, new Rng(1)));
+    }
+
+    [Fact]
+    public void TrainingModels_AndHeadsWithABias_UseTheGeneralPath()
+    {
+        var model = Model("gpt");
         model.Train();
         Assert.Null(DecodeSession.TryCreate(model, 10, greedy: true));
     }

@@ -117,7 +117,7 @@ public abstract class Module
     public void ZeroGrad(bool reuseBuffers)
     {
         foreach (var (_, t) in NamedParameters()) t.ZeroGrad(reuseBuffers);
-        if (reuseBuffers) Tensors.BufferPool.FitWorkingSet();
+        if (reuseBuffers) Tensors.BufferPool.Shared.FitWorkingSet();
     }
 
     /// <summary>Switches this module and all descendants to training mode (dropout on). Returns this.</summary>

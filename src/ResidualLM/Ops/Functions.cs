@@ -18,9 +18,9 @@ public static partial class Ops
         foreach (float v in x.Data) s += v;
         var y = Tensor.Scalar((float)s);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            var dx = x.GradOrZeros().Data;
+            var dx = sink.OrZeros(x).Data;
             TensorPrimitives.Add(dx, y.Grad!.Data[0], dx);
         });
     }
@@ -40,9 +40,9 @@ public static partial class Ops
         var y = new Tensor(x.ShapeArray[..^1]);
         for (int r = 0; r < rows; r++) y.Data[r] = TensorPrimitives.Sum(x.Data.AsSpan(r * cols, cols)) * scale;
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            var dx = x.GradOrZeros().Data; var g = y.Grad!.Data;
+            var dx = sink.OrZeros(x).Data; var g = y.Grad!.Data;
             for (int r = 0; r < rows; r++) TensorPrimitives.Add(dx.AsSpan(r * cols, cols), g[r] * scale, dx.AsSpan(r * cols, cols));
         });
     }
@@ -60,9 +60,9 @@ public static partial class Ops
         var y = NewLike(x);
         ParallelMap(Activations.GeluTanhForward)(x.Data, y.Data);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            float[] dx = x.GradBuffer(out bool accumulate);
+            float[] dx = sink.Buffer(x, out bool accumulate);
             ParallelBackward(x.Data, y.Grad!.Data, dx, accumulate ? Activations.GeluTanhBackward : Activations.GeluTanhBackwardWrite);
         });
     }
@@ -85,7 +85,7 @@ public static partial class Ops
         var y = NewLike(x);
         forward(x.Data, y.Data);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => backward(x.Data, y.Data, y.Grad!.Data, x.GradOrZeros().Data));
+        return Graph.Record(y, [x], sink => backward(x.Data, y.Data, y.Grad!.Data, sink.OrZeros(x).Data));
     }
 
     /// <summary>Splits an element-wise kernel over threads in 4096-element chunks.</summary>
@@ -129,7 +129,7 @@ public static partial class Ops
         var y = NewLike(x);
         Kernels.Softmax.Forward(x.Data, y.Data, rows, cols);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Kernels.Softmax.Backward(y.Data, y.Grad!.Data, x.GradOrZeros().Data, rows, cols));
+        return Graph.Record(y, [x], sink => Kernels.Softmax.Backward(y.Data, y.Grad!.Data, sink.OrZeros(x).Data, rows, cols));
     }
 
     /// <summary>Log-softmax over the last dimension.</summary>
@@ -139,7 +139,7 @@ public static partial class Ops
         var y = NewLike(x);
         Kernels.Softmax.LogForward(x.Data, y.Data, rows, cols);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Kernels.Softmax.LogBackward(y.Data, y.Grad!.Data, x.GradOrZeros().Data, rows, cols));
+        return Graph.Record(y, [x], sink => Kernels.Softmax.LogBackward(y.Data, y.Grad!.Data, sink.OrZeros(x).Data, rows, cols));
     }
 
     /// <summary>
@@ -158,13 +158,13 @@ public static partial class Ops
         foreach (float l in losses) total += l;
         var y = Tensor.Scalar(counted == 0 ? 0f : (float)(total / counted));
         if (!Graph.ShouldRecord(logits)) return y;
-        return Graph.Record(y, [logits], () =>
+        return Graph.Record(y, [logits], sink =>
         {
             // Every row ignored (e.g. a batch of padding): the loss is the constant 0, so the gradient is zero.
-            if (counted == 0) { logits.GradOrZeros(); return; }
+            if (counted == 0) { sink.OrZeros(logits); return; }
             var dLoss = new float[rows];
             Array.Fill(dLoss, y.Grad!.Data[0] / counted);
-            float[] dLogits = logits.GradBuffer(out bool accumulate);
+            float[] dLogits = sink.Buffer(logits, out bool accumulate);
             Kernels.Softmax.CrossEntropyBackward(logits.Data, t, lse, dLoss, dLogits, rows, cols, ignoreIndex, accumulate);
         });
     }
@@ -180,12 +180,12 @@ public static partial class Ops
         var mean = new float[rows]; var rstd = new float[rows];
         Normalization.LayerNormForward(x.Data, weight.Data, bias.Data, y.Data, mean, rstd, rows, cols, eps);
         if (!Graph.ShouldRecord([x, weight, bias])) return y;
-        return Graph.Record(y, [x, weight, bias], () =>
+        return Graph.Record(y, [x, weight, bias], sink =>
         {
             bool accumulate = true;
-            float[] dx = x.RequiresGrad ? x.GradBuffer(out accumulate) : new float[x.Size];
-            float[] dw = weight.RequiresGrad ? weight.GradOrZeros().Data : new float[cols];
-            float[] db = bias.RequiresGrad ? bias.GradOrZeros().Data : new float[cols];
+            float[] dx = x.RequiresGrad ? sink.Buffer(x, out accumulate) : new float[x.Size];
+            float[] dw = weight.RequiresGrad ? sink.OrZeros(weight).Data : new float[cols];
+            float[] db = bias.RequiresGrad ? sink.OrZeros(bias).Data : new float[cols];
             Normalization.LayerNormBackward(y.Grad!.Data, x.Data, weight.Data, mean, rstd, dx, dw, db, rows, cols, accumulate);
         });
     }
@@ -199,10 +199,10 @@ public static partial class Ops
         var rstd = new float[rows];
         Normalization.RmsNormForward(x.Data, weight.Data, y.Data, rstd, rows, cols, eps);
         if (!Graph.ShouldRecord(x, weight)) return y;
-        return Graph.Record(y, [x, weight], () =>
+        return Graph.Record(y, [x, weight], sink =>
         {
-            float[] dx = x.RequiresGrad ? x.GradOrZeros().Data : new float[x.Size];
-            float[] dw = weight.RequiresGrad ? weight.GradOrZeros().Data : new float[cols];
+            float[] dx = x.RequiresGrad ? sink.OrZeros(x).Data : new float[x.Size];
+            float[] dw = weight.RequiresGrad ? sink.OrZeros(weight).Data : new float[cols];
             Normalization.RmsNormBackward(y.Grad!.Data, x.Data, weight.Data, rstd, dx, dw, rows, cols);
         });
     }

@@ -36,13 +36,13 @@ public static partial class Ops
         if (flatten) Gemm.Multiply(a.Data, b.Data, c.Data, batch * m, k, n, false, transposeB);
         else Gemm.MultiplyBatched(a.Data, b.Data, c.Data, batch, m, k, n, transposeA, transposeB, broadcastB: broadcastB);
         if (!Graph.ShouldRecord(a, b)) return c;
-        return Graph.Record(c, [a, b], () =>
+        return Graph.Record(c, [a, b], sink =>
         {
             float[] dC = c.Grad!.Data;
             if (flatten && a.RequiresGrad && b.RequiresGrad && !ReferenceEquals(a, b))
             {
                 // One big product each way (e.g. the tied head): independent, the same flops, one thread each.
-                float[] dA = a.GradBuffer(out bool addA), dB = b.GradBuffer(out bool addB);
+                float[] dA = sink.Buffer(a, out bool addA), dB = sink.Buffer(b, out bool addB);
                 InParallel(threads => Gemm.MultiplyWithThreads(dC, b.Data, dA, batch * m, n, k, false, !transposeB, addA, threads),
                     threads =>
                     {
@@ -53,7 +53,7 @@ public static partial class Ops
             }
             if (a.RequiresGrad)
             {
-                float[] dA = a.GradOrZeros().Data;
+                float[] dA = sink.OrZeros(a).Data;
                 if (flatten) Gemm.Multiply(dC, b.Data, dA, batch * m, n, k, false, !transposeB, accumulate: true);
                 else if (!transposeA) Gemm.MultiplyBatched(dC, b.Data, dA, batch, m, n, k, false, !transposeB, accumulate: true, broadcastB: broadcastB);
                 else if (!broadcastB) Gemm.MultiplyBatched(b.Data, dC, dA, batch, k, n, m, transposeB, true, accumulate: true);
@@ -63,7 +63,7 @@ public static partial class Ops
             }
             if (b.RequiresGrad)
             {
-                float[] dB = b.GradOrZeros().Data;
+                float[] dB = sink.OrZeros(b).Data;
                 if (flatten)
                 {
                     if (!transposeB) Gemm.Multiply(a.Data, dC, dB, k, batch * m, n, true, false, accumulate: true);
@@ -103,19 +103,19 @@ public static partial class Ops
         Gemm.Multiply(x.Data, weight.Data, y.Data, rows, inFeatures, outFeatures, false, true, accumulate: bias is not null);
         Tensor[] parents = bias is null ? [x, weight] : [x, weight, bias];
         if (!Graph.ShouldRecord(parents)) return y;
-        return Graph.Record(y, parents, () =>
+        return Graph.Record(y, parents, sink =>
         {
             float[] dY = y.Grad!.Data;
             // A first gradient is written by the GEMM (accumulate false) rather than added to a zeroed buffer.
             bool addX = false, addW = false;
-            float[]? dX = x.RequiresGrad ? x.GradBuffer(out addX) : null, dW = weight.RequiresGrad ? weight.GradBuffer(out addW) : null;
+            float[]? dX = x.RequiresGrad ? sink.Buffer(x, out addX) : null, dW = weight.RequiresGrad ? sink.Buffer(weight, out addW) : null;
             // dX = dY W and dW = dY^T x: the same flops, independent, so with two threads each gets one.
             InParallel(dX is null ? null : threads => Gemm.MultiplyWithThreads(dY, weight.Data, dX, rows, outFeatures, inFeatures, false, false, addX, threads),
                        dW is null ? null : threads => Gemm.MultiplyWithThreads(dY, x.Data, dW, outFeatures, rows, inFeatures, true, false, addW, threads));
             if (bias is not null && bias.RequiresGrad)
             {
                 // The bias gradient is the column sum of dY.
-                var dB = bias.GradBuffer(out bool addB).AsSpan();
+                var dB = sink.Buffer(bias, out bool addB).AsSpan();
                 if (!addB) dB.Clear();
                 for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dB, dY.AsSpan(r * outFeatures, outFeatures), dB);
             }

@@ -4,6 +4,7 @@
 // per op, and single-threaded kernels on small matrices waste nothing on packing twice or waiting.
 // Dropout: each shard draws its masks from its own generator, seeded from the model's at every step (deterministic and
 // resumable, but other masks than an unsharded step would draw). One model per instance.
+using ResidualLM.Autograd;
 using ResidualLM.Kernels;
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
@@ -89,19 +90,14 @@ public sealed class DataParallel
         if (masks is not null)
             for (int s = 0; s < Shards; s++) shardSeeds[s] = masks.NextUInt64();
 
-        // One part per shard; a part sets which gradient slot its backward writes, so whichever thread runs it is fine.
+        // One part per shard; shard s's backward writes the parameters' gradient slot s, so whichever thread runs it is fine.
         Parallelism.For(0, Shards, (first, end) =>
         {
             for (int s = first; s < end; s++)
             {
-                Tensor.GradientSlot = s;
                 Dropout.ShardGenerator = masks is null ? null : new Rng(shardSeeds[s]);
                 try { shardLosses[s] = RunShard(forward, s, time, counted, lossScale); }
-                finally
-                {
-                    Tensor.GradientSlot = 0;
-                    Dropout.ShardGenerator = null;
-                }
+                finally { Dropout.ShardGenerator = null; }
             }
         }, costPerItem: long.MaxValue / Shards);
         SumReplicaGradients();
@@ -123,7 +119,7 @@ public sealed class DataParallel
         float weight = counted == 0 ? 1f / Shards : (float)((double)mine / counted);
         double share = mine == 0 ? 0 : (double)weight * loss.Item();
         float seed = weight * lossScale;
-        (seed == 1f ? loss : loss * seed).Backward(reuseBuffers: true);
+        (seed == 1f ? loss : loss * seed).Backward(reuseBuffers: true, new GradientSink(s));
         return share;
     }
 
@@ -187,7 +183,7 @@ public sealed class DataParallel
             for (int r = 0; r < Shards - 1; r++)
                 if (p.ReplicaGrads![r] is { } replica)
                 {
-                    BufferPool.Return(replica.Data);
+                    BufferPool.Shared.Return(replica.Data);
                     p.ReplicaGrads[r] = null;
                 }
     }

@@ -73,7 +73,6 @@ public static class BenchModelCommands
         var model = new Gpt(preset.Config, 1337);
         int shards = DataParallel.ChooseShards(model, preset.Batch, Parallelism.ThreadCount, dataParallel);
         var replicas = shards > 1 ? new DataParallel(model, shards) : null;
-        Func<int[], int, int, Tensor> forward = (ids, rows, time) => model.Forward(ids, rows, time);
         var rng = new Rng(7);
         int b = preset.Batch, t = preset.Time, v = preset.Config.VocabSize;
         var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 3e-4f, WeightDecay = 0.1f });
@@ -92,7 +91,7 @@ public static class BenchModelCommands
             for (int j = 0; j < inputs.Length; j++) { inputs[j] = rng.NextInt(v); targets[j] = rng.NextInt(v); }
             var clock = Stopwatch.StartNew();
             model.ZeroGrad(reuseBuffers: true);
-            if (replicas is not null) replicas.ForwardBackward(forward, inputs, targets, b, t);
+            if (replicas is not null) replicas.ForwardBackward(model.Forward, inputs, targets, b, t);
             else LanguageModel.Loss(model.Forward(inputs, b, t).Reshape(b * t, v), targets).Backward(reuseBuffers: true);
             optimizer.Step();
             if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);

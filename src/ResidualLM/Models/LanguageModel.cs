@@ -44,16 +44,21 @@ public abstract class LanguageModel : Module
     public ISet<int> SkippedBlocks { get; } = new HashSet<int>();
 
     /// <summary>ids (B*T, row-major) -> the stream entering block 0 (B, T, C).</summary>
-    protected abstract Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition);
+    protected abstract Tensor Embed(ComputeContext context, ReadOnlySpan<int> ids, int batch, int time, int startPosition);
 
-    /// <summary>Logits (B, T, V) for <paramref name="ids"/> given row-major as (B, T).</summary>
-    public Tensor Forward(int[] ids, int batch, int time) => Run(ids, batch, time, null, null);
+    /// <summary>Logits (B, T, V) for <paramref name="ids"/> given row-major as (B, T), computed with the model's <see cref="Module.Context"/>.</summary>
+    public Tensor Forward(int[] ids, int batch, int time) => Run(Context, ids, batch, time, null, null);
+
+    /// <summary>
+    /// <see cref="Forward(int[], int, int)"/> computed as <paramref name="context"/> says (a data-parallel replica's, say).
+    /// </summary>
+    public Tensor Forward(ComputeContext context, int[] ids, int batch, int time) => Run(context, ids, batch, time, null, null);
 
     /// <summary>
     /// Incremental decoding: logits (B, T, V) for <paramref name="ids"/> (B, T) placed after the positions already in
     /// <paramref name="cache"/>, which then holds them too. Same results as a full forward over the whole sequence.
     /// </summary>
-    public Tensor Forward(int[] ids, int batch, int time, KvCache cache) => Run(ids, batch, time, null, cache);
+    public Tensor Forward(int[] ids, int batch, int time, KvCache cache) => Run(Context, ids, batch, time, null, cache);
 
     /// <summary>A cache sized for this model's layers and context.</summary>
     public KvCache CreateCache() => new(Blocks.Count, ContextLength);
@@ -62,7 +67,7 @@ public abstract class LanguageModel : Module
     public ForwardTrace ForwardTrace(int[] ids, int batch, int time)
     {
         var traces = new List<BlockTrace>();
-        var logits = Run(ids, batch, time, traces, null);
+        var logits = Run(Context, ids, batch, time, traces, null);
         return new ForwardTrace(logits, traces);
     }
 
@@ -75,14 +80,14 @@ public abstract class LanguageModel : Module
     /// </summary>
     internal virtual bool TryEmbedOne(int id, int position, Span<float> destination) => false;
 
-    Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
+    Tensor Run(ComputeContext context, int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (batch <= 0 || time <= 0 || ids.Length != batch * time)
             throw new InvalidInputException($"{ids.Length} ids do not form a batch of {batch} x {time}", field: "ids");
         int start = cache?.Length ?? 0;
         if (start + time > ContextLength) throw new InvalidInputException($"sequence length {start + time} exceeds the context length {ContextLength}", field: "time");
-        var x = Embed(ids, batch, time, start);                                    // (B, T, C)
+        var x = Embed(context, ids, batch, time, start);                                    // (B, T, C)
         for (int i = 0; i < Blocks.Count; i++)
         {
             var block = Blocks[i];
@@ -90,22 +95,24 @@ public abstract class LanguageModel : Module
             if (SkippedBlocks.Contains(i))
                 trace?.RecordSkipped(x);
             else
-                x = block.Forward(x, trace: trace, startPosition: start, cache: cache?.Layer(i));
+                x = block.Forward(context, x, trace: trace, startPosition: start, cache: cache?.Layer(i));
             if (trace is not null) traces!.Add(trace);
         }
         cache?.Advance(time);
-        return Unembed(x);
+        return Unembed(context, x);
     }
 
     /// <summary>
     /// The stream (B, T, C) decoded to logits (B, T, V) through the final norm and the output head. Applied to the stream
     /// after an intermediate block, this is the "logit lens" (nostalgebraist 2020).
     /// </summary>
-    public Tensor Unembed(Tensor x)
+    public Tensor Unembed(Tensor x) => Unembed(Context, x);
+
+    Tensor Unembed(ComputeContext context, Tensor x)
     {
-        x = FinalNorm.Forward(x);
+        x = FinalNorm.Forward(context, x);
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
-        return Head is null ? O.MatMul(x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(x); // (B, T, V)
+        return Head is null ? O.MatMul(x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(context, x); // (B, T, V)
     }
 
     /// <summary>Refills a weight with N(0, std^2) draws from the model's generator.</summary>

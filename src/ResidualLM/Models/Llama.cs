@@ -37,7 +37,7 @@ public sealed class Llama : LanguageModel
         NameParameters();
     }
 
-    protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition) => TokenEmbedding.Forward(ids, batch, time);
+    protected override Tensor Embed(ComputeContext context, ReadOnlySpan<int> ids, int batch, int time, int startPosition) => TokenEmbedding.Forward(ids, batch, time);
 
     internal override bool TryEmbedOne(int id, int position, Span<float> destination)
     {

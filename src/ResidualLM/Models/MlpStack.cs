@@ -62,12 +62,13 @@ public sealed class MlpStack : Module
         NameParameters();
     }
 
-    /// <summary>(N, LayerSizes[0]) -> (N, LayerSizes[^1]).</summary>
+    /// <summary>(N, LayerSizes[0]) -> (N, LayerSizes[^1]), computed with <see cref="Module.Context"/>.</summary>
     public Tensor Forward(Tensor x)
     {
+        var context = Context;
         foreach (var layer in Layers.Items)
         {
-            var y = Activate(layer.Forward(x));
+            var y = Activate(layer.Forward(context, x));
             x = Config.Shortcut && x.Shape.SequenceEqual(y.Shape) ? x + y : y;
         }
         return x;

@@ -25,7 +25,7 @@ public sealed class NonFiniteException(string message) : Exception(message);
 public sealed class Trainer
 {
     readonly Module model;
-    readonly Func<int[], int, int, Tensor> forward;
+    readonly Func<ComputeContext, int[], int, int, Tensor> forward;
     readonly IBatchSampler trainBatches;
     readonly List<(int[] Inputs, int[] Targets)> validationBatches, trainEvaluationBatches;
     readonly LearningRateSchedule schedule;
@@ -49,11 +49,12 @@ public sealed class Trainer
     readonly DataParallel? dataParallel;
 
     /// <summary>
-    /// A trainer of <paramref name="model"/> through <paramref name="forward"/> (ids, B, T) -> logits (B, T, V). With
+    /// A trainer of <paramref name="model"/> through <paramref name="forward"/> (context, ids, B, T) -> logits (B, T, V),
+    /// called with the model's <see cref="Module.Context"/> (or a data-parallel replica's). With
     /// <paramref name="dataParallel"/> 0 the trainer chooses how many replicas a batch is split into
     /// (<see cref="DataParallel.ChooseShards"/>); 1 turns that off; N asks for N.
     /// </summary>
-    public Trainer(Module model, Func<int[], int, int, Tensor> forward, TrainingOptions options,
+    public Trainer(Module model, Func<ComputeContext, int[], int, int, Tensor> forward, TrainingOptions options,
         IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0)
     {
         options.Validate();
@@ -111,7 +112,7 @@ public sealed class Trainer
                 lossSum += dataParallel.ForwardBackward(forward, inputs, targets, b, t, micro == 1 ? 1f : 1f / micro);
                 continue;
             }
-            var logits = forward(inputs, b, t);
+            var logits = forward(model.Context, inputs, b, t);
             var loss = O.CrossEntropy(logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();
             // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
@@ -169,7 +170,7 @@ public sealed class Trainer
         using (Graph.NoGrad())
             foreach (var (inputs, targets) in batches)
             {
-                var logits = forward(inputs, Options.BatchSize, Options.Context);
+                var logits = forward(model.Context, inputs, Options.BatchSize, Options.Context);
                 sum += O.CrossEntropy(logits.Reshape(inputs.Length, -1), targets).Item();
             }
         model.Train();

@@ -86,31 +86,19 @@ public class FusedPathTests
     }
 }
 
-/// <summary>Switches the process-wide fused-path flags, so it runs alone.</summary>
-[Collection(ThreadCountCollection.Name)]
+/// <summary>Fused against unfused (the reference composition), chosen by each model's own context.</summary>
 public class FusedModelTests
 {
     static (float Loss, Dictionary<string, float[]> Grads) Step(GptConfig config, bool fused)
     {
-        bool linear = Linear.UseFusedKernel, attention = Attention.UseFusedKernel;
-        try
-        {
-            Linear.UseFusedKernel = fused;
-            Attention.UseFusedKernel = fused;
-            var model = new Gpt(config, 3);
-            var rng = new Rng(4);
-            int b = 2, t = config.ContextLength;
-            var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
-            var targets = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
-            var loss = O.CrossEntropy(model.Forward(ids, b, t).Reshape(b * t, -1), targets);
-            loss.Backward();
-            return (loss.Item(), model.NamedParameters().ToDictionary(p => p.Name, p => p.Tensor.Grad!.ToArray()));
-        }
-        finally
-        {
-            Linear.UseFusedKernel = linear;
-            Attention.UseFusedKernel = attention;
-        }
+        var model = new Gpt(config, 3) { Context = new ComputeContext { FusedLinear = fused, FusedAttention = fused } };
+        var rng = new Rng(4);
+        int b = 2, t = config.ContextLength;
+        var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
+        var targets = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
+        var loss = O.CrossEntropy(model.Forward(ids, b, t).Reshape(b * t, -1), targets);
+        loss.Backward();
+        return (loss.Item(), model.NamedParameters().ToDictionary(p => p.Name, p => p.Tensor.Grad!.ToArray()));
     }
 
     [Theory]

@@ -46,7 +46,7 @@ public class DataParallelTests
     static (double Loss, Dictionary<string, float[]> Grads) Sharded(LanguageModel model, int shards, int[] inputs, int[] targets, float scale = 1f)
     {
         model.ZeroGrad();
-        double loss = new DataParallel(model, shards).ForwardBackward((ids, b, t) => model.Forward(ids, b, t), inputs, targets, Batch, Time, scale);
+        double loss = new DataParallel(model, shards).ForwardBackward(model.Forward, inputs, targets, Batch, Time, scale);
         return (loss, Gradients(model));
     }
 
@@ -97,7 +97,7 @@ public class DataParallelTests
         model.ZeroGrad();
         var step = new DataParallel(model, 2);
         foreach (var (x, y) in new[] { (x1, y1), (x2, y2) })
-            step.ForwardBackward((ids, b, t) => model.Forward(ids, b, t), x, y, Batch, Time, 0.5f);
+            step.ForwardBackward(model.Forward, x, y, Batch, Time, 0.5f);
         AssertClose(plain, Gradients(model));
     }
 
@@ -147,7 +147,7 @@ public class DataParallelTests
         {
             var (inputs, targets) = Batch5(model.VocabSize, 10 + s);
             model.ZeroGrad();
-            if (step is not null) losses.Add(step.ForwardBackward((ids, b, t) => model.Forward(ids, b, t), inputs, targets, Batch, Time));
+            if (step is not null) losses.Add(step.ForwardBackward(model.Forward, inputs, targets, Batch, Time));
             else
             {
                 var loss = O.CrossEntropy(model.Forward(inputs, Batch, Time).Reshape(Batch * Time, -1), targets);

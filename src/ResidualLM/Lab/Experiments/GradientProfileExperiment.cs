@@ -179,9 +179,9 @@ public sealed class GradientProfileExperiment(GradientProfileOptions options) : 
             var layer = stack.Layers[l];
             x = variant switch
             {
-                StackVariant.None => Activate(layer.Forward(x)),
-                StackVariant.Residual => x + Activate(layer.Forward(x)),
-                _ => x + Activate(layer.Forward(norms[l].Forward(x))),
+                StackVariant.None => Activate(layer.Forward(stack.Context, x)),
+                StackVariant.Residual => x + Activate(layer.Forward(stack.Context, x)),
+                _ => x + Activate(layer.Forward(stack.Context, norms[l].Forward(stack.Context, x))),
             };
         }
         x.RetainGrad = true;

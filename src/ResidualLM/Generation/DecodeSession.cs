@@ -80,7 +80,7 @@ internal sealed class DecodeSession : IDisposable
         }
         if (!model.TryEmbedOne(0, 0, new float[first.Width])) return null;
         var head = model.Head?.Weight ?? model.TokenEmbedding.Weight;
-        var screen = greedy && screenHead ? ScreenedHead.Rent(head) : null;
+        var screen = greedy && screenHead ? ScreenedHead.Rent(head, model.Context.Threads) : null;
         return new DecodeSession(model, Math.Clamp(capacity, 1, model.ContextLength), screen, hidden);
     }
 
@@ -111,7 +111,7 @@ internal sealed class DecodeSession : IDisposable
         var buffers = rows == 1 ? step : prompt is { } p && p.Count == rows ? p : prompt = new Rows(rows, width, hidden, heads, cache.Capacity);
         Forward(ids, buffers);
         if (sampling.Temperature == 0f && screen is not null) return screen.ArgMax(normed, rows, rows - 1, logits);
-        GemmElements.Row(normed, headWeight.Data, logits, rows, vocab, rows - 1);
+        GemmElements.Row(model.Context.Threads, normed, headWeight.Data, logits, rows, vocab, rows - 1);
         return Sampler.Sample(logits, sampling, rng);
     }
 
@@ -234,20 +234,20 @@ internal sealed class DecodeSession : IDisposable
         float scale = 1f / MathF.Sqrt(headSize);
         // One row: q (NH, 1, HS) is the qkv row's first C floats and the output (NH, 1, HS) is the merged row itself.
         Span<float> queries = rows == 1 ? b.Qkv.AsSpan(0, width) : b.Queries, outputs = rows == 1 ? b.Attention : b.HeadOutputs;
-        AttentionKernel.ForwardCached(queries, keys, values, capacity, outputs, b.Scores.AsSpan(0, heads * rows * keyLength),
+        AttentionKernel.ForwardCached(model.Context.Threads, queries, keys, values, capacity, outputs, b.Scores.AsSpan(0, heads * rows * keyLength),
             heads, heads, rows, keyLength, headSize, scale, causal: true);
         if (rows > 1) Layout.MergeHeads(b.HeadOutputs, b.Attention, 1, rows, heads, headSize);               // (NH, T, HS) -> (T, C)
         Linear(attn.Proj, b.Attention, b.Sublayer, rows);
     }
 
     /// <summary>y = x W^T + b for T rows, as Ops.Linear computes it: each row starts as the bias and the product adds into it.</summary>
-    static void Linear(Linear linear, ReadOnlySpan<float> input, Span<float> output, int rows)
+    void Linear(Linear linear, ReadOnlySpan<float> input, Span<float> output, int rows)
     {
         int outFeatures = linear.OutFeatures;
         bool bias = linear.Bias is not null;
         if (bias)
             for (int r = 0; r < rows; r++) linear.Bias!.Data.CopyTo(output.Slice(r * outFeatures, outFeatures));
-        Gemm.Multiply(input[..(rows * linear.InFeatures)], linear.Weight.Data, output[..(rows * outFeatures)], rows, linear.InFeatures, outFeatures,
+        Gemm.Multiply(model.Context.Threads, input[..(rows * linear.InFeatures)], linear.Weight.Data, output[..(rows * outFeatures)], rows, linear.InFeatures, outFeatures,
             transposeB: true, accumulate: bias);
     }
 

@@ -115,10 +115,10 @@ public sealed class Encoder : Module
         var x = embeddingDropout.Forward(context, TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(Enumerable.Range(0, time).ToArray(), time));
         foreach (var block in Blocks.Items) x = block.Forward(context, x, padding);    // (B, T, C)
         x = FinalNorm.Forward(context, x);
-        var pooled = O.MatMul(pool, x).Reshape(batch, Config.Width);                // (B, 1, T) x (B, T, C) -> (B, C)
+        var pooled = O.MatMul(context.Threads, pool, x).Reshape(batch, Config.Width);                // (B, 1, T) x (B, T, C) -> (B, C)
         return Classifier.Forward(context, pooled);                                          // (B, K)
     }
 
     /// <summary>Mean cross-entropy of class logits (B, K) against labels (B).</summary>
-    public static Tensor Loss(Tensor logits, ReadOnlySpan<int> labels) => O.CrossEntropy(logits, labels);
+    public static Tensor Loss(Kernels.Parallelism threads, Tensor logits, ReadOnlySpan<int> labels) => O.CrossEntropy(threads, logits, labels);
 }

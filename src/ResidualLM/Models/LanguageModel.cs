@@ -72,7 +72,7 @@ public abstract class LanguageModel : Module
     }
 
     /// <summary>Mean cross-entropy (nats) of logits (B, T, V) against targets (B*T); targets of -100 are ignored.</summary>
-    public static Tensor Loss(Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(logits, targets);
+    public static Tensor Loss(Kernels.Parallelism threads, Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(threads, logits, targets);
 
     /// <summary>
     /// The stream entering block 0 for one token at one position, into <paramref name="destination"/> (C), with the
@@ -112,7 +112,7 @@ public abstract class LanguageModel : Module
     {
         x = FinalNorm.Forward(context, x);
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
-        return Head is null ? O.MatMul(x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(context, x); // (B, T, V)
+        return Head is null ? O.MatMul(context.Threads, x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(context, x); // (B, T, V)
     }
 
     /// <summary>Refills a weight with N(0, std^2) draws from the model's generator.</summary>

@@ -68,15 +68,15 @@ public sealed class MlpStack : Module
         var context = Context;
         foreach (var layer in Layers.Items)
         {
-            var y = Activate(layer.Forward(context, x));
+            var y = Activate(context.Threads, layer.Forward(context, x));
             x = Config.Shortcut && x.Shape.SequenceEqual(y.Shape) ? x + y : y;
         }
         return x;
     }
 
-    Tensor Activate(Tensor x) => Config.Activation switch
+    Tensor Activate(Kernels.Parallelism threads, Tensor x) => Config.Activation switch
     {
-        Activation.Gelu => O.Gelu(x),
+        Activation.Gelu => O.Gelu(threads, x),
         Activation.Tanh => O.Tanh(x),
         _ => O.Relu(x),
     };

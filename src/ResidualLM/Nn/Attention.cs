@@ -61,7 +61,7 @@ public sealed class Attention : Module
             if (keyPadding is not null && keyPadding.Length != batch * time)
                 throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * time}", field: "keyPadding");
             // The kernel reads q, k, v and writes y in place in the (B, T, 3C) and (B, T, C) layouts: no head copies.
-            return Proj.Forward(context, O.SelfAttention(Qkv.Forward(context, x), HeadCount, Causal, keyPadding));
+            return Proj.Forward(context, O.SelfAttention(context.Threads, Qkv.Forward(context, x), HeadCount, Causal, keyPadding));
         }
         var qkv = O.Split(Qkv.Forward(context, x), Width, Width, Width);                  // 3 x (B, T, C)
         Tensor q = O.SplitHeads(qkv[0], HeadCount), k = O.SplitHeads(qkv[1], HeadCount), v = O.SplitHeads(qkv[2], HeadCount); // (B, NH, T, HS)
@@ -77,7 +77,7 @@ public sealed class Attention : Module
             // Causal decoding without a graph reads the cache in place; anything else (a query that records a graph,
             // padding, dropout on the weights) runs the general op on contiguous copies, the cached keys being constants.
             if (Causal && keyPadding is null && !weightDropout && !(Autograd.Graph.IsRecording && q.RequiresGrad))
-                return Proj.Forward(context, O.MergeHeads(O.CachedAttention(q, cache, keyLength)));
+                return Proj.Forward(context, O.MergeHeads(O.CachedAttention(context.Threads, q, cache, keyLength)));
             (k, v) = cache.Copy(keyLength);                                          // (B, NH, start+T, HS)
         }
         if (keyPadding is not null && keyPadding.Length != batch * k.Dim(2))
@@ -85,14 +85,14 @@ public sealed class Attention : Module
         Tensor y;
         if (context.FusedAttention || cache is not null)
         {
-            y = O.Attention(q, k, v, Causal, keyPadding, attentionDropout.P, attentionDropout.Generator(context), Training && attentionDropout.Training);
+            y = O.Attention(context.Threads, q, k, v, Causal, keyPadding, attentionDropout.P, attentionDropout.Generator(context), Training && attentionDropout.Training);
         }
         else
         {
-            var scores = O.MatMul(q, k, transposeB: true) * (1f / MathF.Sqrt(HeadSize)); // (B, NH, T, T)
+            var scores = O.MatMul(context.Threads, q, k, transposeB: true) * (1f / MathF.Sqrt(HeadSize)); // (B, NH, T, T)
             if (Causal) scores = O.CausalMask(scores);
             if (keyPadding is not null) scores = O.MaskedFill(scores, keyPadding, [batch, 1, 1, time], float.NegativeInfinity);
-            y = O.MatMul(attentionDropout.Forward(context, O.Softmax(scores)), v);
+            y = O.MatMul(context.Threads, attentionDropout.Forward(context, O.Softmax(context.Threads, scores)), v);
         }
         return Proj.Forward(context, O.MergeHeads(y));                                        // (B, NH, T, HS) -> (B, T, C)
     }

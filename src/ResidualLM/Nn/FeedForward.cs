@@ -26,7 +26,7 @@ public sealed class FeedForward : Layer
     }
 
     /// <summary>(B, T, C) -> (B, T, C).</summary>
-    public override Tensor Forward(ComputeContext context, Tensor x) => Proj.Forward(context, O.Gelu(Fc.Forward(context, x), exactGelu));
+    public override Tensor Forward(ComputeContext context, Tensor x) => Proj.Forward(context, O.Gelu(context.Threads, Fc.Forward(context, x), exactGelu));
 }
 
 /// <summary>SwiGLU (Shazeer 2020; Llama): FFN(x) = W2(silu(W1 x) * W3 x), no biases.</summary>

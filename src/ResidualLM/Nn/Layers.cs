@@ -35,8 +35,8 @@ public sealed class Linear : Layer
     /// <summary>(..., in) -> (..., out), fused or not as <see cref="ComputeContext.FusedLinear"/> says.</summary>
     public override Tensor Forward(ComputeContext context, Tensor x)
     {
-        if (context.FusedLinear) return O.Linear(x, Weight, Bias);
-        var y = O.MatMul(x, Weight, transposeB: true);
+        if (context.FusedLinear) return O.Linear(context.Threads, x, Weight, Bias);
+        var y = O.MatMul(context.Threads, x, Weight, transposeB: true);
         return Bias is null ? y : y + Bias;
     }
 }
@@ -74,7 +74,7 @@ public sealed class LayerNorm : Layer
         Bias = Parameter("bias", Tensor.Zeros(width));
     }
 
-    public override Tensor Forward(ComputeContext context, Tensor x) => O.LayerNorm(x, Weight, Bias, Eps);
+    public override Tensor Forward(ComputeContext context, Tensor x) => O.LayerNorm(context.Threads, x, Weight, Bias, Eps);
 }
 
 /// <summary>RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight (Zhang and Sennrich 2019; Llama).</summary>
@@ -89,7 +89,7 @@ public sealed class RmsNorm : Layer
         Weight = Parameter("weight", Tensor.Ones(width));
     }
 
-    public override Tensor Forward(ComputeContext context, Tensor x) => O.RmsNorm(x, Weight, Eps);
+    public override Tensor Forward(ComputeContext context, Tensor x) => O.RmsNorm(context.Threads, x, Weight, Eps);
 }
 
 /// <summary>

@@ -96,7 +96,7 @@ public sealed class DataParallel
 
         // One part per shard, each with its own context, so whichever thread runs it is fine.
         var context = model.Context;
-        Parallelism.For(0, Shards, (first, end) =>
+        context.Threads.For(0, Shards, (first, end) =>
         {
             for (int s = first; s < end; s++)
             {
@@ -104,7 +104,7 @@ public sealed class DataParallel
                 shardLosses[s] = RunShard(forward, replica, s, time, counted, lossScale);
             }
         }, costPerItem: long.MaxValue / Shards);
-        SumReplicaGradients();
+        SumReplicaGradients(context.Threads);
         double loss = 0;
         foreach (double l in shardLosses) loss += l;
         return loss;
@@ -118,7 +118,7 @@ public sealed class DataParallel
         int mine = 0;
         foreach (int target in targets) if (target != IgnoreIndex) mine++;
         var logits = forward(replica, ids, rows, time);
-        var loss = O.CrossEntropy(logits.Reshape(ids.Length, -1), targets);
+        var loss = O.CrossEntropy(replica.Threads, logits.Reshape(ids.Length, -1), targets);
         // The batch mean is sum over shards of (counted here / counted in all) x this shard's mean.
         float weight = counted == 0 ? 1f / Shards : (float)((double)mine / counted);
         double share = mine == 0 ? 0 : (double)weight * loss.Item();
@@ -156,7 +156,7 @@ public sealed class DataParallel
     /// grad = grad + replica 1 + replica 2 + ... for every parameter, element-wise and in that order (deterministic),
     /// split over the threads by element ranges of the concatenated parameters; the replica buffers go back to the pool.
     /// </summary>
-    void SumReplicaGradients()
+    void SumReplicaGradients(Parallelism threads)
     {
         // A parameter that shard 0 left without a gradient takes its first replica's buffer (no race: done here, serially).
         foreach (var p in parameters)
@@ -168,7 +168,7 @@ public sealed class DataParallel
         long total = offsets[^1];
         const int Chunk = 1 << 15;
         int chunks = (int)((total + Chunk - 1) / Chunk);
-        Parallelism.For(0, chunks, (first, end) =>
+        threads.For(0, chunks, (first, end) =>
         {
             long from = (long)first * Chunk, to = Math.Min(total, (long)end * Chunk);
             int i = Array.BinarySearch(offsets, from);

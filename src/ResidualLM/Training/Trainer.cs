@@ -59,7 +59,7 @@ public sealed class Trainer
     {
         options.Validate();
         if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
-        int shards = DataParallel.ChooseShards(model, options.BatchSize, Kernels.Parallelism.ThreadCount, dataParallel);
+        int shards = DataParallel.ChooseShards(model, options.BatchSize, model.Context.Threads.ThreadCount, dataParallel);
         if (shards > 1) this.dataParallel = new DataParallel(model, shards);
         this.model = model;
         this.forward = forward;
@@ -71,7 +71,7 @@ public sealed class Trainer
         {
             LearningRate = (float)options.LearningRate, Beta1 = (float)options.Beta1, Beta2 = (float)options.Beta2,
             Epsilon = 1e-8f, WeightDecay = (float)options.WeightDecay,
-        });
+        }, threads: model.Context.Threads);
         // Fixed batches, drawn once, so every evaluation measures the same tokens.
         this.validationBatches = Draw(validationBatches, options);
         this.trainEvaluationBatches = Draw(trainEvaluationBatches, options);
@@ -113,7 +113,7 @@ public sealed class Trainer
                 continue;
             }
             var logits = forward(model.Context, inputs, b, t);
-            var loss = O.CrossEntropy(logits.Reshape(b * t, -1), targets);
+            var loss = O.CrossEntropy(model.Context.Threads, logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();
             // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
             // activations) are reused by the next micro-batch: nothing here reads them after backward.
@@ -121,7 +121,7 @@ public sealed class Trainer
         }
         double meanLoss = lossSum / micro;
         double lr = schedule.At(Step);
-        double norm = GradientClipping.GlobalNorm(parameters.Select(p => p.Tensor));
+        double norm = GradientClipping.GlobalNorm(parameters.Select(p => p.Tensor), model.Context.Threads);
         bool finite = double.IsFinite(meanLoss) && double.IsFinite(norm);
         if (!finite)
         {
@@ -171,7 +171,7 @@ public sealed class Trainer
             foreach (var (inputs, targets) in batches)
             {
                 var logits = forward(model.Context, inputs, Options.BatchSize, Options.Context);
-                sum += O.CrossEntropy(logits.Reshape(inputs.Length, -1), targets).Item();
+                sum += O.CrossEntropy(model.Context.Threads, logits.Reshape(inputs.Length, -1), targets).Item();
             }
         model.Train();
         return sum / batches.Count;

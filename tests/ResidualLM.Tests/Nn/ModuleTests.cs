@@ -62,7 +62,7 @@ public class ModuleTests
     public void ZeroGradAndModes_ReachEveryDescendant()
     {
         var model = new Gpt(Test);
-        var loss = LanguageModel.Loss(model.Forward([1, 2, 3], 1, 3), [2, 3, 4]);
+        var loss = LanguageModel.Loss(model.Context.Threads, model.Forward([1, 2, 3], 1, 3), [2, 3, 4]);
         loss.Backward();
         Assert.All(model.NamedParameters(), p => Assert.NotNull(p.Tensor.Grad));
         model.ZeroGrad();

@@ -22,7 +22,7 @@ public class DropoutPathTests
         {
             var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(v)).ToArray();
             model.ZeroGrad(reuseBuffers: reuse);
-            var loss = O.CrossEntropy(model.Forward(ids, b, t).Reshape(b * t, v), ids);
+            var loss = O.CrossEntropy(model.Context.Threads, model.Forward(ids, b, t).Reshape(b * t, v), ids);
             losses.Add(loss.Item());
             loss.Backward(reuseBuffers: reuse);
             optimizer.Step();

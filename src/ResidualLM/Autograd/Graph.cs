@@ -7,6 +7,8 @@ namespace ResidualLM.Autograd;
 /// <summary>Records ops on tensors that require gradients and runs the backward pass.</summary>
 public static class Graph
 {
+    // NOTE: per thread on purpose, like PyTorch's grad mode: a lexical scope of the calling code, not a setting. Every op
+    // (a + b included) must see it, and the explicit alternative is a context argument on each of them.
     [ThreadStatic] static int noGradDepth;
 
     /// <summary>True when ops record backward closures (not inside a <see cref="NoGrad"/> scope).</summary>

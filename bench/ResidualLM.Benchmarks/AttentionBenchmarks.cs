@@ -13,6 +13,9 @@ namespace ResidualLM.Benchmarks;
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 public class AttentionBenchmarks
 {
+    // The kernels' threads: RLM_THREADS or every core, as a model's default context would have.
+    readonly Parallelism threads = new(ComputeContext.DefaultThreadCount);
+
     /// <summary>(batch x heads) x time x head size.</summary>
     [Params("16x64x16", "24x64x32", "48x64x64")]
     public string Shape { get; set; } = "16x64x16";
@@ -34,8 +37,8 @@ public class AttentionBenchmarks
         float[] outputRef = new float[n], pRef = new float[p.Length], dqRef = new float[n], dkRef = new float[n], dvRef = new float[n];
         Forward();
         Backward();
-        AttentionReference.Forward(q, k, v, outputRef, pRef, batchHeads, 1, time, time, headSize, scale, true, []);
-        AttentionReference.Backward(q, k, v, pRef, [], dOutput, dqRef, dkRef, dvRef, batchHeads, time, time, headSize, scale);
+        AttentionReference.Forward(threads, q, k, v, outputRef, pRef, batchHeads, 1, time, time, headSize, scale, true, []);
+        AttentionReference.Backward(threads, q, k, v, pRef, [], dOutput, dqRef, dkRef, dvRef, batchHeads, time, time, headSize, scale);
         foreach (var (name, actual, expected) in new[] { ("output", output, outputRef), ("p", p, pRef), ("dq", dq, dqRef), ("dk", dk, dkRef), ("dv", dv, dvRef) })
             for (int i = 0; i < actual.Length; i++)
                 if (!(Math.Abs(actual[i] - expected[i]) <= 1e-4 * (1 + Math.Abs(expected[i]))))
@@ -43,17 +46,17 @@ public class AttentionBenchmarks
     }
 
     [Benchmark, BenchmarkCategory("forward")]
-    public void Forward() => AttentionKernel.Forward(q, k, v, output, p, batchHeads, 1, time, time, headSize, scale, true, []);
+    public void Forward() => AttentionKernel.Forward(threads, q, k, v, output, p, batchHeads, 1, time, time, headSize, scale, true, []);
 
     [Benchmark(Baseline = true), BenchmarkCategory("forward")]
-    public void ForwardReference() => AttentionReference.Forward(q, k, v, output, p, batchHeads, 1, time, time, headSize, scale, true, []);
+    public void ForwardReference() => AttentionReference.Forward(threads, q, k, v, output, p, batchHeads, 1, time, time, headSize, scale, true, []);
 
     // Backward accumulates into dq, dk, dv; repeated calls only grow them (no effect on the time).
     [Benchmark, BenchmarkCategory("backward")]
-    public void Backward() => AttentionKernel.Backward(q, k, v, p, [], dOutput, dq, dk, dv, batchHeads, time, time, headSize, scale);
+    public void Backward() => AttentionKernel.Backward(threads, q, k, v, p, [], dOutput, dq, dk, dv, batchHeads, time, time, headSize, scale);
 
     [Benchmark(Baseline = true), BenchmarkCategory("backward")]
-    public void BackwardReference() => AttentionReference.Backward(q, k, v, p, [], dOutput, dq, dk, dv, batchHeads, time, time, headSize, scale);
+    public void BackwardReference() => AttentionReference.Backward(threads, q, k, v, p, [], dOutput, dq, dk, dv, batchHeads, time, time, headSize, scale);
 
     static float[] Fill(Random rng, int length)
     {

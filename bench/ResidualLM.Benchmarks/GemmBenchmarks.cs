@@ -8,6 +8,9 @@ namespace ResidualLM.Benchmarks;
 [MemoryDiagnoser]
 public class GemmBenchmarks
 {
+    // The kernels' threads: RLM_THREADS or every core, as a model's default context would have.
+    readonly Parallelism threads = new(ComputeContext.DefaultThreadCount);
+
     float[] a = [], b = [], c = [];
 
     /// <summary>m x k x n: attention/MLP projections (qkv, fc, proj), a square product, batch-1 decoding.</summary>
@@ -30,7 +33,7 @@ public class GemmBenchmarks
         a = Fill(rng, M * K);
         b = Fill(rng, K * N);
         c = new float[M * N];
-        Gemm.Multiply(a, b, c, M, K, N, TransposeA, TransposeB);
+        Gemm.Multiply(threads, a, b, c, M, K, N, TransposeA, TransposeB);
         for (int s = 0; s < 32; s++)
         {
             int i = rng.Next(M), j = rng.Next(N);
@@ -48,7 +51,7 @@ public class GemmBenchmarks
 
     /// <summary>One product; GFLOP/s = 2 m k n / mean time.</summary>
     [Benchmark]
-    public void Multiply() => Gemm.Multiply(a, b, c, M, K, N, TransposeA, TransposeB);
+    public void Multiply() => Gemm.Multiply(threads, a, b, c, M, K, N, TransposeA, TransposeB);
 
     static float[] Fill(Random rng, int length)
     {

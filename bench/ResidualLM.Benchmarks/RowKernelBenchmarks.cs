@@ -11,6 +11,9 @@ namespace ResidualLM.Benchmarks;
 [MemoryDiagnoser]
 public class RowKernelBenchmarks
 {
+    // The kernels' threads: RLM_THREADS or every core, as a model's default context would have.
+    readonly Parallelism threads = new(ComputeContext.DefaultThreadCount);
+
     /// <summary>rows x cols: shakespeare-char's replica (384 x 128), deep-narrow's (256 x 64), GPT-2 small (256 x 768).</summary>
     [Params("384x128", "256x64", "256x768")]
     public string Shape { get; set; } = "384x128";
@@ -36,14 +39,14 @@ public class RowKernelBenchmarks
         logits = Fill(rng, rows * Vocab); lse = new float[rows]; dLoss = Enumerable.Repeat(1f / rows, rows).ToArray(); dLogits = new float[logits.Length];
         targets = Enumerable.Range(0, rows).Select(i => i * 31 % Vocab).ToArray();
         m = new float[4 * rows * cols]; v = new float[4 * rows * cols];
-        Softmax.CrossEntropyForward(logits, targets, new float[rows], lse, rows, Vocab, -100);
+        Softmax.CrossEntropyForward(threads, logits, targets, new float[rows], lse, rows, Vocab, -100);
         Verify();
     }
 
     void Verify()
     {
         var yRef = new float[y.Length]; var meanRef = new float[rows]; var rstdRef = new float[rows];
-        Normalization.LayerNormForward(x, w, b, y, mean, rstd, rows, cols, 1e-5f);
+        Normalization.LayerNormForward(threads, x, w, b, y, mean, rstd, rows, cols, 1e-5f);
         NormalizationReference.LayerNormForward(x, w, b, yRef, meanRef, rstdRef, rows, cols, 1e-5f);
         Check("LayerNorm forward", yRef, y, 1e-4);
         var geluRef = new float[hidden.Length];
@@ -51,7 +54,7 @@ public class RowKernelBenchmarks
         ActivationsReference.GeluTanhForward(hidden, geluRef);
         Check("GELU forward", geluRef, hiddenOut, 1e-5);
         var ceRef = new float[dLogits.Length];
-        Softmax.CrossEntropyBackward(logits, targets, lse, dLoss, dLogits, rows, Vocab, -100, accumulate: false);
+        Softmax.CrossEntropyBackward(threads, logits, targets, lse, dLoss, dLogits, rows, Vocab, -100, accumulate: false);
         SoftmaxReference.CrossEntropyBackward(logits, targets, lse, dLoss, ceRef, rows, Vocab, -100);
         Check("cross-entropy backward", ceRef, dLogits, 1e-5);
     }
@@ -67,13 +70,13 @@ public class RowKernelBenchmarks
     public void LayerNormForwardReference() => NormalizationReference.LayerNormForward(x, w, b, y, mean, rstd, rows, cols, 1e-5f);
 
     [Benchmark]
-    public void LayerNormForward() => Normalization.LayerNormForward(x, w, b, y, mean, rstd, rows, cols, 1e-5f);
+    public void LayerNormForward() => Normalization.LayerNormForward(threads, x, w, b, y, mean, rstd, rows, cols, 1e-5f);
 
     [Benchmark]
     public void LayerNormBackwardReference() => NormalizationReference.LayerNormBackward(dy, x, w, mean, rstd, dx, dw, db, rows, cols);
 
     [Benchmark]
-    public void LayerNormBackward() => Normalization.LayerNormBackward(dy, x, w, mean, rstd, dx, dw, db, rows, cols, accumulateInput: false);
+    public void LayerNormBackward() => Normalization.LayerNormBackward(threads, dy, x, w, mean, rstd, dx, dw, db, rows, cols, accumulateInput: false);
 
     /// <summary>The feed-forward hidden layer (rows x 4 cols).</summary>
     [Benchmark]
@@ -93,7 +96,7 @@ public class RowKernelBenchmarks
     public void CrossEntropyBackwardReference() => SoftmaxReference.CrossEntropyBackward(logits, targets, lse, dLoss, dLogits, rows, Vocab, -100);
 
     [Benchmark]
-    public void CrossEntropyBackward() => Softmax.CrossEntropyBackward(logits, targets, lse, dLoss, dLogits, rows, Vocab, -100, accumulate: false);
+    public void CrossEntropyBackward() => Softmax.CrossEntropyBackward(threads, logits, targets, lse, dLoss, dLogits, rows, Vocab, -100, accumulate: false);
 
     /// <summary>AdamW over rows x 4 cols parameters (in place; the values drift, the work does not).</summary>
     [Benchmark]

@@ -1,7 +1,6 @@
 // Entry point of the `rlm` command: builds the command tree and turns user mistakes into one-line errors.
 using System.CommandLine;
 using ResidualLM.Cli.Commands;
-using ResidualLM.Kernels;
 
 namespace ResidualLM.Cli;
 
@@ -32,7 +31,8 @@ public static class Program
         if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
         {
             if (threads < 1) return CliErrors.Report(new InvalidInputException($"must be at least 1, got {threads}", field: "--threads"));
-            Parallelism.ThreadCount = threads;
+            // Every model this process builds takes its thread count from a default ComputeContext, which reads this.
+            Environment.SetEnvironmentVariable("RLM_THREADS", threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }

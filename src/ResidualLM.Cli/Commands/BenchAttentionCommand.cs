@@ -25,7 +25,7 @@ public static class BenchAttentionCommand
             Description = "time the packed (B, T, 3C) layout of self-attention with this many heads per sequence (0: split layout)",
             DefaultValueFactory = _ => 0,
         };
-        var threads = new Option<int>("--threads") { Description = "threads (default: RLM_THREADS or all cores)", DefaultValueFactory = _ => Parallelism.ThreadCount };
+        var threads = new Option<int>("--threads") { Description = "threads (default: RLM_THREADS or all cores)", DefaultValueFactory = _ => ComputeContext.DefaultThreadCount };
         var json = new Option<bool>("--json") { Description = "print one JSON line" };
         var cmd = new Command("attention", "Fused attention forward and backward GFLOP/s (median of repeated runs after warm-up).");
         foreach (Option o in new Option[] { batchHeads, time, queries, headSize, bidirectional, packed, threads, json }) cmd.Options.Add(o);
@@ -43,7 +43,7 @@ public static class BenchAttentionCommand
         if (tq == 0) tq = time;
         if (tq < 0 || tq > time || (packedHeads > 0 && tq != time))
             throw new InvalidInputException($"must be between 1 and --time {time} (equal to it with --packed-heads)", field: "--queries");
-        Parallelism.ThreadCount = threads;
+        using var parallelism = new Parallelism(threads);
         var rng = new Random(1234);
         int n = batchHeads * tq * headSize, nk = batchHeads * time * headSize;
         float scale = 1f / MathF.Sqrt(headSize);
@@ -58,18 +58,18 @@ public static class BenchAttentionCommand
 
         void Forward()
         {
-            if (packedHeads == 0) AttentionKernel.Forward(q, k, v, output, probabilities, batchHeads, 1, tq, time, headSize, scale, causal, []);
-            else AttentionKernel.ForwardPacked(qkv, outputPacked, probabilities, batch, packedHeads, time, headSize, scale, causal, []);
+            if (packedHeads == 0) AttentionKernel.Forward(parallelism, q, k, v, output, probabilities, batchHeads, 1, tq, time, headSize, scale, causal, []);
+            else AttentionKernel.ForwardPacked(parallelism, qkv, outputPacked, probabilities, batch, packedHeads, time, headSize, scale, causal, []);
         }
         void Backward()
         {
-            if (packedHeads == 0) AttentionKernel.Backward(q, k, v, probabilities, [], dOutput, dq, dk, dv, batchHeads, tq, time, headSize, scale);
-            else AttentionKernel.BackwardPacked(qkv, probabilities, [], dOutputPacked, dqkv, batch, packedHeads, time, headSize, scale);
+            if (packedHeads == 0) AttentionKernel.Backward(parallelism, q, k, v, probabilities, [], dOutput, dq, dk, dv, batchHeads, tq, time, headSize, scale);
+            else AttentionKernel.BackwardPacked(parallelism, qkv, probabilities, [], dOutputPacked, dqkv, batch, packedHeads, time, headSize, scale);
         }
 
         Forward();
         Backward();
-        Check(q, k, v, dOutput, probabilities, packedHeads == 0 ? [output, dq, dk, dv] : Unpack(outputPacked, dqkv, batch, packedHeads, time, headSize),
+        Check(parallelism, q, k, v, dOutput, probabilities, packedHeads == 0 ? [output, dq, dk, dv] : Unpack(outputPacked, dqkv, batch, packedHeads, time, headSize),
             batchHeads, tq, time, headSize, scale, causal);
 
         long pairs = 0;
@@ -104,12 +104,12 @@ public static class BenchAttentionCommand
     }
 
     // Compares output, dq, dk and dv with the scalar twin (split layout); bound ~ float32 round-off of the terms.
-    static void Check(float[] q, float[] k, float[] v, float[] dOutput, float[] probabilities, float[][] actual, int batchHeads, int tq, int time,
+    static void Check(Parallelism parallelism, float[] q, float[] k, float[] v, float[] dOutput, float[] probabilities, float[][] actual, int batchHeads, int tq, int time,
         int headSize, float scale, bool causal)
     {
         float[] output = new float[q.Length], p = new float[probabilities.Length], dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
-        AttentionReference.Forward(q, k, v, output, p, batchHeads, 1, tq, time, headSize, scale, causal, []);
-        AttentionReference.Backward(q, k, v, p, [], dOutput, dq, dk, dv, batchHeads, tq, time, headSize, scale);
+        AttentionReference.Forward(parallelism, q, k, v, output, p, batchHeads, 1, tq, time, headSize, scale, causal, []);
+        AttentionReference.Backward(parallelism, q, k, v, p, [], dOutput, dq, dk, dv, batchHeads, tq, time, headSize, scale);
         string[] names = ["output", "dq", "dk", "dv"];
         float[][] expected = [output, dq, dk, dv];
         double tolerance = 1e-4 * Math.Sqrt(headSize) * Math.Sqrt(time);

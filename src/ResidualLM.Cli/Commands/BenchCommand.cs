@@ -36,7 +36,7 @@ public static class BenchCommand
         var n = new Option<int>("--n") { Description = "columns of C", DefaultValueFactory = _ => 2304 };
         var layout = new Option<string>("--layout") { Description = "nn, nt, tn or tt (t = operand stored transposed)", DefaultValueFactory = _ => "nn" };
         layout.AcceptOnlyFromAmong("nn", "nt", "tn", "tt");
-        var threads = new Option<int>("--threads") { Description = "threads (default: RLM_THREADS or all cores)", DefaultValueFactory = _ => Parallelism.ThreadCount };
+        var threads = new Option<int>("--threads") { Description = "threads (default: RLM_THREADS or all cores)", DefaultValueFactory = _ => ComputeContext.DefaultThreadCount };
         var json = new Option<bool>("--json") { Description = "print one JSON line" };
         var batch = new Option<int>("--batch") { Description = "independent products per call (MultiplyBatched), e.g. 48 attention heads", DefaultValueFactory = _ => 1 };
         var cmd = new Command("gemm", "Single-precision matrix multiply GFLOP/s (median of repeated runs after warm-up).");
@@ -51,14 +51,14 @@ public static class BenchCommand
         if (m < 1 || k < 1 || n < 1) throw new InvalidInputException("must be at least 1", field: "--m/--k/--n");
         if (batch < 1) throw new InvalidInputException("must be at least 1", field: "--batch");
         if (threads < 1) throw new InvalidInputException("must be at least 1", field: "--threads");
-        Parallelism.ThreadCount = threads;
+        using var parallelism = new Parallelism(threads);
         bool ta = layout[0] == 't', tb = layout[1] == 't';
         var rng = new Random(1234);
         float[] a = RandomArray(rng, batch * m * k), b = RandomArray(rng, batch * k * n), c = new float[batch * m * n];
         void Call()
         {
-            if (batch == 1) Gemm.Multiply(a, b, c, m, k, n, ta, tb);
-            else Gemm.MultiplyBatched(a, b, c, batch, m, k, n, ta, tb);
+            if (batch == 1) Gemm.Multiply(parallelism, a, b, c, m, k, n, ta, tb);
+            else Gemm.MultiplyBatched(parallelism, a, b, c, batch, m, k, n, ta, tb);
         }
 
         Call();

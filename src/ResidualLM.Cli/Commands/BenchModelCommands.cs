@@ -71,12 +71,12 @@ public static class BenchModelCommands
         if (steps < 1) throw new InvalidInputException($"must be positive, got {steps}", field: "--steps");
         if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
         var model = new Gpt(preset.Config, 1337);
-        int shards = DataParallel.ChooseShards(model, preset.Batch, Parallelism.ThreadCount, dataParallel);
+        var threads = model.Context.Threads;
+        int shards = DataParallel.ChooseShards(model, preset.Batch, threads.ThreadCount, dataParallel);
         var replicas = shards > 1 ? new DataParallel(model, shards) : null;
-        Func<int[], int, int, Tensor> forward = (ids, rows, time) => model.Forward(ids, rows, time);
         var rng = new Rng(7);
         int b = preset.Batch, t = preset.Time, v = preset.Config.VocabSize;
-        var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 3e-4f, WeightDecay = 0.1f });
+        var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 3e-4f, WeightDecay = 0.1f }, threads: threads);
         var inputs = new int[b * t];
         var targets = new int[b * t];
         var times = new List<double>();
@@ -92,8 +92,8 @@ public static class BenchModelCommands
             for (int j = 0; j < inputs.Length; j++) { inputs[j] = rng.NextInt(v); targets[j] = rng.NextInt(v); }
             var clock = Stopwatch.StartNew();
             model.ZeroGrad(reuseBuffers: true);
-            if (replicas is not null) replicas.ForwardBackward(forward, inputs, targets, b, t);
-            else LanguageModel.Loss(model.Forward(inputs, b, t).Reshape(b * t, v), targets).Backward(reuseBuffers: true);
+            if (replicas is not null) replicas.ForwardBackward(model.Forward, inputs, targets, b, t);
+            else LanguageModel.Loss(threads, model.Forward(inputs, b, t).Reshape(b * t, v), targets).Backward(reuseBuffers: true);
             optimizer.Step();
             if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);
         }
@@ -108,12 +108,12 @@ public static class BenchModelCommands
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 preset = preset.Name, ms_per_step = Math.Round(median, 1), tokens_per_s = Math.Round(tokensPerSecond, 1),
-                peak_rss_mb = Math.Round(peak, 1), threads = Parallelism.ThreadCount, isa = VectorIsa.Name, shards,
+                peak_rss_mb = Math.Round(peak, 1), threads = threads.ThreadCount, isa = VectorIsa.Name, shards,
                 allocated_mb_per_step = Math.Round(allocatedPerStep, 2), gc_gen0 = collections[0], gc_gen1 = collections[1], gc_gen2 = collections[2],
             }));
         else
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {Parallelism.ThreadCount} threads, {shards} shard{(shards == 1 ? "" : "s")}, isa {VectorIsa.Name}): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB, allocated {allocatedPerStep:F1} MB/step, GCs {collections[0]}/{collections[1]}/{collections[2]} (gen 0/1/2)"));
+                $"train {preset.Name} (B {b}, T {t}, {model.ParameterCount():N0} parameters, {threads.ThreadCount} threads, {shards} shard{(shards == 1 ? "" : "s")}, isa {VectorIsa.Name}): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), {tokensPerSecond:F0} tokens/s, peak RSS {peak:F0} MB, allocated {allocatedPerStep:F1} MB/step, GCs {collections[0]}/{collections[1]}/{collections[2]} (gen 0/1/2)"));
         return 0;
     }
 

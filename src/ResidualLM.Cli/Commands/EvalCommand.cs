@@ -67,7 +67,7 @@ public static class EvalCommand
                     r++;
                 }
                 var logits = model.Forward(inputs, rows, length);
-                sum += LanguageModel.Loss(logits.Reshape(rows * length, -1), targets).Item() * rows * length;
+                sum += LanguageModel.Loss(model.Context.Threads, logits.Reshape(rows * length, -1), targets).Item() * rows * length;
                 count += rows * length;
             }
         }

@@ -164,7 +164,7 @@ public static class TrainCommand
                 $"with windows of {trainer.Options.Context} characters the best possible is {session.IdealWindowLoss:F4})");
         Console.WriteLine($"run: {trainer.Options.Steps} steps of {trainer.Options.BatchSize}x{trainer.Options.Context} tokens, output {session.Spec.OutputDirectory}" +
             (trainer.Step > 0 ? $", resuming at step {trainer.Step}" : ""));
-        Console.WriteLine($"threads: {Kernels.Parallelism.ThreadCount}" + (trainer.Shards > 1 ? $", each batch split into {trainer.Shards} data-parallel replicas" : ""));
+        Console.WriteLine($"threads: {session.Model.Context.Threads.ThreadCount}" + (trainer.Shards > 1 ? $", each batch split into {trainer.Shards} data-parallel replicas" : ""));
 
         // Ctrl-C: the run finishes the current step, saves a checkpoint and returns.
         using var stop = new CancellationTokenSource();

@@ -7,6 +7,8 @@ namespace ResidualLM.Autograd;
 /// <summary>Records ops on tensors that require gradients and runs the backward pass.</summary>
 public static class Graph
 {
+    // NOTE: per thread on purpose, like PyTorch's grad mode: a lexical scope of the calling code, not a setting. Every op
+    // (a + b included) must see it, and the explicit alternative is a context argument on each of them.
     [ThreadStatic] static int noGradDepth;
 
     /// <summary>True when ops record backward closures (not inside a <see cref="NoGrad"/> scope).</summary>
@@ -42,8 +44,12 @@ public static class Graph
         return false;
     }
 
-    /// <summary>Attaches parents and a backward closure to an op's output, marking it as requiring a gradient.</summary>
-    internal static Tensor Record(Tensor output, Tensor[] parents, Action backward)
+    /// <summary>
+    /// Attaches parents and a backward closure to an op's output, marking it as requiring a gradient. The closure reads
+    /// the output's gradient from <see cref="Tensor.Grad"/> and writes its inputs' gradients through the
+    /// <see cref="GradientSink"/> it is given (the backward pass's: a data-parallel replica's goes to its own slots).
+    /// </summary>
+    internal static Tensor Record(Tensor output, Tensor[] parents, Action<GradientSink> backward)
     {
         output.RequiresGrad = true;
         output.Parents = parents;
@@ -59,7 +65,13 @@ public static class Graph
     /// one of them throws. With <paramref name="reuseValues"/>, the value buffers of intermediate tensors are reused
     /// too (see <see cref="Tensor.Backward(bool)"/>).
     /// </summary>
-    public static void Backward(Tensor root, Tensor? seed, bool reuseValues = false)
+    public static void Backward(Tensor root, Tensor? seed, bool reuseValues = false) => Backward(root, seed, reuseValues, default);
+
+    /// <summary>
+    /// <see cref="Backward(Tensor, Tensor?, bool)"/> writing the gradients of leaves through <paramref name="sink"/>
+    /// (a data-parallel replica's slots).
+    /// </summary>
+    internal static void Backward(Tensor root, Tensor? seed, bool reuseValues, GradientSink sink)
     {
         if (!root.RequiresGrad) throw new InvalidOperationException("Backward() on a tensor that does not require a gradient (was it computed in a NoGrad scope, or from inputs without RequiresGrad?)");
         if (seed is null && root.Size != 1) throw new InvalidOperationException($"Backward() without a seed needs a one-element tensor; this one has shape {root.ShapeString}");
@@ -72,11 +84,11 @@ public static class Graph
 
         if (seed is null)
         {
-            root.GradOrZeros().Data[0] += 1f;
+            sink.OrZeros(root).Data[0] += 1f;
         }
         else
         {
-            var g = root.GradOrZeros();
+            var g = sink.OrZeros(root);
             for (int i = 0; i < g.Size; i++) g.Data[i] += seed.Data[i];
         }
 
@@ -87,7 +99,7 @@ public static class Graph
         {
             Tensor t = order[i];
             if (t.BackwardFn is null) continue;                       // a leaf: keeps its gradient
-            if (t.Grad is not null) t.BackwardFn();
+            if (t.Grad is not null) t.BackwardFn(sink);
             // Every consumer of t ran before it (reverse topological order), so nothing reads t's gradient again,
             // and, with reuseValues, nothing reads its value once the last node sharing the buffer has run.
             t.BackwardFn = null;
@@ -95,13 +107,13 @@ public static class Graph
             t.GraphReleased = true;
             if (!t.RetainGrad && t.Grad is not null)
             {
-                BufferPool.Return(t.Grad.Data);
+                BufferPool.Shared.Return(t.Grad.Data);
                 t.Grad = null;
             }
             if (sharers is not null && sharers.TryGetValue(t.Data, out int left))
             {
                 if (left > 1) sharers[t.Data] = left - 1;
-                else { sharers.Remove(t.Data); BufferPool.Return(t.Data); }
+                else { sharers.Remove(t.Data); BufferPool.Shared.Return(t.Data); }
             }
         }
     }

@@ -36,7 +36,7 @@ internal sealed class DecodeSession : IDisposable
     {
         if (model.Training || model.Head is { Bias: not null }) return null;
         var head = model.Head?.Weight ?? model.TokenEmbedding.Weight;
-        var screen = greedy && screenHead ? ScreenedHead.Rent(head) : null;
+        var screen = greedy && screenHead ? ScreenedHead.Rent(head, model.Context.Threads) : null;
         return new DecodeSession(model, Math.Clamp(capacity, 1, model.ContextLength), screen);
     }
 
@@ -55,7 +55,7 @@ internal sealed class DecodeSession : IDisposable
         int width = normed.Dim(-1);
         ReadOnlySpan<float> last = normed.Data.AsSpan((rows - 1) * width, width);
         if (sampling.Temperature == 0f && screen is not null) return screen.ArgMax(last, rows, rows - 1, logits);
-        GemmElements.Row(last, headWeight.Data, logits, rows, logits.Length, rows - 1);
+        GemmElements.Row(model.Context.Threads, last, headWeight.Data, logits, rows, logits.Length, rows - 1);
         return Sampler.Sample(logits, sampling, rng);
     }
 

@@ -25,6 +25,7 @@ internal sealed unsafe class ScreenedHead
     static readonly ConditionalWeakTable<float[], ScreenedHead> idle = new();
 
     readonly Tensor weight;
+    Parallelism threads = null!;                // of the generation that rented it
     readonly int rows, cols;
     readonly sbyte[] quantized;                 // (V, C), pinned
     readonly float[] scales, quantizedNorms, deviations, norms; // (V): scale_j, >= ||w^_j||, >= ||w_j - w^_j|| + gamma ||w_j||, >= ||w_j||
@@ -52,9 +53,9 @@ internal sealed unsafe class ScreenedHead
     /// <summary>
     /// The screen for <paramref name="weight"/> (V, C), built from its current values, or null where it cannot pay off
     /// (no AVX-VNNI, rows too long). <see cref="Return"/> it when the generation ends. <paramref name="force"/>: build
-    /// without VNNI too (tests; every path computes the same exact integers and bounds).
+    /// without VNNI too (tests; every path computes the same exact integers and bounds). Its passes run on <paramref name="threads"/>.
     /// </summary>
-    public static ScreenedHead? Rent(Tensor weight, bool force = false)
+    public static ScreenedHead? Rent(Tensor weight, Parallelism threads, bool force = false)
     {
         if (weight.Rank != 2 || weight.Dim(1) > QuantizedRows.MaxLength || weight.Dim(1) < 1 || weight.Dim(0) < 1) return null;
         // Measured: without AVX-VNNI (AVX2 or 128-bit dots) the screen did not beat the full head on GPT-2 decoding, as
@@ -66,6 +67,7 @@ internal sealed unsafe class ScreenedHead
             if (idle.TryGetValue(weight.Data, out head)) idle.Remove(weight.Data);
         }
         head ??= new ScreenedHead(weight);
+        head.threads = threads;
         head.Rebuild();
         return head;
     }
@@ -118,8 +120,8 @@ internal sealed unsafe class ScreenedHead
     void Rebuild()
     {
         var job = new Job { Head = this };
-        if (!GemmThreads.TryRun(&BuildPart, Unsafe.AsPointer(ref job), Parts))
-            for (int part = 0; part < Parts; part++) BuildPart(Unsafe.AsPointer(ref job), part, Parts);
+        if (!threads.TryRun(&BuildPart, Unsafe.AsPointer(ref job), Parts))
+            for (int part = 0; part < Parts; part++) BuildPart(Unsafe.AsPointer(ref job), part, Parts, null!);
         maxNorm = 0;
         usable = true;
         for (int j = 0; j < rows; j++)
@@ -130,7 +132,7 @@ internal sealed unsafe class ScreenedHead
         calls = fallbacks = candidatePasses = fullPasses = 0;
     }
 
-    static void BuildPart(void* state, int part, int parts)
+    static void BuildPart(void* state, int part, int parts, KernelScratch unused)
     {
         var head = Unsafe.AsRef<Job>(state).Head;
         var (from, to) = head.Range(part, parts);
@@ -161,7 +163,7 @@ internal sealed unsafe class ScreenedHead
         int best = usable ? Screen(x, productRows, row) : -1;
         if (best >= 0) return best;
         fallbacks++;
-        GemmElements.Row(x, weight.Data, logits, productRows, rows, row);
+        GemmElements.Row(threads, x, weight.Data, logits, productRows, rows, row);
         return Sampler.ArgMax(logits[..rows]);
     }
 
@@ -268,12 +270,12 @@ internal sealed unsafe class ScreenedHead
 
     void RunParts(ref Job job)
     {
-        if (!GemmThreads.TryRun(&ScreenPart, Unsafe.AsPointer(ref job), Parts))
-            for (int part = 0; part < Parts; part++) ScreenPart(Unsafe.AsPointer(ref job), part, Parts);
+        if (!threads.TryRun(&ScreenPart, Unsafe.AsPointer(ref job), Parts))
+            for (int part = 0; part < Parts; part++) ScreenPart(Unsafe.AsPointer(ref job), part, Parts, null!);
     }
 
     // One part of a pass: the integer products of its rows, a_j + B_j for each, and the largest a_j - B_j.
-    static void ScreenPart(void* state, int part, int parts)
+    static void ScreenPart(void* state, int part, int parts, KernelScratch unused)
     {
         ref Job job = ref Unsafe.AsRef<Job>(state);
         var head = job.Head;

@@ -13,7 +13,7 @@ namespace ResidualLM.Kernels;
 static unsafe class AttentionBackward
 {
     // The gradients share the layout of their inputs: dq like q, dk and dv like k and v.
-    public static void Run(ReadOnlySpan<float> q, AttentionKernel.HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+    public static void Run(Parallelism threads, ReadOnlySpan<float> q, AttentionKernel.HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         AttentionKernel.HeadLayout kvLayout, ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights, ReadOnlySpan<float> dOutput,
         AttentionKernel.HeadLayout oLayout, Span<float> dq, Span<float> dk, Span<float> dv, int batchHeads, int heads, int queryLength, int keyLength,
         int headSize, float scale)
@@ -27,15 +27,15 @@ static unsafe class AttentionBackward
             switch (VectorIsa.Path)
             {
                 case VectorPath.Avx512:
-                    Parallelism.For(0, batchHeads, new Job<Lanes512, Vector512<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
+                    threads.For(0, batchHeads, new Job<Lanes512, Vector512<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
                         heads, queryLength, keyLength, headSize, scale).Run, costPerItem: cost);
                     break;
                 case VectorPath.Avx2:
-                    Parallelism.For(0, batchHeads, new Job<Lanes256, Vector256<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
+                    threads.For(0, batchHeads, new Job<Lanes256, Vector256<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
                         heads, queryLength, keyLength, headSize, scale).Run, costPerItem: cost);
                     break;
                 default:
-                    Parallelism.For(0, batchHeads, new Job<Lanes128, Vector128<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
+                    threads.For(0, batchHeads, new Job<Lanes128, Vector128<float>>(pq, qLayout, pk, pv, kvLayout, pp, weights, pdo, oLayout, pdq, pdk, pdv,
                         heads, queryLength, keyLength, headSize, scale).Run, costPerItem: cost);
                     break;
             }

@@ -34,14 +34,14 @@ public static class AttentionKernel
     /// probabilities: (BH, TQ, TK), written for backward (masked entries 0). keyPadding: (B, TK) true where a key is
     /// padding, or empty; heads maps bh to its batch row. A query row with every key masked gets zeros.
     /// </summary>
-    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+    public static void Forward(Parallelism threads, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale,
         bool causal, ReadOnlySpan<bool> keyPadding)
     {
         CheckSizes(q.Length, k.Length, v.Length, output.Length, probabilities.Length, batchHeads, queryLength, keyLength, headSize);
         if (!keyPadding.IsEmpty && keyPadding.Length != batchHeads / heads * keyLength) throw new ArgumentException("key padding mask must be (B, TK)");
         HeadLayout queries = HeadLayout.Split(heads, queryLength, headSize), keys = HeadLayout.Split(heads, keyLength, headSize);
-        ForwardCore(q, queries, k, v, keys, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+        ForwardCore(threads, q, queries, k, v, keys, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
     }
 
     /// <summary>
@@ -49,7 +49,7 @@ public static class AttentionKernel
     /// row, heads side by side (C = NH * HS); output (B, T, C) with heads merged; probabilities (B*NH, T, T). No head
     /// split or merge copies are needed.
     /// </summary>
-    public static void ForwardPacked(ReadOnlySpan<float> qkv, Span<float> output, Span<float> probabilities, int batch, int heads, int time,
+    public static void ForwardPacked(Parallelism threads, ReadOnlySpan<float> qkv, Span<float> output, Span<float> probabilities, int batch, int heads, int time,
         int headSize, float scale, bool causal, ReadOnlySpan<bool> keyPadding)
     {
         int width = heads * headSize;
@@ -57,14 +57,14 @@ public static class AttentionKernel
             throw new ArgumentException("packed attention span lengths do not match (B, T, 3C), (B, T, C), (B*NH, T, T)");
         if (!keyPadding.IsEmpty && keyPadding.Length != batch * time) throw new ArgumentException("key padding mask must be (B, T)");
         HeadLayout input = HeadLayout.Packed(time, headSize, 3 * width), merged = HeadLayout.Packed(time, headSize, width);
-        ForwardCore(qkv, input, qkv[width..], qkv[(2 * width)..], input, output, merged, probabilities, batch * heads, heads, time, time, headSize, scale, causal, keyPadding);
+        ForwardCore(threads, qkv, input, qkv[width..], qkv[(2 * width)..], input, output, merged, probabilities, batch * heads, heads, time, time, headSize, scale, causal, keyPadding);
     }
 
     /// <summary>
     /// <see cref="Forward"/> with the keys and values read in place from a KV cache: q (BH, TQ, HS) contiguous; k, v
     /// (BH, capacity, HS) of which the first <paramref name="keyLength"/> positions are used; no mask but the causal one.
     /// </summary>
-    public static void ForwardCached(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int capacity, Span<float> output,
+    public static void ForwardCached(Parallelism threads, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int capacity, Span<float> output,
         Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale, bool causal)
     {
         if (keyLength > capacity || k.Length != (long)batchHeads * capacity * headSize || v.Length != k.Length)
@@ -72,10 +72,10 @@ public static class AttentionKernel
         CheckSizes(q.Length, batchHeads * keyLength * headSize, batchHeads * keyLength * headSize, output.Length, probabilities.Length,
             batchHeads, queryLength, keyLength, headSize);
         HeadLayout queries = HeadLayout.Split(heads, queryLength, headSize), cached = HeadLayout.Split(heads, capacity, headSize);
-        ForwardCore(q, queries, k, v, cached, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, []);
+        ForwardCore(threads, q, queries, k, v, cached, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, []);
     }
 
-    static void ForwardCore(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
+    static void ForwardCore(Parallelism threads, ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
         Span<float> output, HeadLayout oLayout, Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize,
         float scale, bool causal, ReadOnlySpan<bool> keyPadding)
     {
@@ -84,18 +84,18 @@ public static class AttentionKernel
         switch (VectorIsa.Path)
         {
             case VectorPath.Avx512:
-                ForwardHeads<Lanes512, Vector512<float>>(q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+                ForwardHeads<Lanes512, Vector512<float>>(threads, q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
                 break;
             case VectorPath.Avx2:
-                ForwardHeads<Lanes256, Vector256<float>>(q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+                ForwardHeads<Lanes256, Vector256<float>>(threads, q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
                 break;
             default:        // 128-bit; on the scalar path its vectors run in software
-                ForwardHeads<Lanes128, Vector128<float>>(q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
+                ForwardHeads<Lanes128, Vector128<float>>(threads, q, qLayout, k, v, kvLayout, output, oLayout, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, keyPadding);
                 break;
         }
     }
 
-    static unsafe void ForwardHeads<L, V>(ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
+    static unsafe void ForwardHeads<L, V>(Parallelism threads, ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,
         Span<float> output, HeadLayout oLayout, Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize,
         float scale, bool causal, ReadOnlySpan<bool> keyPadding)
         where L : struct, IAttentionLanes<V> where V : unmanaged
@@ -107,7 +107,7 @@ public static class AttentionKernel
             int tq = queryLength, tk = keyLength, hs = headSize, stride = Padded(keyLength), width = Padded(headSize);
             bool padColumns = hs != width;
             long qRow = qLayout.RowStride, kvRow = kvLayout.RowStride, oRow = oLayout.RowStride;
-            Parallelism.For(0, batchHeads, (start, end) =>
+            threads.For(0, batchHeads, (start, end) =>
             {
                 // kT (HS, stride), scores (8, stride), key mask (stride); with HS not a multiple of 16, v (TK, width) and out (8, width) padded.
                 int kTSize = hs * stride, scoreSize = AttentionTiles.Rows * stride;
@@ -242,7 +242,7 @@ public static class AttentionKernel
     /// dq += dS k * scale; dk += dS^T q * scale. When dropout was applied, pass the kept-and-scaled weights as
     /// <paramref name="appliedWeights"/> and the pre-dropout probabilities as <paramref name="probabilities"/>.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+    public static void Backward(Parallelism threads, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights, ReadOnlySpan<float> dOutput,
         Span<float> dq, Span<float> dk, Span<float> dv, int batchHeads, int queryLength, int keyLength, int headSize, float scale)
     {
@@ -251,11 +251,11 @@ public static class AttentionKernel
         if (!appliedWeights.IsEmpty && appliedWeights.Length != probabilities.Length) throw new ArgumentException("applied weights must match probabilities");
         // One "head" per bh: the contiguous layout needs no head count.
         HeadLayout queries = HeadLayout.Split(1, queryLength, headSize), keys = HeadLayout.Split(1, keyLength, headSize);
-        AttentionBackward.Run(q, queries, k, v, keys, probabilities, appliedWeights, dOutput, queries, dq, dk, dv, batchHeads, 1, queryLength, keyLength, headSize, scale);
+        AttentionBackward.Run(threads, q, queries, k, v, keys, probabilities, appliedWeights, dOutput, queries, dq, dk, dv, batchHeads, 1, queryLength, keyLength, headSize, scale);
     }
 
     /// <summary>Backward of <see cref="ForwardPacked"/>: dqkv (B, T, 3C) += the gradients of q, k and v; dOutput (B, T, C).</summary>
-    public static void BackwardPacked(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights,
+    public static void BackwardPacked(Parallelism threads, ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights,
         ReadOnlySpan<float> dOutput, Span<float> dqkv, int batch, int heads, int time, int headSize, float scale)
     {
         int width = heads * headSize;
@@ -264,7 +264,7 @@ public static class AttentionKernel
             throw new ArgumentException("packed attention span lengths do not match (B, T, 3C), (B, T, C), (B*NH, T, T)");
         if (!appliedWeights.IsEmpty && appliedWeights.Length != probabilities.Length) throw new ArgumentException("applied weights must match probabilities");
         HeadLayout input = HeadLayout.Packed(time, headSize, 3 * width), merged = HeadLayout.Packed(time, headSize, width);
-        AttentionBackward.Run(qkv, input, qkv[width..], qkv[(2 * width)..], input, probabilities, appliedWeights, dOutput, merged,
+        AttentionBackward.Run(threads, qkv, input, qkv[width..], qkv[(2 * width)..], input, probabilities, appliedWeights, dOutput, merged,
             dqkv, dqkv[width..], dqkv[(2 * width)..], batch * heads, heads, time, time, headSize, scale);
     }
 

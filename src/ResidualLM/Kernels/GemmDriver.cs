@@ -1,5 +1,5 @@
 // GEMM driver: Goto/BLIS blocking (KC slice of k, NC block of B, MC block of A, MR x NR micro-tiles) over one
-// thread's share of C, plus the split of a product between threads. Per-thread packing buffers are reused.
+// thread's share of C, plus the split of a product between threads. Packing buffers are the running thread's KernelScratch.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.Arm;
@@ -55,7 +55,8 @@ static unsafe class GemmDriver
     // A is packed MC rows at a time for each NC block, the classic order.
     const int PackAllOfALimit = 1 << 20;
 
-    sealed class Scratch
+    /// <summary>One thread's packing buffers: A (grown as needed), B and an edge tile.</summary>
+    internal sealed class Scratch
     {
         public float* PackA;
         public readonly float* PackB, Tile;
@@ -85,20 +86,23 @@ static unsafe class GemmDriver
         }
     }
 
-    [ThreadStatic] static Scratch? scratch;
-
-    /// <summary>Computes the whole product with up to <paramref name="threads"/> threads (k &gt;= 1, m, n &gt;= 1).</summary>
-    public static void Run(ref GemmProblem p, int threads)
+    /// <summary>
+    /// Computes the whole product with up to <paramref name="threadLimit"/> of <paramref name="threads"/>' threads
+    /// (k &gt;= 1, m, n &gt;= 1).
+    /// </summary>
+    public static void Run(ref GemmProblem p, Parallelism threads, int threadLimit)
     {
-        int parts = PlanParts(p.M, p.N, p.K, threads);
+        int parts = PlanParts(p.M, p.N, p.K, Math.Min(threadLimit, threads.ThreadCount));
         if (parts > 1)
         {
             fixed (GemmProblem* state = &p)
             {
-                if (GemmThreads.TryRun(&RunPart, state, parts)) return;
+                if (threads.TryRun(&RunPart, state, parts)) return;
             }
         }
-        RunRegion(in p, 0, p.M, 0, p.N);
+        var scratch = threads.RentScratch();
+        try { RunRegion(in p, 0, p.M, 0, p.N, scratch.Gemm); }
+        finally { threads.ReturnScratch(scratch); }
     }
 
     // Threads pay off above ~1 MFLOP; each part gets at least two micro-tile columns (or rows) of work. One part per
@@ -112,7 +116,7 @@ static unsafe class GemmDriver
     }
 
     // Splits N in whole NR panels when there are enough of them (every thread packs all of A, a small cost), else M.
-    static void RunPart(void* state, int part, int parts)
+    static void RunPart(void* state, int part, int parts, KernelScratch scratch)
     {
         ref GemmProblem p = ref Unsafe.AsRef<GemmProblem>(state);
         int nPanels = (p.N + NR - 1) / NR, mPanels = (p.M + MR - 1) / MR;
@@ -120,20 +124,19 @@ static unsafe class GemmDriver
         {
             int n0 = Math.Min(p.N, (int)((long)nPanels * part / parts) * NR);
             int n1 = Math.Min(p.N, (int)((long)nPanels * (part + 1) / parts) * NR);
-            if (n1 > n0) RunRegion(in p, 0, p.M, n0, n1);
+            if (n1 > n0) RunRegion(in p, 0, p.M, n0, n1, scratch.Gemm);
         }
         else
         {
             int m0 = Math.Min(p.M, (int)((long)mPanels * part / parts) * MR);
             int m1 = Math.Min(p.M, (int)((long)mPanels * (part + 1) / parts) * MR);
-            if (m1 > m0) RunRegion(in p, m0, m1, 0, p.N);
+            if (m1 > m0) RunRegion(in p, m0, m1, 0, p.N, scratch.Gemm);
         }
     }
 
-    /// <summary>C[m0..m1, n0..n1] (+)= op(A)[m0..m1, :] op(B)[:, n0..n1] on the calling thread.</summary>
-    public static void RunRegion(in GemmProblem p, int m0, int m1, int n0, int n1)
+    /// <summary>C[m0..m1, n0..n1] (+)= op(A)[m0..m1, :] op(B)[:, n0..n1] on the calling thread, packing into <paramref name="s"/>.</summary>
+    static void RunRegion(in GemmProblem p, int m0, int m1, int n0, int n1, Scratch s)
     {
-        Scratch s = scratch ??= new Scratch();
         int kStep = KStep(p.K), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
         // Rows rounded up to whole panels: the packed A of a KC slice, reused for every NC block of B when it fits.
         nuint wholeA = (nuint)((m1 - m0 + MR - 1) / MR * MR) * (nuint)kStep * (nuint)ABroadcast;

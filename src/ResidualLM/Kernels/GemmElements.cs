@@ -30,7 +30,7 @@ static unsafe class GemmElements
     /// Row i of C into <paramref name="c"/> (n) from <paramref name="aRow"/> (k) and B (n x k), as a product of
     /// <paramref name="m"/> rows would compute it.
     /// </summary>
-    public static void Row(ReadOnlySpan<float> aRow, ReadOnlySpan<float> b, Span<float> c, int m, int n, int i)
+    public static void Row(Parallelism threads, ReadOnlySpan<float> aRow, ReadOnlySpan<float> b, Span<float> c, int m, int n, int i)
     {
         int k = aRow.Length;
         if (b.Length < (long)n * k || c.Length < n) throw new ArgumentException("B must be (n x k) and c (n)");
@@ -38,7 +38,7 @@ static unsafe class GemmElements
         {
             if (m == 1 && k > 0 && (long)n * k > 512)
             {
-                fixed (float* pa = aRow, pb = b, pc = c) GemmVector.Run(pa, pb, pc, k, n, transposed: true, accumulate: false, Parallelism.ThreadCount);
+                fixed (float* pa = aRow, pb = b, pc = c) GemmVector.Run(pa, pb, pc, k, n, transposed: true, accumulate: false, threads, threads.ThreadCount);
                 return;
             }
             for (int j = 0; j < n; j++) c[j] = Element(aRow, b.Slice(j * k, k), m, n, i, j);
@@ -49,11 +49,11 @@ static unsafe class GemmElements
             // The blocked arithmetic on one row (it does not depend on the number of rows), unpacked where possible.
             if (GemmSmallM.Supports(1, false, true))
             {
-                GemmSmallM.Run(pa, pb, pc, 1, k, n, accumulate: false, Parallelism.ThreadCount);
+                GemmSmallM.Run(pa, pb, pc, 1, k, n, accumulate: false, threads, threads.ThreadCount);
                 return;
             }
             var p = new GemmProblem { A = pa, B = pb, C = pc, M = 1, K = k, N = n, TransposeB = true };
-            GemmDriver.Run(ref p, Parallelism.ThreadCount);
+            GemmDriver.Run(ref p, threads, threads.ThreadCount);
         }
     }
 }

@@ -33,7 +33,8 @@ static unsafe class GemmSmallM
         public bool Accumulate;
     }
 
-    sealed class Scratch(int floats)
+    /// <summary>An aligned buffer of <see cref="Floats"/> floats (A transposed into lanes).</summary>
+    internal sealed class Scratch(int floats)
     {
         public readonly int Floats = floats;
         public readonly float* Data = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
@@ -41,30 +42,35 @@ static unsafe class GemmSmallM
         ~Scratch() => NativeMemory.AlignedFree(Data);
     }
 
-    [ThreadStatic] static Scratch? scratch;
-
     /// <summary>Whether the product has this kernel's shape: A not transposed, B transposed, 1 &lt;= m &lt;= <see cref="MaxRows"/>.</summary>
     public static bool Supports(int m, bool transposeA, bool transposeB) => m >= 1 && m <= MaxRows && !transposeA && transposeB;
 
-    /// <summary>C (m x n) (+)= A (m x k) row-major times B^T, B stored (n x k); k, n &gt;= 1.</summary>
-    public static void Run(float* a, float* b, float* c, int m, int k, int n, bool accumulate, int threads)
+    /// <summary>
+    /// C (m x n) (+)= A (m x k) row-major times B^T, B stored (n x k); k, n &gt;= 1; with up to <paramref name="threadLimit"/>
+    /// of <paramref name="threads"/>' threads.
+    /// </summary>
+    public static void Run(float* a, float* b, float* c, int m, int k, int n, bool accumulate, Parallelism threads, int threadLimit)
     {
         // A^T (k x lanes), zero in the lanes past m: one aligned load per p serves every row.
         int lanes = MaxRows;
         if (m > lanes) throw new ArgumentException($"small-m GEMM: {m} rows, at most {lanes} here");
-        if (scratch is null || scratch.Floats < k * lanes) scratch = new Scratch(Math.Max(k * lanes, 1 << 14));
-        float* at = scratch.Data;
-        for (int p = 0; p < k; p++)
-            for (int i = 0; i < lanes; i++) at[p * lanes + i] = i < m ? a[(long)i * k + p] : 0f;
-        var job = new Job { AT = at, B = b, C = c, M = m, K = k, N = n, Accumulate = accumulate };
-        // Threads split the columns in whole groups once there are ~1M multiply-adds (256 KiB of B at k = 1024).
-        int groups = (n + Group - 1) / Group;
-        int parts = (long)n * k < 1 << 18 ? 1 : Math.Min(2 * threads, groups);
-        if (parts > 1 && GemmThreads.TryRun(&Part, &job, parts)) return;
-        Columns(in job, 0, n);
+        var scratch = threads.RentScratch();
+        try
+        {
+            float* at = scratch.SmallM(k * lanes).Data;
+            for (int p = 0; p < k; p++)
+                for (int i = 0; i < lanes; i++) at[p * lanes + i] = i < m ? a[(long)i * k + p] : 0f;
+            var job = new Job { AT = at, B = b, C = c, M = m, K = k, N = n, Accumulate = accumulate };
+            // Threads split the columns in whole groups once there are ~1M multiply-adds (256 KiB of B at k = 1024).
+            int groups = (n + Group - 1) / Group;
+            int parts = (long)n * k < 1 << 18 ? 1 : Math.Min(2 * Math.Min(threadLimit, threads.ThreadCount), groups);
+            if (parts > 1 && threads.TryRun(&Part, &job, parts)) return;
+            Columns(in job, 0, n);
+        }
+        finally { threads.ReturnScratch(scratch); }
     }
 
-    static void Part(void* state, int part, int parts)
+    static void Part(void* state, int part, int parts, KernelScratch unused)
     {
         ref Job job = ref Unsafe.AsRef<Job>(state);
         int groups = (job.N + Group - 1) / Group;

@@ -19,19 +19,19 @@ static unsafe class GemmVector
 
     /// <summary>
     /// c[j] (+)= sum_p x[p] W(p, j) for j in [0, n); W is stored (k x n) row-major, or (n x k) when
-    /// <paramref name="transposed"/>. k, n &gt;= 1.
+    /// <paramref name="transposed"/>. k, n &gt;= 1. Up to <paramref name="threadLimit"/> of <paramref name="threads"/>' threads.
     /// </summary>
-    public static void Run(float* x, float* w, float* c, int k, int n, bool transposed, bool accumulate, int threads)
+    public static void Run(float* x, float* w, float* c, int k, int n, bool transposed, bool accumulate, Parallelism threads, int threadLimit)
     {
         var job = new Job { X = x, W = w, C = c, K = k, N = n, Transposed = transposed, Accumulate = accumulate };
         // A thread pays off from ~64k multiply-adds (a 256 KiB matrix); columns are split in 64-wide chunks.
-        int parts = Math.Min(2 * threads, Math.Max(1, n / 64));
+        int parts = Math.Min(2 * Math.Min(threadLimit, threads.ThreadCount), Math.Max(1, n / 64));
         if ((long)k * n < 1 << 16) parts = 1;
-        if (parts > 1 && GemmThreads.TryRun(&Part, &job, parts)) return;
+        if (parts > 1 && threads.TryRun(&Part, &job, parts)) return;
         Columns(in job, 0, n);
     }
 
-    static void Part(void* state, int part, int parts)
+    static void Part(void* state, int part, int parts, KernelScratch unused)
     {
         ref Job job = ref Unsafe.AsRef<Job>(state);
         int chunks = (job.N + 63) / 64;

@@ -12,13 +12,11 @@ public static unsafe class Normalization
     /// <summary>Rows per partial sum of the weight and bias gradients.</summary>
     const int BlockRows = 32;
 
-    [ThreadStatic] static float[]? partialScratch;
-
     /// <summary>
     /// y = (x - mean) * rstd * weight + bias per row, with the biased variance (as PyTorch) and rstd = 1/sqrt(var + eps).
     /// x, y: (R, C); weight, bias: (C); mean, rstd: (R), written for backward.
     /// </summary>
-    public static void LayerNormForward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+    public static void LayerNormForward(Parallelism threads, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         Span<float> y, Span<float> mean, Span<float> rstd, int rows, int cols, float eps)
     {
         Check(x.Length, rows * cols, y.Length, weight.Length, cols, mean.Length, rstd.Length, rows);
@@ -26,7 +24,7 @@ public static unsafe class Normalization
         fixed (float* px = x, pw = weight, pb = bias, py = y, pm = mean, pr = rstd)
         {
             float* xs = px, ws = pw, bs = pb, ys = py, ms = pm, rs = pr;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                     NormalizeRow(xs + (long)r * cols, ws, bs, ys + (long)r * cols, cols, eps, layerNorm: true, out ms[r], out rs[r]);
@@ -61,23 +59,23 @@ public static unsafe class Normalization
     /// dx += rstd (g - mean(g) - xhat mean(g xhat)); dweight += sum_rows dy xhat; dbias += sum_rows dy.
     /// </summary>
     /// <remarks>With <paramref name="accumulateInput"/> false dx is overwritten (a first gradient) instead of added to.</remarks>
-    public static void LayerNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+    public static void LayerNormBackward(Parallelism threads, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias, int rows, int cols,
         bool accumulateInput = true)
     {
         Check(x.Length, rows * cols, dy.Length, weight.Length, cols, mean.Length, rstd.Length, rows);
         if (dx.Length != rows * cols || dWeight.Length != cols || dBias.Length != cols) throw new ArgumentException("gradient lengths do not match");
-        Backward(dy, x, weight, mean, rstd, dx, dWeight, dBias, rows, cols, layerNorm: true, accumulateInput);
+        Backward(threads, dy, x, weight, mean, rstd, dx, dWeight, dBias, rows, cols, layerNorm: true, accumulateInput);
     }
 
     /// <summary>y = x * rstd * weight with rstd = 1/sqrt(mean(x^2) + eps) (Zhang and Sennrich, 2019). rstd: (R).</summary>
-    public static void RmsNormForward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, Span<float> rstd, int rows, int cols, float eps)
+    public static void RmsNormForward(Parallelism threads, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, Span<float> rstd, int rows, int cols, float eps)
     {
         Check(x.Length, rows * cols, y.Length, weight.Length, cols, rstd.Length, rstd.Length, rows);
         fixed (float* px = x, pw = weight, py = y, pr = rstd)
         {
             float* xs = px, ws = pw, ys = py, rs = pr;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                     NormalizeRow(xs + (long)r * cols, ws, null, ys + (long)r * cols, cols, eps, layerNorm: false, out _, out rs[r]);
@@ -86,15 +84,15 @@ public static unsafe class Normalization
     }
 
     /// <summary>RMSNorm backward: with xhat = x rstd, g = dy weight: dx += rstd (g - xhat mean(g xhat)); dweight += sum_rows dy xhat.</summary>
-    public static void RmsNormBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+    public static void RmsNormBackward(Parallelism threads, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, int rows, int cols)
     {
         Check(x.Length, rows * cols, dy.Length, weight.Length, cols, rstd.Length, rstd.Length, rows);
         if (dx.Length != rows * cols || dWeight.Length != cols) throw new ArgumentException("gradient lengths do not match");
-        Backward(dy, x, weight, ReadOnlySpan<float>.Empty, rstd, dx, dWeight, Span<float>.Empty, rows, cols, layerNorm: false, accumulateInput: true);
+        Backward(threads, dy, x, weight, ReadOnlySpan<float>.Empty, rstd, dx, dWeight, Span<float>.Empty, rows, cols, layerNorm: false, accumulateInput: true);
     }
 
-    static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
+    static void Backward(Parallelism threads, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dWeight, Span<float> dBias,
         int rows, int cols, bool layerNorm, bool accumulateInput)
     {
@@ -102,11 +100,12 @@ public static unsafe class Normalization
         int blocks = (rows + BlockRows - 1) / BlockRows;
         // Per block of rows: [dWeight (C) | dBias (C)], summed into the gradients in block order below.
         int needed = blocks * 2 * cols;
-        float[] partial = partialScratch is { } p && p.Length >= needed ? p : partialScratch = new float[Math.Max(needed, 1024)];
+        var scratch = threads.RentScratch();
+        float[] partial = scratch.Partials(needed);
         fixed (float* pdy = dy, px = x, pw = weight, pm = mean, pr = rstd, pdx = dx, pp = partial)
         {
             float* dys = pdy, xs = px, ws = pw, ms = pm, rs = pr, dxs = pdx, ps = pp;
-            Parallelism.For(0, blocks, (b0, b1) =>
+            threads.For(0, blocks, (b0, b1) =>
             {
                 for (int block = b0; block < b1; block++)
                 {
@@ -126,6 +125,7 @@ public static unsafe class Normalization
             Add(partial.AsSpan(block * 2 * cols, cols), dWeight);
             if (layerNorm) Add(partial.AsSpan(block * 2 * cols + cols, cols), dBias);
         }
+        threads.ReturnScratch(scratch);
     }
 
     /// <summary>

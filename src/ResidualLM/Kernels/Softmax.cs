@@ -9,13 +9,13 @@ namespace ResidualLM.Kernels;
 public static class Softmax
 {
     /// <summary>y = exp(x - max) / sum exp(x - max) per row. x, y: (R, C). A row of all -inf gives zeros (fully masked).</summary>
-    public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
+    public static unsafe void Forward(Parallelism threads, ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
     {
         CheckRows(x.Length, y.Length, rows, cols);
         fixed (float* px = x, py = y)
         {
             float* xs = px, ys = py;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                     SoftmaxRow(new ReadOnlySpan<float>(xs + (long)r * cols, cols), new Span<float>(ys + (long)r * cols, cols));
@@ -38,14 +38,14 @@ public static class Softmax
     }
 
     /// <summary>dx += y (dy - sum(dy y)) per row, from the forward output y.</summary>
-    public static unsafe void Backward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int cols)
+    public static unsafe void Backward(Parallelism threads, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int cols)
     {
         CheckRows(y.Length, dy.Length, rows, cols);
         CheckRows(y.Length, dx.Length, rows, cols);
         fixed (float* py = y, pdy = dy, pdx = dx)
         {
             float* ys = py, dys = pdy, dxs = pdx;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                     BackwardRow(ys + (long)r * cols, dys + (long)r * cols, dxs + (long)r * cols, cols);
@@ -54,13 +54,13 @@ public static class Softmax
     }
 
     /// <summary>y = x - max - log sum exp(x - max) per row.</summary>
-    public static unsafe void LogForward(ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
+    public static unsafe void LogForward(Parallelism threads, ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
     {
         CheckRows(x.Length, y.Length, rows, cols);
         fixed (float* px = x, py = y)
         {
             float* xs = px, ys = py;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                     LogRow(xs + (long)r * cols, ys + (long)r * cols, cols);
@@ -69,14 +69,14 @@ public static class Softmax
     }
 
     /// <summary>dx += dy - exp(y) sum(dy) per row, from the forward output y = log softmax(x).</summary>
-    public static unsafe void LogBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int cols)
+    public static unsafe void LogBackward(Parallelism threads, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int cols)
     {
         CheckRows(y.Length, dy.Length, rows, cols);
         CheckRows(y.Length, dx.Length, rows, cols);
         fixed (float* py = y, pdy = dy, pdx = dx)
         {
             float* ys = py, dys = pdy, dxs = pdx;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                     LogBackwardRow(ys + (long)r * cols, dys + (long)r * cols, dxs + (long)r * cols, cols);
@@ -104,7 +104,7 @@ public static class Softmax
     /// logits: (R, C); targets: (R); losses, logSumExp: (R), the latter kept for backward. Returns the number of counted rows.
     /// Targets outside [0, C) other than ignoreIndex throw.
     /// </summary>
-    public static unsafe int CrossEntropyForward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses,
+    public static unsafe int CrossEntropyForward(Parallelism threads, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> losses,
         Span<float> logSumExp, int rows, int cols, int ignoreIndex)
     {
         if (logits.Length != rows * cols || targets.Length != rows || losses.Length != rows || logSumExp.Length != rows)
@@ -121,7 +121,7 @@ public static class Softmax
         fixed (int* pt = targets)
         {
             float* ls = pl, los = plo, lses = plse; int* ts = pt;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                 {
@@ -139,7 +139,7 @@ public static class Softmax
     /// dlogits += dLoss_r (softmax(logits_r) - onehot(target_r)) for counted rows; ignored rows get nothing. With
     /// <paramref name="accumulate"/> false dlogits is overwritten instead (ignored rows become 0): a first gradient needs no zeroed buffer.
     /// </summary>
-    public static unsafe void CrossEntropyBackward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> logSumExp,
+    public static unsafe void CrossEntropyBackward(Parallelism threads, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<float> logSumExp,
         ReadOnlySpan<float> dLoss, Span<float> dLogits, int rows, int cols, int ignoreIndex, bool accumulate = true)
     {
         if (logits.Length != rows * cols || dLogits.Length != rows * cols || targets.Length != rows || logSumExp.Length != rows || dLoss.Length != rows)
@@ -148,7 +148,7 @@ public static class Softmax
         fixed (int* pt = targets)
         {
             float* ls = pl, lses = plse, dls = pdl, dxs = pdx; int* ts = pt;
-            Parallelism.For(0, rows, (start, end) =>
+            threads.For(0, rows, (start, end) =>
             {
                 for (int r = start; r < end; r++)
                 {

@@ -147,7 +147,7 @@ public static class LabModels
         using (Graph.NoGrad())
         {
             var logits = model.Forward(inputs, windows, context);
-            return LanguageModel.Loss(logits.Reshape(windows * context, -1), targets).Item();
+            return LanguageModel.Loss(model.Context.Threads, logits.Reshape(windows * context, -1), targets).Item();
         }
     }
 
@@ -178,7 +178,7 @@ public static class LabModels
         var trace = model.ForwardTrace(inputs, batch, time);
         var stream = trace.Blocks.Select(b => b.Input).Append(trace.Blocks[^1].Output).ToList();
         foreach (var tensor in stream) tensor.RetainGrad = true;
-        LanguageModel.Loss(trace.Logits.Reshape(batch * time, -1), targets).Backward();
+        LanguageModel.Loss(model.Context.Threads, trace.Logits.Reshape(batch * time, -1), targets).Backward();
         var norms = stream.Select(t => t.Grad is null ? 0 : Math.Sqrt(t.Grad.Data.Sum(g => (double)g * g))).ToArray();
         model.ZeroGrad();
         return norms;

@@ -93,10 +93,11 @@ public sealed class Encoder : Module
 
     /// <summary>
     /// Class logits (B, K) for ids (B*T, row-major); sequence b has <paramref name="lengths"/>[b] real tokens
-    /// (1..T), the rest is padding that no position attends to and the pooling ignores.
+    /// (1..T), the rest is padding that no position attends to and the pooling ignores. Computed with <see cref="Module.Context"/>.
     /// </summary>
     public Tensor Forward(int[] ids, int batch, int time, int[] lengths)
     {
+        var context = Context;
         if (batch <= 0 || time <= 0 || ids.Length != batch * time) throw new InvalidInputException($"{ids.Length} ids do not form a batch of {batch} x {time}", field: "ids");
         if (time > Config.ContextLength) throw new InvalidInputException($"sequence length {time} exceeds the context length {Config.ContextLength}", field: "time");
         if (lengths.Length != batch) throw new InvalidInputException($"{lengths.Length} lengths for a batch of {batch}", field: "lengths");
@@ -111,13 +112,13 @@ public sealed class Encoder : Module
                 pool.Data[b * time + t] = t < lengths[b] ? 1f / lengths[b] : 0f;
             }
         }
-        var x = embeddingDropout.Forward(TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(Enumerable.Range(0, time).ToArray(), time));
-        foreach (var block in Blocks.Items) x = block.Forward(x, padding);    // (B, T, C)
-        x = FinalNorm.Forward(x);
-        var pooled = O.MatMul(pool, x).Reshape(batch, Config.Width);                // (B, 1, T) x (B, T, C) -> (B, C)
-        return Classifier.Forward(pooled);                                          // (B, K)
+        var x = embeddingDropout.Forward(context, TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(Enumerable.Range(0, time).ToArray(), time));
+        foreach (var block in Blocks.Items) x = block.Forward(context, x, padding);    // (B, T, C)
+        x = FinalNorm.Forward(context, x);
+        var pooled = O.MatMul(context.Threads, pool, x).Reshape(batch, Config.Width);                // (B, 1, T) x (B, T, C) -> (B, C)
+        return Classifier.Forward(context, pooled);                                          // (B, K)
     }
 
     /// <summary>Mean cross-entropy of class logits (B, K) against labels (B).</summary>
-    public static Tensor Loss(Tensor logits, ReadOnlySpan<int> labels) => O.CrossEntropy(logits, labels);
+    public static Tensor Loss(Kernels.Parallelism threads, Tensor logits, ReadOnlySpan<int> labels) => O.CrossEntropy(threads, logits, labels);
 }

@@ -62,10 +62,10 @@ public sealed class Gpt : LanguageModel
             for (int i = 0; i < t.Size; i++) t.Data[i] = bound * (2f * Rng.NextFloat() - 1f);
     }
 
-    protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition)
+    protected override Tensor Embed(ComputeContext context, ReadOnlySpan<int> ids, int batch, int time, int startPosition)
     {
         var positions = Enumerable.Range(startPosition, time).ToArray();
         // x = wte[ids] + wpe[t]: (B, T, C) + (T, C), the position rows broadcast over the batch
-        return embeddingDropout.Forward(TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(positions, time));
+        return embeddingDropout.Forward(context, TokenEmbedding.Forward(ids, batch, time) + PositionEmbedding.Forward(positions, time));
     }
 }

@@ -44,16 +44,21 @@ public abstract class LanguageModel : Module
     public ISet<int> SkippedBlocks { get; } = new HashSet<int>();
 
     /// <summary>ids (B*T, row-major) -> the stream entering block 0 (B, T, C).</summary>
-    protected abstract Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition);
+    protected abstract Tensor Embed(ComputeContext context, ReadOnlySpan<int> ids, int batch, int time, int startPosition);
 
-    /// <summary>Logits (B, T, V) for <paramref name="ids"/> given row-major as (B, T).</summary>
-    public Tensor Forward(int[] ids, int batch, int time) => Run(ids, batch, time, null, null);
+    /// <summary>Logits (B, T, V) for <paramref name="ids"/> given row-major as (B, T), computed with the model's <see cref="Module.Context"/>.</summary>
+    public Tensor Forward(int[] ids, int batch, int time) => Run(Context, ids, batch, time, null, null);
+
+    /// <summary>
+    /// <see cref="Forward(int[], int, int)"/> computed as <paramref name="context"/> says (a data-parallel replica's, say).
+    /// </summary>
+    public Tensor Forward(ComputeContext context, int[] ids, int batch, int time) => Run(context, ids, batch, time, null, null);
 
     /// <summary>
     /// Incremental decoding: logits (B, T, V) for <paramref name="ids"/> (B, T) placed after the positions already in
     /// <paramref name="cache"/>, which then holds them too. Same results as a full forward over the whole sequence.
     /// </summary>
-    public Tensor Forward(int[] ids, int batch, int time, KvCache cache) => Run(ids, batch, time, null, cache);
+    public Tensor Forward(int[] ids, int batch, int time, KvCache cache) => Run(Context, ids, batch, time, null, cache);
 
     /// <summary>A cache sized for this model's layers and context.</summary>
     public KvCache CreateCache() => new(Blocks.Count, ContextLength);
@@ -62,31 +67,31 @@ public abstract class LanguageModel : Module
     public ForwardTrace ForwardTrace(int[] ids, int batch, int time)
     {
         var traces = new List<BlockTrace>();
-        var logits = Run(ids, batch, time, traces, null);
+        var logits = Run(Context, ids, batch, time, traces, null);
         return new ForwardTrace(logits, traces);
     }
 
     /// <summary>Mean cross-entropy (nats) of logits (B, T, V) against targets (B*T); targets of -100 are ignored.</summary>
-    public static Tensor Loss(Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(logits, targets);
+    public static Tensor Loss(Kernels.Parallelism threads, Tensor logits, ReadOnlySpan<int> targets) => O.CrossEntropy(threads, logits, targets);
 
     /// <summary>
     /// Incremental decoding without the head: the final-normed stream (B, T, C) for <paramref name="ids"/> placed after
     /// the positions in <paramref name="cache"/>. A decoder applies the head to the rows it needs, with the arithmetic
-    /// <see cref="Unembed"/> would use for them.
+    /// <see cref="Unembed(Tensor)"/> would use for them.
     /// </summary>
-    internal Tensor ForwardNormed(int[] ids, int batch, int time, KvCache cache) => FinalNorm.Forward(RunBlocks(ids, batch, time, null, cache));
+    internal Tensor ForwardNormed(int[] ids, int batch, int time, KvCache cache) => FinalNorm.Forward(Context, RunBlocks(Context, ids, batch, time, null, cache));
 
-    Tensor Run(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache) => Unembed(RunBlocks(ids, batch, time, traces, cache));
+    Tensor Run(ComputeContext context, int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache) => Unembed(context, RunBlocks(context, ids, batch, time, traces, cache));
 
     // The embedding and every block: the stream leaving the last block (B, T, C).
-    Tensor RunBlocks(int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
+    Tensor RunBlocks(ComputeContext context, int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (batch <= 0 || time <= 0 || ids.Length != batch * time)
             throw new InvalidInputException($"{ids.Length} ids do not form a batch of {batch} x {time}", field: "ids");
         int start = cache?.Length ?? 0;
         if (start + time > ContextLength) throw new InvalidInputException($"sequence length {start + time} exceeds the context length {ContextLength}", field: "time");
-        var x = Embed(ids, batch, time, start);                                    // (B, T, C)
+        var x = Embed(context, ids, batch, time, start);                                    // (B, T, C)
         for (int i = 0; i < Blocks.Count; i++)
         {
             var block = Blocks[i];
@@ -94,7 +99,7 @@ public abstract class LanguageModel : Module
             if (SkippedBlocks.Contains(i))
                 trace?.RecordSkipped(x);
             else
-                x = block.Forward(x, trace: trace, startPosition: start, cache: cache?.Layer(i));
+                x = block.Forward(context, x, trace: trace, startPosition: start, cache: cache?.Layer(i));
             if (trace is not null) traces!.Add(trace);
         }
         cache?.Advance(time);
@@ -105,11 +110,13 @@ public abstract class LanguageModel : Module
     /// The stream (B, T, C) decoded to logits (B, T, V) through the final norm and the output head. Applied to the stream
     /// after an intermediate block, this is the "logit lens" (nostalgebraist 2020).
     /// </summary>
-    public Tensor Unembed(Tensor x)
+    public Tensor Unembed(Tensor x) => Unembed(Context, x);
+
+    Tensor Unembed(ComputeContext context, Tensor x)
     {
-        x = FinalNorm.Forward(x);
+        x = FinalNorm.Forward(context, x);
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
-        return Head is null ? O.MatMul(x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(x); // (B, T, V)
+        return Head is null ? O.MatMul(context.Threads, x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(context, x); // (B, T, V)
     }
 
     /// <summary>Refills a weight with N(0, std^2) draws from the model's generator.</summary>

@@ -37,5 +37,5 @@ public sealed class Llama : LanguageModel
         NameParameters();
     }
 
-    protected override Tensor Embed(ReadOnlySpan<int> ids, int batch, int time, int startPosition) => TokenEmbedding.Forward(ids, batch, time);
+    protected override Tensor Embed(ComputeContext context, ReadOnlySpan<int> ids, int batch, int time, int startPosition) => TokenEmbedding.Forward(ids, batch, time);
 }

@@ -62,20 +62,21 @@ public sealed class MlpStack : Module
         NameParameters();
     }
 
-    /// <summary>(N, LayerSizes[0]) -> (N, LayerSizes[^1]).</summary>
+    /// <summary>(N, LayerSizes[0]) -> (N, LayerSizes[^1]), computed with <see cref="Module.Context"/>.</summary>
     public Tensor Forward(Tensor x)
     {
+        var context = Context;
         foreach (var layer in Layers.Items)
         {
-            var y = Activate(layer.Forward(x));
+            var y = Activate(context.Threads, layer.Forward(context, x));
             x = Config.Shortcut && x.Shape.SequenceEqual(y.Shape) ? x + y : y;
         }
         return x;
     }
 
-    Tensor Activate(Tensor x) => Config.Activation switch
+    Tensor Activate(Kernels.Parallelism threads, Tensor x) => Config.Activation switch
     {
-        Activation.Gelu => O.Gelu(x),
+        Activation.Gelu => O.Gelu(threads, x),
         Activation.Tanh => O.Tanh(x),
         _ => O.Relu(x),
     };

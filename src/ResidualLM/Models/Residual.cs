@@ -161,8 +161,8 @@ public static class ResidualPolicies
 /// <summary>A residual policy: combines the stream x with a sublayer f. Dropout always acts on f's output.</summary>
 public abstract class Residual : Module
 {
-    /// <summary>The block output for input <paramref name="x"/> and sublayer <paramref name="sublayer"/>.</summary>
-    public abstract Tensor Apply(Tensor x, Func<Tensor, Tensor> sublayer);
+    /// <summary>The block output for input <paramref name="x"/> and sublayer <paramref name="sublayer"/>, computing as <paramref name="context"/> says.</summary>
+    public abstract Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer);
 
     /// <summary>Whether the policy has a shortcut path (counts as a residual connection).</summary>
     public virtual bool HasShortcut => true;
@@ -185,7 +185,7 @@ public sealed class NoResidual : Residual
 
     public override bool HasShortcut => false;
 
-    public override Tensor Apply(Tensor x, Func<Tensor, Tensor> sublayer) => drop.Forward(sublayer(x));
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => drop.Forward(context, sublayer(x));
 }
 
 /// <summary>y = x + dropout(f(norm(x))) (pre-LN; Radford et al. 2019, GPT-2; Xiong et al. 2020).</summary>
@@ -201,7 +201,7 @@ public sealed class PreNormResidual : Residual
         drop = Child("", new Dropout(dropout, rng));
     }
 
-    public override Tensor Apply(Tensor x, Func<Tensor, Tensor> sublayer) => x + drop.Forward(sublayer(Norm.Forward(x)));
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => x + drop.Forward(context, sublayer(Norm.Forward(context, x)));
 }
 
 /// <summary>y = norm(x + dropout(f(x))) (post-LN; Vaswani et al. 2017, "Attention Is All You Need").</summary>
@@ -217,7 +217,7 @@ public sealed class PostNormResidual : Residual
         drop = Child("", new Dropout(dropout, rng));
     }
 
-    public override Tensor Apply(Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(x + drop.Forward(sublayer(x)));
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(context, x + drop.Forward(context, sublayer(x)));
 }
 
 /// <summary>
@@ -237,7 +237,7 @@ public sealed class ReZeroResidual : Residual
         drop = Child("", new Dropout(dropout, rng));
     }
 
-    public override Tensor Apply(Tensor x, Func<Tensor, Tensor> sublayer) => x + Gain * drop.Forward(sublayer(x));
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => x + Gain * drop.Forward(context, sublayer(x));
 }
 
 /// <summary>
@@ -267,5 +267,5 @@ public sealed class DeepNormResidual : Residual
     /// <summary>beta = (8N)^(-1/4) for a decoder-only (or encoder-only) model of N layers.</summary>
     public static float DecoderBeta(int layerCount) => (float)Math.Pow(8.0 * layerCount, -0.25);
 
-    public override Tensor Apply(Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(x * Alpha + drop.Forward(sublayer(x)));
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(context, x * Alpha + drop.Forward(context, sublayer(x)));
 }

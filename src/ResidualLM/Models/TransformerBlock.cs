@@ -24,13 +24,13 @@ public sealed class TransformerBlock : Module
     }
 
     /// <summary>(B, T, C) -> (B, T, C). When <paramref name="trace"/> is given, the block's stream and edits are recorded in it.</summary>
-    public Tensor Forward(Tensor x, bool[]? keyPadding = null, BlockTrace? trace = null, int startPosition = 0, KvCache.LayerCache? cache = null)
+    public Tensor Forward(ComputeContext context, Tensor x, bool[]? keyPadding = null, BlockTrace? trace = null, int startPosition = 0, KvCache.LayerCache? cache = null)
     {
         Tensor input = x;
         Tensor? attentionOut = null, feedForwardOut = null;
-        x = Residual1.Apply(x, h => attentionOut = Attention.Forward(h, keyPadding, startPosition, cache));
+        x = Residual1.Apply(context, x, h => attentionOut = Attention.Forward(context, h, keyPadding, startPosition, cache));
         Tensor middle = x;
-        x = Residual2.Apply(x, h => feedForwardOut = FeedForward.Forward(h));
+        x = Residual2.Apply(context, x, h => feedForwardOut = FeedForward.Forward(context, h));
         if (trace is not null)
         {
             trace.Input = input;

@@ -47,29 +47,24 @@ public sealed class Attention : Module
     }
 
     /// <summary>
-    /// Use the fused attention op (default) or the composition MatMul, mask, Softmax, MatMul. Both give the same
-    /// values and gradients (a test checks it); the unfused path is kept as the readable reference.
-    /// </summary>
-    public static bool UseFusedKernel { get; set; } = true;
-
-    /// <summary>
     /// x (B, T, C) -> (B, T, C). <paramref name="keyPadding"/> (B*T, row-major), true where a key is padding and must
     /// not be attended to; every row needs at least one real key. With a <paramref name="cache"/>, x holds the positions
-    /// after the cached ones and attends to all of them (incremental decoding).
+    /// after the cached ones and attends to all of them (incremental decoding). Fused or not as
+    /// <see cref="ComputeContext.FusedAttention"/> says.
     /// </summary>
-    public Tensor Forward(Tensor x, bool[]? keyPadding = null, int startPosition = 0, KvCache.LayerCache? cache = null)
+    public Tensor Forward(ComputeContext context, Tensor x, bool[]? keyPadding = null, int startPosition = 0, KvCache.LayerCache? cache = null)
     {
         int batch = x.Dim(0), time = x.Dim(1);
         bool weightDropout = Training && attentionDropout.Training && attentionDropout.P > 0f;
-        if (UseFusedKernel && Rope is null && cache is null && !weightDropout)
+        if (context.FusedAttention && Rope is null && cache is null && !weightDropout)
         {
             if (keyPadding is not null && keyPadding.Length != batch * time)
                 throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * time}", field: "keyPadding");
             // The kernel reads q, k, v and writes y in place in the (B, T, 3C) and (B, T, C) layouts: no head copies.
-            return Proj.Forward(O.SelfAttention(Qkv.Forward(x), HeadCount, Causal, keyPadding));
+            return Proj.Forward(context, O.SelfAttention(context.Threads, Qkv.Forward(context, x), HeadCount, Causal, keyPadding));
         }
         if (cache is not null && time == 1) cache.Prefetch();
-        var qkv = O.Split(Qkv.Forward(x), Width, Width, Width);                  // 3 x (B, T, C)
+        var qkv = O.Split(Qkv.Forward(context, x), Width, Width, Width);                  // 3 x (B, T, C)
         Tensor q = O.SplitHeads(qkv[0], HeadCount), k = O.SplitHeads(qkv[1], HeadCount), v = O.SplitHeads(qkv[2], HeadCount); // (B, NH, T, HS)
         if (Rope is not null)
         {
@@ -83,24 +78,24 @@ public sealed class Attention : Module
             // Causal decoding without a graph reads the cache in place; anything else (a query that records a graph,
             // padding, dropout on the weights) runs the general op on contiguous copies, the cached keys being constants.
             if (Causal && keyPadding is null && !weightDropout && !(Autograd.Graph.IsRecording && q.RequiresGrad))
-                return Proj.Forward(O.MergeHeads(O.CachedAttention(q, cache, keyLength)));
+                return Proj.Forward(context, O.MergeHeads(O.CachedAttention(context.Threads, q, cache, keyLength)));
             (k, v) = cache.Copy(keyLength);                                          // (B, NH, start+T, HS)
         }
         if (keyPadding is not null && keyPadding.Length != batch * k.Dim(2))
             throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * k.Dim(2)}", field: "keyPadding");
         Tensor y;
-        if (UseFusedKernel || cache is not null)
+        if (context.FusedAttention || cache is not null)
         {
-            y = O.Attention(q, k, v, Causal, keyPadding, attentionDropout.P, attentionDropout.Generator, Training && attentionDropout.Training);
+            y = O.Attention(context.Threads, q, k, v, Causal, keyPadding, attentionDropout.P, attentionDropout.Generator(context), Training && attentionDropout.Training);
         }
         else
         {
-            var scores = O.MatMul(q, k, transposeB: true) * (1f / MathF.Sqrt(HeadSize)); // (B, NH, T, T)
+            var scores = O.MatMul(context.Threads, q, k, transposeB: true) * (1f / MathF.Sqrt(HeadSize)); // (B, NH, T, T)
             if (Causal) scores = O.CausalMask(scores);
             if (keyPadding is not null) scores = O.MaskedFill(scores, keyPadding, [batch, 1, 1, time], float.NegativeInfinity);
-            y = O.MatMul(attentionDropout.Forward(O.Softmax(scores)), v);
+            y = O.MatMul(context.Threads, attentionDropout.Forward(context, O.Softmax(context.Threads, scores)), v);
         }
-        return Proj.Forward(O.MergeHeads(y));                                        // (B, NH, T, HS) -> (B, T, C)
+        return Proj.Forward(context, O.MergeHeads(y));                                        // (B, NH, T, HS) -> (B, T, C)
     }
 }
 

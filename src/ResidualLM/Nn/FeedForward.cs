@@ -26,7 +26,7 @@ public sealed class FeedForward : Layer
     }
 
     /// <summary>(B, T, C) -> (B, T, C).</summary>
-    public override Tensor Forward(Tensor x) => Proj.Forward(O.Gelu(Fc.Forward(x), exactGelu));
+    public override Tensor Forward(ComputeContext context, Tensor x) => Proj.Forward(context, O.Gelu(context.Threads, Fc.Forward(context, x), exactGelu));
 }
 
 /// <summary>SwiGLU (Shazeer 2020; Llama): FFN(x) = W2(silu(W1 x) * W3 x), no biases.</summary>
@@ -49,5 +49,5 @@ public sealed class SwiGlu : Layer
     }
 
     /// <summary>(B, T, C) -> (B, T, C).</summary>
-    public override Tensor Forward(Tensor x) => W2.Forward(O.Silu(W1.Forward(x)) * W3.Forward(x));
+    public override Tensor Forward(ComputeContext context, Tensor x) => W2.Forward(context, O.Silu(W1.Forward(context, x)) * W3.Forward(context, x));
 }

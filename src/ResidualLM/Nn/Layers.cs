@@ -8,8 +8,8 @@ namespace ResidualLM.Nn;
 /// <summary>A module that maps one tensor to one tensor.</summary>
 public abstract class Layer : Module
 {
-    /// <summary>Applies the layer.</summary>
-    public abstract Tensor Forward(Tensor x);
+    /// <summary>Applies the layer, computing as <paramref name="context"/> says.</summary>
+    public abstract Tensor Forward(ComputeContext context, Tensor x);
 }
 
 /// <summary>y = x W^T + b, with W of shape (out, in) as in PyTorch. Initialised N(0, std^2), bias 0.</summary>
@@ -32,17 +32,11 @@ public sealed class Linear : Layer
         if (bias) Bias = Parameter("bias", Tensor.Zeros(outFeatures));
     }
 
-    /// <summary>
-    /// Use the fused op (bias folded into the GEMM, default) or the composition MatMul + broadcast add. Both give the
-    /// same values and gradients up to round-off (a test checks it); the unfused path is the readable reference.
-    /// </summary>
-    public static bool UseFusedKernel { get; set; } = true;
-
-    /// <summary>(..., in) -> (..., out).</summary>
-    public override Tensor Forward(Tensor x)
+    /// <summary>(..., in) -> (..., out), fused or not as <see cref="ComputeContext.FusedLinear"/> says.</summary>
+    public override Tensor Forward(ComputeContext context, Tensor x)
     {
-        if (UseFusedKernel) return O.Linear(x, Weight, Bias);
-        var y = O.MatMul(x, Weight, transposeB: true);
+        if (context.FusedLinear) return O.Linear(context.Threads, x, Weight, Bias);
+        var y = O.MatMul(context.Threads, x, Weight, transposeB: true);
         return Bias is null ? y : y + Bias;
     }
 }
@@ -80,7 +74,7 @@ public sealed class LayerNorm : Layer
         Bias = Parameter("bias", Tensor.Zeros(width));
     }
 
-    public override Tensor Forward(Tensor x) => O.LayerNorm(x, Weight, Bias, Eps);
+    public override Tensor Forward(ComputeContext context, Tensor x) => O.LayerNorm(context.Threads, x, Weight, Bias, Eps);
 }
 
 /// <summary>RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight (Zhang and Sennrich 2019; Llama).</summary>
@@ -95,12 +89,12 @@ public sealed class RmsNorm : Layer
         Weight = Parameter("weight", Tensor.Ones(width));
     }
 
-    public override Tensor Forward(Tensor x) => O.RmsNorm(x, Weight, Eps);
+    public override Tensor Forward(ComputeContext context, Tensor x) => O.RmsNorm(context.Threads, x, Weight, Eps);
 }
 
 /// <summary>
 /// Inverted dropout with probability <see cref="P"/>, active only in training mode. Masks come from the model's
-/// <see cref="Rng"/>, so a seed fixes them.
+/// <see cref="Rng"/> (a data-parallel replica's own, see <see cref="ComputeContext"/>), so a seed fixes them.
 /// </summary>
 public sealed class Dropout : Layer
 {
@@ -115,20 +109,8 @@ public sealed class Dropout : Layer
         this.rng = rng;
     }
 
-    [ThreadStatic] static Rng? shardGenerator;
+    /// <summary>The generator the masks are drawn from under <paramref name="context"/>: the model's, or a data-parallel replica's.</summary>
+    public Rng Generator(ComputeContext context) => context.DropoutGenerator ?? rng;
 
-    /// <summary>
-    /// While a data-parallel shard runs on this thread: the shard's own generator, which every dropout layer draws its
-    /// masks from instead of the model's (replicas run at once and must not share one generator). Null otherwise.
-    /// </summary>
-    internal static Rng? ShardGenerator
-    {
-        get => shardGenerator;
-        set => shardGenerator = value;
-    }
-
-    /// <summary>The generator the masks are drawn from: the model's (shared), or the running data-parallel shard's.</summary>
-    public Rng Generator => shardGenerator ?? rng;
-
-    public override Tensor Forward(Tensor x) => O.Dropout(x, P, Generator, Training);
+    public override Tensor Forward(ComputeContext context, Tensor x) => O.Dropout(x, P, Generator(context), Training);
 }

@@ -15,6 +15,19 @@ public abstract class Module
     /// <summary>True in training mode (dropout active); set for the whole tree by <see cref="Train"/> and <see cref="Eval"/>.</summary>
     public bool Training { get; private set; } = true;
 
+    ComputeContext? context;
+
+    /// <summary>
+    /// How this module computes when it is the one called (a model's forward, a trainer): the model owns its context and
+    /// hands it down to every module and op of a forward pass, so a child's own is not read then. A default context
+    /// until one is set.
+    /// </summary>
+    public ComputeContext Context
+    {
+        get => context ??= new ComputeContext();
+        set => context = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
     /// <summary>Registers a parameter (marked as requiring a gradient) under a local name; returns it.</summary>
     protected Tensor Parameter(string name, Tensor tensor)
     {
@@ -117,7 +130,7 @@ public abstract class Module
     public void ZeroGrad(bool reuseBuffers)
     {
         foreach (var (_, t) in NamedParameters()) t.ZeroGrad(reuseBuffers);
-        if (reuseBuffers) Tensors.BufferPool.FitWorkingSet();
+        if (reuseBuffers) Tensors.BufferPool.Shared.FitWorkingSet();
     }
 
     /// <summary>Switches this module and all descendants to training mode (dropout on). Returns this.</summary>

@@ -14,7 +14,7 @@ public static partial class Ops
     /// (B x TK, true = padding) hides padded keys. Dropout with probability <paramref name="dropout"/> is applied to the
     /// attention weights in training, drawing from <paramref name="rng"/>.
     /// </summary>
-    public static Tensor Attention(Tensor q, Tensor k, Tensor v, bool causal, bool[]? keyPadding = null,
+    public static Tensor Attention(Parallelism threads, Tensor q, Tensor k, Tensor v, bool causal, bool[]? keyPadding = null,
         float dropout = 0f, Rng? rng = null, bool training = false)
     {
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4) throw new ArgumentException("attention needs (B, NH, T, HS) tensors");
@@ -23,34 +23,34 @@ public static partial class Ops
             throw new ArgumentException($"attention shapes differ: q {q.ShapeString}, k {k.ShapeString}, v {v.ShapeString}");
         float scale = 1f / MathF.Sqrt(hs);
         var y = Tensor.Uninitialized(batch, heads, tq, hs);                       // the kernel writes every element
-        var probabilities = BufferPool.Rent(batch * heads * tq * tk, clear: false);
-        AttentionKernel.Forward(q.Data, k.Data, v.Data, y.Data, probabilities, batch * heads, heads, tq, tk, hs, scale, causal, keyPadding ?? []);
+        var probabilities = BufferPool.Shared.Rent(batch * heads * tq * tk, clear: false);
+        AttentionKernel.Forward(threads, q.Data, k.Data, v.Data, y.Data, probabilities, batch * heads, heads, tq, tk, hs, scale, causal, keyPadding ?? []);
         float[]? applied = null;
         if (training && dropout > 0f)
         {
             // Re-weight with the dropout mask: out = (P * mask / (1 - p)) v, recomputed from the kept weights.
             if (rng is null) throw new ArgumentException("attention dropout needs an Rng");
-            applied = BufferPool.Rent(probabilities.Length, clear: false);             // every element written below
+            applied = BufferPool.Shared.Rent(probabilities.Length, clear: false);             // every element written below
             float keep = 1f / (1f - dropout);
             for (int i = 0; i < applied.Length; i++) applied[i] = rng.NextFloat() < dropout ? 0f : probabilities[i] * keep;
-            Gemm.MultiplyBatched(applied, v.Data, y.Data, batch * heads, tq, tk, hs);
+            Gemm.MultiplyBatched(threads, applied, v.Data, y.Data, batch * heads, tq, tk, hs);
         }
         if (!Graph.ShouldRecord([q, k, v]))
         {
-            BufferPool.Return(probabilities);
-            if (applied is not null) BufferPool.Return(applied);
+            BufferPool.Shared.Return(probabilities);
+            if (applied is not null) BufferPool.Shared.Return(applied);
             return y;
         }
-        return Graph.Record(y, [q, k, v], () =>
+        return Graph.Record(y, [q, k, v], sink =>
         {
-            float[] dq = q.RequiresGrad ? q.GradOrZeros().Data : new float[q.Size];
-            float[] dk = k.RequiresGrad ? k.GradOrZeros().Data : new float[k.Size];
-            float[] dv = v.RequiresGrad ? v.GradOrZeros().Data : new float[v.Size];
-            AttentionKernel.Backward(q.Data, k.Data, v.Data, probabilities, applied ?? [], y.Grad!.Data, dq, dk, dv,
+            float[] dq = q.RequiresGrad ? sink.OrZeros(q).Data : new float[q.Size];
+            float[] dk = k.RequiresGrad ? sink.OrZeros(k).Data : new float[k.Size];
+            float[] dv = v.RequiresGrad ? sink.OrZeros(v).Data : new float[v.Size];
+            AttentionKernel.Backward(threads, q.Data, k.Data, v.Data, probabilities, applied ?? [], y.Grad!.Data, dq, dk, dv,
                 batch * heads, tq, tk, hs, scale);
             // A closure runs at most once (the graph is released after backward), so its scratch can be reused.
-            BufferPool.Return(probabilities);
-            if (applied is not null) BufferPool.Return(applied);
+            BufferPool.Shared.Return(probabilities);
+            if (applied is not null) BufferPool.Shared.Return(applied);
         });
     }
 
@@ -58,17 +58,17 @@ public static partial class Ops
     /// Causal attention of q (B, NH, TQ, HS) over the first <paramref name="keyLength"/> positions of a KV cache, read in
     /// place (queries are the last TQ of them). Records no graph: use it where no gradient is needed (decoding).
     /// </summary>
-    public static Tensor CachedAttention(Tensor q, Nn.KvCache.LayerCache cache, int keyLength)
+    public static Tensor CachedAttention(Parallelism threads, Tensor q, Nn.KvCache.LayerCache cache, int keyLength)
     {
         if (q.Rank != 4) throw new ArgumentException("attention needs (B, NH, T, HS) tensors");
         int batch = q.Dim(0), heads = q.Dim(1), tq = q.Dim(2), hs = q.Dim(3);
         if (cache.Batch != batch || cache.Heads != heads || cache.HeadSize != hs)
             throw new ArgumentException($"query {q.ShapeString} does not match the cache ({cache.Batch}, {cache.Heads}, {cache.Capacity}, {cache.HeadSize})");
         var y = Tensor.Uninitialized(batch, heads, tq, hs);                       // the kernel writes every element
-        var probabilities = BufferPool.Rent(batch * heads * tq * keyLength, clear: false);
-        AttentionKernel.ForwardCached(q.Data, cache.Keys, cache.Values, cache.Capacity, y.Data, probabilities, batch * heads, heads, tq, keyLength,
+        var probabilities = BufferPool.Shared.Rent(batch * heads * tq * keyLength, clear: false);
+        AttentionKernel.ForwardCached(threads, q.Data, cache.Keys, cache.Values, cache.Capacity, y.Data, probabilities, batch * heads, heads, tq, keyLength,
             hs, 1f / MathF.Sqrt(hs), causal: true);
-        BufferPool.Return(probabilities);
+        BufferPool.Shared.Return(probabilities);
         return y;
     }
 
@@ -77,24 +77,24 @@ public static partial class Ops
     /// side by side (C = NH * HS) -> (B, T, C) with heads merged. The same as Split, SplitHeads, <see cref="Attention"/>
     /// and MergeHeads without their four copies and graph nodes (no dropout on the weights; a test checks the equality).
     /// </summary>
-    public static Tensor SelfAttention(Tensor qkv, int heads, bool causal, bool[]? keyPadding = null)
+    public static Tensor SelfAttention(Parallelism threads, Tensor qkv, int heads, bool causal, bool[]? keyPadding = null)
     {
         if (qkv.Rank != 3 || heads <= 0 || qkv.Dim(2) % (3 * heads) != 0)
             throw new ArgumentException($"self-attention needs qkv (B, T, 3C) with C divisible by {heads} heads, got {qkv.ShapeString}");
         int batch = qkv.Dim(0), time = qkv.Dim(1), width = qkv.Dim(2) / 3, hs = width / heads;
         float scale = 1f / MathF.Sqrt(hs);
         var y = Tensor.Uninitialized(batch, time, width);                              // the kernel writes every element
-        var probabilities = BufferPool.Rent(batch * heads * time * time, clear: false);
-        AttentionKernel.ForwardPacked(qkv.Data, y.Data, probabilities, batch, heads, time, hs, scale, causal, keyPadding ?? []);
+        var probabilities = BufferPool.Shared.Rent(batch * heads * time * time, clear: false);
+        AttentionKernel.ForwardPacked(threads, qkv.Data, y.Data, probabilities, batch, heads, time, hs, scale, causal, keyPadding ?? []);
         if (!Graph.ShouldRecord(qkv))
         {
-            BufferPool.Return(probabilities);
+            BufferPool.Shared.Return(probabilities);
             return y;
         }
-        return Graph.Record(y, [qkv], () =>
+        return Graph.Record(y, [qkv], sink =>
         {
-            AttentionKernel.BackwardPacked(qkv.Data, probabilities, [], y.Grad!.Data, qkv.GradOrZeros().Data, batch, heads, time, hs, scale);
-            BufferPool.Return(probabilities);   // a closure runs at most once
+            AttentionKernel.BackwardPacked(threads, qkv.Data, probabilities, [], y.Grad!.Data, sink.OrZeros(qkv).Data, batch, heads, time, hs, scale);
+            BufferPool.Shared.Return(probabilities);   // a closure runs at most once
         });
     }
 }

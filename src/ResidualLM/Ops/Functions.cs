@@ -18,9 +18,9 @@ public static partial class Ops
         foreach (float v in x.Data) s += v;
         var y = Tensor.Scalar((float)s);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            var dx = x.GradOrZeros().Data;
+            var dx = sink.OrZeros(x).Data;
             TensorPrimitives.Add(dx, y.Grad!.Data[0], dx);
         });
     }
@@ -40,30 +40,30 @@ public static partial class Ops
         var y = new Tensor(x.ShapeArray[..^1]);
         for (int r = 0; r < rows; r++) y.Data[r] = TensorPrimitives.Sum(x.Data.AsSpan(r * cols, cols)) * scale;
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            var dx = x.GradOrZeros().Data; var g = y.Grad!.Data;
+            var dx = sink.OrZeros(x).Data; var g = y.Grad!.Data;
             for (int r = 0; r < rows; r++) TensorPrimitives.Add(dx.AsSpan(r * cols, cols), g[r] * scale, dx.AsSpan(r * cols, cols));
         });
     }
 
     // ---- activations ----------------------------------------------------------------------------
 
-    /// <summary>GELU. <paramref name="exact"/> false: GPT-2's tanh approximation; true: x Phi(x) with erf.</summary>
-    public static Tensor Gelu(Tensor x, bool exact = false) => exact
+    /// <summary>GELU. <paramref name="exact"/> false: GPT-2's tanh approximation (on <paramref name="threads"/>); true: x Phi(x) with erf.</summary>
+    public static Tensor Gelu(Parallelism threads, Tensor x, bool exact = false) => exact
         ? Unary(x, Activations.GeluErfForward, (xv, yv, g, dx) => Activations.GeluErfBackward(xv, g, dx))
-        : GeluTanh(x);
+        : GeluTanh(threads, x);
 
     /// <summary>GPT-2's GELU; its backward writes a first gradient instead of adding it to zeros.</summary>
-    static Tensor GeluTanh(Tensor x)
+    static Tensor GeluTanh(Parallelism threads, Tensor x)
     {
         var y = NewLike(x);
-        ParallelMap(Activations.GeluTanhForward)(x.Data, y.Data);
+        ParallelMap(threads, Activations.GeluTanhForward)(x.Data, y.Data);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            float[] dx = x.GradBuffer(out bool accumulate);
-            ParallelBackward(x.Data, y.Grad!.Data, dx, accumulate ? Activations.GeluTanhBackward : Activations.GeluTanhBackwardWrite);
+            float[] dx = sink.Buffer(x, out bool accumulate);
+            ParallelBackward(threads, x.Data, y.Grad!.Data, dx, accumulate ? Activations.GeluTanhBackward : Activations.GeluTanhBackwardWrite);
         });
     }
 
@@ -85,11 +85,11 @@ public static partial class Ops
         var y = NewLike(x);
         forward(x.Data, y.Data);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => backward(x.Data, y.Data, y.Grad!.Data, x.GradOrZeros().Data));
+        return Graph.Record(y, [x], sink => backward(x.Data, y.Data, y.Grad!.Data, sink.OrZeros(x).Data));
     }
 
     /// <summary>Splits an element-wise kernel over threads in 4096-element chunks.</summary>
-    static ForwardKernel ParallelMap(ForwardKernel kernel) => (x, y) =>
+    static ForwardKernel ParallelMap(Parallelism threads, ForwardKernel kernel) => (x, y) =>
     {
         unsafe
         {
@@ -97,7 +97,7 @@ public static partial class Ops
             {
                 float* xs = px, ys = py; int n = x.Length;
                 const int Chunk = 4096;
-                Parallelism.For(0, (n + Chunk - 1) / Chunk, (s, e) =>
+                threads.For(0, (n + Chunk - 1) / Chunk, (s, e) =>
                 {
                     int from = s * Chunk, to = Math.Min(n, e * Chunk);
                     kernel(new ReadOnlySpan<float>(xs + from, to - from), new Span<float>(ys + from, to - from));
@@ -106,13 +106,13 @@ public static partial class Ops
         }
     };
 
-    static unsafe void ParallelBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, GradKernel kernel)
+    static unsafe void ParallelBackward(Parallelism threads, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, GradKernel kernel)
     {
         fixed (float* px = x, pg = dy, pdx = dx)
         {
             float* xs = px, gs = pg, dxs = pdx; int n = x.Length;
             const int Chunk = 4096;
-            Parallelism.For(0, (n + Chunk - 1) / Chunk, (s, e) =>
+            threads.For(0, (n + Chunk - 1) / Chunk, (s, e) =>
             {
                 int from = s * Chunk, to = Math.Min(n, e * Chunk);
                 kernel(new ReadOnlySpan<float>(xs + from, to - from), new ReadOnlySpan<float>(gs + from, to - from), new Span<float>(dxs + from, to - from));
@@ -123,23 +123,23 @@ public static partial class Ops
     // ---- softmax family ---------------------------------------------------------------------------
 
     /// <summary>Softmax over the last dimension.</summary>
-    public static Tensor Softmax(Tensor x)
+    public static Tensor Softmax(Parallelism threads, Tensor x)
     {
         int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
         var y = NewLike(x);
-        Kernels.Softmax.Forward(x.Data, y.Data, rows, cols);
+        Kernels.Softmax.Forward(threads, x.Data, y.Data, rows, cols);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Kernels.Softmax.Backward(y.Data, y.Grad!.Data, x.GradOrZeros().Data, rows, cols));
+        return Graph.Record(y, [x], sink => Kernels.Softmax.Backward(threads, y.Data, y.Grad!.Data, sink.OrZeros(x).Data, rows, cols));
     }
 
     /// <summary>Log-softmax over the last dimension.</summary>
-    public static Tensor LogSoftmax(Tensor x)
+    public static Tensor LogSoftmax(Parallelism threads, Tensor x)
     {
         int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
         var y = NewLike(x);
-        Kernels.Softmax.LogForward(x.Data, y.Data, rows, cols);
+        Kernels.Softmax.LogForward(threads, x.Data, y.Data, rows, cols);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Kernels.Softmax.LogBackward(y.Data, y.Grad!.Data, x.GradOrZeros().Data, rows, cols));
+        return Graph.Record(y, [x], sink => Kernels.Softmax.LogBackward(threads, y.Data, y.Grad!.Data, sink.OrZeros(x).Data, rows, cols));
     }
 
     /// <summary>
@@ -147,63 +147,63 @@ public static partial class Ops
     /// logits: (..., V); targets: one per row. Rows whose target is <paramref name="ignoreIndex"/> count for nothing,
     /// as in PyTorch; if every row is ignored the loss is 0.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, ReadOnlySpan<int> targets, int ignoreIndex = -100)
+    public static Tensor CrossEntropy(Parallelism threads, Tensor logits, ReadOnlySpan<int> targets, int ignoreIndex = -100)
     {
         int cols = logits.Dim(-1), rows = logits.Size / Math.Max(1, cols);
         if (targets.Length != rows) throw new ArgumentException($"cross-entropy: {targets.Length} targets for {rows} rows of logits {logits.ShapeString}");
         int[] t = targets.ToArray();
         var losses = new float[rows]; var lse = new float[rows];
-        int counted = Kernels.Softmax.CrossEntropyForward(logits.Data, t, losses, lse, rows, cols, ignoreIndex);
+        int counted = Kernels.Softmax.CrossEntropyForward(threads, logits.Data, t, losses, lse, rows, cols, ignoreIndex);
         double total = 0;
         foreach (float l in losses) total += l;
         var y = Tensor.Scalar(counted == 0 ? 0f : (float)(total / counted));
         if (!Graph.ShouldRecord(logits)) return y;
-        return Graph.Record(y, [logits], () =>
+        return Graph.Record(y, [logits], sink =>
         {
             // Every row ignored (e.g. a batch of padding): the loss is the constant 0, so the gradient is zero.
-            if (counted == 0) { logits.GradOrZeros(); return; }
+            if (counted == 0) { sink.OrZeros(logits); return; }
             var dLoss = new float[rows];
             Array.Fill(dLoss, y.Grad!.Data[0] / counted);
-            float[] dLogits = logits.GradBuffer(out bool accumulate);
-            Kernels.Softmax.CrossEntropyBackward(logits.Data, t, lse, dLoss, dLogits, rows, cols, ignoreIndex, accumulate);
+            float[] dLogits = sink.Buffer(logits, out bool accumulate);
+            Kernels.Softmax.CrossEntropyBackward(threads, logits.Data, t, lse, dLoss, dLogits, rows, cols, ignoreIndex, accumulate);
         });
     }
 
     // ---- normalisation --------------------------------------------------------------------------
 
     /// <summary>LayerNorm over the last dimension with weight and bias (C), biased variance (as PyTorch).</summary>
-    public static Tensor LayerNorm(Tensor x, Tensor weight, Tensor bias, float eps = 1e-5f)
+    public static Tensor LayerNorm(Parallelism threads, Tensor x, Tensor weight, Tensor bias, float eps = 1e-5f)
     {
         int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
         if (weight.Size != cols || bias.Size != cols) throw new ArgumentException($"layer norm of {x.ShapeString} needs weight and bias of {cols}");
         var y = NewLike(x);
         var mean = new float[rows]; var rstd = new float[rows];
-        Normalization.LayerNormForward(x.Data, weight.Data, bias.Data, y.Data, mean, rstd, rows, cols, eps);
+        Normalization.LayerNormForward(threads, x.Data, weight.Data, bias.Data, y.Data, mean, rstd, rows, cols, eps);
         if (!Graph.ShouldRecord([x, weight, bias])) return y;
-        return Graph.Record(y, [x, weight, bias], () =>
+        return Graph.Record(y, [x, weight, bias], sink =>
         {
             bool accumulate = true;
-            float[] dx = x.RequiresGrad ? x.GradBuffer(out accumulate) : new float[x.Size];
-            float[] dw = weight.RequiresGrad ? weight.GradOrZeros().Data : new float[cols];
-            float[] db = bias.RequiresGrad ? bias.GradOrZeros().Data : new float[cols];
-            Normalization.LayerNormBackward(y.Grad!.Data, x.Data, weight.Data, mean, rstd, dx, dw, db, rows, cols, accumulate);
+            float[] dx = x.RequiresGrad ? sink.Buffer(x, out accumulate) : new float[x.Size];
+            float[] dw = weight.RequiresGrad ? sink.OrZeros(weight).Data : new float[cols];
+            float[] db = bias.RequiresGrad ? sink.OrZeros(bias).Data : new float[cols];
+            Normalization.LayerNormBackward(threads, y.Grad!.Data, x.Data, weight.Data, mean, rstd, dx, dw, db, rows, cols, accumulate);
         });
     }
 
     /// <summary>RMSNorm over the last dimension with weight (C).</summary>
-    public static Tensor RmsNorm(Tensor x, Tensor weight, float eps = 1e-5f)
+    public static Tensor RmsNorm(Parallelism threads, Tensor x, Tensor weight, float eps = 1e-5f)
     {
         int cols = x.Dim(-1), rows = x.Size / Math.Max(1, cols);
         if (weight.Size != cols) throw new ArgumentException($"RMS norm of {x.ShapeString} needs a weight of {cols}");
         var y = NewLike(x);
         var rstd = new float[rows];
-        Normalization.RmsNormForward(x.Data, weight.Data, y.Data, rstd, rows, cols, eps);
+        Normalization.RmsNormForward(threads, x.Data, weight.Data, y.Data, rstd, rows, cols, eps);
         if (!Graph.ShouldRecord(x, weight)) return y;
-        return Graph.Record(y, [x, weight], () =>
+        return Graph.Record(y, [x, weight], sink =>
         {
-            float[] dx = x.RequiresGrad ? x.GradOrZeros().Data : new float[x.Size];
-            float[] dw = weight.RequiresGrad ? weight.GradOrZeros().Data : new float[cols];
-            Normalization.RmsNormBackward(y.Grad!.Data, x.Data, weight.Data, rstd, dx, dw, rows, cols);
+            float[] dx = x.RequiresGrad ? sink.OrZeros(x).Data : new float[x.Size];
+            float[] dw = weight.RequiresGrad ? sink.OrZeros(weight).Data : new float[cols];
+            Normalization.RmsNormBackward(threads, y.Grad!.Data, x.Data, weight.Data, rstd, dx, dw, rows, cols);
         });
     }
 }

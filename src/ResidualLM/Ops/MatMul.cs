@@ -13,7 +13,7 @@ public static partial class Ops
     /// or (..., K, N) with the same leading dimensions as A; (N, K) / (..., N, K) when <paramref name="transposeB"/>.
     /// C: (..., M, N).
     /// </summary>
-    public static Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false)
+    public static Tensor MatMul(Parallelism threads, Tensor a, Tensor b, bool transposeA = false, bool transposeB = false)
     {
         if (a.Rank < 2 || b.Rank < 2) throw new ArgumentException($"matmul needs matrices, got {a.ShapeString} and {b.ShapeString}");
         int m = transposeA ? a.Dim(-1) : a.Dim(-2), k = transposeA ? a.Dim(-2) : a.Dim(-1);
@@ -33,41 +33,41 @@ public static partial class Ops
         var c = Tensor.Uninitialized(outShape);                                  // every element written by the GEMM
         // A shared B with an untransposed A is one big (batch*M, K) x (K, N) product: better for the GEMM.
         bool flatten = broadcastB && !transposeA;
-        if (flatten) Gemm.Multiply(a.Data, b.Data, c.Data, batch * m, k, n, false, transposeB);
-        else Gemm.MultiplyBatched(a.Data, b.Data, c.Data, batch, m, k, n, transposeA, transposeB, broadcastB: broadcastB);
+        if (flatten) Gemm.Multiply(threads, a.Data, b.Data, c.Data, batch * m, k, n, false, transposeB);
+        else Gemm.MultiplyBatched(threads, a.Data, b.Data, c.Data, batch, m, k, n, transposeA, transposeB, broadcastB: broadcastB);
         if (!Graph.ShouldRecord(a, b)) return c;
-        return Graph.Record(c, [a, b], () =>
+        return Graph.Record(c, [a, b], sink =>
         {
             float[] dC = c.Grad!.Data;
             if (flatten && a.RequiresGrad && b.RequiresGrad && !ReferenceEquals(a, b))
             {
                 // One big product each way (e.g. the tied head): independent, the same flops, one thread each.
-                float[] dA = a.GradBuffer(out bool addA), dB = b.GradBuffer(out bool addB);
-                InParallel(threads => Gemm.MultiplyWithThreads(dC, b.Data, dA, batch * m, n, k, false, !transposeB, addA, threads),
-                    threads =>
+                float[] dA = sink.Buffer(a, out bool addA), dB = sink.Buffer(b, out bool addB);
+                InParallel(threads, limit => Gemm.MultiplyWithThreads(threads, dC, b.Data, dA, batch * m, n, k, false, !transposeB, addA, limit),
+                    limit =>
                     {
-                        if (!transposeB) Gemm.MultiplyWithThreads(a.Data, dC, dB, k, batch * m, n, true, false, addB, threads);
-                        else Gemm.MultiplyWithThreads(dC, a.Data, dB, n, batch * m, k, true, false, addB, threads);
+                        if (!transposeB) Gemm.MultiplyWithThreads(threads, a.Data, dC, dB, k, batch * m, n, true, false, addB, limit);
+                        else Gemm.MultiplyWithThreads(threads, dC, a.Data, dB, n, batch * m, k, true, false, addB, limit);
                     });
                 return;
             }
             if (a.RequiresGrad)
             {
-                float[] dA = a.GradOrZeros().Data;
-                if (flatten) Gemm.Multiply(dC, b.Data, dA, batch * m, n, k, false, !transposeB, accumulate: true);
-                else if (!transposeA) Gemm.MultiplyBatched(dC, b.Data, dA, batch, m, n, k, false, !transposeB, accumulate: true, broadcastB: broadcastB);
-                else if (!broadcastB) Gemm.MultiplyBatched(b.Data, dC, dA, batch, k, n, m, transposeB, true, accumulate: true);
+                float[] dA = sink.OrZeros(a).Data;
+                if (flatten) Gemm.Multiply(threads, dC, b.Data, dA, batch * m, n, k, false, !transposeB, accumulate: true);
+                else if (!transposeA) Gemm.MultiplyBatched(threads, dC, b.Data, dA, batch, m, n, k, false, !transposeB, accumulate: true, broadcastB: broadcastB);
+                else if (!broadcastB) Gemm.MultiplyBatched(threads, b.Data, dC, dA, batch, k, n, m, transposeB, true, accumulate: true);
                 else
                     for (int i = 0; i < batch; i++)
-                        Gemm.Multiply(b.Data, dC.AsSpan(i * m * n, m * n), dA.AsSpan(i * m * k, m * k), k, n, m, transposeB, true, accumulate: true);
+                        Gemm.Multiply(threads, b.Data, dC.AsSpan(i * m * n, m * n), dA.AsSpan(i * m * k, m * k), k, n, m, transposeB, true, accumulate: true);
             }
             if (b.RequiresGrad)
             {
-                float[] dB = b.GradOrZeros().Data;
+                float[] dB = sink.OrZeros(b).Data;
                 if (flatten)
                 {
-                    if (!transposeB) Gemm.Multiply(a.Data, dC, dB, k, batch * m, n, true, false, accumulate: true);
-                    else Gemm.Multiply(dC, a.Data, dB, n, batch * m, k, true, false, accumulate: true);
+                    if (!transposeB) Gemm.Multiply(threads, a.Data, dC, dB, k, batch * m, n, true, false, accumulate: true);
+                    else Gemm.Multiply(threads, dC, a.Data, dB, n, batch * m, k, true, false, accumulate: true);
                 }
                 else if (broadcastB)
                 {
@@ -75,12 +75,12 @@ public static partial class Ops
                     for (int i = 0; i < batch; i++)
                     {
                         var ai = a.Data.AsSpan(i * m * k, m * k); var ci = dC.AsSpan(i * m * n, m * n);
-                        if (!transposeB) Gemm.Multiply(ai, ci, dB, k, m, n, !transposeA, false, accumulate: true);
-                        else Gemm.Multiply(ci, ai, dB, n, m, k, true, transposeA, accumulate: true);
+                        if (!transposeB) Gemm.Multiply(threads, ai, ci, dB, k, m, n, !transposeA, false, accumulate: true);
+                        else Gemm.Multiply(threads, ci, ai, dB, n, m, k, true, transposeA, accumulate: true);
                     }
                 }
-                else if (!transposeB) Gemm.MultiplyBatched(a.Data, dC, dB, batch, k, m, n, !transposeA, false, accumulate: true);
-                else Gemm.MultiplyBatched(dC, a.Data, dB, batch, n, m, k, true, transposeA, accumulate: true);
+                else if (!transposeB) Gemm.MultiplyBatched(threads, a.Data, dC, dB, batch, k, m, n, !transposeA, false, accumulate: true);
+                else Gemm.MultiplyBatched(threads, dC, a.Data, dB, batch, n, m, k, true, transposeA, accumulate: true);
             }
         });
     }
@@ -90,7 +90,7 @@ public static partial class Ops
     /// start as the bias, so there is no separate broadcast add (one pass and one graph node fewer per layer).
     /// Equals MatMul(x, W, transposeB: true) + b up to float32 round-off (the bias is added first, not last).
     /// </summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    public static Tensor Linear(Parallelism threads, Tensor x, Tensor weight, Tensor? bias)
     {
         if (weight.Rank != 2 || x.Rank < 1 || x.Dim(-1) != weight.Dim(1))
             throw new ArgumentException($"linear: input {x.ShapeString} does not match weight {weight.ShapeString} (out, in)");
@@ -100,22 +100,22 @@ public static partial class Ops
         var y = Tensor.Uninitialized(shape);
         if (bias is not null)
             for (int r = 0; r < rows; r++) bias.Data.CopyTo(y.Data, r * outFeatures);
-        Gemm.Multiply(x.Data, weight.Data, y.Data, rows, inFeatures, outFeatures, false, true, accumulate: bias is not null);
+        Gemm.Multiply(threads, x.Data, weight.Data, y.Data, rows, inFeatures, outFeatures, false, true, accumulate: bias is not null);
         Tensor[] parents = bias is null ? [x, weight] : [x, weight, bias];
         if (!Graph.ShouldRecord(parents)) return y;
-        return Graph.Record(y, parents, () =>
+        return Graph.Record(y, parents, sink =>
         {
             float[] dY = y.Grad!.Data;
             // A first gradient is written by the GEMM (accumulate false) rather than added to a zeroed buffer.
             bool addX = false, addW = false;
-            float[]? dX = x.RequiresGrad ? x.GradBuffer(out addX) : null, dW = weight.RequiresGrad ? weight.GradBuffer(out addW) : null;
+            float[]? dX = x.RequiresGrad ? sink.Buffer(x, out addX) : null, dW = weight.RequiresGrad ? sink.Buffer(weight, out addW) : null;
             // dX = dY W and dW = dY^T x: the same flops, independent, so with two threads each gets one.
-            InParallel(dX is null ? null : threads => Gemm.MultiplyWithThreads(dY, weight.Data, dX, rows, outFeatures, inFeatures, false, false, addX, threads),
-                       dW is null ? null : threads => Gemm.MultiplyWithThreads(dY, x.Data, dW, outFeatures, rows, inFeatures, true, false, addW, threads));
+            InParallel(threads, dX is null ? null : limit => Gemm.MultiplyWithThreads(threads, dY, weight.Data, dX, rows, outFeatures, inFeatures, false, false, addX, limit),
+                       dW is null ? null : limit => Gemm.MultiplyWithThreads(threads, dY, x.Data, dW, outFeatures, rows, inFeatures, true, false, addW, limit));
             if (bias is not null && bias.RequiresGrad)
             {
                 // The bias gradient is the column sum of dY.
-                var dB = bias.GradBuffer(out bool addB).AsSpan();
+                var dB = sink.Buffer(bias, out bool addB).AsSpan();
                 if (!addB) dB.Clear();
                 for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(dB, dY.AsSpan(r * outFeatures, outFeatures), dB);
             }
@@ -123,20 +123,20 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Runs two independent products (either may be null), each given its thread count. With exactly two threads they
+    /// Runs two independent products (either may be null), each given its thread limit. With exactly two threads they
     /// run concurrently, one thread each: no synchronisation inside either product and no packing done twice. The GEMM's
     /// K blocking does not depend on the split, so each element is summed in the same order either way.
     /// </summary>
-    static void InParallel(Action<int>? first, Action<int>? second)
+    static void InParallel(Parallelism threads, Action<int>? first, Action<int>? second)
     {
-        int threads = Parallelism.ThreadCount;
-        if (first is null || second is null || threads != 2)
+        int count = threads.ThreadCount;
+        if (first is null || second is null || count != 2)
         {
-            first?.Invoke(threads);
-            second?.Invoke(threads);
+            first?.Invoke(count);
+            second?.Invoke(count);
             return;
         }
-        Parallelism.For(0, 2, (start, end) =>
+        threads.For(0, 2, (start, end) =>
         {
             for (int i = start; i < end; i++) (i == 0 ? first : second)(1);
         }, costPerItem: 1 << 20);

@@ -27,24 +27,24 @@ public static partial class Ops
         var y = new Tensor(x.Data, resolved);
         if (y.Size != x.Size) throw new ArgumentException($"cannot reshape {x.ShapeString} to [{string.Join(", ", shape)}]");
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
             // The first gradient to reach x can be y's buffer itself, handed over rather than added to zeros
             // (y's gradient is not read again; it stays if y keeps it on request).
-            if (x.Grad is null && !y.RetainGrad)
+            if (sink.Of(x) is null && !y.RetainGrad)
             {
-                x.Grad = new Tensor(y.Grad!.Data, x.ShapeArray);
+                sink.Set(x, new Tensor(y.Grad!.Data, x.ShapeArray));
                 y.Grad = null;
             }
-            else Accumulate(x, y.Grad!.Data);
+            else Accumulate(sink, x, y.Grad!.Data);
         });
     }
 
-    /// <summary>x.Grad += g (same length).</summary>
-    internal static void Accumulate(Tensor x, ReadOnlySpan<float> g)
+    /// <summary>x's gradient += g (same length).</summary>
+    internal static void Accumulate(GradientSink sink, Tensor x, ReadOnlySpan<float> g)
     {
         if (!x.RequiresGrad) return;
-        var dx = x.GradOrZeros().Data;
+        var dx = sink.OrZeros(x).Data;
         TensorPrimitives.Add(dx, g, dx);
     }
 
@@ -98,8 +98,8 @@ public static partial class Ops
         }
         if (!Graph.ShouldRecord(a, b)) return y;
         if (kind == BinaryKind.Add && a.Size == b.Size)
-            return Graph.Record(y, [a, b], () => AddBackward(a, b, y));
-        return Graph.Record(y, [a, b], () => BinaryBackward(a, b, y.Grad!.Data, kind, bSmall, outer, inner));
+            return Graph.Record(y, [a, b], sink => AddBackward(sink, a, b, y));
+        return Graph.Record(y, [a, b], sink => BinaryBackward(sink, a, b, y.Grad!.Data, kind, bSmall, outer, inner));
     }
 
     /// <summary>a op b where one operand has a single element (a learned scalar gain, a scale): one vector pass each way.</summary>
@@ -121,11 +121,11 @@ public static partial class Ops
                 break;
         }
         if (!Graph.ShouldRecord(a, b)) return y;
-        return Graph.Record(y, [a, b], () =>
+        return Graph.Record(y, [a, b], sink =>
         {
             float[] g = y.Grad!.Data;
-            float[]? dBig = big.RequiresGrad ? big.GradOrZeros().Data : null;
-            float[]? dOne = one.RequiresGrad ? one.GradOrZeros().Data : null;
+            float[]? dBig = big.RequiresGrad ? sink.OrZeros(big).Data : null;
+            float[]? dOne = one.RequiresGrad ? sink.OrZeros(one).Data : null;
             switch (kind)
             {
                 case BinaryKind.Add:
@@ -169,23 +169,23 @@ public static partial class Ops
     /// y = a + b, same sizes (the residual add): both gradients are y's. A first gradient is a copy, not an add to zeros,
     /// and a's can be y's buffer itself, handed over (y's gradient is not read again unless it is retained).
     /// </summary>
-    static void AddBackward(Tensor a, Tensor b, Tensor y)
+    static void AddBackward(GradientSink sink, Tensor a, Tensor b, Tensor y)
     {
         float[] g = y.Grad!.Data;
         if (b.RequiresGrad)
         {
-            float[] db = b.GradBuffer(out bool accumulate);
+            float[] db = sink.Buffer(b, out bool accumulate);
             if (accumulate) TensorPrimitives.Add(db, g, db); else g.AsSpan().CopyTo(db);
         }
         if (!a.RequiresGrad) return;
-        if (a.Grad is null && !y.RetainGrad)
+        if (sink.Of(a) is null && !y.RetainGrad)
         {
-            a.Grad = new Tensor(g, a.ShapeArray);
+            sink.Set(a, new Tensor(g, a.ShapeArray));
             y.Grad = null;
         }
         else
         {
-            float[] da = a.GradBuffer(out bool accumulate);
+            float[] da = sink.Buffer(a, out bool accumulate);
             if (accumulate) TensorPrimitives.Add(da, g, da); else g.AsSpan().CopyTo(da);
         }
     }
@@ -194,11 +194,11 @@ public static partial class Ops
     /// Gradients of a op b with the small operand repeated <paramref name="outer"/> times: the big operand's gradient is
     /// element-wise; the small one's is summed over the repeats (a bias gradient is a column sum).
     /// </summary>
-    static void BinaryBackward(Tensor a, Tensor b, float[] g, BinaryKind kind, bool bSmall, int outer, int inner)
+    static void BinaryBackward(GradientSink sink, Tensor a, Tensor b, float[] g, BinaryKind kind, bool bSmall, int outer, int inner)
     {
         float[] A = a.Data, B = b.Data;
-        float[]? dA = a.RequiresGrad ? a.GradOrZeros().Data : null;
-        float[]? dB = b.RequiresGrad ? b.GradOrZeros().Data : null;
+        float[]? dA = a.RequiresGrad ? sink.OrZeros(a).Data : null;
+        float[]? dB = b.RequiresGrad ? sink.OrZeros(b).Data : null;
         // Scratch for one row of products, reused across rows.
         float[]? scratch = kind is BinaryKind.Add or BinaryKind.Subtract ? null : new float[inner];
         for (int o = 0; o < outer; o++)
@@ -241,7 +241,7 @@ public static partial class Ops
         var y = NewLike(x);
         TensorPrimitives.Add(x.Data, s, y.Data);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Accumulate(x, y.Grad!.Data));
+        return Graph.Record(y, [x], sink => Accumulate(sink, x, y.Grad!.Data));
     }
 
     /// <summary>x * s.</summary>
@@ -250,9 +250,9 @@ public static partial class Ops
         var y = NewLike(x);
         TensorPrimitives.Multiply(x.Data, s, y.Data);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            var dx = x.GradOrZeros().Data;
+            var dx = sink.OrZeros(x).Data;
             TensorPrimitives.MultiplyAdd(y.Grad!.Data, s, dx, dx);
         });
     }

@@ -16,7 +16,7 @@ public static partial class Ops
         var y = Tensor.Uninitialized(b, heads, t, hs);
         Layout.SplitHeads(x.Data, y.Data, b, t, heads, hs);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Layout.MergeHeads(y.Grad!.Data, x.GradOrZeros().Data, b, t, heads, hs, accumulate: true));
+        return Graph.Record(y, [x], sink => Layout.MergeHeads(y.Grad!.Data, sink.OrZeros(x).Data, b, t, heads, hs, accumulate: true));
     }
 
     /// <summary>(B, NH, T, HS) -> (B, T, NH*HS).</summary>
@@ -27,7 +27,7 @@ public static partial class Ops
         var y = Tensor.Uninitialized(b, t, heads * hs);
         Layout.MergeHeads(x.Data, y.Data, b, t, heads, hs);
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () => Layout.SplitHeads(y.Grad!.Data, x.GradOrZeros().Data, b, t, heads, hs, accumulate: true));
+        return Graph.Record(y, [x], sink => Layout.SplitHeads(y.Grad!.Data, sink.OrZeros(x).Data, b, t, heads, hs, accumulate: true));
     }
 
     /// <summary>Concatenation along the last dimension; leading dimensions must agree.</summary>
@@ -50,7 +50,7 @@ public static partial class Ops
             offset += p.Dim(-1);
         }
         if (!Graph.ShouldRecord(parts)) return y;
-        return Graph.Record(y, parts, () =>
+        return Graph.Record(y, parts, sink =>
         {
             int o = 0;
             foreach (var p in parts)
@@ -59,7 +59,7 @@ public static partial class Ops
                 {
                     var piece = new float[p.Size];
                     Layout.ColumnSlice(y.Grad!.Data, piece, rows, total, o, p.Dim(-1), scatter: false);
-                    Accumulate(p, piece);
+                    Accumulate(sink, p, piece);
                 }
                 o += p.Dim(-1);
             }
@@ -80,7 +80,7 @@ public static partial class Ops
             int o = offset, w = widths[i];
             Layout.ColumnSlice(x.Data, y.Data, rows, total, o, w, scatter: false);
             outputs[i] = Graph.ShouldRecord(x)
-                ? Graph.Record(y, [x], () => Layout.ColumnSlice(x.GradOrZeros().Data, y.Grad!.Data, rows, total, o, w, scatter: true))
+                ? Graph.Record(y, [x], sink => Layout.ColumnSlice(sink.OrZeros(x).Data, y.Grad!.Data, rows, total, o, w, scatter: true))
                 : y;
             offset += w;
         }
@@ -98,7 +98,7 @@ public static partial class Ops
         if (y.Size != idCopy.Length * cols) throw new ArgumentException("embedding: leading shape does not match the number of ids");
         Kernels.Embedding.Forward(table.Data, idCopy, y.Data, vocab, cols);
         if (!Graph.ShouldRecord(table)) return y;
-        return Graph.Record(y, [table], () => Kernels.Embedding.Backward(y.Grad!.Data, idCopy, table.GradOrZeros().Data, vocab, cols));
+        return Graph.Record(y, [table], sink => Kernels.Embedding.Backward(y.Grad!.Data, idCopy, sink.OrZeros(table).Data, vocab, cols));
     }
 
     /// <summary>
@@ -129,9 +129,9 @@ public static partial class Ops
         var y = NewLike(x);
         for (int e = 0; e < x.Size; e++) y.Data[e] = hit[e] ? value : x.Data[e];
         if (!Graph.ShouldRecord(x)) return y;
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            var dx = x.GradOrZeros().Data; var g = y.Grad!.Data;
+            var dx = sink.OrZeros(x).Data; var g = y.Grad!.Data;
             for (int e = 0; e < dx.Length; e++) if (!hit[e]) dx[e] += g[e];
         });
     }
@@ -154,7 +154,7 @@ public static partial class Ops
         if (p < 0f || p >= 1f) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1)");
         if (!training || p == 0f) return x;
         // The mask (0 or 1/(1-p) per element) is pooled scratch, every element written; backward hands it back.
-        var scale = BufferPool.Rent(x.Size, clear: false);
+        var scale = BufferPool.Shared.Rent(x.Size, clear: false);
         float keep = 1f / (1f - p);
         for (int i = 0; i < x.Size; i++) scale[i] = rng.NextFloat() < p ? 0f : keep;
         var y = NewLike(x);
@@ -162,15 +162,15 @@ public static partial class Ops
         System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data, mask, y.Data);
         if (!Graph.ShouldRecord(x))
         {
-            BufferPool.Return(scale);
+            BufferPool.Shared.Return(scale);
             return y;
         }
-        return Graph.Record(y, [x], () =>
+        return Graph.Record(y, [x], sink =>
         {
-            float[] dx = x.GradBuffer(out bool accumulate);
+            float[] dx = sink.Buffer(x, out bool accumulate);
             if (accumulate) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(y.Grad!.Data, scale.AsSpan(0, x.Size), dx, dx);
             else System.Numerics.Tensors.TensorPrimitives.Multiply(y.Grad!.Data, scale.AsSpan(0, x.Size), dx);
-            BufferPool.Return(scale);   // a closure runs at most once
+            BufferPool.Shared.Return(scale);   // a closure runs at most once
         });
     }
 }

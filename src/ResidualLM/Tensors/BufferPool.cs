@@ -7,17 +7,25 @@ namespace ResidualLM.Tensors;
 /// them: gradients of intermediate tensors once backward has consumed them, scratch kept by an op for its backward,
 /// and (when asked for) the values of a released graph and parameter gradients cleared by ZeroGrad.
 /// </summary>
-internal static class BufferPool
+/// <remarks>
+/// Tensors draw from <see cref="Shared"/>, one per process. It is a cache and nothing more: thread-safe, with no
+/// setting that changes a result (a buffer is zeroed or fully overwritten whichever array it is), so two models
+/// in one process share it without noticing each other.
+/// </remarks>
+internal sealed class BufferPool(long capacityBytes)
 {
     // Arrays below this many floats are cheap gen-0 garbage; pooling them costs more than it saves.
     const int MinLength = 1024;
 
-    static readonly Dictionary<int, Stack<float[]>> free = [];
-    static readonly Lock gate = new();
-    static long pooledBytes;
+    /// <summary>The pool of every tensor buffer (1 GiB idle at most to start with, RLM_POOL_MB to change).</summary>
+    public static BufferPool Shared { get; } = new(ReadCapacity());
 
-    /// <summary>Most bytes kept idle in the pool (1 GiB by default, RLM_POOL_MB to change); beyond it returns are dropped.</summary>
-    public static long CapacityBytes { get; set; } = ReadCapacity();
+    readonly Dictionary<int, Stack<float[]>> free = [];
+    readonly Lock gate = new();
+    long pooledBytes;
+
+    /// <summary>Most bytes kept idle in the pool; beyond it returns are dropped. Grows with <see cref="FitWorkingSet"/>.</summary>
+    public long CapacityBytes { get; private set; } = capacityBytes;
 
     static long ReadCapacity()
     {
@@ -26,9 +34,9 @@ internal static class BufferPool
     }
 
     /// <summary>Bytes currently idle in the pool (for tests and benchmarks).</summary>
-    public static long PooledBytes => Interlocked.Read(ref pooledBytes);
+    public long PooledBytes => Interlocked.Read(ref pooledBytes);
 
-    static long droppedBytes;
+    long droppedBytes;
 
     /// <summary>
     /// Raises <see cref="CapacityBytes"/> so that what was handed back and dropped (the pool being full) since the last
@@ -37,7 +45,7 @@ internal static class BufferPool
     /// the GC and getting it back as fresh pages, which the kernel must zero (a gpt2-124m step at context 256 spent
     /// more time in page faults than in its GEMMs). Returns whether the capacity grew.
     /// </summary>
-    public static bool FitWorkingSet()
+    public bool FitWorkingSet()
     {
         lock (gate)
         {
@@ -51,7 +59,7 @@ internal static class BufferPool
     }
 
     /// <summary>A buffer of exactly <paramref name="length"/> floats, zeroed when <paramref name="clear"/> (otherwise arbitrary).</summary>
-    public static float[] Rent(int length, bool clear)
+    public float[] Rent(int length, bool clear)
     {
         if (length >= MinLength)
         {
@@ -75,7 +83,7 @@ internal static class BufferPool
     }
 
     /// <summary>Hands <paramref name="array"/> back; the caller must hold no other reference that will be read.</summary>
-    public static void Return(float[] array)
+    public void Return(float[] array)
     {
         if (array.Length < MinLength) return;
         lock (gate)
@@ -92,7 +100,7 @@ internal static class BufferPool
     }
 
     /// <summary>Drops every idle buffer (for the GC to reclaim).</summary>
-    public static void Clear()
+    public void Clear()
     {
         lock (gate)
         {

@@ -30,50 +30,28 @@ public sealed class Tensor
     public bool RetainGrad { get; set; }
 
     /// <summary>The gradient accumulated by <see cref="Backward()"/>; same shape; null until a gradient arrives.</summary>
-    /// <remarks>
-    /// Inside a data-parallel replica (<see cref="GradientSlot"/> &gt; 0) a leaf given replica slots reads and writes its
-    /// slot instead, so replicas running at once on different threads never add into the same buffer.
-    /// </remarks>
-    public Tensor? Grad
-    {
-        get => gradientSlot != 0 && ReplicaGrads is { } slots ? slots[gradientSlot - 1] : grad;
-        set
-        {
-            if (gradientSlot != 0 && ReplicaGrads is { } slots) slots[gradientSlot - 1] = value;
-            else grad = value;
-        }
-    }
-
-    Tensor? grad;
-    [ThreadStatic] static int gradientSlot;
+    public Tensor? Grad { get; set; }
 
     /// <summary>
-    /// Which gradient this thread's backward passes write into for leaves with <see cref="ReplicaGrads"/>: 0 is
-    /// <see cref="Grad"/> itself, s &gt; 0 is ReplicaGrads[s - 1] (set by the data-parallel step around each replica).
+    /// Per-replica gradients of a parameter during a data-parallel step (replica 0 uses <see cref="Grad"/>), written by
+    /// backward passes given that replica's <see cref="GradientSink"/>; null otherwise.
     /// </summary>
-    internal static int GradientSlot
-    {
-        get => gradientSlot;
-        set => gradientSlot = value;
-    }
-
-    /// <summary>Per-replica gradients of a parameter during a data-parallel step (replica 0 uses the plain gradient); null otherwise.</summary>
     internal Tensor?[]? ReplicaGrads { get; set; }
 
     /// <summary>The tensors this one was computed from (empty for leaves and for released graphs).</summary>
     internal Tensor[] Parents { get; set; } = [];
 
-    /// <summary>Adds this tensor's gradient, times the local derivative, into the gradients of its parents.</summary>
-    internal Action? BackwardFn { get; set; }
+    /// <summary>Adds this tensor's gradient, times the local derivative, into the gradients of its parents (written through the sink).</summary>
+    internal Action<GradientSink>? BackwardFn { get; set; }
 
     /// <summary>True once a backward pass has released the graph that produced this tensor: it cannot be backpropagated through again.</summary>
     internal bool GraphReleased { get; set; }
 
     /// <summary>Creates a tensor of zeros.</summary>
-    public Tensor(params int[] shape) : this(BufferPool.Rent(CheckedSize(shape), clear: true), shape) { }
+    public Tensor(params int[] shape) : this(BufferPool.Shared.Rent(CheckedSize(shape), clear: true), shape) { }
 
     /// <summary>A tensor whose elements are arbitrary (a reused buffer): only for ops that overwrite every element.</summary>
-    internal static Tensor Uninitialized(params int[] shape) => new(BufferPool.Rent(CheckedSize(shape), clear: false), shape);
+    internal static Tensor Uninitialized(params int[] shape) => new(BufferPool.Shared.Rent(CheckedSize(shape), clear: false), shape);
 
     /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>
     public Tensor(float[] data, params int[] shape)
@@ -208,32 +186,15 @@ public sealed class Tensor
     /// </summary>
     public void ZeroGrad(bool reuseBuffer)
     {
-        if (reuseBuffer && Grad is not null) BufferPool.Return(Grad.Data);
+        if (reuseBuffer && Grad is not null) BufferPool.Shared.Return(Grad.Data);
         Grad = null;
-    }
-
-    /// <summary>The gradient buffer, created as zeros when absent.</summary>
-    internal Tensor GradOrZeros() => Grad ??= new Tensor(shape);
-
-    /// <summary>
-    /// The gradient buffer for a backward closure to write into. <paramref name="accumulate"/> is true when it already
-    /// holds a gradient to add to; when false the buffer is new and uninitialised, and the caller must overwrite every
-    /// element (a first gradient is written, not added to zeros: one pass over memory fewer).
-    /// </summary>
-    internal float[] GradBuffer(out bool accumulate)
-    {
-        if (Grad is { } existing)
-        {
-            accumulate = true;
-            return existing.Data;
-        }
-        accumulate = false;
-        Grad = Uninitialized(shape);
-        return Grad.Data;
     }
 
     /// <summary>Runs reverse-mode autograd from this scalar: d(this)/d(leaf) accumulates into every leaf's <see cref="Grad"/>.</summary>
     public void Backward() => Graph.Backward(this, null);
+
+    /// <summary><see cref="Backward(bool)"/> with the leaves' gradients written through <paramref name="sink"/> (a data-parallel replica's).</summary>
+    internal void Backward(bool reuseBuffers, GradientSink sink) => Graph.Backward(this, null, reuseBuffers, sink);
 
     /// <summary>Runs reverse-mode autograd seeded with <paramref name="gradient"/> (same shape as this tensor).</summary>
     public void Backward(Tensor gradient) => Graph.Backward(this, gradient);

@@ -62,9 +62,12 @@ public sealed class AdamW
     /// <summary>
     /// Optimizes the given named parameters. <paramref name="decays"/> decides which get weight decay; by default the
     /// matrices (rank &gt;= 2: linear and embedding weights) do and vectors (biases, norm gains) do not, as in nanoGPT.
+    /// <see cref="Step"/> runs on <paramref name="threads"/> (the model's, say), or on the calling thread alone when null.
     /// </summary>
-    public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, AdamWSettings settings, Func<string, Tensor, bool>? decays = null)
+    public AdamW(IEnumerable<(string Name, Tensor Parameter)> parameters, AdamWSettings settings, Func<string, Tensor, bool>? decays = null,
+        Parallelism? threads = null)
     {
+        this.threads = threads;
         Settings = settings;
         LearningRate = settings.LearningRate;
         decays ??= (_, p) => p.Rank >= 2;
@@ -75,6 +78,8 @@ public sealed class AdamW
             slots.Add(new Slot(name, p, decays(name, p)));
         }
     }
+
+    readonly Parallelism? threads;
 
     /// <summary>Names of the parameters that receive weight decay.</summary>
     public IEnumerable<string> DecayedNames => slots.Where(s => s.Decay).Select(s => s.Name);
@@ -91,7 +96,7 @@ public sealed class AdamW
         // One parallel loop over chunks of every tensor (memory-bound: 16k elements are 448 KB of streams), so a model of
         // many small tensors keeps both cores busy too, not only the large matrices. Element-wise: any split gives the same result.
         (int Slot, int From, int Length)[] work = chunks ??= Chunks();
-        Parallelism.For(0, work.Length, (start, end) =>
+        Action<int, int> update = (start, end) =>
         {
             for (int i = start; i < end; i++)
             {
@@ -101,7 +106,9 @@ public sealed class AdamW
                 Kernels.Optimizer.AdamWUpdate(grad.Data.AsSpan(from, length), slot.Parameter.Data.AsSpan(from, length), slot.M.AsSpan(from, length),
                     slot.V.AsSpan(from, length), b1, b2, slot.Decay ? decayShrink : 1f, stepSize, rootCorrection, eps);
             }
-        }, costPerItem: 10L * Chunk);
+        };
+        if (threads is null) update(0, work.Length);
+        else threads.For(0, work.Length, update, costPerItem: 10L * Chunk);
     }
 
     const int Chunk = 16384;

@@ -2,8 +2,10 @@
 // on its own thread (its kernels single-threaded), and the shards' parameter gradients are summed in shard order.
 // For small models this beats splitting every op over the threads: one synchronisation per step instead of several
 // per op, and single-threaded kernels on small matrices waste nothing on packing twice or waiting.
-// Dropout: each shard draws its masks from its own generator, seeded from the model's at every step (deterministic and
-// resumable, but other masks than an unsharded step would draw). One model per instance.
+// Each shard runs with its own ComputeContext, derived from the model's: its backward writes the parameters' gradient
+// slot of that shard, and its dropout layers draw from the shard's own generator, seeded from the model's at every step
+// (deterministic and resumable, but other masks than an unsharded step would draw). One model per instance.
+using ResidualLM.Autograd;
 using ResidualLM.Kernels;
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
@@ -24,6 +26,7 @@ public sealed class DataParallel
 
     const int IgnoreIndex = -100;   // the default of Ops.CrossEntropy
 
+    readonly Module model;
     readonly IReadOnlyList<Tensor> parameters;
     readonly long[] offsets;          // offsets[i]: where parameter i starts in the concatenation of all parameters
     int[][] shardInputs = [], shardTargets = [];
@@ -37,13 +40,14 @@ public sealed class DataParallel
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shards, 2);
         Shards = shards;
+        this.model = model;
         parameters = model.NamedParameters().Select(p => p.Tensor).ToList();
         offsets = new long[parameters.Count + 1];
         for (int i = 0; i < parameters.Count; i++) offsets[i + 1] = offsets[i] + parameters[i].Size;
         shardLosses = new double[shards];
         shardSeeds = new ulong[shards];
         // Read outside any shard: the model's own generator, the source of the shards' seeds.
-        masks = ActiveDropout(model)?.Generator;
+        masks = ActiveDropout(model)?.Generator(model.Context);
     }
 
     readonly ulong[] shardSeeds;
@@ -68,12 +72,13 @@ public sealed class DataParallel
 
     /// <summary>
     /// Forward, cross-entropy and backward of one batch: inputs and targets (B*T, row-major); <paramref name="forward"/>
-    /// maps (ids, B, T) to logits (B, T, V) and must be safe to call from several threads at once. Adds
+    /// maps (context, ids, B, T) to logits (B, T, V) computed as that context says (each shard passes its own), and
+    /// must be safe to call from several threads at once. Adds
     /// <paramref name="lossScale"/> times the gradient of the batch's mean loss into every parameter's gradient (as a
     /// plain backward of <c>loss * lossScale</c> would) and returns the mean loss. Targets of -100 are ignored; the mean
     /// is over the counted targets of the whole batch.
     /// </summary>
-    public double ForwardBackward(Func<int[], int, int, Tensor> forward, int[] inputs, int[] targets, int batch, int time, float lossScale = 1f)
+    public double ForwardBackward(Func<ComputeContext, int[], int, int, Tensor> forward, int[] inputs, int[] targets, int batch, int time, float lossScale = 1f)
     {
         ArgumentNullException.ThrowIfNull(forward);
         if (inputs.Length != batch * time || targets.Length != batch * time)
@@ -89,41 +94,36 @@ public sealed class DataParallel
         if (masks is not null)
             for (int s = 0; s < Shards; s++) shardSeeds[s] = masks.NextUInt64();
 
-        // One part per shard; a part sets which gradient slot its backward writes, so whichever thread runs it is fine.
-        Parallelism.For(0, Shards, (first, end) =>
+        // One part per shard, each with its own context, so whichever thread runs it is fine.
+        var context = model.Context;
+        context.Threads.For(0, Shards, (first, end) =>
         {
             for (int s = first; s < end; s++)
             {
-                Tensor.GradientSlot = s;
-                Dropout.ShardGenerator = masks is null ? null : new Rng(shardSeeds[s]);
-                try { shardLosses[s] = RunShard(forward, s, time, counted, lossScale); }
-                finally
-                {
-                    Tensor.GradientSlot = 0;
-                    Dropout.ShardGenerator = null;
-                }
+                var replica = context with { DropoutGenerator = masks is null ? null : new Rng(shardSeeds[s]), Gradients = new GradientSink(s) };
+                shardLosses[s] = RunShard(forward, replica, s, time, counted, lossScale);
             }
         }, costPerItem: long.MaxValue / Shards);
-        SumReplicaGradients();
+        SumReplicaGradients(context.Threads);
         double loss = 0;
         foreach (double l in shardLosses) loss += l;
         return loss;
     }
 
     /// <summary>Forward and backward of shard <paramref name="s"/>; returns its share of the batch's mean loss.</summary>
-    double RunShard(Func<int[], int, int, Tensor> forward, int s, int time, int counted, float lossScale)
+    double RunShard(Func<ComputeContext, int[], int, int, Tensor> forward, ComputeContext replica, int s, int time, int counted, float lossScale)
     {
         int[] ids = shardInputs[s], targets = shardTargets[s];
         int rows = ids.Length / time;
         int mine = 0;
         foreach (int target in targets) if (target != IgnoreIndex) mine++;
-        var logits = forward(ids, rows, time);
-        var loss = Models.LanguageModel.Loss(logits.Reshape(ids.Length, -1), targets);
+        var logits = forward(replica, ids, rows, time);
+        var loss = Models.LanguageModel.Loss(replica.Threads, logits.Reshape(ids.Length, -1), targets);
         // The batch mean is sum over shards of (counted here / counted in all) x this shard's mean.
         float weight = counted == 0 ? 1f / Shards : (float)((double)mine / counted);
         double share = mine == 0 ? 0 : (double)weight * loss.Item();
         float seed = weight * lossScale;
-        (seed == 1f ? loss : loss * seed).Backward(reuseBuffers: true);
+        (seed == 1f ? loss : loss * seed).Backward(reuseBuffers: true, replica.Gradients);
         return share;
     }
 
@@ -156,7 +156,7 @@ public sealed class DataParallel
     /// grad = grad + replica 1 + replica 2 + ... for every parameter, element-wise and in that order (deterministic),
     /// split over the threads by element ranges of the concatenated parameters; the replica buffers go back to the pool.
     /// </summary>
-    void SumReplicaGradients()
+    void SumReplicaGradients(Parallelism threads)
     {
         // A parameter that shard 0 left without a gradient takes its first replica's buffer (no race: done here, serially).
         foreach (var p in parameters)
@@ -168,7 +168,7 @@ public sealed class DataParallel
         long total = offsets[^1];
         const int Chunk = 1 << 15;
         int chunks = (int)((total + Chunk - 1) / Chunk);
-        Parallelism.For(0, chunks, (first, end) =>
+        threads.For(0, chunks, (first, end) =>
         {
             long from = (long)first * Chunk, to = Math.Min(total, (long)end * Chunk);
             int i = Array.BinarySearch(offsets, from);
@@ -187,7 +187,7 @@ public sealed class DataParallel
             for (int r = 0; r < Shards - 1; r++)
                 if (p.ReplicaGrads![r] is { } replica)
                 {
-                    BufferPool.Return(replica.Data);
+                    BufferPool.Shared.Return(replica.Data);
                     p.ReplicaGrads[r] = null;
                 }
     }

@@ -10,18 +10,23 @@ public static class GradientClipping
 {
     const int Chunk = 1 << 16;
 
-    /// <summary>sqrt(sum over parameters of |grad|^2), accumulated in double; NaN or infinity if any gradient is.</summary>
-    public static double GlobalNorm(IEnumerable<Tensor> parameters)
+    /// <summary>
+    /// sqrt(sum over parameters of |grad|^2), accumulated in double; NaN or infinity if any gradient is. Computed on
+    /// <paramref name="threads"/>, or on the calling thread alone when null (the same value either way).
+    /// </summary>
+    public static double GlobalNorm(IEnumerable<Tensor> parameters, Parallelism? threads = null)
     {
         var grads = parameters.Select(p => p.Grad).OfType<Tensor>().ToList();
         var chunks = new List<(float[] Data, int From, int Length)>();
         foreach (var g in grads)
             for (int from = 0; from < g.Size; from += Chunk) chunks.Add((g.Data, from, Math.Min(Chunk, g.Size - from)));
         var sums = new double[chunks.Count];
-        Parallelism.For(0, chunks.Count, (start, end) =>
+        Action<int, int> square = (start, end) =>
         {
             for (int i = start; i < end; i++) sums[i] = GradientNorm.SumOfSquares(chunks[i].Data.AsSpan(chunks[i].From, chunks[i].Length));
-        }, costPerItem: 2L * Chunk);
+        };
+        if (threads is null) square(0, chunks.Count);
+        else threads.For(0, chunks.Count, square, costPerItem: 2L * Chunk);
         double sum = 0;
         foreach (double s in sums) sum += s;
         return Math.Sqrt(sum);

@@ -24,7 +24,7 @@ public sealed class NonFiniteException(string message) : Exception(message);
 public sealed class Trainer
 {
     readonly Module model;
-    readonly Func<int[], int, int, Tensor> forward;
+    readonly Func<ComputeContext, int[], int, int, Tensor> forward;
     readonly IBatchSampler trainBatches;
     readonly List<(int[] Inputs, int[] Targets)> validationBatches, trainEvaluationBatches;
     readonly LearningRateSchedule schedule;
@@ -48,16 +48,17 @@ public sealed class Trainer
     readonly DataParallel? dataParallel;
 
     /// <summary>
-    /// A trainer of <paramref name="model"/> through <paramref name="forward"/> (ids, B, T) -> logits (B, T, V). With
+    /// A trainer of <paramref name="model"/> through <paramref name="forward"/> (context, ids, B, T) -> logits (B, T, V),
+    /// called with the model's <see cref="Module.Context"/> (or a data-parallel replica's). With
     /// <paramref name="dataParallel"/> 0 the trainer chooses how many replicas a batch is split into
     /// (<see cref="DataParallel.ChooseShards"/>); 1 turns that off; N asks for N.
     /// </summary>
-    public Trainer(Module model, Func<int[], int, int, Tensor> forward, TrainingOptions options,
+    public Trainer(Module model, Func<ComputeContext, int[], int, int, Tensor> forward, TrainingOptions options,
         IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0)
     {
         options.Validate();
         if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: nameof(TrainingSpec.DataParallel));
-        int shards = DataParallel.ChooseShards(model, options.BatchSize, Kernels.Parallelism.ThreadCount, dataParallel);
+        int shards = DataParallel.ChooseShards(model, options.BatchSize, model.Context.Threads.ThreadCount, dataParallel);
         if (shards > 1) this.dataParallel = new DataParallel(model, shards);
         this.model = model;
         this.forward = forward;
@@ -69,7 +70,7 @@ public sealed class Trainer
         {
             LearningRate = (float)options.LearningRate, Beta1 = (float)options.Beta1, Beta2 = (float)options.Beta2,
             Epsilon = 1e-8f, WeightDecay = (float)options.WeightDecay,
-        });
+        }, threads: model.Context.Threads);
         // Fixed batches, drawn once, so every evaluation measures the same tokens.
         this.validationBatches = Draw(validationBatches, options);
         this.trainEvaluationBatches = Draw(trainEvaluationBatches, options);
@@ -110,8 +111,8 @@ public sealed class Trainer
                 lossSum += dataParallel.ForwardBackward(forward, inputs, targets, b, t, micro == 1 ? 1f : 1f / micro);
                 continue;
             }
-            var logits = forward(inputs, b, t);
-            var loss = LanguageModel.Loss(logits.Reshape(b * t, -1), targets);
+            var logits = forward(model.Context, inputs, b, t);
+            var loss = LanguageModel.Loss(model.Context.Threads, logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();
             // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
             // activations) are reused by the next micro-batch: nothing here reads them after backward.
@@ -119,7 +120,7 @@ public sealed class Trainer
         }
         double meanLoss = lossSum / micro;
         double lr = schedule.At(Step);
-        double norm = GradientClipping.GlobalNorm(parameters.Select(p => p.Tensor));
+        double norm = GradientClipping.GlobalNorm(parameters.Select(p => p.Tensor), model.Context.Threads);
         bool finite = double.IsFinite(meanLoss) && double.IsFinite(norm);
         if (!finite)
         {
@@ -171,8 +172,8 @@ public sealed class Trainer
         using (Graph.NoGrad())
             foreach (var (inputs, targets) in batches)
             {
-                var logits = forward(inputs, Options.BatchSize, Options.Context);
-                sum += LanguageModel.Loss(logits.Reshape(inputs.Length, -1), targets).Item();
+                var logits = forward(model.Context, inputs, Options.BatchSize, Options.Context);
+                sum += LanguageModel.Loss(model.Context.Threads, logits.Reshape(inputs.Length, -1), targets).Item();
             }
         model.Train();
         return sum / batches.Count;

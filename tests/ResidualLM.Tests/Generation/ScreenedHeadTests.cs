@@ -13,7 +13,7 @@ public class ScreenedHeadTests
     static int FullArgMax(Tensor weight, float[] x, int productRows, int row)
     {
         var logits = new float[weight.Dim(0)];
-        GemmElements.Row(x, weight.Data, logits, productRows, weight.Dim(0), row);
+        GemmElements.Row(Kernels.KernelCheck.Threads, x, weight.Data, logits, productRows, weight.Dim(0), row);
         return Sampler.ArgMax(logits);
     }
 
@@ -35,7 +35,7 @@ public class ScreenedHeadTests
     {
         var rng = new Rng((ulong)(vocab * 31 + width));
         var weight = Tensor.Normal(rng, 0f, 0.5f, vocab, width);
-        var head = ScreenedHead.Rent(weight, force: true)!;
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
         try
         {
             for (int trial = 0; trial < 30; trial++)
@@ -70,7 +70,7 @@ public class ScreenedHeadTests
         for (int p = 0; p < width; p++) data[40 * width + p] *= 1f - 1e-7f;
         foreach (int productRows in new[] { 1, 16 })
         {
-            var head = ScreenedHead.Rent(weight, force: true)!;
+            var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
             try
             {
                 for (int trial = 0; trial < 8; trial++)
@@ -95,7 +95,7 @@ public class ScreenedHeadTests
         var weight = new Tensor(vocab, width);
         for (int j = 0; j < vocab; j++)
             for (int p = 0; p < width; p++) weight.Data[j * width + p] = row[p] * (1f + (j % 3) * 1e-7f);
-        var head = ScreenedHead.Rent(weight, force: true)!;
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
         try
         {
             var x = Input(rng, width);

@@ -7,7 +7,6 @@ using O = ResidualLM.Ops.Ops;
 
 namespace ResidualLM.Tests.Kernels;
 
-[Collection(ThreadCountCollection.Name)]
 public class ActivationsTests
 {
     delegate void ForwardKernel(ReadOnlySpan<float> x, Span<float> y);
@@ -84,15 +83,15 @@ public class ActivationsTests
         KernelCheck.ForEachThreadCount(threads =>
         {
             var x = Tensor.FromArray(xs, n).WithGrad();
-            var y = O.Gelu(x);
+            var y = O.Gelu(threads, x);
             y.Backward(Tensor.FromArray(seed, n));
             var yRef = new float[n]; var dxRef = new float[n];
             ActivationsReference.GeluTanhForward(xs, yRef);
             ActivationsReference.GeluTanhBackward(xs, seed, dxRef);
             var scale = new float[n];
             for (int i = 0; i < n; i++) scale[i] = (1 + Math.Abs(xs[i])) * Math.Abs(seed[i]);
-            KernelCheck.AssertClose(yRef, y.Data, Rtol, $"Gelu op forward, {threads} threads", xs.Select(Math.Abs).ToArray());
-            KernelCheck.AssertClose(dxRef, x.Grad!.Data, Rtol, $"Gelu op backward, {threads} threads", scale);
+            KernelCheck.AssertClose(yRef, y.Data, Rtol, $"Gelu op forward, {threads.ThreadCount} threads", xs.Select(Math.Abs).ToArray());
+            KernelCheck.AssertClose(dxRef, x.Grad!.Data, Rtol, $"Gelu op backward, {threads.ThreadCount} threads", scale);
         });
     }
 

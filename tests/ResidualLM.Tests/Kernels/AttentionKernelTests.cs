@@ -12,7 +12,6 @@ using Xunit;
 
 namespace ResidualLM.Tests.Kernels;
 
-[Collection(ThreadCountCollection.Name)]
 public class AttentionKernelTests
 {
     // Tolerance: the kernel sums scores with fused multiply-adds in another order and uses its own vector exp, so
@@ -41,7 +40,7 @@ public class AttentionKernelTests
     {
         var rng = new Rng((ulong)(batchHeads * 1000 + tq * 100 + tk * 10 + hs));
         bool[] mask = padding ? RandomPadding(rng, batchHeads, tk) : [];
-        KernelCheck.ForEachThreadCount(_ => Check(rng, batchHeads, tq, tk, hs, causal, mask));
+        KernelCheck.ForEachThreadCount(threads => Check(threads, rng, batchHeads, tq, tk, hs, causal, mask));
     }
 
     public static TheoryData<int> HeadSizes => new(Enumerable.Range(1, 128));
@@ -51,8 +50,8 @@ public class AttentionKernelTests
     public void Attention_EveryHeadSize_MatchesReference(int hs)
     {
         var rng = new Rng((ulong)hs);
-        Check(rng, 2, 11, 21, hs, causal: true, []);
-        Check(rng, 2, 9, 9, hs, causal: false, RandomPadding(rng, 2, 9));
+        Check(KernelCheck.Threads, rng, 2, 11, 21, hs, causal: true, []);
+        Check(KernelCheck.Threads, rng, 2, 9, 9, hs, causal: false, RandomPadding(rng, 2, 9));
     }
 
     public static TheoryData<int> KeyLengths => new(15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65);
@@ -65,7 +64,7 @@ public class AttentionKernelTests
         // Query counts around the row blocks of 8 (512-bit) and 4 (256/128-bit); all queries, a suffix, one.
         foreach (int tq in new[] { tk, Math.Min(tk, 9), Math.Min(tk, 8), 7, 5, 4, 3, 1 }.Distinct())
             foreach (bool causal in new[] { true, false })
-                Check(rng, 2, tq, tk, 16, causal, causal ? [] : RandomPadding(rng, 2, tk));
+                Check(KernelCheck.Threads, rng, 2, tq, tk, 16, causal, causal ? [] : RandomPadding(rng, 2, tk));
     }
 
     [Fact]
@@ -76,7 +75,7 @@ public class AttentionKernelTests
         // Batch row 0: every key padded. Batch row 1: the first 10 keys padded, so causal queries at positions < 10
         // (the first two of the suffix of 12) see no key at all.
         bool[] mask = Enumerable.Range(0, 2 * tk).Select(i => i < tk || i < tk + 10).ToArray();
-        var (output, p) = Check(rng, 2, tq, tk, hs, causal: true, mask);
+        var (output, p) = Check(KernelCheck.Threads, rng, 2, tq, tk, hs, causal: true, mask);
         Assert.All(output.AsSpan(0, tq * hs).ToArray(), x => Assert.Equal(0f, x));
         Assert.All(p.AsSpan(0, tq * tk).ToArray(), x => Assert.Equal(0f, x));
         Assert.All(output.AsSpan(tq * hs, 2 * hs).ToArray(), x => Assert.Equal(0f, x));
@@ -90,6 +89,7 @@ public class AttentionKernelTests
         // 0 and those rows use fewer key tiles than the rows around them (not the causal staircase). Head 0 is plain,
         // so stale scratch from it would show in head 1's dk.
         var rng = new Rng(5);
+        var threads = KernelCheck.Threads;
         int t = 64, hs = 16;
         float[] q = KernelCheck.Normal(rng, 2 * t * hs), k = KernelCheck.Normal(rng, 2 * t * hs), v = KernelCheck.Normal(rng, 2 * t * hs);
         for (int j = 48; j < t; j++) k[(t + j) * hs] = 40f;
@@ -97,14 +97,14 @@ public class AttentionKernelTests
         float[] dOut = KernelCheck.Normal(rng, q.Length);
         var p = new float[2 * t * t]; var pRef = new float[p.Length];
         var output = new float[q.Length]; var outputRef = new float[q.Length];
-        AttentionKernel.Forward(q, k, v, output, p, 2, 1, t, t, hs, 0.25f, causal: false, []);
-        AttentionReference.Forward(q, k, v, outputRef, pRef, 2, 1, t, t, hs, 0.25f, causal: false, []);
+        AttentionKernel.Forward(threads, q, k, v, output, p, 2, 1, t, t, hs, 0.25f, causal: false, []);
+        AttentionReference.Forward(threads, q, k, v, outputRef, pRef, 2, 1, t, t, hs, 0.25f, causal: false, []);
         Assert.Equal(0f, pRef[(t + 8) * t + 50]);
         KernelCheck.AssertClose(pRef, p, Tolerance, "probabilities", Enumerable.Repeat(1f, p.Length).ToArray());
         float[] dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
         float[] dqRef = new float[q.Length], dkRef = new float[k.Length], dvRef = new float[v.Length];
-        AttentionKernel.Backward(q, k, v, pRef, [], dOut, dq, dk, dv, 2, t, t, hs, 0.25f);
-        AttentionReference.Backward(q, k, v, pRef, [], dOut, dqRef, dkRef, dvRef, 2, t, t, hs, 0.25f);
+        AttentionKernel.Backward(threads, q, k, v, pRef, [], dOut, dq, dk, dv, 2, t, t, hs, 0.25f);
+        AttentionReference.Backward(threads, q, k, v, pRef, [], dOut, dqRef, dkRef, dvRef, 2, t, t, hs, 0.25f);
         float[] size = Enumerable.Repeat(400f, q.Length).ToArray();
         KernelCheck.AssertClose(dqRef, dq, Tolerance, "dq", size);
         KernelCheck.AssertClose(dkRef, dk, Tolerance, "dk", size);
@@ -118,6 +118,7 @@ public class AttentionKernelTests
     public void AttentionPacked_MatchesReference(int batch, int time, int heads, int hs, bool causal)
     {
         var rng = new Rng((ulong)(batch * 100 + time * 10 + hs));
+        var threads = KernelCheck.Threads;
         int width = heads * hs, n = batch * heads * time * hs;
         float scale = 1f / MathF.Sqrt(hs);
         float[] qkv = KernelCheck.Normal(rng, batch * time * 3 * width), dOutPacked = KernelCheck.Normal(rng, batch * time * width);
@@ -132,12 +133,12 @@ public class AttentionKernelTests
                 }
         var output = new float[batch * time * width]; var p = new float[batch * heads * time * time];
         var outputRef = new float[n]; var pRef = new float[p.Length];
-        AttentionKernel.ForwardPacked(qkv, output, p, batch, heads, time, hs, scale, causal, []);
-        AttentionReference.Forward(split[0], split[1], split[2], outputRef, pRef, batch * heads, heads, time, time, hs, scale, causal, []);
+        AttentionKernel.ForwardPacked(threads, qkv, output, p, batch, heads, time, hs, scale, causal, []);
+        AttentionReference.Forward(threads, split[0], split[1], split[2], outputRef, pRef, batch * heads, heads, time, time, hs, scale, causal, []);
         var dqkv = new float[qkv.Length];
         float[] dq = new float[n], dk = new float[n], dv = new float[n];
-        AttentionKernel.BackwardPacked(qkv, p, [], dOutPacked, dqkv, batch, heads, time, hs, scale);
-        AttentionReference.Backward(split[0], split[1], split[2], pRef, [], split[3], dq, dk, dv, batch * heads, time, time, hs, scale);
+        AttentionKernel.BackwardPacked(threads, qkv, p, [], dOutPacked, dqkv, batch, heads, time, hs, scale);
+        AttentionReference.Backward(threads, split[0], split[1], split[2], pRef, [], split[3], dq, dk, dv, batch * heads, time, time, hs, scale);
         KernelCheck.AssertClose(pRef, p, Tolerance, "probabilities", Enumerable.Repeat(1f, p.Length).ToArray());
         float[] size = Enumerable.Repeat(4f * MathF.Sqrt(hs), n).ToArray();
         for (int b = 0; b < batch; b++)
@@ -164,11 +165,12 @@ public class AttentionKernelTests
         // Query i of a causal pass over the whole sequence, and the same query alone over a cache of its first i + 1
         // keys (a decoding step): one arithmetic per machine, so the outputs and probabilities match bit for bit.
         var rng = new Rng((ulong)(time * 1000 + hs));
+        var threads = KernelCheck.Threads;
         int batchHeads = 3, capacity = time + 5;
         float scale = 1f / MathF.Sqrt(hs);
         float[] q = KernelCheck.Normal(rng, batchHeads * time * hs), k = KernelCheck.Normal(rng, batchHeads * time * hs), v = KernelCheck.Normal(rng, batchHeads * time * hs);
         float[] output = new float[q.Length], p = new float[batchHeads * time * time];
-        AttentionKernel.Forward(q, k, v, output, p, batchHeads, 1, time, time, hs, scale, causal: true, []);
+        AttentionKernel.Forward(threads, q, k, v, output, p, batchHeads, 1, time, time, hs, scale, causal: true, []);
         float[] kCache = new float[batchHeads * capacity * hs], vCache = new float[kCache.Length];
         for (int bh = 0; bh < batchHeads; bh++)
         {
@@ -179,7 +181,7 @@ public class AttentionKernelTests
         {
             float[] qi = new float[batchHeads * hs], oi = new float[qi.Length], pi = new float[batchHeads * (i + 1)];
             for (int bh = 0; bh < batchHeads; bh++) Array.Copy(q, (bh * time + i) * hs, qi, bh * hs, hs);
-            AttentionKernel.ForwardCached(qi, kCache, vCache, capacity, oi, pi, batchHeads, 1, 1, i + 1, hs, scale, causal: true);
+            AttentionKernel.ForwardCached(threads, qi, kCache, vCache, capacity, oi, pi, batchHeads, 1, 1, i + 1, hs, scale, causal: true);
             for (int bh = 0; bh < batchHeads; bh++)
             {
                 Assert.Equal(output.AsSpan((bh * time + i) * hs, hs).ToArray(), oi.AsSpan(bh * hs, hs).ToArray());
@@ -191,34 +193,29 @@ public class AttentionKernelTests
     [Fact]
     public void Attention_ConcurrentCallsOnTwoThreads_MatchOneCallAlone()
     {
-        // Two data-parallel replicas, each running the kernels single-threaded at the same time: no shared scratch.
-        int saved = Parallelism.ThreadCount;
-        try
+        // Two data-parallel replicas, each running the kernels single-threaded at the same time on one budget: no shared scratch.
+        using var threads = new Parallelism(1);
+        var inputs = new[] { 1, 2 }.Select(seed => new Rng((ulong)seed)).Select(rng => (rng, mask: RandomPadding(rng, 4, 40))).ToArray();
+        var alone = inputs.Select(x => Run(threads, new Rng(9), 4, 33, 40, 16, causal: true, x.mask)).ToArray();
+        var together = new (float[] Output, float[] Dq)[2];
+        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, replica =>
         {
-            Parallelism.ThreadCount = 1;
-            var inputs = new[] { 1, 2 }.Select(seed => new Rng((ulong)seed)).Select(rng => (rng, mask: RandomPadding(rng, 4, 40))).ToArray();
-            var alone = inputs.Select(x => Run(new Rng(9), 4, 33, 40, 16, causal: true, x.mask)).ToArray();
-            var together = new (float[] Output, float[] Dq)[2];
-            Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, replica =>
-            {
-                for (int repeat = 0; repeat < 50; repeat++) together[replica] = Run(new Rng(9), 4, 33, 40, 16, causal: true, inputs[replica].mask);
-            });
-            for (int replica = 0; replica < 2; replica++)
-            {
-                Assert.Equal(alone[replica].Output, together[replica].Output);
-                Assert.Equal(alone[replica].Dq, together[replica].Dq);
-            }
+            for (int repeat = 0; repeat < 50; repeat++) together[replica] = Run(threads, new Rng(9), 4, 33, 40, 16, causal: true, inputs[replica].mask);
+        });
+        for (int replica = 0; replica < 2; replica++)
+        {
+            Assert.Equal(alone[replica].Output, together[replica].Output);
+            Assert.Equal(alone[replica].Dq, together[replica].Dq);
         }
-        finally { Parallelism.ThreadCount = saved; }
     }
 
-    static (float[] Output, float[] Dq) Run(Rng rng, int batchHeads, int tq, int tk, int hs, bool causal, bool[] mask)
+    static (float[] Output, float[] Dq) Run(Parallelism threads, Rng rng, int batchHeads, int tq, int tk, int hs, bool causal, bool[] mask)
     {
         float[] q = KernelCheck.Normal(rng, batchHeads * tq * hs), k = KernelCheck.Normal(rng, batchHeads * tk * hs), v = KernelCheck.Normal(rng, batchHeads * tk * hs);
         float[] output = new float[q.Length], p = new float[batchHeads * tq * tk], dOut = KernelCheck.Normal(rng, q.Length);
         float[] dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
-        AttentionKernel.Forward(q, k, v, output, p, batchHeads, 1, tq, tk, hs, 0.25f, causal, mask);
-        AttentionKernel.Backward(q, k, v, p, [], dOut, dq, dk, dv, batchHeads, tq, tk, hs, 0.25f);
+        AttentionKernel.Forward(threads, q, k, v, output, p, batchHeads, 1, tq, tk, hs, 0.25f, causal, mask);
+        AttentionKernel.Backward(threads, q, k, v, p, [], dOut, dq, dk, dv, batchHeads, tq, tk, hs, 0.25f);
         return (output, dq);
     }
 
@@ -227,15 +224,15 @@ public class AttentionKernelTests
         Enumerable.Range(0, batchHeads * tk).Select(i => i % tk != 0 && rng.NextFloat() < 0.3f).ToArray();
 
     /// <summary>Forward, then backward with and without dropout weights, against the twin; returns the kernel's output and probabilities.</summary>
-    static (float[] Output, float[] Probabilities) Check(Rng rng, int batchHeads, int tq, int tk, int hs, bool causal, bool[] mask)
+    static (float[] Output, float[] Probabilities) Check(Parallelism threads, Rng rng, int batchHeads, int tq, int tk, int hs, bool causal, bool[] mask)
     {
         string shape = $"BH {batchHeads} TQ {tq} TK {tk} HS {hs} causal {causal} padding {mask.Length > 0}";
         float scale = 1f / MathF.Sqrt(hs);
         float[] q = KernelCheck.Normal(rng, batchHeads * tq * hs), k = KernelCheck.Normal(rng, batchHeads * tk * hs), v = KernelCheck.Normal(rng, batchHeads * tk * hs);
         var output = new float[q.Length]; var outputRef = new float[q.Length];
         var p = new float[batchHeads * tq * tk]; var pRef = new float[p.Length];
-        AttentionKernel.Forward(q, k, v, output, p, batchHeads, 1, tq, tk, hs, scale, causal, mask);
-        AttentionReference.Forward(q, k, v, outputRef, pRef, batchHeads, 1, tq, tk, hs, scale, causal, mask);
+        AttentionKernel.Forward(threads, q, k, v, output, p, batchHeads, 1, tq, tk, hs, scale, causal, mask);
+        AttentionReference.Forward(threads, q, k, v, outputRef, pRef, batchHeads, 1, tq, tk, hs, scale, causal, mask);
         KernelCheck.AssertClose(pRef, p, Tolerance, $"probabilities, {shape}", Enumerable.Repeat(1f, p.Length).ToArray());
         KernelCheck.AssertClose(outputRef, output, Tolerance, $"output, {shape}", Enumerable.Repeat(4f, output.Length).ToArray());
 
@@ -246,8 +243,8 @@ public class AttentionKernelTests
             float[] dOut = KernelCheck.Normal(rng, q.Length);
             float[] dq = KernelCheck.Normal(rng, q.Length), dk = KernelCheck.Normal(rng, k.Length), dv = KernelCheck.Normal(rng, v.Length);
             float[] dqRef = (float[])dq.Clone(), dkRef = (float[])dk.Clone(), dvRef = (float[])dv.Clone();
-            AttentionKernel.Backward(q, k, v, pRef, applied, dOut, dq, dk, dv, batchHeads, tq, tk, hs, scale);
-            AttentionReference.Backward(q, k, v, pRef, applied, dOut, dqRef, dkRef, dvRef, batchHeads, tq, tk, hs, scale);
+            AttentionKernel.Backward(threads, q, k, v, pRef, applied, dOut, dq, dk, dv, batchHeads, tq, tk, hs, scale);
+            AttentionReference.Backward(threads, q, k, v, pRef, applied, dOut, dqRef, dkRef, dvRef, batchHeads, tq, tk, hs, scale);
             float[] size = Enumerable.Repeat(4f * MathF.Sqrt(hs) * (dropout ? 2f : 1f), Math.Max(dq.Length, dk.Length)).ToArray();
             KernelCheck.AssertClose(dqRef, dq, Tolerance, $"dq dropout={dropout}, {shape}", size.AsSpan(0, dq.Length));
             KernelCheck.AssertClose(dkRef, dk, Tolerance, $"dk dropout={dropout}, {shape}", size.AsSpan(0, dk.Length));

@@ -7,7 +7,6 @@ using Xunit;
 
 namespace ResidualLM.Tests.Kernels;
 
-[Collection(ThreadCountCollection.Name)]
 public class GemmElementsTests
 {
     public static TheoryData<int, int, int> Shapes => new()
@@ -28,7 +27,7 @@ public class GemmElementsTests
         KernelCheck.ForEachThreadCount(threads =>
         {
             var c = new float[m * n];
-            Gemm.Multiply(a, b, c, m, k, n, transposeB: true);
+            Gemm.Multiply(threads, a, b, c, m, k, n, transposeB: true);
             var row = new float[n];
             for (int i = 0; i < m; i++)
             {
@@ -36,9 +35,9 @@ public class GemmElementsTests
                 {
                     float alone = GemmElements.Element(a.AsSpan(i * k, k), b.AsSpan(j * k, k), m, n, i, j);
                     Assert.True(BitConverter.SingleToInt32Bits(alone) == BitConverter.SingleToInt32Bits(c[i * n + j]),
-                        $"C[{i}, {j}] of {m}x{k}x{n}, {threads} threads: {alone:R} alone, {c[i * n + j]:R} in the product");
+                        $"C[{i}, {j}] of {m}x{k}x{n}, {threads.ThreadCount} threads: {alone:R} alone, {c[i * n + j]:R} in the product");
                 }
-                GemmElements.Row(a.AsSpan(i * k, k), b, row, m, n, i);
+                GemmElements.Row(threads, a.AsSpan(i * k, k), b, row, m, n, i);
                 Assert.Equal(c.AsSpan(i * n, n).ToArray(), row);
             }
         });

@@ -9,7 +9,6 @@ using Xunit;
 
 namespace ResidualLM.Tests.Kernels;
 
-[Collection(ThreadCountCollection.Name)]
 public unsafe class GemmSmallMTests
 {
     public static TheoryData<int, int> Sizes => new()
@@ -34,6 +33,7 @@ public unsafe class GemmSmallMTests
     public void EveryRowCount_EqualsTheBlockedGemmBitForBit(int k, int n)
     {
         var rng = new Rng((ulong)(k * 131 + n));
+        using var pool = new Parallelism(2);
         for (int m = 1; m <= GemmSmallM.MaxRows; m++)
         {
             float[] a = KernelCheck.Normal(rng, m * k), b = KernelCheck.Normal(rng, n * k), start = KernelCheck.Normal(rng, m * n);
@@ -44,8 +44,8 @@ public unsafe class GemmSmallMTests
                     fixed (float* pa = a, pb = b, pe = expected, pc = actual)
                     {
                         var problem = new GemmProblem { A = pa, B = pb, C = pe, M = m, K = k, N = n, TransposeB = true, Accumulate = accumulate };
-                        GemmDriver.Run(ref problem, threads);
-                        GemmSmallM.Run(pa, pb, pc, m, k, n, accumulate, threads);
+                        GemmDriver.Run(ref problem, pool, threads);
+                        GemmSmallM.Run(pa, pb, pc, m, k, n, accumulate, pool, threads);
                     }
                     for (int i = 0; i < expected.Length; i++)
                         Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),

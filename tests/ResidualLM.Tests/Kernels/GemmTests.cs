@@ -28,10 +28,11 @@ public class GemmTests
     [MemberData(nameof(OddShapes))]
     public void Multiply_OddShapes_MatchesReference(int m, int k, int n)
     {
+        using var pool = new Parallelism(2);
         foreach (var (ta, tb) in Layouts)
             foreach (bool accumulate in new[] { false, true })
                 foreach (int threads in new[] { 1, 2 })
-                    CheckProduct(m, k, n, ta, tb, accumulate, threads, seed: m * 7919 + k * 31 + n);
+                    CheckProduct(pool, m, k, n, ta, tb, accumulate, threads, seed: m * 7919 + k * 31 + n);
     }
 
     [Theory]
@@ -41,37 +42,41 @@ public class GemmTests
     [InlineData(2304, 768, 1)]
     public void Multiply_BlockEdges_MatchesReference(int m, int k, int n)
     {
+        using var pool = new Parallelism(2);
         foreach (var (ta, tb) in Layouts)
-            CheckProduct(m, k, n, ta, tb, accumulate: ta, threads: 2, seed: 11);
+            CheckProduct(pool, m, k, n, ta, tb, accumulate: ta, threads: 2, seed: 11);
     }
 
     [Fact]
     public void Multiply_ZeroK_ClearsOrKeepsC()
     {
+        var threads = KernelCheck.Threads;
         float[] c = [1, 2, 3, 4, 5, 6];
-        Gemm.Multiply([], [], c, 2, 0, 3, accumulate: true);
+        Gemm.Multiply(threads, [], [], c, 2, 0, 3, accumulate: true);
         Assert.Equal(new float[] { 1, 2, 3, 4, 5, 6 }, c);
-        Gemm.Multiply([], [], c, 2, 0, 3);
+        Gemm.Multiply(threads, [], [], c, 2, 0, 3);
         Assert.All(c, v => Assert.Equal(0f, v));
     }
 
     [Fact]
     public void Multiply_EmptyMatrices_DoNothing()
     {
-        Gemm.Multiply([], [1, 2, 3], [], 0, 3, 1);
-        Gemm.Multiply([1, 2, 3], [], [], 1, 3, 0);
-        Gemm.MultiplyBatched([], [], [], 0, 4, 4, 4);
+        var threads = KernelCheck.Threads;
+        Gemm.Multiply(threads, [], [1, 2, 3], [], 0, 3, 1);
+        Gemm.Multiply(threads, [1, 2, 3], [], [], 1, 3, 0);
+        Gemm.MultiplyBatched(threads, [], [], [], 0, 4, 4, 4);
     }
 
     [Fact]
     public void Multiply_ShortSpans_Throw()
     {
+        var threads = KernelCheck.Threads;
         float[] a = new float[6], b = new float[6], c = new float[4];
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a.AsSpan(0, 5), b, c, 2, 3, 2));
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, b.AsSpan(0, 5), c, 2, 3, 2));
-        Assert.Throws<ArgumentException>(() => Gemm.Multiply(a, b, c.AsSpan(0, 3), 2, 3, 2));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(a, b, c, -1, 3, 2));
-        Assert.Throws<ArgumentException>(() => Gemm.MultiplyBatched(a, b, c, 2, 2, 3, 2, broadcastB: true));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(threads, a.AsSpan(0, 5), b, c, 2, 3, 2));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(threads, a, b.AsSpan(0, 5), c, 2, 3, 2));
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(threads, a, b, c.AsSpan(0, 3), 2, 3, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(threads, a, b, c, -1, 3, 2));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyBatched(threads, a, b, c, 2, 2, 3, 2, broadcastB: true));
     }
 
     [Theory]
@@ -81,6 +86,7 @@ public class GemmTests
     public void MultiplyBatched_AllLayouts_MatchesReference(int batch, int m, int k, int n)
     {
         var rng = new Random(batch + m + k + n);
+        using var pool = new Parallelism(2);
         foreach (var (ta, tb) in Layouts)
         {
             foreach (bool broadcastB in new[] { false, true })
@@ -90,7 +96,7 @@ public class GemmTests
                     bool accumulate = broadcastB;
                     float[] a = Random(rng, batch * m * k), b = Random(rng, (broadcastB ? 1 : batch) * k * n);
                     float[] c = Random(rng, batch * m * n), expected = (float[])c.Clone();
-                    Gemm.MultiplyBatchedWithThreads(a, b, c, batch, m, k, n, ta, tb, accumulate, broadcastB, threads);
+                    Gemm.MultiplyBatchedWithThreads(pool, a, b, c, batch, m, k, n, ta, tb, accumulate, broadcastB, threads);
                     GemmReference.MultiplyBatched(a, b, expected, batch, m, k, n, ta, tb, accumulate, broadcastB);
                     float[] bound = AbsBound(a, b, accumulate ? expected : null, batch, m, k, n, ta, tb, broadcastB);
                     AssertClose(expected, c, bound, k, $"batch {batch} {m}x{k}x{n} ta={ta} tb={tb} bcast={broadcastB} threads={threads}");
@@ -102,20 +108,21 @@ public class GemmTests
     [Fact]
     public void Multiply_ConcurrentCallers_MatchReference()
     {
-        // Several threads share the worker pool: whoever finds it busy must still compute the right answer alone.
+        // Several threads share one budget's workers: whoever finds them busy must still compute the right answer alone.
+        using var pool = new Parallelism(2);
         int[] sizes = [40, 96, 150, 200, 64, 130, 180, 77];
         Parallel.For(0, sizes.Length * 3, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
         {
             int s = sizes[i % sizes.Length];
-            CheckProduct(s, s + 3, s + 5, i % 2 == 0, i % 3 == 0, accumulate: false, threads: 2, seed: i);
+            CheckProduct(pool, s, s + 3, s + 5, i % 2 == 0, i % 3 == 0, accumulate: false, threads: 2, seed: i);
         });
     }
 
-    static void CheckProduct(int m, int k, int n, bool ta, bool tb, bool accumulate, int threads, int seed)
+    static void CheckProduct(Parallelism pool, int m, int k, int n, bool ta, bool tb, bool accumulate, int threads, int seed)
     {
         var rng = new Random(seed);
         float[] a = Random(rng, m * k), b = Random(rng, k * n), c = Random(rng, m * n), expected = (float[])c.Clone();
-        Gemm.MultiplyWithThreads(a, b, c, m, k, n, ta, tb, accumulate, threads);
+        Gemm.MultiplyWithThreads(pool, a, b, c, m, k, n, ta, tb, accumulate, threads);
         GemmReference.Multiply(a, b, expected, m, k, n, ta, tb, accumulate);
         float[] bound = AbsBound(a, b, accumulate ? expected : null, 1, m, k, n, ta, tb, false);
         AssertClose(expected, c, bound, k, $"{m}x{k}x{n} ta={ta} tb={tb} acc={accumulate} threads={threads}");

@@ -34,7 +34,7 @@ public unsafe class GemmVectorTests
                 foreach (bool accumulate in new[] { false, true })
                 {
                     float[] c = (float[])start.Clone();
-                    fixed (float* px = x, pw = w, pc = c) GemmVector.Run(px, pw, pc, k, n, transposed, accumulate, threads: 1);
+                    fixed (float* px = x, pw = w, pc = c) GemmVector.Run(px, pw, pc, k, n, transposed, accumulate, KernelCheck.Threads, threadLimit: 1);
                     for (int j = 0; j < n; j++)
                     {
                         var (value, magnitude) = Reference(x, w, k, n, j, transposed);

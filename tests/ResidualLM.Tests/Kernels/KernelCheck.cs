@@ -1,24 +1,16 @@
-// Shared helpers for kernel-vs-scalar-twin tests: inputs with extreme values, a tolerance check, thread-count scoping.
+// Shared helpers for kernel-vs-scalar-twin tests: inputs with extreme values, a tolerance check, thread budgets.
 using ResidualLM.Kernels;
 using ResidualLM.Tensors;
-using Xunit;
 using Xunit.Sdk;
 
 namespace ResidualLM.Tests.Kernels;
-
-/// <summary>Tests that change <see cref="Parallelism.ThreadCount"/> (a process-wide setting) run alone, one after another.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ThreadCountCollection
-{
-    public const string Name = "ThreadCount";
-}
 
 static class KernelCheck
 {
     /// <summary>Every length 1..257: all SIMD widths (4/8/16 floats), their tails, and several full vectors.</summary>
     public const int MaxLength = 257;
 
-    /// <summary>One thread (inline path) and two (Parallel.For path, chunk boundaries between threads).</summary>
+    /// <summary>One thread (inline path) and two (the workers' path, chunk boundaries between threads).</summary>
     public static readonly int[] ThreadCounts = [1, 2];
 
     /// <summary>
@@ -27,20 +19,21 @@ static class KernelCheck
     /// </summary>
     public static int[] RowCounts(int cols) => [1, 3, 11000 / cols + 1];
 
-    /// <summary>Runs <paramref name="body"/> for each thread count, restoring the process-wide setting afterwards.</summary>
-    public static void ForEachThreadCount(Action<int> body)
+    /// <summary>
+    /// Runs <paramref name="body"/> with a budget of each of <see cref="ThreadCounts"/> threads, each its own (no other
+    /// test shares its workers, so the two-thread run really splits the work).
+    /// </summary>
+    public static void ForEachThreadCount(Action<Parallelism> body)
     {
-        int saved = Parallelism.ThreadCount;
-        try
+        foreach (int count in ThreadCounts)
         {
-            foreach (int threads in ThreadCounts)
-            {
-                Parallelism.ThreadCount = threads;
-                body(threads);
-            }
+            using var threads = new Parallelism(count);
+            body(threads);
         }
-        finally { Parallelism.ThreadCount = saved; }
     }
+
+    /// <summary>A budget of two threads for tests that only need some threads (shared: it may run a call inline when busy).</summary>
+    public static readonly Parallelism Threads = new(2);
 
     /// <summary>
     /// Normal(0, std) values with extremes sprinkled in: +-30 at every 13th element, +-100 at every 29th, and tiny values

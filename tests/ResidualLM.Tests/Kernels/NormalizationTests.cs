@@ -6,7 +6,6 @@ using Xunit;
 
 namespace ResidualLM.Tests.Kernels;
 
-[Collection(ThreadCountCollection.Name)]
 public class NormalizationTests
 {
     // Tolerance. The kernels compute the mean in float32, so x - mean carries ~eps max|x| of absolute error; after scaling
@@ -19,12 +18,12 @@ public class NormalizationTests
     const float Eps = 1e-5f;
 
     [Fact]
-    public void LayerNorm_OddShapes_MatchesReference() => ForEachShape((rows, cols, rng, context) =>
+    public void LayerNorm_OddShapes_MatchesReference() => ForEachShape((threads, rows, cols, rng, context) =>
     {
         float[] x = KernelCheck.WithExtremes(rng, rows * cols), w = KernelCheck.Normal(rng, cols), b = KernelCheck.Normal(rng, cols);
         var y = new float[rows * cols]; var mean = new float[rows]; var rstd = new float[rows];
         var yRef = new float[rows * cols]; var meanRef = new float[rows]; var rstdRef = new float[rows];
-        Normalization.LayerNormForward(x, w, b, y, mean, rstd, rows, cols, Eps);
+        Normalization.LayerNormForward(threads, x, w, b, y, mean, rstd, rows, cols, Eps);
         NormalizationReference.LayerNormForward(x, w, b, yRef, meanRef, rstdRef, rows, cols, Eps);
         var kappa = Kappa(x, rstdRef, rows, cols);
 
@@ -44,7 +43,7 @@ public class NormalizationTests
         float[] dxBefore = KernelCheck.Normal(rng, rows * cols), dwBefore = KernelCheck.Normal(rng, cols), dbBefore = KernelCheck.Normal(rng, cols);
         float[] dx = (float[])dxBefore.Clone(), dw = (float[])dwBefore.Clone(), db = (float[])dbBefore.Clone();
         float[] dxRef = (float[])dxBefore.Clone(), dwRef = (float[])dwBefore.Clone(), dbRef = (float[])dbBefore.Clone();
-        Normalization.LayerNormBackward(dy, x, w, meanRef, rstdRef, dx, dw, db, rows, cols);
+        Normalization.LayerNormBackward(threads, dy, x, w, meanRef, rstdRef, dx, dw, db, rows, cols);
         NormalizationReference.LayerNormBackward(dy, x, w, meanRef, rstdRef, dxRef, dwRef, dbRef, rows, cols);
         var (dxScale, dwScale, dbScale) = BackwardScales(x, dy, w, meanRef, rstdRef, kappa, dxBefore, dwBefore, dbBefore, rows, cols);
         KernelCheck.AssertClose(dxRef, dx, Rtol, $"{context} dx", dxScale);
@@ -53,7 +52,7 @@ public class NormalizationTests
 
         // A first input gradient is written over whatever the buffer held (NaN here).
         float[] written = Enumerable.Repeat(float.NaN, rows * cols).ToArray(), fromZero = new float[rows * cols];
-        Normalization.LayerNormBackward(dy, x, w, meanRef, rstdRef, written, new float[cols], new float[cols], rows, cols, accumulateInput: false);
+        Normalization.LayerNormBackward(threads, dy, x, w, meanRef, rstdRef, written, new float[cols], new float[cols], rows, cols, accumulateInput: false);
         NormalizationReference.LayerNormBackward(dy, x, w, meanRef, rstdRef, fromZero, new float[cols], new float[cols], rows, cols);
         var zero = new float[rows * cols];
         var (writtenScale, _, _) = BackwardScales(x, dy, w, meanRef, rstdRef, kappa, zero, new float[cols], new float[cols], rows, cols);
@@ -61,12 +60,12 @@ public class NormalizationTests
     });
 
     [Fact]
-    public void RmsNorm_OddShapes_MatchesReference() => ForEachShape((rows, cols, rng, context) =>
+    public void RmsNorm_OddShapes_MatchesReference() => ForEachShape((threads, rows, cols, rng, context) =>
     {
         float[] x = KernelCheck.WithExtremes(rng, rows * cols), w = KernelCheck.Normal(rng, cols);
         var y = new float[rows * cols]; var rstd = new float[rows];
         var yRef = new float[rows * cols]; var rstdRef = new float[rows];
-        Normalization.RmsNormForward(x, w, y, rstd, rows, cols, Eps);
+        Normalization.RmsNormForward(threads, x, w, y, rstd, rows, cols, Eps);
         NormalizationReference.RmsNormForward(x, w, yRef, rstdRef, rows, cols, Eps);
         // No mean is subtracted, so there is no cancellation: plain relative error, scale only for y's weight factor.
         var yScale = new float[rows * cols];
@@ -78,7 +77,7 @@ public class NormalizationTests
         float[] dy = KernelCheck.Normal(rng, rows * cols), dxBefore = KernelCheck.Normal(rng, rows * cols), dwBefore = KernelCheck.Normal(rng, cols);
         float[] dx = (float[])dxBefore.Clone(), dw = (float[])dwBefore.Clone();
         float[] dxRef = (float[])dxBefore.Clone(), dwRef = (float[])dwBefore.Clone();
-        Normalization.RmsNormBackward(dy, x, w, rstdRef, dx, dw, rows, cols);
+        Normalization.RmsNormBackward(threads, dy, x, w, rstdRef, dx, dw, rows, cols);
         NormalizationReference.RmsNormBackward(dy, x, w, rstdRef, dxRef, dwRef, rows, cols);
         var zeroMean = new float[rows];
         var ones = Enumerable.Repeat(1f, rows).ToArray();
@@ -87,7 +86,7 @@ public class NormalizationTests
         KernelCheck.AssertClose(dwRef, dw, Rtol, $"{context} dWeight", dwScale);
     });
 
-    delegate void ShapeCase(int rows, int cols, Rng rng, string context);
+    delegate void ShapeCase(Parallelism threads, int rows, int cols, Rng rng, string context);
 
     static void ForEachShape(ShapeCase body)
     {
@@ -96,7 +95,7 @@ public class NormalizationTests
         {
             for (int cols = 1; cols <= KernelCheck.MaxLength; cols++)
                 foreach (int rows in KernelCheck.RowCounts(cols))
-                    body(rows, cols, rng, $"rows={rows} cols={cols} threads={threads}");
+                    body(threads, rows, cols, rng, $"rows={rows} cols={cols} threads={threads.ThreadCount}");
         });
     }
 

@@ -7,7 +7,6 @@ using Xunit;
 
 namespace ResidualLM.Tests.Kernels;
 
-[Collection(ThreadCountCollection.Name)]
 public class SoftmaxTests
 {
     // Tolerance: rtol = 1e-5 (~170 eps32) of each element's scale (the size of the terms that produce it):
@@ -33,11 +32,11 @@ public class SoftmaxTests
     }
 
     [Fact]
-    public void Softmax_OddShapes_MatchesReference() => ForEachShape((rows, cols, rng, context) =>
+    public void Softmax_OddShapes_MatchesReference() => ForEachShape((threads, rows, cols, rng, context) =>
     {
         float[] x = Logits(rng, rows, cols, allowFullyMasked: true);
         var y = new float[x.Length]; var yRef = new float[x.Length];
-        Softmax.Forward(x, y, rows, cols);
+        Softmax.Forward(threads, x, y, rows, cols);
         SoftmaxReference.Forward(x, yRef, rows, cols);
         var yScale = new float[x.Length];
         for (int r = 0; r < rows; r++)
@@ -53,7 +52,7 @@ public class SoftmaxTests
 
         float[] dy = KernelCheck.Normal(rng, x.Length), dxBefore = KernelCheck.Normal(rng, x.Length);
         float[] dx = (float[])dxBefore.Clone(), dxRef = (float[])dxBefore.Clone();
-        Softmax.Backward(yRef, dy, dx, rows, cols);
+        Softmax.Backward(threads, yRef, dy, dx, rows, cols);
         SoftmaxReference.Backward(yRef, dy, dxRef, rows, cols);
         var dxScale = new float[x.Length];
         for (int r = 0; r < rows; r++)
@@ -70,11 +69,11 @@ public class SoftmaxTests
     });
 
     [Fact]
-    public void LogSoftmax_OddShapes_MatchesReference() => ForEachShape((rows, cols, rng, context) =>
+    public void LogSoftmax_OddShapes_MatchesReference() => ForEachShape((threads, rows, cols, rng, context) =>
     {
         float[] x = Logits(rng, rows, cols, allowFullyMasked: false);
         var y = new float[x.Length]; var yRef = new float[x.Length];
-        Softmax.LogForward(x, y, rows, cols);
+        Softmax.LogForward(threads, x, y, rows, cols);
         SoftmaxReference.LogForward(x, yRef, rows, cols);
         var yScale = new float[x.Length];
         for (int r = 0; r < rows; r++)
@@ -86,7 +85,7 @@ public class SoftmaxTests
 
         float[] dy = KernelCheck.Normal(rng, x.Length), dxBefore = KernelCheck.Normal(rng, x.Length);
         float[] dx = (float[])dxBefore.Clone(), dxRef = (float[])dxBefore.Clone();
-        Softmax.LogBackward(yRef, dy, dx, rows, cols);
+        Softmax.LogBackward(threads, yRef, dy, dx, rows, cols);
         SoftmaxReference.LogBackward(yRef, dy, dxRef, rows, cols);
         var dxScale = new float[x.Length];
         for (int r = 0; r < rows; r++)
@@ -107,7 +106,7 @@ public class SoftmaxTests
     /// index is 0, a real class (a padding token id), so rows aiming at class 0 are ignored too.
     /// </summary>
     [Fact]
-    public void CrossEntropy_OddShapes_MatchesReference() => ForEachShape((rows, cols, rng, context) =>
+    public void CrossEntropy_OddShapes_MatchesReference() => ForEachShape((threads, rows, cols, rng, context) =>
     {
         float[] x = Logits(rng, rows, cols, allowFullyMasked: false);
         int ignore = cols % 2 == 1 ? 0 : IgnoreIndex;
@@ -119,7 +118,7 @@ public class SoftmaxTests
             if (r % 3 == 1 && targets[r] != ignore) targets[r] = Math.Min(targets[r], r % cols);
         }
         var losses = new float[rows]; var lse = new float[rows]; var lossesRef = new float[rows]; var lseRef = new float[rows];
-        int counted = Softmax.CrossEntropyForward(x, targets, losses, lse, rows, cols, ignore);
+        int counted = Softmax.CrossEntropyForward(threads, x, targets, losses, lse, rows, cols, ignore);
         int countedRef = SoftmaxReference.CrossEntropyForward(x, targets, lossesRef, lseRef, rows, cols, ignore);
         Assert.Equal(countedRef, counted);
         var lossScale = new float[rows]; var lseScale = new float[rows];
@@ -133,7 +132,7 @@ public class SoftmaxTests
 
         float[] dLoss = KernelCheck.Normal(rng, rows), dxBefore = KernelCheck.Normal(rng, x.Length);
         float[] dx = (float[])dxBefore.Clone(), dxRef = (float[])dxBefore.Clone();
-        Softmax.CrossEntropyBackward(x, targets, lseRef, dLoss, dx, rows, cols, ignore);
+        Softmax.CrossEntropyBackward(threads, x, targets, lseRef, dLoss, dx, rows, cols, ignore);
         SoftmaxReference.CrossEntropyBackward(x, targets, lseRef, dLoss, dxRef, rows, cols, ignore);
         var dxScale = new float[x.Length];
         for (int r = 0; r < rows; r++)
@@ -149,7 +148,7 @@ public class SoftmaxTests
 
         // Writing a first gradient: the buffer's old contents (NaN here) must not survive anywhere, ignored rows become 0.
         float[] written = Enumerable.Repeat(float.NaN, x.Length).ToArray(), fromZero = new float[x.Length];
-        Softmax.CrossEntropyBackward(x, targets, lseRef, dLoss, written, rows, cols, ignore, accumulate: false);
+        Softmax.CrossEntropyBackward(threads, x, targets, lseRef, dLoss, written, rows, cols, ignore, accumulate: false);
         SoftmaxReference.CrossEntropyBackward(x, targets, lseRef, dLoss, fromZero, rows, cols, ignore);
         for (int i = 0; i < dxScale.Length; i++) dxScale[i] = 2f * Math.Abs(dLoss[i / cols]);
         KernelCheck.AssertClose(fromZero, written, Rtol, $"cross-entropy backward, written {context}", dxScale);
@@ -161,10 +160,10 @@ public class SoftmaxTests
         float[] logits = new float[2 * 5];
         var losses = new float[2]; var lse = new float[2];
         foreach (int bad in new[] { -1, 5, int.MaxValue })
-            Assert.Throws<ArgumentOutOfRangeException>(() => Softmax.CrossEntropyForward(logits, [0, bad], losses, lse, 2, 5, IgnoreIndex));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Softmax.CrossEntropyForward(KernelCheck.Threads, logits, [0, bad], losses, lse, 2, 5, IgnoreIndex));
     }
 
-    delegate void ShapeCase(int rows, int cols, Rng rng, string context);
+    delegate void ShapeCase(Parallelism threads, int rows, int cols, Rng rng, string context);
 
     static void ForEachShape(ShapeCase body)
     {
@@ -173,7 +172,7 @@ public class SoftmaxTests
         {
             for (int cols = 1; cols <= KernelCheck.MaxLength; cols++)
                 foreach (int rows in KernelCheck.RowCounts(cols))
-                    body(rows, cols, rng, $"rows={rows} cols={cols} threads={threads}");
+                    body(threads, rows, cols, rng, $"rows={rows} cols={cols} threads={threads.ThreadCount}");
         });
     }
 

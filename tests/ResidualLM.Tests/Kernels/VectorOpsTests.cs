@@ -7,7 +7,6 @@ using Xunit;
 
 namespace ResidualLM.Tests.Kernels;
 
-[Collection(ThreadCountCollection.Name)]
 public unsafe class VectorOpsTests
 {
     /// <summary>The CI legs force each path with these switches; a leg that silently ran another path would test nothing new.</summary>
@@ -56,15 +55,15 @@ public unsafe class VectorOpsTests
     public void NormRows_EveryLength_EqualBatchedRowsBitForBit()
     {
         var rng = new Rng(43);
-        KernelCheck.ForEachThreadCount(_ =>
+        KernelCheck.ForEachThreadCount(threads =>
         {
             for (int cols = 1; cols <= KernelCheck.MaxLength; cols++)
             {
                 int rows = KernelCheck.RowCounts(cols)[^1];
                 float[] x = KernelCheck.WithExtremes(rng, rows * cols), w = KernelCheck.Normal(rng, cols), b = KernelCheck.Normal(rng, cols);
                 float[] y = new float[x.Length], mean = new float[rows], rstd = new float[rows], yRms = new float[x.Length], rstdRms = new float[rows];
-                Normalization.LayerNormForward(x, w, b, y, mean, rstd, rows, cols, 1e-5f);
-                Normalization.RmsNormForward(x, w, yRms, rstdRms, rows, cols, 1e-5f);
+                Normalization.LayerNormForward(threads, x, w, b, y, mean, rstd, rows, cols, 1e-5f);
+                Normalization.RmsNormForward(threads, x, w, yRms, rstdRms, rows, cols, 1e-5f);
                 var row = new float[cols];
                 foreach (int r in new[] { 0, rows / 2, rows - 1 })
                 {

@@ -34,7 +34,7 @@ public class GoldenModelTests(ITestOutputHelper output)
         LanguageModel model = name.StartsWith("gpt", StringComparison.Ordinal) ? new Gpt(f.Config<GptConfig>()) : new Llama(f.Config<LlamaConfig>());
         int batch = f.Int("batch"), time = f.Int("time");
         int[] ids = f.Ints("ids"), targets = f.Ints("targets");
-        CheckModel(f, model, () => model.Forward(ids, batch, time), logits => LanguageModel.Loss(logits, targets));
+        CheckModel(f, model, () => model.Forward(ids, batch, time), logits => LanguageModel.Loss(model.Context.Threads, logits, targets));
     }
 
     [Fact]
@@ -44,7 +44,7 @@ public class GoldenModelTests(ITestOutputHelper output)
         var model = new Encoder(f.Config<EncoderConfig>());
         int batch = f.Int("batch"), time = f.Int("time");
         int[] ids = f.Ints("ids"), lengths = f.Ints("lengths"), labels = f.Ints("targets");
-        CheckModel(f, model, () => model.Forward(ids, batch, time, lengths), logits => Encoder.Loss(logits, labels));
+        CheckModel(f, model, () => model.Forward(ids, batch, time, lengths), logits => Encoder.Loss(model.Context.Threads, logits, labels));
     }
 
     [Theory]

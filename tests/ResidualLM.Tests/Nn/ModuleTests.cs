@@ -62,7 +62,7 @@ public class ModuleTests
     public void ZeroGradAndModes_ReachEveryDescendant()
     {
         var model = new Gpt(Test);
-        var loss = LanguageModel.Loss(model.Forward([1, 2, 3], 1, 3), [2, 3, 4]);
+        var loss = LanguageModel.Loss(model.Context.Threads, model.Forward([1, 2, 3], 1, 3), [2, 3, 4]);
         loss.Backward();
         Assert.All(model.NamedParameters(), p => Assert.NotNull(p.Tensor.Grad));
         model.ZeroGrad();
@@ -106,10 +106,10 @@ public class ModuleTests
         var rng = new Rng(11);
         var attention = new Attention(8, 2, qkvBias: true, projBias: true, 0f, rng, causal: false);
         var x = Tensor.Normal(rng, 0f, 1f, 1, 4, 8);
-        var y = attention.Forward(x, [false, false, true, true]);
+        var y = attention.Forward(attention.Context, x, [false, false, true, true]);
         var changed = x.Clone();
         for (int i = 16; i < 32; i++) changed.Data[i] += 3f;                     // alter only the padded positions
-        var y2 = attention.Forward(changed, [false, false, true, true]);
+        var y2 = attention.Forward(attention.Context, changed, [false, false, true, true]);
         for (int i = 0; i < 16; i++) Assert.Equal(y.Data[i], y2.Data[i], 5);
     }
 }

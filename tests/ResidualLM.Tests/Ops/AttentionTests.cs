@@ -9,9 +9,9 @@ public class AttentionTests
 {
     static Tensor Unfused(Tensor q, Tensor k, Tensor v, bool causal)
     {
-        var scores = O.MatMul(q, k, transposeB: true) * (1f / MathF.Sqrt(q.Dim(-1)));
+        var scores = O.MatMul(Kernels.KernelCheck.Threads, q, k, transposeB: true) * (1f / MathF.Sqrt(q.Dim(-1)));
         if (causal) scores = O.CausalMask(scores);
-        return O.MatMul(O.Softmax(scores), v);
+        return O.MatMul(Kernels.KernelCheck.Threads, O.Softmax(Kernels.KernelCheck.Threads, scores), v);
     }
 
     [Theory]
@@ -27,7 +27,7 @@ public class AttentionTests
                             Tensor.Normal(new Rng(7), 0, 1, batch, heads, time, headSize).WithGrad()];
         var a = Make(); var b = Make();
         var seed = Tensor.Normal(rng, 0, 1, batch, heads, time, headSize);
-        var fused = O.Attention(a[0], a[1], a[2], causal);
+        var fused = O.Attention(Kernels.KernelCheck.Threads, a[0], a[1], a[2], causal);
         var unfused = Unfused(b[0], b[1], b[2], causal);
         // Same arithmetic in a different order: float32 round-off only.
         for (int i = 0; i < fused.Size; i++) Assert.Equal(unfused.Data[i], fused.Data[i], 1e-5);
@@ -41,7 +41,7 @@ public class AttentionTests
     public void Fused_FiniteDifferences()
     {
         var rng = new Rng(11);
-        GradCheck.Check(t => O.Attention(t[0], t[1], t[2], causal: true),
+        GradCheck.Check(t => O.Attention(Kernels.KernelCheck.Threads, t[0], t[1], t[2], causal: true),
             [Tensor.Normal(rng, 0, 1, 2, 2, 5, 3), Tensor.Normal(rng, 0, 1, 2, 2, 5, 3), Tensor.Normal(rng, 0, 1, 2, 2, 5, 3)]);
     }
 
@@ -53,9 +53,9 @@ public class AttentionTests
         var k = Tensor.Normal(rng, 0, 1, 2, 1, 4, 3).WithGrad();
         var v = Tensor.Normal(rng, 0, 1, 2, 1, 4, 3).WithGrad();
         var padding = new bool[] { false, false, true, true, false, false, false, true };
-        GradCheck.Check(t => O.Attention(t[0], t[1], t[2], causal: false, keyPadding: padding), [q, k, v]);
+        GradCheck.Check(t => O.Attention(Kernels.KernelCheck.Threads, t[0], t[1], t[2], causal: false, keyPadding: padding), [q, k, v]);
         foreach (var t in new[] { q, k, v }) t.Grad = null;
-        O.Sum(O.Attention(q, k, v, causal: false, keyPadding: padding) * Tensor.Normal(rng, 0, 1, 2, 1, 4, 3)).Backward();
+        O.Sum(O.Attention(Kernels.KernelCheck.Threads, q, k, v, causal: false, keyPadding: padding) * Tensor.Normal(rng, 0, 1, 2, 1, 4, 3)).Backward();
         // Padded keys (batch 0: keys 2, 3) receive no gradient in k and v.
         for (int j = 2; j < 4; j++)
             for (int c = 0; c < 3; c++) { Assert.Equal(0f, k.Grad!.Data[j * 3 + c]); Assert.Equal(0f, v.Grad!.Data[j * 3 + c]); }
@@ -67,10 +67,10 @@ public class AttentionTests
         // Decoding with a cache: the last query over all keys equals the last row of full causal attention.
         var rng = new Rng(9);
         var q = Tensor.Normal(rng, 0, 1, 1, 2, 6, 4); var k = Tensor.Normal(rng, 0, 1, 1, 2, 6, 4); var v = Tensor.Normal(rng, 0, 1, 1, 2, 6, 4);
-        var full = O.Attention(q, k, v, causal: true);
+        var full = O.Attention(Kernels.KernelCheck.Threads, q, k, v, causal: true);
         var lastQ = new Tensor(1, 2, 1, 4);
         for (int h = 0; h < 2; h++) Array.Copy(q.Data, (h * 6 + 5) * 4, lastQ.Data, h * 4, 4);
-        var one = O.Attention(lastQ, k, v, causal: true);
+        var one = O.Attention(Kernels.KernelCheck.Threads, lastQ, k, v, causal: true);
         for (int h = 0; h < 2; h++)
             for (int c = 0; c < 4; c++) Assert.Equal(full.Data[(h * 6 + 5) * 4 + c], one.Data[h * 4 + c], 1e-6);
     }
@@ -80,7 +80,7 @@ public class AttentionTests
     {
         // A fresh Rng with the same seed per evaluation gives the same dropout mask, so the function is smooth.
         var rng = new Rng(12);
-        GradCheck.Check(t => O.Attention(t[0], t[1], t[2], causal: true, dropout: 0.3f, rng: new Rng(99), training: true),
+        GradCheck.Check(t => O.Attention(Kernels.KernelCheck.Threads, t[0], t[1], t[2], causal: true, dropout: 0.3f, rng: new Rng(99), training: true),
             [Tensor.Normal(rng, 0, 1, 1, 2, 6, 3), Tensor.Normal(rng, 0, 1, 1, 2, 6, 3), Tensor.Normal(rng, 0, 1, 1, 2, 6, 3)]);
     }
 }

@@ -13,8 +13,8 @@ public class FunctionGradTests
 
     static Tensor Activate(string name, Tensor x) => name switch
     {
-        "GeluTanh" => O.Gelu(x),
-        "GeluErf" => O.Gelu(x, exact: true),
+        "GeluTanh" => O.Gelu(Kernels.KernelCheck.Threads, x),
+        "GeluErf" => O.Gelu(Kernels.KernelCheck.Threads, x, exact: true),
         "Silu" => O.Silu(x),
         "Tanh" => O.Tanh(x),
         _ => O.Relu(x),
@@ -41,8 +41,8 @@ public class FunctionGradTests
         var rng = new Rng(122);
         foreach (int[] shape in Shapes)
         {
-            GradCheck.Check(t => O.Softmax(t[0]), [Tensor.Normal(rng, 0, 2, shape)]);
-            GradCheck.Check(t => O.LogSoftmax(t[0]), [Tensor.Normal(rng, 0, 2, shape)]);
+            GradCheck.Check(t => O.Softmax(Kernels.KernelCheck.Threads, t[0]), [Tensor.Normal(rng, 0, 2, shape)]);
+            GradCheck.Check(t => O.LogSoftmax(Kernels.KernelCheck.Threads, t[0]), [Tensor.Normal(rng, 0, 2, shape)]);
         }
     }
 
@@ -52,7 +52,7 @@ public class FunctionGradTests
         // Masked scores become -inf, softmax gives them probability 0 and no gradient flows back to them.
         var rng = new Rng(123);
         foreach (int t in new[] { 1, 3, 5 })
-            GradCheck.Check(x => O.Softmax(O.CausalMask(x[0])), [Tensor.Normal(rng, 0, 1, 2, t, t)]);
+            GradCheck.Check(x => O.Softmax(Kernels.KernelCheck.Threads, O.CausalMask(x[0])), [Tensor.Normal(rng, 0, 1, 2, t, t)]);
     }
 
     [Fact]
@@ -70,9 +70,9 @@ public class FunctionGradTests
         foreach (var (shape, targets, ignore) in cases)
         {
             var logits = Tensor.Normal(rng, 0, 2, shape);
-            GradCheck.Check(t => O.CrossEntropy(t[0], targets, ignore), [logits]);
+            GradCheck.Check(t => O.CrossEntropy(Kernels.KernelCheck.Threads, t[0], targets, ignore), [logits]);
             logits.Grad = null;
-            O.CrossEntropy(logits, targets, ignore).Backward();
+            O.CrossEntropy(Kernels.KernelCheck.Threads, logits, targets, ignore).Backward();
             int cols = shape[^1];
             for (int r = 0; r < targets.Length; r++)
                 if (targets[r] == ignore)
@@ -84,7 +84,7 @@ public class FunctionGradTests
     public void CrossEntropy_EveryRowIgnored_IsZeroWithZeroGradient()
     {
         var logits = Tensor.Normal(new Rng(125), 0, 1, 2, 3).WithGrad();
-        var loss = O.CrossEntropy(logits, [-100, -100]);
+        var loss = O.CrossEntropy(Kernels.KernelCheck.Threads, logits, [-100, -100]);
         Assert.Equal(0f, loss.Item());
         loss.Backward();
         Assert.All(logits.Grad!.Data, g => Assert.Equal(0f, g));

@@ -41,8 +41,8 @@ public class FusedPathTests
         Tensor[] inputs = withBias
             ? [Tensor.Normal(rng, 0, 1, 2, 5, 37), Tensor.Normal(rng, 0, 1, 40, 37), Tensor.Normal(rng, 0, 1, 40)]
             : [Tensor.Normal(rng, 0, 1, 2, 5, 37), Tensor.Normal(rng, 0, 1, 40, 37)];
-        var fused = Run(t => O.Linear(t[0], t[1], withBias ? t[2] : null), inputs, 1);
-        var unfused = Run(t => withBias ? O.MatMul(t[0], t[1], transposeB: true) + t[2] : O.MatMul(t[0], t[1], transposeB: true), inputs, 1);
+        var fused = Run(t => O.Linear(Kernels.KernelCheck.Threads, t[0], t[1], withBias ? t[2] : null), inputs, 1);
+        var unfused = Run(t => withBias ? O.MatMul(Kernels.KernelCheck.Threads, t[0], t[1], transposeB: true) + t[2] : O.MatMul(Kernels.KernelCheck.Threads, t[0], t[1], transposeB: true), inputs, 1);
         AssertSame(unfused.Output, fused.Output, Tolerance, "y");
         for (int i = 0; i < inputs.Length; i++) AssertSame(unfused.Grads[i], fused.Grads[i], Tolerance, $"grad {i}");
     }
@@ -51,14 +51,14 @@ public class FusedPathTests
     public void Linear_Fused_FiniteDifferences()
     {
         var rng = new Rng(5);
-        GradCheck.Check(t => O.Linear(t[0], t[1], t[2]), [Tensor.Normal(rng, 0, 1, 3, 4), Tensor.Normal(rng, 0, 1, 5, 4), Tensor.Normal(rng, 0, 1, 5)]);
+        GradCheck.Check(t => O.Linear(Kernels.KernelCheck.Threads, t[0], t[1], t[2]), [Tensor.Normal(rng, 0, 1, 3, 4), Tensor.Normal(rng, 0, 1, 5, 4), Tensor.Normal(rng, 0, 1, 5)]);
     }
 
     static Tensor SplitPath(Tensor qkv, int heads, bool causal, bool[]? padding)
     {
         int width = qkv.Dim(2) / 3;
         var parts = O.Split(qkv, width, width, width);
-        var y = O.Attention(O.SplitHeads(parts[0], heads), O.SplitHeads(parts[1], heads), O.SplitHeads(parts[2], heads), causal, padding);
+        var y = O.Attention(Kernels.KernelCheck.Threads, O.SplitHeads(parts[0], heads), O.SplitHeads(parts[1], heads), O.SplitHeads(parts[2], heads), causal, padding);
         return O.MergeHeads(y);
     }
 
@@ -72,7 +72,7 @@ public class FusedPathTests
         var rng = new Rng((ulong)(batch * 100 + time));
         bool[]? padding = padded ? Enumerable.Range(0, batch * time).Select(i => i % time != 0 && rng.NextFloat() < 0.3f).ToArray() : null;
         Tensor[] inputs = [Tensor.Normal(rng, 0, 1, batch, time, 3 * heads * headSize)];
-        var fused = Run(t => O.SelfAttention(t[0], heads, causal, padding), inputs, 2);
+        var fused = Run(t => O.SelfAttention(Kernels.KernelCheck.Threads, t[0], heads, causal, padding), inputs, 2);
         var unfused = Run(t => SplitPath(t[0], heads, causal, padding), inputs, 2);
         AssertSame(unfused.Output, fused.Output, Tolerance, "y");
         AssertSame(unfused.Grads[0], fused.Grads[0], 1e-4, "dqkv");
@@ -82,35 +82,23 @@ public class FusedPathTests
     public void SelfAttention_FiniteDifferences()
     {
         var rng = new Rng(8);
-        GradCheck.Check(t => O.SelfAttention(t[0], 2, causal: true), [Tensor.Normal(rng, 0, 1, 2, 4, 3 * 2 * 3)]);
+        GradCheck.Check(t => O.SelfAttention(Kernels.KernelCheck.Threads, t[0], 2, causal: true), [Tensor.Normal(rng, 0, 1, 2, 4, 3 * 2 * 3)]);
     }
 }
 
-/// <summary>Switches the process-wide fused-path flags, so it runs alone.</summary>
-[Collection(ThreadCountCollection.Name)]
+/// <summary>Fused against unfused (the reference composition), chosen by each model's own context.</summary>
 public class FusedModelTests
 {
     static (float Loss, Dictionary<string, float[]> Grads) Step(GptConfig config, bool fused)
     {
-        bool linear = Linear.UseFusedKernel, attention = Attention.UseFusedKernel;
-        try
-        {
-            Linear.UseFusedKernel = fused;
-            Attention.UseFusedKernel = fused;
-            var model = new Gpt(config, 3);
-            var rng = new Rng(4);
-            int b = 2, t = config.ContextLength;
-            var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
-            var targets = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
-            var loss = O.CrossEntropy(model.Forward(ids, b, t).Reshape(b * t, -1), targets);
-            loss.Backward();
-            return (loss.Item(), model.NamedParameters().ToDictionary(p => p.Name, p => p.Tensor.Grad!.ToArray()));
-        }
-        finally
-        {
-            Linear.UseFusedKernel = linear;
-            Attention.UseFusedKernel = attention;
-        }
+        var model = new Gpt(config, 3) { Context = new ComputeContext { FusedLinear = fused, FusedAttention = fused } };
+        var rng = new Rng(4);
+        int b = 2, t = config.ContextLength;
+        var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
+        var targets = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(config.VocabSize)).ToArray();
+        var loss = O.CrossEntropy(model.Context.Threads, model.Forward(ids, b, t).Reshape(b * t, -1), targets);
+        loss.Backward();
+        return (loss.Item(), model.NamedParameters().ToDictionary(p => p.Name, p => p.Tensor.Grad!.ToArray()));
     }
 
     [Theory]

@@ -27,6 +27,6 @@ public class IdentityPathTests
         var x = Tensor.Normal(rng, 0, 1, 3, 5);
         var w = Tensor.Normal(rng, 0, 0.5f, 4, 5);
         var b = Tensor.Normal(rng, 0, 0.5f, 4);
-        GradCheck.Check(t => { var h = O.MatMul(t[0], t[1], transposeB: true) + t[2]; return h + O.Gelu(h); }, [x, w, b]);
+        GradCheck.Check(t => { var h = O.MatMul(Kernels.KernelCheck.Threads, t[0], t[1], transposeB: true) + t[2]; return h + O.Gelu(Kernels.KernelCheck.Threads, h); }, [x, w, b]);
     }
 }

@@ -44,7 +44,7 @@ public class MatMulGradTests
             {
                 var a = Tensor.Normal(rng, 0, 1, Stored(leadA, m, k, transposeA));
                 var b = Tensor.Normal(rng, 0, 1, Stored(leadB, k, n, transposeB));
-                var c = O.MatMul(a, b, transposeA, transposeB);
+                var c = O.MatMul(Kernels.KernelCheck.Threads, a, b, transposeA, transposeB);
                 int batch = a.Size / (m * k);
                 Assert.Equal([.. leadA, m, n], c.Shape.ToArray());
                 for (int bi = 0; bi < batch; bi++)
@@ -67,7 +67,7 @@ public class MatMulGradTests
         {
             var a = Tensor.Normal(rng, 0, 1, Stored(leadA, m, k, transposeA));
             var b = Tensor.Normal(rng, 0, 1, Stored(leadB, k, n, transposeB));
-            GradCheck.Check(t => O.MatMul(t[0], t[1], transposeA, transposeB), [a, b]);
+            GradCheck.Check(t => O.MatMul(Kernels.KernelCheck.Threads, t[0], t[1], transposeA, transposeB), [a, b]);
         }
     }
 }

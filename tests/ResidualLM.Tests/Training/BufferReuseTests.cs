@@ -22,7 +22,7 @@ public class BufferReuseTests
             var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(v)).ToArray();
             var targets = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(v)).ToArray();
             model.ZeroGrad(reuseBuffers: reuse);
-            var loss = O.CrossEntropy(model.Forward(ids, b, t).Reshape(b * t, v), targets);
+            var loss = O.CrossEntropy(model.Context.Threads, model.Forward(ids, b, t).Reshape(b * t, v), targets);
             losses.Add(loss.Item());
             if (reuse) loss.Backward(reuseBuffers: true); else loss.Backward();
             optimizer.Step();
@@ -50,13 +50,13 @@ public class BufferReuseTests
     {
         var w = Tensor.Normal(new Rng(1), 0f, 1f, 64, 32).WithGrad();
         var flat = w.Reshape(32, 64);                      // shares the parameter's buffer: must never be reused
-        var h = O.Gelu(flat * 2f);
+        var h = O.Gelu(Kernels.KernelCheck.Threads, flat * 2f);
         h.RetainGrad = true;
         var loss = O.Sum(h * h);
         float[] weights = w.ToArray(), hidden = h.ToArray();
         loss.Backward(reuseBuffers: true);
         // Another graph now rents buffers; none of them may be the parameter's, h's or the loss's.
-        var other = O.Gelu(Tensor.Full(7f, 32, 64).WithGrad() * 3f);
+        var other = O.Gelu(Kernels.KernelCheck.Threads, Tensor.Full(7f, 32, 64).WithGrad() * 3f);
         Assert.Equal(weights, w.Data);
         Assert.Equal(hidden, h.Data);
         Assert.NotNull(h.Grad);

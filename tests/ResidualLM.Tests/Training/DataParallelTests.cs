@@ -10,7 +10,6 @@ using O = ResidualLM.Ops.Ops;
 
 namespace ResidualLM.Tests.Training;
 
-[Collection(ResidualLM.Tests.Kernels.ThreadCountCollection.Name)]
 public class DataParallelTests
 {
     const int Batch = 5, Time = 32;
@@ -38,7 +37,7 @@ public class DataParallelTests
     static (double Loss, Dictionary<string, float[]> Grads) Plain(LanguageModel model, int[] inputs, int[] targets, float scale = 1f)
     {
         model.ZeroGrad();
-        var loss = O.CrossEntropy(model.Forward(inputs, Batch, Time).Reshape(Batch * Time, -1), targets);
+        var loss = O.CrossEntropy(model.Context.Threads, model.Forward(inputs, Batch, Time).Reshape(Batch * Time, -1), targets);
         (scale == 1f ? loss : loss * scale).Backward();
         return (loss.Item(), Gradients(model));
     }
@@ -46,7 +45,7 @@ public class DataParallelTests
     static (double Loss, Dictionary<string, float[]> Grads) Sharded(LanguageModel model, int shards, int[] inputs, int[] targets, float scale = 1f)
     {
         model.ZeroGrad();
-        double loss = new DataParallel(model, shards).ForwardBackward((ids, b, t) => model.Forward(ids, b, t), inputs, targets, Batch, Time, scale);
+        double loss = new DataParallel(model, shards).ForwardBackward(model.Forward, inputs, targets, Batch, Time, scale);
         return (loss, Gradients(model));
     }
 
@@ -75,6 +74,7 @@ public class DataParallelTests
         ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(threads =>
         {
             var model = Model(kind);
+            model.Context = new ComputeContext { Threads = threads };
             var (inputs, targets) = Batch5(model.VocabSize, 3, someIgnored);
             var plain = Plain(model, inputs, targets);
             var sharded = Sharded(model, shards, inputs, targets);
@@ -92,12 +92,12 @@ public class DataParallelTests
         // Plain accumulation of two half-weighted micro-batches.
         model.ZeroGrad();
         foreach (var (x, y) in new[] { (x1, y1), (x2, y2) })
-            (O.CrossEntropy(model.Forward(x, Batch, Time).Reshape(Batch * Time, -1), y) * 0.5f).Backward();
+            (O.CrossEntropy(model.Context.Threads, model.Forward(x, Batch, Time).Reshape(Batch * Time, -1), y) * 0.5f).Backward();
         var plain = Gradients(model);
         model.ZeroGrad();
         var step = new DataParallel(model, 2);
         foreach (var (x, y) in new[] { (x1, y1), (x2, y2) })
-            step.ForwardBackward((ids, b, t) => model.Forward(ids, b, t), x, y, Batch, Time, 0.5f);
+            step.ForwardBackward(model.Forward, x, y, Batch, Time, 0.5f);
         AssertClose(plain, Gradients(model));
     }
 
@@ -105,11 +105,12 @@ public class DataParallelTests
     public void ShardedStep_IsBitIdentical_AcrossRunsAndThreadCounts()
     {
         var runs = new List<(double Loss, Dictionary<string, float[]> Grads)>();
-        ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(_ =>
+        ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(threads =>
         {
             for (int repeat = 0; repeat < 2; repeat++)
             {
                 var model = Model("gpt");
+                model.Context = new ComputeContext { Threads = threads };
                 var (inputs, targets) = Batch5(model.VocabSize, 4, someIgnored: true);
                 runs.Add(Sharded(model, 2, inputs, targets));
             }
@@ -136,21 +137,22 @@ public class DataParallelTests
         Assert.Equal(1, DataParallel.ChooseShards(large, batchSize: 12, threads: 2));
     }
 
-    /// <summary>Losses of a few AdamW steps of a model with dropout, each batch cut into two replicas.</summary>
-    static List<double> DropoutRun(int shards)
+    /// <summary>Losses of a few AdamW steps of a model with dropout, each batch cut into two replicas, on <paramref name="threads"/> (or a default budget).</summary>
+    static List<double> DropoutRun(int shards, Parallelism? threads = null)
     {
         var model = new Gpt(GptConfig.Preset("test") with { VocabSize = 64, ContextLength = 32, Width = 32, Dropout = 0.2f }, 5);
-        var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 1e-2f });
+        if (threads is not null) model.Context = new ComputeContext { Threads = threads };
+        var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 1e-2f }, threads: model.Context.Threads);
         var step = shards > 1 ? new DataParallel(model, shards) : null;
         var losses = new List<double>();
         for (int s = 0; s < 4; s++)
         {
             var (inputs, targets) = Batch5(model.VocabSize, 10 + s);
             model.ZeroGrad();
-            if (step is not null) losses.Add(step.ForwardBackward((ids, b, t) => model.Forward(ids, b, t), inputs, targets, Batch, Time));
+            if (step is not null) losses.Add(step.ForwardBackward(model.Forward, inputs, targets, Batch, Time));
             else
             {
-                var loss = O.CrossEntropy(model.Forward(inputs, Batch, Time).Reshape(Batch * Time, -1), targets);
+                var loss = O.CrossEntropy(model.Context.Threads, model.Forward(inputs, Batch, Time).Reshape(Batch * Time, -1), targets);
                 losses.Add(loss.Item());
                 loss.Backward();
             }
@@ -163,7 +165,7 @@ public class DataParallelTests
     public void ShardsWithDropout_DrawTheirOwnMasks_Deterministically()
     {
         var runs = new List<List<double>>();
-        ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(_ => { runs.Add(DropoutRun(2)); runs.Add(DropoutRun(2)); });
+        ResidualLM.Tests.Kernels.KernelCheck.ForEachThreadCount(threads => { runs.Add(DropoutRun(2, threads)); runs.Add(DropoutRun(2, threads)); });
         Assert.All(runs, r => Assert.Equal(runs[0], r));
         // The masks come from per-shard generators, not the model's stream: an unsharded run draws others.
         var plain = DropoutRun(1);

@@ -1,7 +1,6 @@
 // With dropout on, the attention-dropout path of the fused op must train exactly like the unfused composition
 // (same masks, drawn in the same order), with and without buffer reuse.
 using ResidualLM.Models;
-using ResidualLM.Nn;
 using ResidualLM.Tensors;
 using ResidualLM.Training;
 using Xunit;
@@ -9,38 +8,26 @@ using O = ResidualLM.Ops.Ops;
 
 namespace ResidualLM.Tests.Training;
 
-[Collection(ResidualLM.Tests.Kernels.ThreadCountCollection.Name)]
 public class DropoutPathTests
 {
     static List<float> Run(bool fused, bool reuse, int steps = 6)
     {
-        bool savedAttention = Attention.UseFusedKernel, savedLinear = Linear.UseFusedKernel;
-        Attention.UseFusedKernel = fused;
-        Linear.UseFusedKernel = fused;
-        try
+        var config = GptConfig.Preset("test") with { VocabSize = 64, ContextLength = 32, Width = 32, Dropout = 0.1f };
+        var model = new Gpt(config, 5) { Context = new ComputeContext { FusedLinear = fused, FusedAttention = fused } };
+        var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 1e-2f });
+        var rng = new Rng(11);
+        int b = 3, t = 32, v = config.VocabSize;
+        var losses = new List<float>();
+        for (int s = 0; s < steps; s++)
         {
-            var config = GptConfig.Preset("test") with { VocabSize = 64, ContextLength = 32, Width = 32, Dropout = 0.1f };
-            var model = new Gpt(config, 5);
-            var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 1e-2f });
-            var rng = new Rng(11);
-            int b = 3, t = 32, v = config.VocabSize;
-            var losses = new List<float>();
-            for (int s = 0; s < steps; s++)
-            {
-                var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(v)).ToArray();
-                model.ZeroGrad(reuseBuffers: reuse);
-                var loss = O.CrossEntropy(model.Forward(ids, b, t).Reshape(b * t, v), ids);
-                losses.Add(loss.Item());
-                loss.Backward(reuseBuffers: reuse);
-                optimizer.Step();
-            }
-            return losses;
+            var ids = Enumerable.Range(0, b * t).Select(_ => rng.NextInt(v)).ToArray();
+            model.ZeroGrad(reuseBuffers: reuse);
+            var loss = O.CrossEntropy(model.Context.Threads, model.Forward(ids, b, t).Reshape(b * t, v), ids);
+            losses.Add(loss.Item());
+            loss.Backward(reuseBuffers: reuse);
+            optimizer.Step();
         }
-        finally
-        {
-            Attention.UseFusedKernel = savedAttention;
-            Linear.UseFusedKernel = savedLinear;
-        }
+        return losses;
     }
 
     [Fact]

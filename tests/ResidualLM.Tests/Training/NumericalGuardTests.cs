@@ -32,9 +32,9 @@ public class NumericalGuardTests
             scale = Parameter("scale", Tensor.FromArray(Enumerable.Repeat(1e-30f, Model.VocabSize).ToArray(), Model.VocabSize));
         }
 
-        public Tensor Forward(int[] ids, int batch, int time)
+        public Tensor Forward(ComputeContext context, int[] ids, int batch, int time)
         {
-            Tensor logits = Model.Forward(ids, batch, time);
+            Tensor logits = Model.Forward(context, ids, batch, time);
             return Armed() ? logits + O.Divide(O.Divide(offset, scale), scale) : logits;
         }
     }

@@ -13,7 +13,7 @@ public static class AttentionReference
     /// probabilities: (BH, TQ, TK), written for backward (masked entries 0). keyPadding: (B, TK) true where a key is
     /// padding, or empty; heads maps bh to its batch row. A query row with every key masked gets zeros.
     /// </summary>
-    public static unsafe void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+    public static unsafe void Forward(Parallelism threads, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
         Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale,
         bool causal, ReadOnlySpan<bool> keyPadding)
     {
@@ -23,7 +23,7 @@ public static class AttentionReference
         fixed (bool* pm = keyPadding)
         {
             float* qs = pq, ks = pk, vs = pv, os = po, ps = pp; bool* ms = pm; bool hasMask = !keyPadding.IsEmpty;
-            Parallelism.For(0, batchHeads, (start, end) =>
+            threads.For(0, batchHeads, (start, end) =>
             {
                 for (int bh = start; bh < end; bh++)
                 {
@@ -70,7 +70,7 @@ public static class AttentionReference
     /// dq += dS k * scale; dk += dS^T q * scale. When dropout was applied, pass the kept-and-scaled weights as
     /// <paramref name="appliedWeights"/> and the pre-dropout probabilities as <paramref name="probabilities"/>.
     /// </summary>
-    public static unsafe void Backward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+    public static unsafe void Backward(Parallelism threads, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> probabilities, ReadOnlySpan<float> appliedWeights, ReadOnlySpan<float> dOutput,
         Span<float> dq, Span<float> dk, Span<float> dv, int batchHeads, int queryLength, int keyLength, int headSize, float scale)
     {
@@ -81,7 +81,7 @@ public static class AttentionReference
         {
             float* qs = pq, ks = pk, vs = pv, ps = pp, wsAll = pa == null ? pp : pa, dos = pdo, dqs = pdq, dks = pdk, dvs = pdv;
             bool dropout = pa != null && !appliedWeights.IsEmpty;
-            Parallelism.For(0, batchHeads, (start, end) =>
+            threads.For(0, batchHeads, (start, end) =>
             {
                 var dP = new float[keyLength];
                 for (int bh = start; bh < end; bh++)

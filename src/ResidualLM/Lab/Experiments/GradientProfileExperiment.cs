@@ -178,9 +178,9 @@ public sealed class GradientProfileExperiment(GradientProfileOptions options) : 
             var layer = stack.Layers[l];
             x = variant switch
             {
-                StackVariant.None => Activate(layer.Forward(x)),
-                StackVariant.Residual => x + Activate(layer.Forward(x)),
-                _ => x + Activate(layer.Forward(norms[l].Forward(x))),
+                StackVariant.None => Activate(stack.Context.Threads, layer.Forward(stack.Context, x)),
+                StackVariant.Residual => x + Activate(stack.Context.Threads, layer.Forward(stack.Context, x)),
+                _ => x + Activate(stack.Context.Threads, layer.Forward(stack.Context, norms[l].Forward(stack.Context, x))),
             };
         }
         x.RetainGrad = true;
@@ -190,9 +190,9 @@ public sealed class GradientProfileExperiment(GradientProfileOptions options) : 
         return stream.Select(t => Math.Sqrt(t.Grad!.Data.Sum(g => (double)g * g))).ToArray();
     }
 
-    Tensor Activate(Tensor x) => options.Activation switch
+    Tensor Activate(Kernels.Parallelism threads, Tensor x) => options.Activation switch
     {
-        Activation.Gelu => O.Gelu(x),
+        Activation.Gelu => O.Gelu(threads, x),
         Activation.Tanh => O.Tanh(x),
         _ => O.Relu(x),
     };

@@ -15,6 +15,7 @@ namespace ResidualLM.Lab.Experiments;
 public sealed class PathExpansion
 {
     readonly List<Linear> branches;
+    readonly ComputeContext context = new();
     readonly Tensor input, target;
 
     /// <summary>Samples (N) and width (W).</summary>
@@ -42,7 +43,7 @@ public sealed class PathExpansion
     }
 
     /// <summary>f_i(x) = tanh(W_i x + b_i) for branch <paramref name="index"/> (0-based).</summary>
-    public Tensor Branch(int index, Tensor x) => O.Tanh(branches[index].Forward(x));
+    public Tensor Branch(int index, Tensor x) => O.Tanh(branches[index].Forward(context, x));
 
     /// <summary>The stream x_0 .. x_n (no graph).</summary>
     public float[][] Stream()

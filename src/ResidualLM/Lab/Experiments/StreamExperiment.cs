@@ -75,7 +75,7 @@ public sealed class StreamExperiment(StreamOptions options) : ILabExperiment
             for (int l = 0; l < streams.Count; l++)
             {
                 var logits = lm.Unembed(streams[l]).Reshape(windows * context, -1);
-                double loss = LanguageModel.Loss(logits, targets).Item();
+                double loss = LanguageModel.Loss(lm.Context.Threads, logits, targets).Item();
                 var (accuracy, top) = TopTokens(logits, targets, sample);
                 lens.Add(new LensLayer(l, loss, accuracy, model.Corpus.Tokenizer.Decode([top])));
             }

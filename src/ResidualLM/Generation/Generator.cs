@@ -1,6 +1,6 @@
 // Autoregressive generation: feed the prompt, then sample one token at a time, with a KV cache (each new token
 // costs one position of compute) or by recomputing the whole window (the reference the cache is tested against).
-// With the cache, models DecodeSession covers run on its batch-1 fast path, which gives the same tokens.
+// With the cache, a DecodeSession runs the model's own forward and computes only the sampled row of the head (screened when greedy).
 using ResidualLM.Autograd;
 using ResidualLM.Models;
 using ResidualLM.Nn;
@@ -44,7 +44,7 @@ public static class Generator
                 throw new InvalidInputException($"the prompt has {tokens.Count} tokens, more than the model's context length {model.ContextLength}", field: "prompt");
             // Sized for the positions this call can feed (prompt and all but the last new token), not the whole context.
             int capacity = Math.Min(model.ContextLength, tokens.Count + maxNewTokens);
-            // Batch-1 decoding with preallocated buffers where the model allows it (the same tokens as the general path).
+            // The cached forward with a head that computes only the last row (the same tokens as the general path).
             session = useCache && fastPath && maxNewTokens > 0 ? DecodeSession.TryCreate(model, capacity, sampling.Temperature == 0f, screenHead) : null;
             var cache = useCache && session is null ? new KvCache(model.Blocks.Count, capacity) : null;
             int[] pending = tokens.ToArray();

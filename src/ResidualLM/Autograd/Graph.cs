@@ -30,6 +30,45 @@ public static class Graph
         public void Dispose() => noGradDepth--;
     }
 
+    // The arena of the innermost Inference scope on this thread, or null: per thread for the reason above.
+    [ThreadStatic] static TensorArena? arena;
+
+    /// <summary>Where tensors created on this thread get their buffers now: an <see cref="Inference"/> scope's arena, or null.</summary>
+    internal static TensorArena? Arena => arena;
+
+    /// <summary>
+    /// A <see cref="NoGrad"/> scope whose tensors take their buffers from <paramref name="stepArena"/> and give them back
+    /// when it ends, for the next step to reuse (decoding: each token the same shapes, nothing allocated once the first
+    /// token has run). Nothing created inside may be read after the scope; per thread; an arena serves one scope at a time.
+    /// </summary>
+    public static InferenceScope Inference(TensorArena stepArena)
+    {
+        ArgumentNullException.ThrowIfNull(stepArena);
+        if (stepArena.InUse) throw new InvalidOperationException("this arena already serves an Inference scope");
+        stepArena.InUse = true;
+        var scope = new InferenceScope(arena, stepArena);
+        arena = stepArena;
+        noGradDepth++;
+        return scope;
+    }
+
+    /// <summary>Ends an <see cref="Inference"/> scope: its arena's buffers are free for the next step.</summary>
+    public readonly struct InferenceScope : IDisposable
+    {
+        readonly TensorArena? outer;
+        readonly TensorArena inner;
+
+        internal InferenceScope(TensorArena? outer, TensorArena inner) => (this.outer, this.inner) = (outer, inner);
+
+        public void Dispose()
+        {
+            noGradDepth--;
+            arena = outer;
+            inner.InUse = false;
+            inner.EndStep();
+        }
+    }
+
     /// <summary>
     /// Whether an op on these inputs must record a backward closure: recording is on and some input requires a gradient.
     /// </summary>

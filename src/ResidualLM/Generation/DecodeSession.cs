@@ -2,7 +2,10 @@
 // KV cache (LanguageModel.ForwardNormed), so a new architecture or residual policy decodes as soon as its forward exists,
 // and the logits are bit for bit those of LanguageModel.Forward with a cache. What is the session's own is the head:
 // only the last position's logits are computed, with the arithmetic the full head would use for that row, and greedy
-// decoding picks the token with a ScreenedHead, which skips most of the vocabulary. V vocabulary, C width.
+// decoding picks the token with a ScreenedHead, which skips most of the vocabulary. Each step runs in a Graph.Inference
+// scope over the session's TensorArena, so after the first token the steps reuse the same tensor buffers (what is still
+// allocated is tensor objects and shapes, about 3.5 KB a block). V vocabulary, C width.
+using ResidualLM.Autograd;
 using ResidualLM.Kernels;
 using ResidualLM.Models;
 using ResidualLM.Nn;
@@ -18,6 +21,7 @@ internal sealed class DecodeSession : IDisposable
     readonly ScreenedHead? screen;
     readonly Tensor headWeight;                 // (V, C): the head, or the token table when tied
     readonly float[] logits;                    // the full logits of the last row when needed (V)
+    readonly TensorArena arena = new();         // the buffers of one step's tensors, reused by the next
 
     DecodeSession(LanguageModel model, int capacity, ScreenedHead? screen)
     {
@@ -51,6 +55,7 @@ internal sealed class DecodeSession : IDisposable
     {
         int rows = ids.Length, start = cache.Length;
         if (rows < 1 || start + rows > cache.Capacity) throw new InvalidInputException($"positions {start}..{start + rows - 1} exceed the context length {cache.Capacity}", field: "time");
+        using var step = Graph.Inference(arena);                                 // every tensor below lives until the return
         var normed = model.ForwardNormed(ids, 1, rows, cache);                   // (1, T, C)
         int width = normed.Dim(-1);
         ReadOnlySpan<float> last = normed.Data.AsSpan((rows - 1) * width, width);
@@ -59,6 +64,10 @@ internal sealed class DecodeSession : IDisposable
         return Sampler.Sample(logits, sampling, rng);
     }
 
-    /// <summary>Hands the screened head's buffers back for the next generation.</summary>
-    public void Dispose() => screen?.Return();
+    /// <summary>Hands the screened head's and the tensors' buffers back for the next generation.</summary>
+    public void Dispose()
+    {
+        screen?.Return();
+        arena.Release();
+    }
 }

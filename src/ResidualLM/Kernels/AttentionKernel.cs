@@ -61,18 +61,22 @@ public static class AttentionKernel
     }
 
     /// <summary>
-    /// <see cref="Forward"/> with the keys and values read in place from a KV cache: q (BH, TQ, HS) contiguous; k, v
-    /// (BH, capacity, HS) of which the first <paramref name="keyLength"/> positions are used; no mask but the causal one.
+    /// <see cref="Forward"/> for the last TQ of <paramref name="keyLength"/> positions, the keys and values read in place
+    /// from a KV cache, k, v (BH, capacity, HS), and the queries from a packed projection: qkv (B, TQ, 3C) whose first C
+    /// floats per row are q (heads side by side; the k and v parts are already in the cache). Output (B, TQ, C) with heads
+    /// merged; probabilities (B*NH, TQ, keyLength) at least. Causal; no head split or merge copies.
     /// </summary>
-    public static void ForwardCached(Parallelism threads, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int capacity, Span<float> output,
-        Span<float> probabilities, int batchHeads, int heads, int queryLength, int keyLength, int headSize, float scale, bool causal)
+    public static void ForwardCachedPacked(Parallelism threads, ReadOnlySpan<float> qkv, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int capacity,
+        Span<float> output, Span<float> probabilities, int batch, int heads, int queryLength, int keyLength, int headSize, float scale)
     {
-        if (keyLength > capacity || k.Length != (long)batchHeads * capacity * headSize || v.Length != k.Length)
-            throw new ArgumentException("cached keys and values must be (BH, capacity, HS) with keyLength <= capacity");
-        CheckSizes(q.Length, batchHeads * keyLength * headSize, batchHeads * keyLength * headSize, output.Length, probabilities.Length,
-            batchHeads, queryLength, keyLength, headSize);
-        HeadLayout queries = HeadLayout.Split(heads, queryLength, headSize), cached = HeadLayout.Split(heads, capacity, headSize);
-        ForwardCore(threads, q, queries, k, v, cached, output, queries, probabilities, batchHeads, heads, queryLength, keyLength, headSize, scale, causal, []);
+        int width = heads * headSize, batchHeads = batch * heads;
+        if (keyLength > capacity || queryLength > keyLength || k.Length != (long)batchHeads * capacity * headSize || v.Length != k.Length)
+            throw new ArgumentException("cached keys and values must be (BH, capacity, HS) with queryLength <= keyLength <= capacity");
+        if (qkv.Length != (long)batch * queryLength * 3 * width || output.Length != (long)batch * queryLength * width || probabilities.Length < (long)batchHeads * queryLength * keyLength)
+            throw new ArgumentException("packed cached attention span lengths do not match (B, TQ, 3C), (B, TQ, C), (B*NH, TQ, TK)");
+        HeadLayout queries = HeadLayout.Packed(queryLength, headSize, 3 * width), merged = HeadLayout.Packed(queryLength, headSize, width);
+        ForwardCore(threads, qkv, queries, k, v, HeadLayout.Split(heads, capacity, headSize), output, merged, probabilities[..(batchHeads * queryLength * keyLength)],
+            batchHeads, heads, queryLength, keyLength, headSize, scale, causal: true, []);
     }
 
     static void ForwardCore(Parallelism threads, ReadOnlySpan<float> q, HeadLayout qLayout, ReadOnlySpan<float> k, ReadOnlySpan<float> v, HeadLayout kvLayout,

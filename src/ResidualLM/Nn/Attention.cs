@@ -64,7 +64,21 @@ public sealed class Attention : Module
             return Proj.Forward(context, O.SelfAttention(context.Threads, Qkv.Forward(context, x), HeadCount, Causal, keyPadding));
         }
         if (cache is not null && time == 1) cache.Prefetch();
-        var qkv = O.Split(Qkv.Forward(context, x), Width, Width, Width);                  // 3 x (B, T, C)
+        var packed = Qkv.Forward(context, x);                                                // (B, T, 3C)
+        // Causal decoding without a graph: k and v go straight from the projection into the cache and q attends to it in
+        // place (rotary positions applied in place first, the same arithmetic as Rope.Apply). Anything else (a query
+        // that records a graph, padding, dropout on the weights) runs the general ops, the cached keys being constants.
+        if (cache is not null && Causal && keyPadding is null && !weightDropout && !packed.RequiresGrad)
+        {
+            if (Rope is not null)
+                for (int row = 0; row < batch * time; row++)
+                {
+                    Rope.ApplyInPlace(packed.Data.AsSpan(row * 3 * Width, Width), startPosition + row % time);
+                    Rope.ApplyInPlace(packed.Data.AsSpan(row * 3 * Width + Width, Width), startPosition + row % time);
+                }
+            return Proj.Forward(context, O.CachedSelfAttention(context.Threads, packed, HeadCount, cache));
+        }
+        var qkv = O.Split(packed, Width, Width, Width);                                     // 3 x (B, T, C)
         Tensor q = O.SplitHeads(qkv[0], HeadCount), k = O.SplitHeads(qkv[1], HeadCount), v = O.SplitHeads(qkv[2], HeadCount); // (B, NH, T, HS)
         if (Rope is not null)
         {
@@ -74,12 +88,7 @@ public sealed class Attention : Module
         if (cache is not null)
         {
             cache.Append(k, v);
-            int keyLength = cache.Length + time;
-            // Causal decoding without a graph reads the cache in place; anything else (a query that records a graph,
-            // padding, dropout on the weights) runs the general op on contiguous copies, the cached keys being constants.
-            if (Causal && keyPadding is null && !weightDropout && !(Autograd.Graph.IsRecording && q.RequiresGrad))
-                return Proj.Forward(context, O.MergeHeads(O.CachedAttention(context.Threads, q, cache, keyLength)));
-            (k, v) = cache.Copy(keyLength);                                          // (B, NH, start+T, HS)
+            (k, v) = cache.Copy(cache.Length + time);                                          // (B, NH, start+T, HS)
         }
         if (keyPadding is not null && keyPadding.Length != batch * k.Dim(2))
             throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * k.Dim(2)}", field: "keyPadding");

@@ -71,6 +71,28 @@ public sealed class KvCache
             }
         }
 
+        /// <summary>
+        /// <see cref="Append"/> from a packed projection qkv (B, T, 3C), [q | k | v] per row with heads side by side:
+        /// the k and v parts of each row are stored at positions Length .. Length+T-1.
+        /// </summary>
+        internal void AppendPacked(ReadOnlySpan<float> qkv, int batch, int time, int heads, int headSize)
+        {
+            int start = owner.Length, cap = owner.Capacity, width = heads * headSize;
+            if (start + time > cap) throw new InvalidInputException($"positions {start}..{start + time - 1} exceed the context length {cap}", field: "time");
+            Reserve(batch, heads, headSize);
+            for (int b = 0; b < batch; b++)
+                for (int t = 0; t < time; t++)
+                {
+                    ReadOnlySpan<float> row = qkv.Slice((b * time + t) * 3 * width, 3 * width);
+                    for (int h = 0; h < heads; h++)
+                    {
+                        int at = ((b * heads + h) * cap + start + t) * headSize;
+                        row.Slice(width + h * headSize, headSize).CopyTo(Keys.AsSpan(at, headSize));
+                        row.Slice(2 * width + h * headSize, headSize).CopyTo(Values.AsSpan(at, headSize));
+                    }
+                }
+        }
+
         /// <summary>Allocates the buffers for (B, NH, Capacity, HS) on first use; the shape may not change mid-sequence.</summary>
         internal void Reserve(int batch, int heads, int headSize)
         {

@@ -55,19 +55,22 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Causal attention of q (B, NH, TQ, HS) over the first <paramref name="keyLength"/> positions of a KV cache, read in
-    /// place (queries are the last TQ of them). Records no graph: use it where no gradient is needed (decoding).
+    /// Causal self-attention of the positions after the cached ones, straight from the fused projection: qkv (B, T, 3C)
+    /// holds [q | k | v] per row, heads side by side. k and v go into <paramref name="cache"/>, q attends to every cached
+    /// position read in place, and the result is (B, T, C) with heads merged: the arithmetic of Split, SplitHeads,
+    /// Attention over the cached keys and MergeHeads without their copies. Records no graph (decoding).
     /// </summary>
-    public static Tensor CachedAttention(Parallelism threads, Tensor q, Nn.KvCache.LayerCache cache, int keyLength)
+    public static Tensor CachedSelfAttention(Parallelism threads, Tensor qkv, int heads, Nn.KvCache.LayerCache cache)
     {
-        if (q.Rank != 4) throw new ArgumentException("attention needs (B, NH, T, HS) tensors");
-        int batch = q.Dim(0), heads = q.Dim(1), tq = q.Dim(2), hs = q.Dim(3);
-        if (cache.Batch != batch || cache.Heads != heads || cache.HeadSize != hs)
-            throw new ArgumentException($"query {q.ShapeString} does not match the cache ({cache.Batch}, {cache.Heads}, {cache.Capacity}, {cache.HeadSize})");
-        var y = Tensor.Uninitialized(batch, heads, tq, hs);                       // the kernel writes every element
-        var probabilities = BufferPool.Shared.Rent(batch * heads * tq * keyLength, clear: false);
-        AttentionKernel.ForwardCached(threads, q.Data, cache.Keys, cache.Values, cache.Capacity, y.Data, probabilities, batch * heads, heads, tq, keyLength,
-            hs, 1f / MathF.Sqrt(hs), causal: true);
+        if (qkv.Rank != 3 || heads <= 0 || qkv.Dim(2) % (3 * heads) != 0)
+            throw new ArgumentException($"self-attention needs qkv (B, T, 3C) with C divisible by {heads} heads, got {qkv.ShapeString}");
+        int batch = qkv.Dim(0), time = qkv.Dim(1), width = qkv.Dim(2) / 3, hs = width / heads, keyLength = cache.Length + time;
+        cache.AppendPacked(qkv.Data, batch, time, heads, hs);
+        var y = Tensor.Uninitialized(batch, time, width);                              // the kernel writes every element
+        // Sized for the whole cache, so one buffer serves every step of a decode (the key length grows by one a token).
+        var probabilities = BufferPool.Shared.Rent(batch * heads * time * cache.Capacity, clear: false);
+        AttentionKernel.ForwardCachedPacked(threads, qkv.Data, cache.Keys, cache.Values, cache.Capacity, y.Data, probabilities, batch, heads, time, keyLength,
+            hs, 1f / MathF.Sqrt(hs));
         BufferPool.Shared.Return(probabilities);
         return y;
     }

@@ -59,7 +59,10 @@ internal sealed class BufferPool(long capacityBytes)
     }
 
     /// <summary>A buffer of exactly <paramref name="length"/> floats, zeroed when <paramref name="clear"/> (otherwise arbitrary).</summary>
-    public float[] Rent(int length, bool clear)
+    public float[] Rent(int length, bool clear) => Autograd.Graph.Arena is { } arena ? arena.Rent(length, clear) : RentPooled(length, clear);
+
+    /// <summary><see cref="Rent"/> from this pool whatever scope the thread is in (an arena filling itself).</summary>
+    internal float[] RentPooled(int length, bool clear)
     {
         if (length >= MinLength)
         {
@@ -85,7 +88,9 @@ internal sealed class BufferPool(long capacityBytes)
     /// <summary>Hands <paramref name="array"/> back; the caller must hold no other reference that will be read.</summary>
     public void Return(float[] array)
     {
-        if (array.Length < MinLength) return;
+        // Inside a Graph.Inference scope the buffer may be the arena's, which takes it back when the step ends; one
+        // from before the scope is left to the GC.
+        if (array.Length < MinLength || Autograd.Graph.Arena is not null) return;
         lock (gate)
         {
             if (pooledBytes + 4L * array.Length > CapacityBytes)

@@ -162,31 +162,37 @@ public class AttentionKernelTests
     [InlineData(19, 100)]
     public void Attention_DecodingSteps_BitIdenticalToFullPass(int time, int hs)
     {
-        // Query i of a causal pass over the whole sequence, and the same query alone over a cache of its first i + 1
-        // keys (a decoding step): one arithmetic per machine, so the outputs and probabilities match bit for bit.
+        // The last rows of a causal pass over the whole sequence, and the same queries alone over a cache of the keys so
+        // far (a prompt, then decoding steps of one row): one arithmetic per machine, so outputs and probabilities match
+        // bit for bit. The queries come packed ([q | k | v] per row, heads side by side) and the output is merged.
         var rng = new Rng((ulong)(time * 1000 + hs));
         var threads = KernelCheck.Threads;
-        int batchHeads = 3, capacity = time + 5;
+        int heads = 3, capacity = time + 5, width = heads * hs;
         float scale = 1f / MathF.Sqrt(hs);
-        float[] q = KernelCheck.Normal(rng, batchHeads * time * hs), k = KernelCheck.Normal(rng, batchHeads * time * hs), v = KernelCheck.Normal(rng, batchHeads * time * hs);
-        float[] output = new float[q.Length], p = new float[batchHeads * time * time];
-        AttentionKernel.Forward(threads, q, k, v, output, p, batchHeads, 1, time, time, hs, scale, causal: true, []);
-        float[] kCache = new float[batchHeads * capacity * hs], vCache = new float[kCache.Length];
-        for (int bh = 0; bh < batchHeads; bh++)
+        float[] q = KernelCheck.Normal(rng, heads * time * hs), k = KernelCheck.Normal(rng, heads * time * hs), v = KernelCheck.Normal(rng, heads * time * hs);
+        float[] output = new float[q.Length], p = new float[heads * time * time];
+        AttentionKernel.Forward(threads, q, k, v, output, p, heads, heads, time, time, hs, scale, causal: true, []);
+        float[] kCache = new float[heads * capacity * hs], vCache = new float[kCache.Length];
+        for (int h = 0; h < heads; h++)
         {
-            Array.Copy(k, bh * time * hs, kCache, bh * capacity * hs, time * hs);
-            Array.Copy(v, bh * time * hs, vCache, bh * capacity * hs, time * hs);
+            Array.Copy(k, h * time * hs, kCache, h * capacity * hs, time * hs);
+            Array.Copy(v, h * time * hs, vCache, h * capacity * hs, time * hs);
         }
-        foreach (int i in new[] { 0, 1, time / 2, time - 2, time - 1 }.Where(i => i >= 0).Distinct())
+        foreach (var (first, rows) in new[] { (0, 1), (1, 1), (time / 2, 1), (time - 2, 1), (time - 1, 1), (0, time), (time / 3, time - time / 3) })
         {
-            float[] qi = new float[batchHeads * hs], oi = new float[qi.Length], pi = new float[batchHeads * (i + 1)];
-            for (int bh = 0; bh < batchHeads; bh++) Array.Copy(q, (bh * time + i) * hs, qi, bh * hs, hs);
-            AttentionKernel.ForwardCached(threads, qi, kCache, vCache, capacity, oi, pi, batchHeads, 1, 1, i + 1, hs, scale, causal: true);
-            for (int bh = 0; bh < batchHeads; bh++)
-            {
-                Assert.Equal(output.AsSpan((bh * time + i) * hs, hs).ToArray(), oi.AsSpan(bh * hs, hs).ToArray());
-                Assert.Equal(p.AsSpan((bh * time + i) * time, i + 1).ToArray(), pi.AsSpan(bh * (i + 1), i + 1).ToArray());
-            }
+            int keyLength = first + rows;
+            float[] qkv = new float[rows * 3 * width], o = new float[rows * width], pr = new float[heads * rows * capacity];
+            pr.AsSpan().Fill(float.NaN);
+            for (int t = 0; t < rows; t++)
+                for (int h = 0; h < heads; h++) Array.Copy(q, (h * time + first + t) * hs, qkv, t * 3 * width + h * hs, hs);
+            AttentionKernel.ForwardCachedPacked(threads, qkv, kCache, vCache, capacity, o, pr, 1, heads, rows, keyLength, hs, scale);
+            for (int t = 0; t < rows; t++)
+                for (int h = 0; h < heads; h++)
+                {
+                    int row = h * time + first + t;
+                    Assert.Equal(output.AsSpan(row * hs, hs).ToArray(), o.AsSpan(t * width + h * hs, hs).ToArray());
+                    Assert.Equal(p.AsSpan(row * time, keyLength).ToArray(), pr.AsSpan((h * rows + t) * keyLength, keyLength).ToArray());
+                }
         }
     }
 

@@ -64,8 +64,41 @@ public class GeneratorTests
     public void BadPrompt_IsAClearError()
     {
         var model = Model("gpt");
-        Assert.Throws<InvalidInputException>(() => Generator.Generate(model, [], 3, SamplingOptions.Greedy, new Rng(1)));
-        Assert.Throws<InvalidInputException>(() => Generator.Generate(model, [99], 3, SamplingOptions.Greedy, new Rng(1)));
-        Assert.Throws<InvalidInputException>(() => Generator.Generate(model, [1], 3, new SamplingOptions(-1f), new Rng(1)));
+        void Fails(Action generate, string field, string words)
+        {
+            var e = Assert.Throws<InvalidInputException>(generate);
+            Assert.Equal(field, e.Field);
+            Assert.Contains(words, e.Message);
+        }
+        Fails(() => Generator.Generate(model, [], 3, SamplingOptions.Greedy, new Rng(1)), "prompt", "empty");
+        Fails(() => Generator.Generate(model, [99], 3, SamplingOptions.Greedy, new Rng(1)), "prompt", "token id 99");
+        Fails(() => Generator.Generate(model, [-1], 3, SamplingOptions.Greedy, new Rng(1)), "prompt", "token id -1");
+        Fails(() => Generator.Generate(model, [23], 3, SamplingOptions.Greedy, new Rng(1)), "prompt", "vocabulary of 23");
+        Fails(() => Generator.Generate(model, [1], -1, SamplingOptions.Greedy, new Rng(1)), "max new tokens", "got -1");
+        Fails(() => Generator.Generate(model, new int[25], 1, SamplingOptions.Greedy, new Rng(1)), "prompt", "25 tokens");
+        Fails(() => Generator.Generate(model, [1], 3, new SamplingOptions(-1f), new Rng(1)), "temperature", "got -1");
+    }
+
+    [Fact]
+    public void APromptAsLongAsTheContext_IsAccepted()
+    {
+        var model = Model("gpt");
+        var prompt = Enumerable.Range(0, 24).Select(i => i % 23).ToArray();
+        Assert.Single(Generator.Generate(model, prompt, 1, SamplingOptions.Greedy, new Rng(1)));
+        Assert.Empty(Generator.Generate(model, prompt, 0, SamplingOptions.Greedy, new Rng(1)));
+    }
+
+    [Fact]
+    public void ATrainingModel_GeneratesInEvaluationMode_AndIsLeftTraining()
+    {
+        // With dropout on, a model left in training mode would draw masks: the tokens would follow them.
+        var model = new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Dropout = 0.5f }, 3);
+        model.Eval();
+        var evaluated = Generator.Generate(model, [1, 5, 2], 12, SamplingOptions.Greedy, new Rng(1));
+        model.Train();
+        var fromTraining = Generator.Generate(model, [1, 5, 2], 12, SamplingOptions.Greedy, new Rng(1));
+        Assert.Equal(evaluated, fromTraining);
+        Assert.True(model.Training);
+        Assert.Equal(evaluated, Generator.Generate(model, [1, 5, 2], 12, SamplingOptions.Greedy, new Rng(1), useCache: false));
     }
 }

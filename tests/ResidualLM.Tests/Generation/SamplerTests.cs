@@ -128,6 +128,42 @@ public class SamplerTests
     {
         var e = Assert.Throws<InvalidInputException>(() => new SamplingOptions(temperature, topK, topP).Validate());
         Assert.False(string.IsNullOrEmpty(e.Field), e.Message);
+        Assert.Contains("got", e.Message);           // the message says what was given
+    }
+
+    [Fact]
+    public void NoLogits_IsAnError()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Sampler.Sample([], new SamplingOptions(), new Rng(1)));
+        Assert.Contains("no logits", e.Message);
+    }
+
+    [Fact]
+    public void TiedLogits_AreRankedByIdForTopK()
+    {
+        // Four equal logits: top-k 1 keeps the lowest id, every draw (a sort that left ties in any order would not).
+        var rng = new Rng(5);
+        for (int i = 0; i < 200; i++) Assert.Equal(0, Sampler.Sample([2f, 2f, 2f, 2f], new SamplingOptions(1f, 1, 1f), rng));
+    }
+
+    [Fact]
+    public void TopP_ReachedExactly_KeepsNoMore()
+    {
+        // Equal logits: the first token alone has mass exactly 0.25, which reaches top-p 0.25, so only it is kept.
+        var rng = new Rng(6);
+        for (int i = 0; i < 200; i++) Assert.Equal(0, Sampler.Sample([0f, 0f, 0f, 0f], new SamplingOptions(1f, 0, 0.25f), rng));
+    }
+
+    [Fact]
+    public void LargeLogits_AtLowTemperature_StayFinite()
+    {
+        // logits / T reach 1000: the softmax must shift by the largest of them before exponentiating, or it overflows.
+        var rng = new Rng(7);
+        var counts = new int[3];
+        for (int i = 0; i < 4000; i++) counts[Sampler.Sample([500f, 500f - 0.5f * MathF.Log(3f), -500f], new SamplingOptions(0.5f), rng)]++;
+        // Probabilities 3/4, 1/4, ~0: the counts within 5 standard deviations.
+        Assert.InRange(counts[0], 3000 - 5 * 27, 3000 + 5 * 27);
+        Assert.Equal(0, counts[2]);
     }
 
     [Fact]

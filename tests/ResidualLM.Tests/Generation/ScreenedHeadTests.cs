@@ -104,4 +104,34 @@ public class ScreenedHeadTests
         }
         finally { head.Return(); }
     }
+
+    [Fact]
+    public void AHeadThatKeepsFallingBack_StopsScreening()
+    {
+        // Every call on a crowded head falls back. After 8 fallbacks that are more than half of the calls the screen is
+        // no longer tried (no more second passes), and the answers stay the full head's.
+        var rng = new Rng(4);
+        const int vocab = 400, width = 64;
+        var row = Tensor.Normal(rng, 0f, 0.1f, 1, width).Data;
+        var weight = new Tensor(vocab, width);
+        for (int j = 0; j < vocab; j++)
+            for (int p = 0; p < width; p++) weight.Data[j * width + p] = row[p] * (1f + (j % 3) * 1e-7f);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            int passesAfterEight = 0;
+            for (int call = 1; call <= 20; call++)
+            {
+                var x = Input(rng, width);
+                Assert.Equal(FullArgMax(weight, x, 1, 0), head.ArgMax(x, 1, 0, new float[vocab]));
+                var (_, _, candidatePasses, fullPasses) = head.Statistics;
+                if (call == 8) passesAfterEight = candidatePasses + fullPasses;
+            }
+            var stats = head.Statistics;
+            Assert.Equal((20, 20), (stats.Calls, stats.Fallbacks));
+            Assert.True(passesAfterEight > 0, $"{stats}: the screen never ran a second pass");
+            Assert.True(stats.CandidatePasses + stats.FullPasses <= passesAfterEight + 1, $"{stats}: still screening after the fallbacks");
+        }
+        finally { head.Return(); }
+    }
 }

@@ -86,15 +86,22 @@ public class ScreenedHeadTests
         }
     }
 
+    /// <summary>Every row the same direction, scaled by 1, 1 + 1e-7 or 1 + 2e-7: logits too close for the int8 screen.</summary>
+    static Tensor CrowdedWeight(Rng rng, int vocab, int width)
+    {
+        var row = Tensor.Normal(rng, 0f, 0.1f, 1, width).Data;
+        var weight = new Tensor(vocab, width);
+        for (int j = 0; j < vocab; j++)
+            for (int p = 0; p < width; p++) weight.Data[j * width + p] = row[p] * (1f + (j % 3) * 1e-7f);
+        return weight;
+    }
+
     [Fact]
     public void CrowdedHead_FallsBackToTheFullHead()
     {
         var rng = new Rng(3);
         const int vocab = 400, width = 64;
-        var row = Tensor.Normal(rng, 0f, 0.1f, 1, width).Data;
-        var weight = new Tensor(vocab, width);
-        for (int j = 0; j < vocab; j++)
-            for (int p = 0; p < width; p++) weight.Data[j * width + p] = row[p] * (1f + (j % 3) * 1e-7f);
+        var weight = CrowdedWeight(rng, vocab, width);
         var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
         try
         {
@@ -112,10 +119,7 @@ public class ScreenedHeadTests
         // no longer tried (no more second passes), and the answers stay the full head's.
         var rng = new Rng(4);
         const int vocab = 400, width = 64;
-        var row = Tensor.Normal(rng, 0f, 0.1f, 1, width).Data;
-        var weight = new Tensor(vocab, width);
-        for (int j = 0; j < vocab; j++)
-            for (int p = 0; p < width; p++) weight.Data[j * width + p] = row[p] * (1f + (j % 3) * 1e-7f);
+        var weight = CrowdedWeight(rng, vocab, width);
         var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
         try
         {

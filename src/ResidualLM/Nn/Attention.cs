@@ -70,12 +70,8 @@ public sealed class Attention : Module
         // that records a graph, padding, dropout on the weights) runs the general ops, the cached keys being constants.
         if (cache is not null && Causal && keyPadding is null && !weightDropout && !packed.RequiresGrad)
         {
-            if (Rope is not null)
-                for (int row = 0; row < batch * time; row++)
-                {
-                    Rope.ApplyInPlace(packed.Data.AsSpan(row * 3 * Width, Width), startPosition + row % time);
-                    Rope.ApplyInPlace(packed.Data.AsSpan(row * 3 * Width + Width, Width), startPosition + row % time);
-                }
+            if (Rope is not null)   // q and k side by side in each row: 2 NH head vectors at one position
+                for (int row = 0; row < batch * time; row++) Rope.ApplyInPlace(packed.Data.AsSpan(row * 3 * Width, 2 * Width), startPosition + row % time);
             return Proj.Forward(context, O.CachedSelfAttention(context.Threads, packed, HeadCount, cache));
         }
         var qkv = O.Split(packed, Width, Width, Width);                                     // 3 x (B, T, C)

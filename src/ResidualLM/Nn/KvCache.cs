@@ -62,8 +62,7 @@ public sealed class KvCache
         public void Append(Tensor k, Tensor v)
         {
             int b = k.Dim(0), nh = k.Dim(1), t = k.Dim(2), hs = k.Dim(3), start = owner.Length, cap = owner.Capacity;
-            if (start + t > cap) throw new InvalidInputException($"positions {start}..{start + t - 1} exceed the context length {cap}", field: "time");
-            Reserve(b, nh, hs);
+            Reserve(b, nh, hs, t);
             for (int bh = 0; bh < b * nh; bh++)
             {
                 Array.Copy(k.Data, bh * t * hs, Keys, (bh * cap + start) * hs, t * hs);
@@ -78,8 +77,7 @@ public sealed class KvCache
         internal void AppendPacked(ReadOnlySpan<float> qkv, int batch, int time, int heads, int headSize)
         {
             int start = owner.Length, cap = owner.Capacity, width = heads * headSize;
-            if (start + time > cap) throw new InvalidInputException($"positions {start}..{start + time - 1} exceed the context length {cap}", field: "time");
-            Reserve(batch, heads, headSize);
+            Reserve(batch, heads, headSize, time);
             for (int b = 0; b < batch; b++)
                 for (int t = 0; t < time; t++)
                 {
@@ -93,9 +91,14 @@ public sealed class KvCache
                 }
         }
 
-        /// <summary>Allocates the buffers for (B, NH, Capacity, HS) on first use; the shape may not change mid-sequence.</summary>
-        internal void Reserve(int batch, int heads, int headSize)
+        /// <summary>
+        /// Checks that <paramref name="time"/> more positions fit, and allocates the buffers for (B, NH, Capacity, HS) on
+        /// first use; the shape may not change mid-sequence.
+        /// </summary>
+        internal void Reserve(int batch, int heads, int headSize, int time)
         {
+            if (owner.Length + time > owner.Capacity)
+                throw new InvalidInputException($"positions {owner.Length}..{owner.Length + time - 1} exceed the context length {owner.Capacity}", field: "time");
             if (Keys.Length != 0 && batch == Batch && heads == Heads && headSize == HeadSize) return;
             if (owner.Length != 0) throw new InvalidOperationException("KV cache shape changed mid-sequence");
             Batch = batch; Heads = heads; HeadSize = headSize;

@@ -52,10 +52,11 @@ public static class BenchModelCommands
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute the window for every token" };
         var reps = new Option<int>("--reps") { Description = "Repetitions (median reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print one JSON line" };
+        var weights = new Option<string>("--weights") { Description = "Matrices in f32, q8_0 or q4_0 (ggml's block formats)", DefaultValueFactory = _ => "f32" };
         var cmd = new Command("generate", "Greedy decoding tokens/s at batch 1 (random weights)");
-        foreach (Option o in new Option[] { preset, prompt, newTokens, noCache, reps, json }) cmd.Options.Add(o);
+        foreach (Option o in new Option[] { preset, prompt, newTokens, noCache, reps, weights, json }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliErrors.Run(() => RunGenerate(Preset(parse.GetValue(preset)!), parse.GetValue(prompt), parse.GetValue(newTokens),
-            !parse.GetValue(noCache), parse.GetValue(reps), parse.GetValue(json))));
+            !parse.GetValue(noCache), parse.GetValue(reps), ParseWeights(parse.GetValue(weights)), parse.GetValue(json))));
         return cmd;
     }
 
@@ -117,27 +118,45 @@ public static class BenchModelCommands
         return 0;
     }
 
-    static int RunGenerate(BenchPreset preset, int promptLength, int newTokens, bool cache, int reps, bool json)
+    /// <summary>f32 (null) or a block format, from --weights.</summary>
+    internal static BlockFormat? ParseWeights(string? text) =>
+        text is null || string.Equals(text, "f32", StringComparison.OrdinalIgnoreCase) ? null
+        : BlockQuant.TryParse(text, out var format) ? format
+        : throw new InvalidInputException($"must be f32, q8_0 or q4_0, got '{text}'", field: "--weights");
+
+    static int RunGenerate(BenchPreset preset, int promptLength, int newTokens, bool cache, int reps, BlockFormat? weights, bool json)
     {
         if (promptLength < 1 || newTokens < 1 || reps < 1) throw new InvalidInputException("--prompt, --new-tokens and --reps must be positive", field: "--prompt");
         var model = new Gpt(preset.Config, 1337);
+        if (weights is { } blockFormat) model.Quantize(blockFormat);
         if (promptLength + newTokens > model.ContextLength) throw new InvalidInputException($"prompt + new tokens exceed the context {model.ContextLength}", field: "--new-tokens");
         var rng = new Rng(3);
         var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(preset.Config.VocabSize)).ToArray();
         // Warm-up: one whole generation, as the PyTorch reference does (it also lets the JIT finish tiering the decode loop).
         Generator.Generate(model, prompt, newTokens, SamplingOptions.Greedy, rng, useCache: cache);
         var rates = new List<double>();
+        var promptRates = new List<double>();
         for (int r = 0; r < reps; r++)
         {
             var clock = Stopwatch.StartNew();
             var output = Generator.Generate(model, prompt, newTokens, SamplingOptions.Greedy, rng, useCache: cache);
             rates.Add(output.Length / clock.Elapsed.TotalSeconds);
+            // The prompt alone (and the first token from its logits), as llama.cpp's prompt_ms is timed.
+            clock.Restart();
+            Generator.Generate(model, prompt, 1, SamplingOptions.Greedy, rng, useCache: cache);
+            promptRates.Add(promptLength / clock.Elapsed.TotalSeconds);
         }
         rates.Sort();
-        double median = rates[rates.Count / 2];
-        if (json) Console.WriteLine(JsonSerializer.Serialize(new { preset = preset.Name, kv_cache = cache, isa = VectorIsa.Name, tokens_per_s = Math.Round(median, 2) }));
+        promptRates.Sort();
+        double median = rates[rates.Count / 2], promptMedian = promptRates[promptRates.Count / 2];
+        string format = model.WeightFormat;
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            preset = preset.Name, kv_cache = cache, isa = VectorIsa.Name, weights = format, int_dot = BlockDot.Path.ToString(),
+            tokens_per_s = Math.Round(median, 2), prompt_tokens_per_s = Math.Round(promptMedian, 1),
+        }));
         else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"generate {preset.Name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}, isa {VectorIsa.Name}): {median:F2} tokens/s"));
+            $"generate {preset.Name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}, weights {format}, isa {VectorIsa.Name}): {median:F2} tokens/s, prompt {promptMedian:F1} tokens/s"));
         return 0;
     }
 

@@ -20,6 +20,8 @@ internal sealed class DecodeSession : IDisposable
     readonly KvCache cache;
     readonly ScreenedHead? screen;
     readonly Tensor headWeight;                 // (V, C): the head, or the token table when tied
+    readonly QuantizedMatrix? quantizedHead;    // the same in a block format, when the model is quantised
+    readonly QuantizedActivations headScratch = new();
     readonly float[] logits;                    // the full logits of the last row when needed (V)
     readonly TensorArena arena = new();         // the buffers of one step's tensors, reused by the next
 
@@ -29,6 +31,7 @@ internal sealed class DecodeSession : IDisposable
         this.screen = screen;
         cache = new KvCache(model.Blocks.Count, capacity);
         headWeight = model.Head?.Weight ?? model.TokenEmbedding.Weight;
+        quantizedHead = QuantizedHead(model);
         logits = new float[headWeight.Dim(0)];
     }
 
@@ -40,9 +43,12 @@ internal sealed class DecodeSession : IDisposable
     {
         if (model.Training || model.Head is { Bias: not null }) return null;
         var head = model.Head?.Weight ?? model.TokenEmbedding.Weight;
-        var screen = greedy && screenHead ? ScreenedHead.Rent(head, model.Context.Threads) : null;
+        // The screen bounds float32 products; a quantised head's logits are its own, computed in full.
+        var screen = greedy && screenHead && QuantizedHead(model) is null ? ScreenedHead.Rent(head, model.Context.Threads) : null;
         return new DecodeSession(model, Math.Clamp(capacity, 1, model.ContextLength), screen);
     }
+
+    static QuantizedMatrix? QuantizedHead(LanguageModel model) => model.Head is { } head ? head.Quantized : model.TokenEmbedding.Quantized;
 
     /// <summary>The logits (V) behind the last token when it was sampled from the full head (tests).</summary>
     internal ReadOnlySpan<float> Logits => logits;
@@ -60,7 +66,8 @@ internal sealed class DecodeSession : IDisposable
         int width = normed.Dim(-1);
         ReadOnlySpan<float> last = normed.Data.AsSpan((rows - 1) * width, width);
         if (sampling.Temperature == 0f && screen is not null) return screen.ArgMax(last, rows, rows - 1, logits);
-        GemmElements.Row(model.Context.Threads, last, headWeight.Data, logits, rows, logits.Length, rows - 1);
+        if (quantizedHead is not null) BlockDot.Multiply(model.Context.Threads, last, 1, quantizedHead, default, logits, headScratch);
+        else GemmElements.Row(model.Context.Threads, last, headWeight.Data, logits, rows, logits.Length, rows - 1);
         return Sampler.Sample(logits, sampling, rng);
     }
 
@@ -69,5 +76,6 @@ internal sealed class DecodeSession : IDisposable
     {
         screen?.Return();
         arena.Release();
+        headScratch.Dispose();
     }
 }

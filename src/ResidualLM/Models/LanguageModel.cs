@@ -116,7 +116,49 @@ public abstract class LanguageModel : Module
     {
         x = FinalNorm.Forward(context, x);
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
-        return Head is null ? O.MatMul(context.Threads, x, TokenEmbedding.Weight, transposeB: true) : Head.Forward(context, x); // (B, T, V)
+        if (Head is not null) return Head.Forward(context, x);                             // (B, T, V)
+        return TokenEmbedding.Quantized is { } table
+            ? O.QuantizedLinear(context.Threads, x, table, null)
+            : O.MatMul(context.Threads, x, TokenEmbedding.Weight, transposeB: true);
+    }
+
+    /// <summary>
+    /// Puts every matrix of the blocks and the output head (the token table when tied) in <paramref name="format"/>, with
+    /// ggml's rounding, for inference; norms, biases and position tables stay float32, as llama.cpp keeps them. The float
+    /// weights are replaced by the values the blocks stand for, so a later float computation uses the same model.
+    /// </summary>
+    /// <exception cref="InvalidInputException">A matrix whose rows are not whole blocks of 32 values.</exception>
+    public void Quantize(Kernels.BlockFormat format)
+    {
+        foreach (var linear in Linears())
+            if (linear.InFeatures % Kernels.BlockQuant.BlockSize != 0)
+                throw new InvalidInputException($"{Kernels.BlockQuant.Name(format)} needs matrix rows that are a multiple of {Kernels.BlockQuant.BlockSize} values; this model has a ({linear.OutFeatures}, {linear.InFeatures}) matrix", field: "weights");
+        if (Head is null && TokenEmbedding.Weight.Dim(1) % Kernels.BlockQuant.BlockSize != 0)
+            throw new InvalidInputException($"{Kernels.BlockQuant.Name(format)} needs a width that is a multiple of {Kernels.BlockQuant.BlockSize}; this model is {TokenEmbedding.Weight.Dim(1)} wide", field: "weights");
+        foreach (var linear in Linears()) linear.Quantize(format);
+        if (Head is null) TokenEmbedding.Quantize(format);
+    }
+
+    /// <summary>The linear layers of the blocks and the head, in order.</summary>
+    public IEnumerable<Linear> Linears() => Linears(this);
+
+    static IEnumerable<Linear> Linears(Module module)
+    {
+        if (module is Linear linear) yield return linear;
+        foreach (var (_, child) in module.Children)
+            foreach (var inner in Linears(child)) yield return inner;
+    }
+
+    /// <summary>How the matrices are stored: "f32", "q8_0", "q4_0", or "mixed (...)" when they differ.</summary>
+    public string WeightFormat
+    {
+        get
+        {
+            var names = Linears().Select(l => l.Quantized is null ? "f32" : Kernels.BlockQuant.Name(l.Quantized.Format)).ToList();
+            if (Head is null) names.Add(TokenEmbedding.Quantized is null ? "f32" : Kernels.BlockQuant.Name(TokenEmbedding.Quantized.Format));
+            var distinct = names.Distinct().ToList();
+            return distinct.Count == 1 ? distinct[0] : $"mixed ({string.Join(", ", distinct)})";
+        }
     }
 
     /// <summary>Refills a weight with N(0, std^2) draws from the model's generator.</summary>

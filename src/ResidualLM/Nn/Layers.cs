@@ -1,5 +1,6 @@
 // The basic layers: Linear, Embedding, LayerNorm, RmsNorm and Dropout, each a thin module over one op.
 // Weights follow PyTorch's layout, so a state dict maps name for name.
+using ResidualLM.Kernels;
 using ResidualLM.Tensors;
 using O = ResidualLM.Ops.Ops;
 
@@ -32,9 +33,28 @@ public sealed class Linear : Layer
         if (bias) Bias = Parameter("bias", Tensor.Zeros(outFeatures));
     }
 
-    /// <summary>(..., in) -> (..., out), fused or not as <see cref="ComputeContext.FusedLinear"/> says.</summary>
+    /// <summary>
+    /// The weight in a block format (Q8_0, Q4_0) for inference, or null. While set, <see cref="Weight"/> holds the values
+    /// it stands for (dequantised), so every float path computes the same model.
+    /// </summary>
+    public QuantizedMatrix? Quantized { get; private set; }
+
+    /// <summary>Quantises the weight with ggml's rounding (see <see cref="QuantizedMatrix.Quantize"/>).</summary>
+    public void Quantize(BlockFormat format) => SetQuantized(QuantizedMatrix.Quantize(Weight.Data.AsSpan(0, Weight.Size), OutFeatures, InFeatures, format));
+
+    /// <summary>Uses <paramref name="weight"/> (out x in) as this layer's weight; <see cref="Weight"/> gets its dequantised values.</summary>
+    public void SetQuantized(QuantizedMatrix weight)
+    {
+        if (weight.Rows != OutFeatures || weight.Columns != InFeatures)
+            throw new ArgumentException($"a ({weight.Rows}, {weight.Columns}) quantized weight does not fit a linear layer ({OutFeatures}, {InFeatures})");
+        weight.Dequantize(Weight.Data.AsSpan(0, Weight.Size));
+        Quantized = weight;
+    }
+
+    /// <summary>(..., in) -> (..., out), fused or not as <see cref="ComputeContext.FusedLinear"/> says; quantised when <see cref="Quantized"/> is set.</summary>
     public override Tensor Forward(ComputeContext context, Tensor x)
     {
+        if (Quantized is not null) return O.QuantizedLinear(context.Threads, x, Quantized, Bias);
         if (context.FusedLinear) return O.Linear(context.Threads, x, Weight, Bias);
         var y = O.MatMul(context.Threads, x, Weight, transposeB: true);
         return Bias is null ? y : y + Bias;
@@ -49,6 +69,24 @@ public sealed class Embedding : Module
 
     public Embedding(int count, int width, Rng rng, float std = 0.02f) =>
         Weight = Parameter("weight", Tensor.Normal(rng, 0f, std, count, width));
+
+    /// <summary>
+    /// The table in a block format, or null: used where the table is a tied output head. While set, <see cref="Weight"/>
+    /// holds the values it stands for, which lookups read.
+    /// </summary>
+    public QuantizedMatrix? Quantized { get; private set; }
+
+    /// <summary>Quantises the table with ggml's rounding.</summary>
+    public void Quantize(BlockFormat format) => SetQuantized(QuantizedMatrix.Quantize(Weight.Data.AsSpan(0, Weight.Size), Weight.Dim(0), Weight.Dim(1), format));
+
+    /// <summary>Uses <paramref name="table"/> (count x width) as the table; <see cref="Weight"/> gets its dequantised values.</summary>
+    public void SetQuantized(QuantizedMatrix table)
+    {
+        if (table.Rows != Weight.Dim(0) || table.Columns != Weight.Dim(1))
+            throw new ArgumentException($"a ({table.Rows}, {table.Columns}) quantized table does not fit an embedding ({Weight.Dim(0)}, {Weight.Dim(1)})");
+        table.Dequantize(Weight.Data.AsSpan(0, Weight.Size));
+        Quantized = table;
+    }
 
     /// <summary>ids -> (leadingShape..., C), e.g. ids (B*T, row-major) with leading shape (B, T) -> (B, T, C).</summary>
     public Tensor Forward(ReadOnlySpan<int> ids, params int[] leadingShape)

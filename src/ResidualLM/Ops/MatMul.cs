@@ -123,6 +123,27 @@ public static partial class Ops
     }
 
     /// <summary>
+    /// (..., in) x W^T (+ bias) with W block-quantised (Q8_0 or Q4_0): the activations are quantised to Q8_0 per block
+    /// and each block's product summed in int32, as llama.cpp does. For inference only: no gradient is recorded, so it
+    /// refuses to run where one would be (outside <see cref="Graph.NoGrad"/> with an input or bias that needs one).
+    /// </summary>
+    public static Tensor QuantizedLinear(Parallelism threads, Tensor x, QuantizedMatrix weight, Tensor? bias)
+    {
+        if (x.Rank < 1 || x.Dim(-1) != weight.Columns)
+            throw new ArgumentException($"quantized linear: input {x.ShapeString} does not match weight ({weight.Rows}, {weight.Columns})");
+        if (bias is not null && (bias.Rank != 1 || bias.Size != weight.Rows)) throw new ArgumentException($"quantized linear: bias {bias.ShapeString} does not match {weight.Rows} outputs");
+        Tensor[] parents = bias is null ? [x] : [x, bias];
+        if (Graph.ShouldRecord(parents))
+            throw new InvalidOperationException("quantized weights are for inference: a quantized linear layer records no gradients (run it under Graph.NoGrad)");
+        int rows = x.Size / weight.Columns;
+        var shape = x.ShapeArray.ToArray(); shape[^1] = weight.Rows;
+        var y = Tensor.Uninitialized(shape);
+        using var scratch = new QuantizedActivations();                      // its buffers come from the shared array pool
+        BlockDot.Multiply(threads, x.Data.AsSpan(0, x.Size), rows, weight, bias is null ? default : bias.Data.AsSpan(0, bias.Size), y.Data.AsSpan(0, y.Size), scratch);
+        return y;
+    }
+
+    /// <summary>
     /// Runs two independent products (either may be null), each given its thread limit. With exactly two threads they
     /// run concurrently, one thread each: no synchronisation inside either product and no packing done twice. The GEMM's
     /// K blocking does not depend on the split, so each element is summed in the same order either way.

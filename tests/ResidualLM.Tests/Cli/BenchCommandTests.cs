@@ -100,6 +100,19 @@ public class BenchCommandTests
         var json = RunJson(cache ? args : [.. args, "--no-cache"]);
         Assert.Equal("tiny", json.GetProperty("preset").GetString());
         Assert.Equal(cache, json.GetProperty("kv_cache").GetBoolean());
+        Assert.Equal("f32", json.GetProperty("weights").GetString());
+        Positive(json, "tokens_per_s");
+        Positive(json, "prompt_tokens_per_s");
+    }
+
+    [Theory]
+    [InlineData("q8_0")]
+    [InlineData("q4_0")]
+    public void Generate_QuantisedWeights_SaysWhichWeightsRan(string weights)
+    {
+        var json = RunJson(["bench", "generate", "--preset", "tiny", "--prompt", "2", "--new-tokens", "3", "--reps", "1", "--threads", "1", "--weights", weights, "--json"]);
+        Assert.Equal(weights, json.GetProperty("weights").GetString());
+        Assert.False(string.IsNullOrEmpty(json.GetProperty("int_dot").GetString()));
         Positive(json, "tokens_per_s");
     }
 
@@ -111,6 +124,7 @@ public class BenchCommandTests
     [InlineData("--steps", "bench", "train", "--preset", "tiny", "--steps", "0")]
     [InlineData("--preset", "bench", "generate", "--preset", "gpt5")]
     [InlineData("--new-tokens", "bench", "generate", "--preset", "tiny", "--prompt", "100", "--new-tokens", "100")]
+    [InlineData("--weights", "bench", "generate", "--preset", "tiny", "--weights", "q5_k")]
     public void BadSize_OneLineErrorNamingTheOption(string option, params string[] args)
     {
         var (code, _, stderr) = RlmProcess.Run(Path.GetTempPath(), args);

@@ -13,7 +13,7 @@ namespace ResidualLM.Tests.Generation;
 public class DecodeSessionTests
 {
     /// <summary>Models covering the fast path's branches; widths large enough for the threaded matrix-vector path.</summary>
-    static LanguageModel Model(string kind)
+    internal static LanguageModel Model(string kind)
     {
         var gpt = GptConfig.Preset("tiny") with { VocabSize = 1000, ContextLength = 64, Width = 96, HeadCount = 3, LayerCount = 2 };
         var llama = LlamaConfig.Preset("test") with { VocabSize = 700, ContextLength = 64, Width = 64, HeadCount = 4, FeedForwardWidth = 160 };

@@ -163,9 +163,9 @@ public sealed class GgufFile : IDisposable
 
     Int128 GetInteger(string key, Int128 minimum, Int128 maximum, string typeName)
     {
-        if (!Get(key).TryGetInteger(out Int128 integer)) throw WrongType(key, $"an integer that fits a {typeName}");
+        if (!Get(key).TryGetInteger(out Int128 integer)) throw WrongType(key, $"an integer that fits {Article(typeName)}");
         if (integer < minimum || integer > maximum)
-            throw new InvalidInputException($"is {integer}, which does not fit a {typeName}", FilePath, MessageText.Printable(key));
+            throw new InvalidInputException($"is {integer}, which does not fit {Article(typeName)}", FilePath, MessageText.Printable(key));
         return integer;
     }
 

@@ -42,7 +42,7 @@ public class GgufFixtureTests
     static readonly string[] TypeNames = ["u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"];
 
     /// <summary>A value in expected.json's form (floats as bit patterns), built without GgufValue.Equals or ToString.</summary>
-    static JsonObject Describe(GgufValue value)
+    public static JsonObject Describe(GgufValue value)
     {
         if (!value.IsArray) return new JsonObject { ["type"] = TypeNames[(int)value.Type], ["value"] = Item(value.Value) };
         var items = new JsonArray();
@@ -67,7 +67,7 @@ public class GgufFixtureTests
         _ => throw new InvalidOperationException($"unexpected metadata item {item.GetType()}"),
     };
 
-    static string Canonical(JsonNode node) => node.ToJsonString(Compact);
+    public static string Canonical(JsonNode node) => node.ToJsonString(Compact);
 
     static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 

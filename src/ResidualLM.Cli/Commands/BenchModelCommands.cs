@@ -53,10 +53,16 @@ public static class BenchModelCommands
         var reps = new Option<int>("--reps") { Description = "Repetitions (median reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print one JSON line" };
         var weights = new Option<string>("--weights") { Description = "Matrices in f32, q8_0 or q4_0 (ggml's block formats)", DefaultValueFactory = _ => "f32" };
-        var cmd = new Command("generate", "Greedy decoding tokens/s at batch 1 (random weights)");
-        foreach (Option o in new Option[] { preset, prompt, newTokens, noCache, reps, weights, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CliErrors.Run(() => RunGenerate(Preset(parse.GetValue(preset)!), parse.GetValue(prompt), parse.GetValue(newTokens),
-            !parse.GetValue(noCache), parse.GetValue(reps), ParseWeights(parse.GetValue(weights)), parse.GetValue(json))));
+        var modelPath = new Option<string?>("--model") { Description = "Time this model instead of a preset's random weights: a GGUF file (llama.cpp's gpt2) or a model folder" };
+        var cmd = new Command("generate", "Greedy decoding tokens/s at batch 1 (random weights, or --model)");
+        foreach (Option o in new Option[] { preset, prompt, newTokens, noCache, reps, weights, modelPath, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() =>
+        {
+            var blockFormat = ParseWeights(parse.GetValue(weights));
+            string? path = parse.GetValue(modelPath);
+            var (name, model) = path is null ? PresetModel(Preset(parse.GetValue(preset)!)) : (Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), LoadModel(path));
+            return RunGenerate(name, model, parse.GetValue(prompt), parse.GetValue(newTokens), !parse.GetValue(noCache), parse.GetValue(reps), blockFormat, parse.GetValue(json));
+        }));
         return cmd;
     }
 
@@ -124,14 +130,19 @@ public static class BenchModelCommands
         : BlockQuant.TryParse(text, out var format) ? format
         : throw new InvalidInputException($"must be f32, q8_0 or q4_0, got '{text}'", field: "--weights");
 
-    static int RunGenerate(BenchPreset preset, int promptLength, int newTokens, bool cache, int reps, BlockFormat? weights, bool json)
+    static (string, LanguageModel) PresetModel(BenchPreset preset) => (preset.Name, new Gpt(preset.Config, 1337));
+
+    static LanguageModel LoadModel(string path) =>
+        ModelFolder.IsGguf(path) ? IO.GgufModels.Load(path).Model : IO.ModelFiles.Load(IO.CheckpointDirectory.ResolveModelFolder(path));
+
+    static int RunGenerate(string name, LanguageModel model, int promptLength, int newTokens, bool cache, int reps, BlockFormat? weights, bool json)
     {
         if (promptLength < 1 || newTokens < 1 || reps < 1) throw new InvalidInputException("--prompt, --new-tokens and --reps must be positive", field: "--prompt");
-        var model = new Gpt(preset.Config, 1337);
         if (weights is { } blockFormat) model.Quantize(blockFormat);
+        model.Eval();
         if (promptLength + newTokens > model.ContextLength) throw new InvalidInputException($"prompt + new tokens exceed the context {model.ContextLength}", field: "--new-tokens");
         var rng = new Rng(3);
-        var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(preset.Config.VocabSize)).ToArray();
+        var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(model.VocabSize)).ToArray();
         // Warm-up: one whole generation, as the PyTorch reference does (it also lets the JIT finish tiering the decode loop).
         Generator.Generate(model, prompt, newTokens, SamplingOptions.Greedy, rng, useCache: cache);
         var rates = new List<double>();
@@ -152,11 +163,11 @@ public static class BenchModelCommands
         string format = model.WeightFormat;
         if (json) Console.WriteLine(JsonSerializer.Serialize(new
         {
-            preset = preset.Name, kv_cache = cache, isa = VectorIsa.Name, weights = format, int_dot = BlockDot.Path.ToString(),
+            preset = name, kv_cache = cache, isa = VectorIsa.Name, weights = format, int_dot = BlockDot.Path.ToString(),
             tokens_per_s = Math.Round(median, 2), prompt_tokens_per_s = Math.Round(promptMedian, 1),
         }));
         else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"generate {preset.Name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}, weights {format}, isa {VectorIsa.Name}): {median:F2} tokens/s, prompt {promptMedian:F1} tokens/s"));
+            $"generate {name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}, weights {format}, isa {VectorIsa.Name}): {median:F2} tokens/s, prompt {promptMedian:F1} tokens/s"));
         return 0;
     }
 

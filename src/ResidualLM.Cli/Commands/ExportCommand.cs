@@ -18,18 +18,36 @@ public static class ExportCommand
     {
         var model = new Option<string>("--model") { Description = "Model folder: run folder, checkpoint or Hugging Face GPT-2 folder", Required = true };
         var output = new Option<string>("--out") { Description = "Folder to write (created if needed; files in it are replaced)", Required = true };
-        var format = new Option<string>("--format") { Description = "hf: Hugging Face GPT-2 layout; rlm: ResidualLM checkpoint", Required = true };
-        format.AcceptOnlyFromAmong("hf", "rlm");
-        var command = new Command("export", "Write a model folder in the Hugging Face GPT-2 layout or in ResidualLM's own");
+        var format = new Option<string>("--format") { Description = "hf: Hugging Face GPT-2 layout; rlm: ResidualLM checkpoint; gguf: one llama.cpp file (gpt2 architecture), --out names the file", Required = true };
+        format.AcceptOnlyFromAmong("hf", "rlm", "gguf");
+        var weights = new Option<string>("--weights") { Description = "With --format gguf: matrices in f32, f16, q8_0 or q4_0", DefaultValueFactory = _ => "f32" };
+        var command = new Command("export", "Write a model in the Hugging Face GPT-2 layout, in ResidualLM's own, or as a GGUF file for llama.cpp");
         command.Options.Add(model);
         command.Options.Add(output);
         command.Options.Add(format);
+        command.Options.Add(weights);
         command.SetAction(parse => CliErrors.Run(parse.InvocationConfiguration.Error, () =>
         {
             string source = CheckpointDirectory.ResolveModelFolder(parse.GetValue(model)!);
             string target = Path.GetFullPath(parse.GetValue(output)!);
             if (string.Equals(source.TrimEnd(Path.DirectorySeparatorChar), target.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
                 throw new InvalidInputException("is the model folder itself; write the export to another folder", field: "--out");
+            if (parse.GetValue(format) == "gguf")
+            {
+                string weightsText = parse.GetValue(weights)!;
+                GgufWeights stored = weightsText.ToLowerInvariant() switch
+                {
+                    "f32" => GgufWeights.F32, "f16" => GgufWeights.F16, "q8_0" => GgufWeights.Q8_0, "q4_0" => GgufWeights.Q4_0,
+                    _ => throw new InvalidInputException($"must be f32, f16, q8_0 or q4_0, got '{weightsText}'", field: "--weights"),
+                };
+                if (Directory.Exists(target)) throw new InvalidInputException("is a folder; with --format gguf, --out names the file to write (e.g. model.gguf)", field: "--out");
+                var loaded = ModelFolder.Open(source);
+                if (loaded.Model is not Gpt gptModel)
+                    throw new InvalidInputException($"a {loaded.Model.GetType().Name} model cannot be written as a gpt2 GGUF yet; use --format rlm", field: "--format");
+                GgufModels.SaveGpt2(target, gptModel, loaded.Tokenizer, stored);
+                parse.InvocationConfiguration.Output.WriteLine($"wrote GGUF (gpt2, {weightsText.ToLowerInvariant()} matrices) to {target}: {new FileInfo(target).Length:N0} bytes");
+                return 0;
+            }
             LanguageModel network = ModelFiles.Load(source);
             bool huggingFace = parse.GetValue(format) == "hf";
             if (huggingFace)

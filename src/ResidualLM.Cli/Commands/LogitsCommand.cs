@@ -32,13 +32,16 @@ public static class LogitsCommand
         command.Options.Add(json);
         command.SetAction(parse => CliErrors.Run(parse.InvocationConfiguration.Error, () =>
         {
-            string folder = CheckpointDirectory.ResolveModelFolder(parse.GetValue(model)!);
-            LanguageModel network = ModelFiles.Load(folder);
+            string given = parse.GetValue(model)!;
+            GgufModels.Loaded? gguf = ModelFolder.IsGguf(given) ? GgufModels.Load(given) : null;
+            string folder = gguf is null ? CheckpointDirectory.ResolveModelFolder(given) : given;
+            LanguageModel network = gguf?.Model ?? ModelFiles.Load(folder);
+            using var noGrad = Autograd.Graph.NoGrad();                                 // logits only: no graph, and quantised layers need none
             int[] ids = ParseTokens(parse.GetValue(tokens)!, network.VocabSize, network.ContextLength);
             float[] logits = network.Forward(ids, 1, ids.Length).Data;                 // (1, T, V)
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) WriteJson(output, logits, ids.Length, network.VocabSize);
-            else WriteTable(output, parse.InvocationConfiguration.Error, folder, ids, logits, network.VocabSize);
+            else WriteTable(output, parse.InvocationConfiguration.Error, folder, ids, logits, network.VocabSize, gguf?.Tokenizer);
             return 0;
         }));
         return command;
@@ -81,9 +84,9 @@ public static class LogitsCommand
         output.WriteLine(text.Append("]}").ToString());
     }
 
-    static void WriteTable(TextWriter output, TextWriter error, string folder, int[] ids, float[] logits, int vocab)
+    static void WriteTable(TextWriter output, TextWriter error, string folder, int[] ids, float[] logits, int vocab, ITokenizer? known)
     {
-        ITokenizer? tokenizer = TryLoadTokenizer(folder, error);
+        ITokenizer? tokenizer = known ?? TryLoadTokenizer(folder, error);
         string Show(int id) => tokenizer is not null && id < tokenizer.VocabSize
             ? $"{id} {JsonSerializer.Serialize(tokenizer.Decode([id]), readable)}"
             : id.ToString(CultureInfo.InvariantCulture);
@@ -101,6 +104,9 @@ public static class LogitsCommand
     /// <summary>The folder's tokenizer, if it has one we can read; token strings are a convenience, so a bad one is only noted.</summary>
     internal static ITokenizer? TryLoadTokenizer(string folder, TextWriter error)
     {
+        if (File.Exists(folder)) return null;                                       // a GGUF file: its tokenizer came with it
+        string inner = Path.Combine(folder, "tokenizer");
+        if (Directory.Exists(inner)) folder = inner;                                // rlm quantize's folders keep it there
         try
         {
             // GPT-2's own files first: a Hugging Face folder's tokenizer.json is HF's format, not ours.

@@ -1,5 +1,5 @@
 // Opens a model folder given by the user: a run folder (its newest checkpoint), a checkpoint folder, or a
-// Hugging Face GPT-2 folder; and the tokenizer stored with it.
+// Hugging Face GPT-2 folder, or a GGUF file (llama.cpp's gpt2 layout); and the tokenizer stored with it.
 using ResidualLM.IO;
 using ResidualLM.Models;
 using ResidualLM.Text;
@@ -12,6 +12,12 @@ public sealed record ModelFolder(string Folder, LanguageModel Model, ITokenizer 
     /// <summary>Loads the model and its tokenizer (from <c>tokenizer/</c> inside the folder, or the folder itself).</summary>
     public static ModelFolder Open(string path)
     {
+        if (IsGguf(path))
+        {
+            var gguf = GgufModels.Load(path);
+            if (gguf.Tokenizer is null) throw new InvalidInputException(gguf.TokenizerProblem ?? "has no tokenizer", path, "tokenizer.ggml.model");
+            return new ModelFolder(path, gguf.Model, gguf.Tokenizer);
+        }
         string folder = CheckpointDirectory.ResolveModelFolder(path);
         var model = ModelFiles.Load(folder);
         string tokenizerFolder = Directory.Exists(Path.Combine(folder, "tokenizer")) ? Path.Combine(folder, "tokenizer") : folder;
@@ -20,4 +26,7 @@ public sealed record ModelFolder(string Folder, LanguageModel Model, ITokenizer 
             throw new InvalidInputException($"the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.VocabSize}", tokenizerFolder, "vocabulary");
         return new ModelFolder(folder, model, tokenizer);
     }
+
+    /// <summary>Whether <paramref name="path"/> names a GGUF file rather than a folder.</summary>
+    public static bool IsGguf(string path) => path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(path);
 }

@@ -93,8 +93,35 @@ public static class ModelFiles
             $"has neither \"{ModelConfigJson.ArchitectureField}\" (ResidualLM checkpoint) nor \"model_type\"/\"n_embd\" (Hugging Face GPT-2)", config.FilePath);
     }
 
+    /// <summary>Name of the weights file of a quantised model folder (written by <c>rlm quantize</c>): ResidualLM's GGUF layout.</summary>
+    public const string QuantizedWeightsFileName = "model.gguf";
+
+    /// <summary>
+    /// Writes a model whose matrices are block-quantised: config.json as <see cref="Save"/> writes it and the weights as
+    /// model.gguf (state-dict names, matrices in their block format). A model.safetensors left in the folder is removed,
+    /// so the folder holds one set of weights.
+    /// </summary>
+    public static void SaveQuantized(string folder, LanguageModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        string config = ModelConfigJson.ToJson(model).ToJsonString(indented) + "\n";
+        Directory.CreateDirectory(folder);
+        GgufModels.SaveOwn(Path.Combine(folder, QuantizedWeightsFileName), model);
+        File.Delete(Path.Combine(folder, WeightsFileName));
+        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFileName), config);
+    }
+
     static LanguageModel LoadResidualLM(string folder, JsonInputObject config)
     {
+        string quantized = Path.Combine(folder, QuantizedWeightsFileName);
+        if (!File.Exists(Path.Combine(folder, WeightsFileName)) && File.Exists(quantized))
+        {
+            long stored;
+            using (var gguf = GgufFile.Open(quantized)) stored = gguf.Tensors.Sum(t => t.ElementCount);
+            LanguageModel fromGguf = ModelConfigJson.CreateModel(config, stored);
+            GgufModels.LoadOwn(quantized, fromGguf);
+            return fromGguf;
+        }
         using SafeTensorsFile file = OpenWeights(folder);
         LanguageModel model = ModelConfigJson.CreateModel(config, StoredValues(file));
         var parameters = model.NamedParameters();

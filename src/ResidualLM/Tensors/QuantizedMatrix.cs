@@ -43,6 +43,7 @@ public sealed class QuantizedMatrix
         var scales = new ushort[(long)rows * blocks];
         for (int j = 0; j < rows; j++)
             BlockQuant.Quantize(format, w.Slice(j * columns, columns), values.AsSpan(j * rowBytes, rowBytes), scales.AsSpan(j * blocks, blocks));
+        CheckScales(scales, format, "weights too large for");
         return new QuantizedMatrix(format, rows, columns, values, scales);
     }
 
@@ -57,9 +58,7 @@ public sealed class QuantizedMatrix
         var values = new byte[count * BlockQuant.ValueBytes(format)];
         var scales = new ushort[count];
         BlockQuant.Deinterleave(format, blocks, values, scales);
-        for (long b = 0; b < count; b++)
-            if ((scales[b] & 0x7C00) == 0x7C00)
-                throw new ArgumentException($"block {b} of a {BlockQuant.Name(format)} matrix has a scale that is not finite (float16 bits 0x{scales[b]:X4})");
+        CheckScales(scales, format, "a");
         return new QuantizedMatrix(format, rows, columns, values, scales);
     }
 
@@ -78,6 +77,15 @@ public sealed class QuantizedMatrix
         int blocks = BlocksPerRow, rowBytes = blocks * BlockQuant.ValueBytes(Format);
         for (int j = 0; j < Rows; j++)
             BlockQuant.Dequantize(Format, Values.AsSpan(j * rowBytes, rowBytes), Scales.AsSpan(j * blocks, blocks), w.Slice(j * Columns, Columns));
+    }
+
+    // A float16 scale of infinity or NaN (ggml writes infinity when max|x| / 127 overflows float16) makes the block's
+    // values infinite or NaN.
+    static void CheckScales(ushort[] scales, BlockFormat format, string what)
+    {
+        for (long b = 0; b < scales.LongLength; b++)
+            if ((scales[b] & 0x7C00) == 0x7C00)
+                throw new ArgumentException($"block {b} of {what} {BlockQuant.Name(format)} matrix has a scale that is not finite (float16 bits 0x{scales[b]:X4}; float16 ends at 65504)");
     }
 
     static void CheckShape(int rows, int columns, BlockFormat format)

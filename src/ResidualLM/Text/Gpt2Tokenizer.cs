@@ -98,6 +98,37 @@ public sealed class Gpt2Tokenizer : ITokenizer
     internal static Gpt2Tokenizer FromBytes(ReadOnlyMemory<byte> encoder, string encoderPath, ReadOnlySpan<byte> merges, string mergesPath)
     {
         var (tokens, idOfToken) = Gpt2VocabularyFiles.ReadEncoder(encoder, encoderPath);
+        return Build(tokens, idOfToken, TokenizerIO.DecodeText(merges), encoderPath, mergesPath);
+    }
+
+    /// <summary>
+    /// From a token list (id order, GPT-2's byte alphabet) and merges as "left right" strings in rank order: GGUF's
+    /// tokenizer.ggml.tokens and tokenizer.ggml.merges. <paramref name="path"/> and the field names are for messages.
+    /// </summary>
+    /// <exception cref="InvalidInputException">A token repeats or leaves the byte alphabet, a byte is missing, or a merge is malformed.</exception>
+    public static Gpt2Tokenizer FromTokens(string[] tokens, string[] merges, string path, string tokensField, string mergesField)
+    {
+        var idOfToken = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
+        for (int id = 0; id < tokens.Length; id++)
+            if (!idOfToken.TryAdd(tokens[id], id))
+                throw new InvalidInputException($"token {Gpt2VocabularyFiles.Quoted(tokens[id])} appears twice (ids {idOfToken[tokens[id]]} and {id})", path, tokensField);
+        for (int rank = 0; rank < merges.Length; rank++)
+            if (merges[rank].Contains('\n') || merges[rank].Contains('\r'))
+                throw new InvalidInputException($"merge {rank} has a line break: {Gpt2VocabularyFiles.Quoted(merges[rank])}", path, mergesField);
+        try { return Build(tokens, idOfToken, string.Join('\n', merges), path, path); }
+        catch (InvalidInputException error) when (error.Field is { } field && field.StartsWith("line ", StringComparison.Ordinal))
+        {
+            // Merge errors name a line of a merges file; here it is an entry of the array (line n = merge n - 1).
+            int line = int.Parse(field.AsSpan(5), System.Globalization.CultureInfo.InvariantCulture);
+            throw new InvalidInputException(error.Reason, path, $"{mergesField}[{line - 1}]");
+        }
+    }
+
+    /// <summary>The merges as "left right" token strings in rank order (GGUF's tokenizer.ggml.merges).</summary>
+    public string[] MergeStrings() => Array.ConvertAll(merges, m => tokens[m.Left] + " " + tokens[m.Right]);
+
+    static Gpt2Tokenizer Build(string[] tokens, Dictionary<string, int> idOfToken, string mergesText, string encoderPath, string mergesPath)
+    {
         var tokenBytes = new byte[tokens.Length][];
         for (int id = 0; id < tokens.Length; id++)
             if (!ByteLevelAlphabet.TryToBytes(tokens[id], out tokenBytes[id]))
@@ -106,7 +137,7 @@ public sealed class Gpt2Tokenizer : ITokenizer
         for (int b = 0; b < 256; b++)
             if (!idOfToken.TryGetValue(ByteLevelAlphabet.ToChar((byte)b).ToString(), out byteIds[b]))
                 throw new InvalidInputException($"the single-byte token for byte 0x{b:X2} is missing", encoderPath);
-        var ranked = Gpt2VocabularyFiles.ReadMerges(TokenizerIO.DecodeText(merges), mergesPath, encoderPath, idOfToken);
+        var ranked = Gpt2VocabularyFiles.ReadMerges(mergesText, mergesPath, encoderPath, idOfToken);
         int? endOfTextId = idOfToken.TryGetValue(EndOfTextToken, out int special) ? special : null;
         return new Gpt2Tokenizer(tokens, tokenBytes, byteIds, ranked, endOfTextId);
     }

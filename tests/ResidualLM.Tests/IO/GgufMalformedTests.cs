@@ -8,7 +8,7 @@ namespace ResidualLM.Tests.IO;
 public class GgufMalformedTests
 {
     const string FileName = "bad.gguf";
-    const uint F32 = 0, Q8_0 = 8, F64 = 28;
+    const uint F32 = 0, Q8_0 = 8, I8 = 24, F64 = 28;
 
     static void AssertRejected(byte[] bytes, string field, string fragment)
     {
@@ -54,6 +54,14 @@ public class GgufMalformedTests
         // Every case below breaks one thing in files like this one, which must load.
         using GgufFile file = GgufFile.Open(Valid(), FileName);
         Assert.Equal(16, file.Tensor("w").ByteLength);
+    }
+
+    [Fact]
+    public void Open_TensorsThatTouch_Accepted()
+    {
+        // One tensor may end exactly where the next begins, and the last exactly at the end of the file.
+        using GgufFile file = GgufFile.Open(WithTensors(48, ("a", [32], I8, 0), ("b", [4], F32, 32)), FileName);
+        Assert.Equal(file.DataOffset + 48, file.DataOffset + file.Tensor("b").Offset + file.Tensor("b").ByteLength);
     }
 
     /// <summary>(case, file bytes, field named, message fragment).</summary>
@@ -111,6 +119,7 @@ public class GgufMalformedTests
         { "data past the end", WithTensors(15, ("w", [4], F32, 0)), "w", "bytes 0..16 of the data section reach past its end (15 bytes)" },
         { "offset past the end", WithTensors(64, ("w", [4], F32, 64)), "w", "bytes 64..80" },
         { "overlapping tensors", WithTensors(64, ("a", [16], F32, 0), ("b", [4], F32, 32)), "b", "overlap tensor \"a\" (bytes 0..64)" },
+        { "overlap by one byte", WithTensors(64, ("a", [33], I8, 0), ("b", [4], F32, 32)), "b", "overlap tensor \"a\" (bytes 0..33)" },
         { "overlap listed backwards", WithTensors(96, ("late", [16], F32, 32), ("early", [16], F32, 0)), "late", "overlap tensor \"early\"" },
         { "data section past the end", new GgufBuilder().Header(1, 0).TensorInfo("w", [4], F32, 0).ToArray(), "data", "past the end of the file" },
         { "truncated in a tensor info", new GgufBuilder().Header(1, 0).Str("w").U32(4).U64(4).U64(1).U64(1).Zeros(6).ToArray(), "w", "the file ends at byte 67, inside this field (needed 8 bytes at 61)" },

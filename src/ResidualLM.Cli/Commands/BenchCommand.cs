@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using ResidualLM.Kernels;
+using ResidualLM.Tensors;
 
 namespace ResidualLM.Cli.Commands;
 
@@ -39,10 +40,16 @@ public static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "threads (default: RLM_THREADS or all cores)", DefaultValueFactory = _ => ComputeContext.DefaultThreadCount };
         var json = new Option<bool>("--json") { Description = "print one JSON line" };
         var batch = new Option<int>("--batch") { Description = "independent products per call (MultiplyBatched), e.g. 48 attention heads", DefaultValueFactory = _ => 1 };
+        var weights = new Option<string>("--weights") { Description = "f32, or q8_0/q4_0: B (n x k) in ggml's blocks, A quantised per row on the fly (llama.cpp's products)", DefaultValueFactory = _ => "f32" };
         var cmd = new Command("gemm", "Single-precision matrix multiply GFLOP/s (median of repeated runs after warm-up).");
-        foreach (Option o in new Option[] { m, k, n, layout, threads, batch, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CliErrors.Run(() => RunGemm(parse.GetValue(m), parse.GetValue(k), parse.GetValue(n), parse.GetValue(layout)!,
-                                       parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(json))));
+        foreach (Option o in new Option[] { m, k, n, layout, threads, batch, weights, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() =>
+        {
+            var format = BenchModelCommands.ParseWeights(parse.GetValue(weights));
+            return format is { } blocks
+                ? RunQuantizedGemm(parse.GetValue(m), parse.GetValue(k), parse.GetValue(n), blocks, parse.GetValue(threads), parse.GetValue(json))
+                : RunGemm(parse.GetValue(m), parse.GetValue(k), parse.GetValue(n), parse.GetValue(layout)!, parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(json));
+        }));
         return cmd;
     }
 
@@ -85,6 +92,42 @@ public static class BenchCommand
             Console.WriteLine(string.Create(inv, $"{{\"m\":{m},\"k\":{k},\"n\":{n},\"layout\":\"{layout}\",\"threads\":{threads},\"isa\":\"{VectorIsa.Name}\",{(batch > 1 ? $"\"batch\":{batch}," : "")}\"gflops\":{gflops:F1}}}"));
         else
             Console.WriteLine(string.Create(inv, $"gemm {layout} m={m} k={k} n={n}{(batch > 1 ? $" batch={batch}" : "")} threads={threads} isa={VectorIsa.Name}: {gflops:F1} GFLOP/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1})"));
+        return 0;
+    }
+
+    // C (m x n) = A B^T with B quantised: what a prompt (m rows) or a decode step (m = 1) costs in a quantised Linear.
+    // GOP/s counts 2 m n k operations, as GFLOP/s does for the float product.
+    static int RunQuantizedGemm(int m, int k, int n, BlockFormat format, int threads, bool json)
+    {
+        if (m < 1 || n < 1 || k < 32 || k % 32 != 0) throw new InvalidInputException("--m and --n must be at least 1 and --k a positive multiple of 32", field: "--m/--k/--n");
+        if (threads < 1) throw new InvalidInputException("must be at least 1", field: "--threads");
+        using var parallelism = new Parallelism(threads);
+        var rng = new Random(1234);
+        float[] a = RandomArray(rng, m * k), c = new float[m * n];
+        var b = QuantizedMatrix.Quantize(RandomArray(rng, n * k), n, k, format);
+        using var scratch = new QuantizedActivations();
+        void Call() => BlockDot.Multiply(parallelism, a, m, b, default, c, scratch);
+        double ops = 2.0 * m * n * k;
+        int calls = Math.Max(1, (int)(0.01 * 400e9 / ops));
+        var clock = Stopwatch.StartNew();
+        while (clock.ElapsedMilliseconds < 500) Call();
+        var rates = new List<double>();
+        for (int s = 0; s < 15; s++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < calls; i++) Call();
+            rates.Add(ops * calls / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+        }
+        rates.Sort();
+        double gops = rates[rates.Count / 2];
+        // Bytes of B per second: what bounds a decode step (m = 1).
+        double bandwidth = gops * 1e9 / ops * b.ByteCount / 1e9;
+        var inv = CultureInfo.InvariantCulture;
+        string name = BlockQuant.Name(format);
+        if (json)
+            Console.WriteLine(string.Create(inv, $"{{\"m\":{m},\"k\":{k},\"n\":{n},\"weights\":\"{name}\",\"threads\":{threads},\"isa\":\"{VectorIsa.Name}\",\"int_dot\":\"{BlockDot.Path}\",\"gops\":{gops:F1},\"weight_gb_per_s\":{bandwidth:F1}}}"));
+        else
+            Console.WriteLine(string.Create(inv, $"gemm {name} m={m} k={k} n={n} threads={threads} isa={VectorIsa.Name} int={BlockDot.Path}: {gops:F1} GOP/s, B read at {bandwidth:F1} GB/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1} GOP/s)"));
         return 0;
     }
 

@@ -53,15 +53,19 @@ public static class BenchModelCommands
         var reps = new Option<int>("--reps") { Description = "Repetitions (median reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print one JSON line" };
         var weights = new Option<string>("--weights") { Description = "Matrices in f32, q8_0 or q4_0 (ggml's block formats)", DefaultValueFactory = _ => "f32" };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "The prompt as comma-separated token ids (instead of --prompt random ids), e.g. to match llamacpp_bench" };
+        var showTokens = new Option<bool>("--show-tokens") { Description = "Also print the generated token ids (JSON field tokens)" };
         var modelPath = new Option<string?>("--model") { Description = "Time this model instead of a preset's random weights: a GGUF file (llama.cpp's gpt2) or a model folder" };
         var cmd = new Command("generate", "Greedy decoding tokens/s at batch 1 (random weights, or --model)");
-        foreach (Option o in new Option[] { preset, prompt, newTokens, noCache, reps, weights, modelPath, json }) cmd.Options.Add(o);
+        foreach (Option o in new Option[] { preset, prompt, newTokens, noCache, reps, weights, modelPath, promptIds, showTokens, json }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             var blockFormat = ParseWeights(parse.GetValue(weights));
             string? path = parse.GetValue(modelPath);
             var (name, model) = path is null ? PresetModel(Preset(parse.GetValue(preset)!)) : (Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), LoadModel(path));
-            return RunGenerate(name, model, parse.GetValue(prompt), parse.GetValue(newTokens), !parse.GetValue(noCache), parse.GetValue(reps), blockFormat, parse.GetValue(json));
+            int[]? ids = parse.GetValue(promptIds) is { } text ? LogitsCommand.ParseTokens(text, model.VocabSize, model.ContextLength) : null;
+            return RunGenerate(name, model, ids, parse.GetValue(prompt), parse.GetValue(newTokens), !parse.GetValue(noCache), parse.GetValue(reps), blockFormat,
+                parse.GetValue(showTokens), parse.GetValue(json));
         }));
         return cmd;
     }
@@ -135,23 +139,27 @@ public static class BenchModelCommands
     static LanguageModel LoadModel(string path) =>
         ModelFolder.IsGguf(path) ? IO.GgufModels.Load(path).Model : IO.ModelFiles.Load(IO.CheckpointDirectory.ResolveModelFolder(path));
 
-    static int RunGenerate(string name, LanguageModel model, int promptLength, int newTokens, bool cache, int reps, BlockFormat? weights, bool json)
+    static int RunGenerate(string name, LanguageModel model, int[]? promptIds, int promptLength, int newTokens, bool cache, int reps, BlockFormat? weights,
+        bool showTokens, bool json)
     {
+        if (promptIds is not null) promptLength = promptIds.Length;
         if (promptLength < 1 || newTokens < 1 || reps < 1) throw new InvalidInputException("--prompt, --new-tokens and --reps must be positive", field: "--prompt");
         if (weights is { } blockFormat) model.Quantize(blockFormat);
         model.Eval();
         if (promptLength + newTokens > model.ContextLength) throw new InvalidInputException($"prompt + new tokens exceed the context {model.ContextLength}", field: "--new-tokens");
         var rng = new Rng(3);
-        var prompt = Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(model.VocabSize)).ToArray();
+        var prompt = promptIds ?? Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(model.VocabSize)).ToArray();
         // Warm-up: one whole generation, as the PyTorch reference does (it also lets the JIT finish tiering the decode loop).
         Generator.Generate(model, prompt, newTokens, SamplingOptions.Greedy, rng, useCache: cache);
         var rates = new List<double>();
         var promptRates = new List<double>();
+        int[] tokens = [];
         for (int r = 0; r < reps; r++)
         {
             var clock = Stopwatch.StartNew();
             var output = Generator.Generate(model, prompt, newTokens, SamplingOptions.Greedy, rng, useCache: cache);
             rates.Add(output.Length / clock.Elapsed.TotalSeconds);
+            tokens = output;
             // The prompt alone (and the first token from its logits), as llama.cpp's prompt_ms is timed.
             clock.Restart();
             Generator.Generate(model, prompt, 1, SamplingOptions.Greedy, rng, useCache: cache);
@@ -165,9 +173,14 @@ public static class BenchModelCommands
         {
             preset = name, kv_cache = cache, isa = VectorIsa.Name, weights = format, int_dot = BlockDot.Path.ToString(),
             tokens_per_s = Math.Round(median, 2), prompt_tokens_per_s = Math.Round(promptMedian, 1),
-        }));
-        else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"generate {name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}, weights {format}, isa {VectorIsa.Name}): {median:F2} tokens/s, prompt {promptMedian:F1} tokens/s"));
+            tokens = showTokens ? tokens : null,
+        }, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));
+        else
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"generate {name} (batch 1, prompt {promptLength}, {newTokens} new tokens, {(cache ? "KV cache" : "no cache")}, weights {format}, isa {VectorIsa.Name}): {median:F2} tokens/s, prompt {promptMedian:F1} tokens/s"));
+            if (showTokens) Console.WriteLine($"tokens: {string.Join(',', tokens)}");
+        }
         return 0;
     }
 

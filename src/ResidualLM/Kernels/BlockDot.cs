@@ -40,9 +40,15 @@ public sealed class QuantizedActivations : IDisposable
     internal sbyte[] Values = [];
     internal float[] Scales = [];
     internal int[] Sums = [];
+    // The same values with each pair of blocks (a, b) reordered as a[0..15] b[0..15] a[16..31] b[16..31]: the order in
+    // which one 32-byte load of two Q4_0 blocks' packed nibbles unpacks (low nibbles, then high). Filled on request.
+    internal sbyte[] Paired = [];
 
     /// <summary>Quantises x (m x k) row by row, reusing this object's buffers when they are large enough.</summary>
-    public void Quantize(ReadOnlySpan<float> x, int m, int k)
+    public void Quantize(ReadOnlySpan<float> x, int m, int k) => Quantize(x, m, k, paired: false);
+
+    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, int, int)"/>, also writing the paired order Q4_0 products read.</summary>
+    internal void Quantize(ReadOnlySpan<float> x, int m, int k, bool paired)
     {
         if (k % BlockQuant.BlockSize != 0 || k < 1 || k > BlockDot.MaxColumns || m < 0 || x.Length != (long)m * k)
             throw new ArgumentException($"activations ({m} x {k}): k must be a positive multiple of 32 (at most {BlockDot.MaxColumns}) and x hold m x k values");
@@ -65,6 +71,15 @@ public sealed class QuantizedActivations : IDisposable
             }
             Sums[b] = sum;
         }
+        if (!paired) return;
+        Rent(ref Paired, m * k);
+        for (int b = 0; b + 1 < m * blocks; b += 2)
+        {
+            if ((b % blocks) + 1 >= blocks) { b--; continue; }                     // a row's odd last block is read unpaired
+            var from = Values.AsSpan(b * BlockQuant.BlockSize, 2 * BlockQuant.BlockSize);
+            var to = Paired.AsSpan(b * BlockQuant.BlockSize, 2 * BlockQuant.BlockSize);
+            from[..16].CopyTo(to); from.Slice(32, 16).CopyTo(to[16..]); from.Slice(16, 16).CopyTo(to[32..]); from.Slice(48, 16).CopyTo(to[48..]);
+        }
     }
 
     static void Rent<T>(ref T[] buffer, int length)
@@ -80,7 +95,8 @@ public sealed class QuantizedActivations : IDisposable
         if (Values.Length > 0) ArrayPool<sbyte>.Shared.Return(Values);
         if (Scales.Length > 0) ArrayPool<float>.Shared.Return(Scales);
         if (Sums.Length > 0) ArrayPool<int>.Shared.Return(Sums);
-        Values = []; Scales = []; Sums = [];
+        if (Paired.Length > 0) ArrayPool<sbyte>.Shared.Return(Paired);
+        Values = []; Scales = []; Sums = []; Paired = [];
         Rows = Columns = 0;
     }
 }
@@ -125,7 +141,7 @@ public static unsafe class BlockDot
             throw new ArgumentException($"quantised product: x {x.Length}, y {y.Length} and bias {bias.Length} do not match ({m} x {k}) times ({n} x {k})^T");
         if (!IsSupported(path)) throw new PlatformNotSupportedException($"block dots: {path} is not available here");
         if (m == 0 || n == 0) return;
-        scratch.Quantize(x, m, k);
+        scratch.Quantize(x, m, k, paired: w.Format == BlockFormat.Q4_0 && path is BlockDotPath.Avx2 or BlockDotPath.Vnni256);
         fixed (float* py = y)
         fixed (float* pb = bias)
         {
@@ -147,21 +163,29 @@ public static unsafe class BlockDot
             fixed (byte* pw = w.Values)
             fixed (ushort* pd = w.Scales)
             fixed (sbyte* px = x.Values)
+            fixed (sbyte* pp = x.Paired)
             fixed (float* pdx = x.Scales)
             fixed (int* ps = x.Sums)
             {
-                for (int j = from; j < to; j++)
+                // Tiles of weight rows that stay in L1 (about 16 KB) while every row of x passes by once: a prompt's
+                // activations then stream from L2 once per tile, not once per weight row.
+                int tile = Math.Max(1, Math.Min(64, (16 << 10) / rowBytes));
+                for (int j0 = from; j0 < to; j0 += tile)
                 {
-                    byte* wRow = pw + (long)j * rowBytes;
-                    ushort* dRow = pd + (long)j * blocks;
-                    float add = pb == null ? 0f : pb[j];
+                    int j1 = Math.Min(to, j0 + tile);
                     for (int i = 0; i < m; i++)
                     {
                         long xOffset = (long)i * blocks;
-                        float dot = w.Format == BlockFormat.Q8_0
-                            ? RowDotQ8(path, (sbyte*)wRow, dRow, px + xOffset * BlockQuant.BlockSize, pdx + xOffset, blocks)
-                            : RowDotQ4(path, wRow, dRow, px + xOffset * BlockQuant.BlockSize, pdx + xOffset, ps + xOffset, blocks);
-                        py[(long)i * n + j] = dot + add;
+                        float* yRow = py + (long)i * n;
+                        for (int j = j0; j < j1; j++)
+                        {
+                            byte* wRow = pw + (long)j * rowBytes;
+                            ushort* dRow = pd + (long)j * blocks;
+                            float dot = w.Format == BlockFormat.Q8_0
+                                ? RowDotQ8(path, (sbyte*)wRow, dRow, px + xOffset * BlockQuant.BlockSize, pdx + xOffset, blocks)
+                                : RowDotQ4(path, wRow, dRow, px + xOffset * BlockQuant.BlockSize, pp + xOffset * BlockQuant.BlockSize, pdx + xOffset, ps + xOffset, blocks);
+                            yRow[j] = dot + (pb == null ? 0f : pb[j]);
+                        }
                     }
                 }
             }
@@ -212,7 +236,7 @@ public static unsafe class BlockDot
     }
 
     /// <summary>One Q4_0 row of W against one quantised row of x: isum_b = sum q x - 8 sum x, then as <see cref="RowDotQ8"/>.</summary>
-    internal static float RowDotQ4(BlockDotPath path, byte* w, ushort* dw, sbyte* x, float* dx, int* xSums, int blocks)
+    internal static float RowDotQ4(BlockDotPath path, byte* w, ushort* dw, sbyte* x, sbyte* xPaired, float* dx, int* xSums, int blocks)
     {
         float* lanes = stackalloc float[Lanes];
         int b = 0;
@@ -222,10 +246,8 @@ public static unsafe class BlockDot
             bool vnni = path == BlockDotPath.Vnni256;
             for (; b + Lanes <= blocks; b += Lanes)
             {
-                byte* wb = w + b * 16; sbyte* xb = x + b * 32;
-                var sums = Reduce8(Q4Block256(wb, xb, vnni), Q4Block256(wb + 16, xb + 32, vnni), Q4Block256(wb + 32, xb + 64, vnni),
-                    Q4Block256(wb + 48, xb + 96, vnni), Q4Block256(wb + 64, xb + 128, vnni), Q4Block256(wb + 80, xb + 160, vnni),
-                    Q4Block256(wb + 96, xb + 192, vnni), Q4Block256(wb + 112, xb + 224, vnni));
+                byte* wb = w + b * 16; sbyte* xb = xPaired + b * 32;
+                var sums = ReducePairs(Q4Pair256(wb, xb, vnni), Q4Pair256(wb + 32, xb + 64, vnni), Q4Pair256(wb + 64, xb + 128, vnni), Q4Pair256(wb + 96, xb + 192, vnni));
                 sums -= Vector256.Load(xSums + b) << 3;
                 acc += Avx.ConvertToVector256Single(sums) * (HalfToSingle(Vector128.Load(dw + b)) * Vector256.Load(dx + b));
             }
@@ -277,15 +299,28 @@ public static unsafe class BlockDot
         return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wa, xs), Vector256.Create((short)1));
     }
 
-    // Eight int32 partial sums of sum q x for one Q4_0 block (q in [0, 15] unsigned: no sign trick needed).
+    // Two Q4_0 blocks (a, b) from one 32-byte load of their packed nibbles: the low nibbles are a[0..15] b[0..15], the high
+    // ones a[16..31] b[16..31], which is the order of the paired activations. Returns four int32 partial sums of
+    // sum q x for block a in the low half and four for block b in the high half (q in [0, 15]: no sign trick needed;
+    // pmaddubsw's pairs stay below 2 x 2 x 15 x 127 in int16).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> Q4Block256(byte* w, sbyte* x, bool vnni)
+    static Vector256<int> Q4Pair256(byte* w, sbyte* x, bool vnni)
     {
-        var packed = Vector128.Load(w);
-        var q = Vector256.Create(packed, Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)0x0F);
-        var xv = Vector256.Load(x);
-        if (vnni) return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, q, xv);
-        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, xv), Vector256.Create((short)1));
+        var packed = Vector256.Load(w);
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<byte> lo = packed & mask, hi = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
+        Vector256<sbyte> xLo = Vector256.Load(x), xHi = Vector256.Load(x + 32);
+        if (vnni) return AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, lo, xLo), hi, xHi);
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, xLo) + Avx2.MultiplyAddAdjacent(hi, xHi), Vector256.Create((short)1));
+    }
+
+    // Four pair vectors (blocks 0,1 | 2,3 | 4,5 | 6,7, each block's partials in one 128-bit half) -> the eight block totals
+    // in block order: the horizontal adds leave [b0 b2 b4 b6 | b1 b3 b5 b7], which one permutation puts in order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> ReducePairs(Vector256<int> p01, Vector256<int> p23, Vector256<int> p45, Vector256<int> p67)
+    {
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+        return Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
     }
 
     // Four int32 partial sums of one Q8_0 block at 128 bits.

@@ -123,14 +123,19 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// (..., in) x W^T (+ bias) with W block-quantised (Q8_0 or Q4_0): the activations are quantised to Q8_0 per block
-    /// and each block's product summed in int32, as llama.cpp does. For inference only: no gradient is recorded, so it
-    /// refuses to run where one would be (outside <see cref="Graph.NoGrad"/> with an input or bias that needs one).
+    /// (..., in) x W^T (+ bias) with W block-quantised (Q8_0 or Q4_0). Up to <see cref="QuantizedFloatRows"/> - 1 rows (a
+    /// decode step, a short prompt) go through int8 products as llama.cpp computes them: the activations quantised to
+    /// Q8_0 per block, each block's products summed in int32. Longer prompts, where the product is bound by arithmetic
+    /// rather than by reading W, go through the float GEMM on <paramref name="values"/> (W's values as float32), as
+    /// llama.cpp's BLAS backends do from 32 rows on. For inference only: no gradient is recorded, so it refuses to run
+    /// where one would be (outside <see cref="Graph.NoGrad"/> with an input or bias that needs one).
     /// </summary>
-    public static Tensor QuantizedLinear(Parallelism threads, Tensor x, QuantizedMatrix weight, Tensor? bias)
+    public static Tensor QuantizedLinear(Parallelism threads, Tensor x, QuantizedMatrix weight, Tensor values, Tensor? bias)
     {
         if (x.Rank < 1 || x.Dim(-1) != weight.Columns)
             throw new ArgumentException($"quantized linear: input {x.ShapeString} does not match weight ({weight.Rows}, {weight.Columns})");
+        if (values.Rank != 2 || values.Dim(0) != weight.Rows || values.Dim(1) != weight.Columns)
+            throw new ArgumentException($"quantized linear: values {values.ShapeString} do not match weight ({weight.Rows}, {weight.Columns})");
         if (bias is not null && (bias.Rank != 1 || bias.Size != weight.Rows)) throw new ArgumentException($"quantized linear: bias {bias.ShapeString} does not match {weight.Rows} outputs");
         Tensor[] parents = bias is null ? [x] : [x, bias];
         if (Graph.ShouldRecord(parents))
@@ -138,10 +143,20 @@ public static partial class Ops
         int rows = x.Size / weight.Columns;
         var shape = x.ShapeArray.ToArray(); shape[^1] = weight.Rows;
         var y = Tensor.Uninitialized(shape);
+        if (rows >= QuantizedFloatRows)
+        {
+            if (bias is not null)
+                for (int r = 0; r < rows; r++) bias.Data.AsSpan(0, weight.Rows).CopyTo(y.Data.AsSpan(r * weight.Rows));
+            Gemm.Multiply(threads, x.Data, values.Data, y.Data, rows, weight.Columns, weight.Rows, false, true, accumulate: bias is not null);
+            return y;
+        }
         using var scratch = new QuantizedActivations();                      // its buffers come from the shared array pool
         BlockDot.Multiply(threads, x.Data.AsSpan(0, x.Size), rows, weight, bias is null ? default : bias.Data.AsSpan(0, bias.Size), y.Data.AsSpan(0, y.Size), scratch);
         return y;
     }
+
+    /// <summary>Rows from which <see cref="QuantizedLinear"/> multiplies in float32 (llama.cpp's BLAS threshold).</summary>
+    public const int QuantizedFloatRows = 32;
 
     /// <summary>
     /// Runs two independent products (either may be null), each given its thread limit. With exactly two threads they

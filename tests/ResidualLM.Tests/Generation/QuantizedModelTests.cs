@@ -8,6 +8,7 @@ using ResidualLM.Kernels;
 using ResidualLM.Models;
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
+using ResidualLM.Tests.Kernels;
 using Xunit;
 
 namespace ResidualLM.Tests.Generation;
@@ -98,6 +99,39 @@ public class QuantizedModelTests
         untied.Quantize(BlockFormat.Q8_0);
         Assert.Null(untied.TokenEmbedding.Quantized);                             // a lookup table only: float32
         Assert.NotNull(untied.Head!.Quantized);
+    }
+
+    [Theory]
+    [InlineData(BlockFormat.Q8_0)]
+    [InlineData(BlockFormat.Q4_0)]
+    public void LongPrompts_MultiplyInFloat_ShortOnesInInt8(BlockFormat format)
+    {
+        // Below 32 rows each row is the int8 product of its own (a row's result does not depend on the others); from 32
+        // rows on, the float GEMM on the dequantised weights (llama.cpp's BLAS route). Both checked against their kernels.
+        var rng = new Rng(8);
+        var linear = new Linear(96, 70, bias: true, rng);
+        KernelCheck.Normal(rng, 70).CopyTo(linear.Bias!.Data, 0);
+        linear.Quantize(format);
+        using var _ = Graph.NoGrad();
+        foreach (int rows in new[] { 1, ResidualLM.Ops.Ops.QuantizedFloatRows - 1, ResidualLM.Ops.Ops.QuantizedFloatRows, 50 })
+        {
+            var x = Tensor.FromArray(KernelCheck.Normal(rng, rows * 96), rows, 96);
+            var y = linear.Forward(new ComputeContext(), x);
+            var expected = new float[rows * 70];
+            if (rows < ResidualLM.Ops.Ops.QuantizedFloatRows)
+            {
+                using var scratch = new QuantizedActivations();
+                BlockDot.Multiply(KernelCheck.Threads, x.Data.AsSpan(0, x.Size), rows, linear.Quantized!, linear.Bias.Data, expected, scratch);
+            }
+            else
+            {
+                var values = new float[70 * 96];
+                linear.Quantized!.Dequantize(values);
+                var dense = ResidualLM.Ops.Ops.Linear(KernelCheck.Threads, x, Tensor.FromArray(values, 70, 96), linear.Bias);
+                dense.Data.AsSpan(0, expected.Length).CopyTo(expected);
+            }
+            Assert.Equal(expected, y.Data.AsSpan(0, expected.Length).ToArray());
+        }
     }
 
     [Fact]

@@ -43,6 +43,14 @@ public sealed record ComputeContext
     public bool FusedAttention { get; init; } = true;
 
     /// <summary>
+    /// Rows from which a linear layer with block-quantised weights multiplies in float32 on the dequantised weights (the
+    /// float GEMM, as llama.cpp's BLAS backends do from 32 rows on); below it, int8 products as llama.cpp's CPU backend
+    /// computes them. <see cref="int.MaxValue"/>: int8 products for any number of rows, i.e. every row computed as a decode
+    /// step computes it (what <c>rlm eval --weights</c> measures).
+    /// </summary>
+    public int QuantizedFloatRows { get; init; } = Ops.Ops.QuantizedFloatRows;
+
+    /// <summary>
     /// The generator every dropout layer draws its masks from in a data-parallel replica (replicas run at once and must
     /// not share one generator); null: each layer's own, the model's.
     /// </summary>

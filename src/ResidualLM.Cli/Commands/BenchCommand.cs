@@ -18,11 +18,12 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchAttentionCommand.Create());
         bench.Subcommands.Add(BenchModelCommands.CreateTrain());
         bench.Subcommands.Add(BenchModelCommands.CreateGenerate());
+        bench.Subcommands.Add(CreateMemory());
         var info = new Option<bool>("--info") { Description = "print the vector path the kernels take (avx512, avx2, vector128, scalar) and the CPU features" };
         bench.Options.Add(info);
         bench.SetAction(parse => CliErrors.Run(() =>
         {
-            if (!parse.GetValue(info)) throw new InvalidInputException("name a benchmark (gemm, attention, train or generate), or --info", field: "bench");
+            if (!parse.GetValue(info)) throw new InvalidInputException("name a benchmark (gemm, attention, train, generate or memory), or --info", field: "bench");
             foreach (string line in VectorPathInfo.Lines()) Console.WriteLine(line);
             return 0;
         }));
@@ -92,6 +93,50 @@ public static class BenchCommand
             Console.WriteLine(string.Create(inv, $"{{\"m\":{m},\"k\":{k},\"n\":{n},\"layout\":\"{layout}\",\"threads\":{threads},\"isa\":\"{VectorIsa.Name}\",{(batch > 1 ? $"\"batch\":{batch}," : "")}\"gflops\":{gflops:F1}}}"));
         else
             Console.WriteLine(string.Create(inv, $"gemm {layout} m={m} k={k} n={n}{(batch > 1 ? $" batch={batch}" : "")} threads={threads} isa={VectorIsa.Name}: {gflops:F1} GFLOP/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1})"));
+        return 0;
+    }
+
+    // rlm bench memory --mb 512 --threads 2: how fast this machine streams memory that is not in cache, the bound of a
+    // batch-1 decode step (every weight read once per token).
+    static Command CreateMemory()
+    {
+        var megabytes = new Option<int>("--mb") { Description = "Buffer size in MB (well past the last-level cache)", DefaultValueFactory = _ => 512 };
+        var threads = new Option<int>("--threads") { Description = "threads (default: RLM_THREADS or all cores)", DefaultValueFactory = _ => ComputeContext.DefaultThreadCount };
+        var json = new Option<bool>("--json") { Description = "print one JSON line" };
+        var cmd = new Command("memory", "Read bandwidth in GB/s: a vector sum over a buffer far larger than the caches, split between the threads");
+        foreach (Option o in new Option[] { megabytes, threads, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() => RunMemory(parse.GetValue(megabytes), parse.GetValue(threads), parse.GetValue(json))));
+        return cmd;
+    }
+
+    static int RunMemory(int megabytes, int threads, bool json)
+    {
+        if (megabytes < 16 || megabytes > 16384) throw new InvalidInputException($"must be 16 to 16384, got {megabytes}", field: "--mb");
+        if (threads < 1) throw new InvalidInputException("must be at least 1", field: "--threads");
+        using var parallelism = new Parallelism(threads);
+        var buffer = new float[(long)megabytes * (1 << 20) / sizeof(float)];
+        for (int i = 0; i < buffer.Length; i += 1024) buffer[i] = 1f;                    // touch every page
+        const int chunk = 1 << 16;
+        int chunks = (int)((buffer.LongLength + chunk - 1) / chunk);
+        var partial = new float[chunks];
+        void Pass() => parallelism.For(0, chunks, (from, to) =>
+        {
+            for (int c = from; c < to; c++)
+                partial[c] = System.Numerics.Tensors.TensorPrimitives.Sum(buffer.AsSpan(c * chunk, (int)Math.Min(chunk, buffer.LongLength - (long)c * chunk)));
+        }, costPerItem: chunk);
+        Pass();
+        var rates = new List<double>();
+        for (int s = 0; s < 9; s++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Pass();
+            rates.Add(buffer.LongLength * sizeof(float) / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+        }
+        rates.Sort();
+        double median = rates[rates.Count / 2];
+        var inv = CultureInfo.InvariantCulture;
+        if (json) Console.WriteLine(string.Create(inv, $"{{\"mb\":{megabytes},\"threads\":{threads},\"read_gb_per_s\":{median:F1},\"max_gb_per_s\":{rates[^1]:F1}}}"));
+        else Console.WriteLine(string.Create(inv, $"memory read {megabytes} MB, {threads} threads: {median:F1} GB/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1})"));
         return 0;
     }
 

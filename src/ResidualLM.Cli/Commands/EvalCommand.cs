@@ -17,7 +17,11 @@ public static class EvalCommand
         var context = new Option<int?>("--context") { Description = "Tokens per window (default: the model's context length)" };
         var batch = new Option<int>("--batch") { Description = "Windows per forward pass", DefaultValueFactory = _ => 4 };
         var json = new Option<bool>("--json") { Description = "Print a one-line JSON result" };
-        foreach (Option o in new Option[] { model, data, context, batch, json }) cmd.Options.Add(o);
+        var weights = new Option<string?>("--weights")
+        {
+            Description = "Comma-separated weight formats to evaluate side by side, e.g. f32,q8_0,q4_0: each quantised in memory with ggml's rounding and computed with int8 products, as decoding computes them",
+        };
+        foreach (Option o in new Option[] { model, data, context, batch, weights, json }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             var loaded = ModelFolder.Open(parse.GetValue(model)!);
@@ -32,6 +36,8 @@ public static class EvalCommand
             int b = parse.GetValue(batch);
             if (b < 1) throw new InvalidInputException($"must be positive, got {b}", field: "--batch");
             if (tokens.Length < 2) throw new InvalidInputException($"has {tokens.Length} token(s); at least 2 are needed", path, "--data");
+            if (parse.GetValue(weights) is { } list)
+                return CompareWeights(parse.GetValue(model)!, list, tokens, Math.Min(t, tokens.Length - 1), b, path, parse.GetValue(json));
             var (loss, counted) = Evaluate(loaded.Model, tokens, Math.Min(t, tokens.Length - 1), b);
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new { loss = Math.Round(loss, 6), perplexity = Math.Round(Math.Exp(loss), 4), tokens = counted }));
@@ -40,6 +46,35 @@ public static class EvalCommand
             return 0;
         }));
         return cmd;
+    }
+
+    // The loss of each requested format on the same tokens; the first format is the baseline of the relative change.
+    static int CompareWeights(string modelPath, string list, int[] tokens, int context, int batch, string path, bool json)
+    {
+        var formats = new List<(string Name, Kernels.BlockFormat? Format)>();
+        foreach (string item in list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            formats.Add((item.ToLowerInvariant(), BenchModelCommands.ParseWeights(item)));
+        if (formats.Count == 0) throw new InvalidInputException("name at least one format (f32, q8_0, q4_0)", field: "--weights");
+        var results = new List<(string Weights, double Loss, long Tokens)>();
+        foreach (var (name, format) in formats)
+        {
+            var model = ModelFolder.Open(modelPath).Model;                              // a fresh copy of the stored weights
+            if (format is { } blocks) model.Quantize(blocks);
+            model.Context = model.Context with { QuantizedFloatRows = int.MaxValue };  // every row as a decode step computes it
+            var (loss, counted) = Evaluate(model, tokens, context, batch);
+            results.Add((model.WeightFormat, loss, counted));
+        }
+        double baseline = results[0].Loss;
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
+            {
+                weights = r.Weights, loss = Math.Round(r.Loss, 6), perplexity = Math.Round(Math.Exp(r.Loss), 4), tokens = r.Tokens,
+                change_percent = Math.Round(100 * (r.Loss - baseline) / baseline, 3),
+            })));
+        else
+            foreach (var r in results)
+                Console.WriteLine($"{path}: weights {r.Weights}, {r.Tokens:N0} tokens, loss {r.Loss:F4} nats/token ({100 * (r.Loss - baseline) / baseline:+0.00;-0.00;0.00}% against {results[0].Weights}), perplexity {Math.Exp(r.Loss):F2}");
+        return 0;
     }
 
     /// <summary>Mean next-token loss over every token of the stream, in non-overlapping windows (the last one shorter).</summary>

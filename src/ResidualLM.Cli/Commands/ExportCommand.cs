@@ -28,18 +28,20 @@ public static class ExportCommand
         command.Options.Add(weights);
         command.SetAction(parse => CliErrors.Run(parse.InvocationConfiguration.Error, () =>
         {
+            string weightsText = parse.GetValue(weights)!;
+            GgufWeights stored = weightsText.ToLowerInvariant() switch
+            {
+                "f32" => GgufWeights.F32, "f16" => GgufWeights.F16, "q8_0" => GgufWeights.Q8_0, "q4_0" => GgufWeights.Q4_0,
+                _ => throw new InvalidInputException($"must be f32, f16, q8_0 or q4_0, got '{weightsText}'", field: "--weights"),
+            };
+            if (parse.GetValue(format) != "gguf" && stored != GgufWeights.F32)
+                throw new InvalidInputException("applies to --format gguf only (hf and rlm folders hold float32; rlm quantize writes q8_0/q4_0 folders)", field: "--weights");
             string source = CheckpointDirectory.ResolveModelFolder(parse.GetValue(model)!);
             string target = Path.GetFullPath(parse.GetValue(output)!);
             if (string.Equals(source.TrimEnd(Path.DirectorySeparatorChar), target.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
                 throw new InvalidInputException("is the model folder itself; write the export to another folder", field: "--out");
             if (parse.GetValue(format) == "gguf")
             {
-                string weightsText = parse.GetValue(weights)!;
-                GgufWeights stored = weightsText.ToLowerInvariant() switch
-                {
-                    "f32" => GgufWeights.F32, "f16" => GgufWeights.F16, "q8_0" => GgufWeights.Q8_0, "q4_0" => GgufWeights.Q4_0,
-                    _ => throw new InvalidInputException($"must be f32, f16, q8_0 or q4_0, got '{weightsText}'", field: "--weights"),
-                };
                 if (Directory.Exists(target)) throw new InvalidInputException("is a folder; with --format gguf, --out names the file to write (e.g. model.gguf)", field: "--out");
                 var loaded = ModelFolder.Open(source);
                 if (loaded.Model is not Gpt gptModel)

@@ -118,7 +118,7 @@ public abstract class LanguageModel : Module
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
         if (Head is not null) return Head.Forward(context, x);                             // (B, T, V)
         return TokenEmbedding.Quantized is { } table
-            ? O.QuantizedLinear(context.Threads, x, table, TokenEmbedding.Weight, null)
+            ? O.QuantizedLinear(context.Threads, x, table, TokenEmbedding.Weight, null, context.QuantizedFloatRows)
             : O.MatMul(context.Threads, x, TokenEmbedding.Weight, transposeB: true);
     }
 

@@ -54,7 +54,7 @@ public sealed class Linear : Layer
     /// <summary>(..., in) -> (..., out), fused or not as <see cref="ComputeContext.FusedLinear"/> says; quantised when <see cref="Quantized"/> is set.</summary>
     public override Tensor Forward(ComputeContext context, Tensor x)
     {
-        if (Quantized is not null) return O.QuantizedLinear(context.Threads, x, Quantized, Weight, Bias);
+        if (Quantized is not null) return O.QuantizedLinear(context.Threads, x, Quantized, Weight, Bias, context.QuantizedFloatRows);
         if (context.FusedLinear) return O.Linear(context.Threads, x, Weight, Bias);
         var y = O.MatMul(context.Threads, x, Weight, transposeB: true);
         return Bias is null ? y : y + Bias;

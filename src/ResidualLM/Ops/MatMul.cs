@@ -130,7 +130,11 @@ public static partial class Ops
     /// llama.cpp's BLAS backends do from 32 rows on. For inference only: no gradient is recorded, so it refuses to run
     /// where one would be (outside <see cref="Graph.NoGrad"/> with an input or bias that needs one).
     /// </summary>
-    public static Tensor QuantizedLinear(Parallelism threads, Tensor x, QuantizedMatrix weight, Tensor values, Tensor? bias)
+    public static Tensor QuantizedLinear(Parallelism threads, Tensor x, QuantizedMatrix weight, Tensor values, Tensor? bias) =>
+        QuantizedLinear(threads, x, weight, values, bias, QuantizedFloatRows);
+
+    /// <summary><see cref="QuantizedLinear(Parallelism, Tensor, QuantizedMatrix, Tensor, Tensor?)"/> with the float route from <paramref name="floatRows"/> rows on.</summary>
+    public static Tensor QuantizedLinear(Parallelism threads, Tensor x, QuantizedMatrix weight, Tensor values, Tensor? bias, int floatRows)
     {
         if (x.Rank < 1 || x.Dim(-1) != weight.Columns)
             throw new ArgumentException($"quantized linear: input {x.ShapeString} does not match weight ({weight.Rows}, {weight.Columns})");
@@ -143,7 +147,7 @@ public static partial class Ops
         int rows = x.Size / weight.Columns;
         var shape = x.ShapeArray.ToArray(); shape[^1] = weight.Rows;
         var y = Tensor.Uninitialized(shape);
-        if (rows >= QuantizedFloatRows)
+        if (rows >= floatRows)
         {
             if (bias is not null)
                 for (int r = 0; r < rows; r++) bias.Data.AsSpan(0, weight.Rows).CopyTo(y.Data.AsSpan(r * weight.Rows));
@@ -155,7 +159,7 @@ public static partial class Ops
         return y;
     }
 
-    /// <summary>Rows from which <see cref="QuantizedLinear"/> multiplies in float32 (llama.cpp's BLAS threshold).</summary>
+    /// <summary>Rows from which <see cref="QuantizedLinear(Parallelism, Tensor, QuantizedMatrix, Tensor, Tensor?)"/> multiplies in float32 (llama.cpp's BLAS threshold).</summary>
     public const int QuantizedFloatRows = 32;
 
     /// <summary>

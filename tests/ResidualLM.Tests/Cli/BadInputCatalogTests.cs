@@ -132,7 +132,33 @@ public class BadInputCatalogTests
         new("generate: negative token count", ["generate", "--model", "m", "--prompt", "a", "--max-new-tokens", "-1"], "--max-new-tokens",
             Setup: dir => HfModel(dir, m => CharTokenizer.FromText("ab ").Save(Path.Combine(m, "tokenizer")))),
         new("generate: temperature below zero", ["generate", "--model", "nowhere", "--prompt", "a", "--temperature", "-1"], "emperature"),
+
+        // Quantised weights and GGUF files.
+        new("quantize: unknown format", ["quantize", "--model", "m", "--format", "q5_k", "--out", "q"], "--format"),
+        new("quantize: width not whole blocks", ["quantize", "--model", "m", "--format", "q8_0", "--out", "q"], "multiple of 32",
+            Setup: dir => HfModel(dir, m => CharTokenizer.FromText("ab ").Save(Path.Combine(m, "tokenizer")))),
+        new("generate: not a GGUF file", ["generate", "--model", "model.gguf", "--prompt", "a"], "magic", Setup: dir => Write(dir, "model.gguf", "not a gguf file at all")),
+        new("generate: GGUF of another architecture", ["generate", "--model", "llama.gguf", "--prompt", "a"], "general.architecture",
+            Setup: dir => GgufOf(dir, "llama.gguf", "llama")),
+        new("export: gguf of a post-norm model", ["export", "--model", "run", "--format", "gguf", "--out", "x.gguf"], "residual",
+            Setup: dir => TrainTiny(dir, "--residual", "postnorm")),
+        new("export: gguf weights unknown", ["export", "--model", "nowhere", "--format", "gguf", "--weights", "q3_k", "--out", "x.gguf"], "--weights"),
     ];
+
+    /// <summary>A GGUF file with only general.architecture = <paramref name="architecture"/>.</summary>
+    static void GgufOf(string dir, string name, string architecture)
+    {
+        var writer = new ResidualLM.IO.GgufWriter();
+        writer.Add("general.architecture", ResidualLM.IO.GgufValue.Of(architecture));
+        writer.Write(Path.Combine(dir, name));
+    }
+
+    /// <summary>Trains two steps of a tiny model into dir/run with extra options.</summary>
+    static void TrainTiny(string dir, params string[] extra)
+    {
+        var (code, _, stderr) = RlmProcess.Run(dir, ["train", .. Quick.Select(a => a == "3" ? "2" : a), "--out", "run", .. extra]);
+        Assert.True(code == 0, stderr);
+    }
 
     /// <summary>Trains two steps into dir/run, then writes NaN into one weight of the checkpoint.</summary>
     static void PoisonedRun(string dir, bool skip)

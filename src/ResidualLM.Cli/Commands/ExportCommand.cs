@@ -36,7 +36,8 @@ public static class ExportCommand
             };
             if (parse.GetValue(format) != "gguf" && stored != GgufWeights.F32)
                 throw new InvalidInputException("applies to --format gguf only (hf and rlm folders hold float32; rlm quantize writes q8_0/q4_0 folders)", field: "--weights");
-            string source = CheckpointDirectory.ResolveModelFolder(parse.GetValue(model)!);
+            string given = parse.GetValue(model)!;
+            string source = ModelFolder.IsGguf(given) ? Path.GetFullPath(given) : CheckpointDirectory.ResolveModelFolder(given);
             string target = Path.GetFullPath(parse.GetValue(output)!);
             if (string.Equals(source.TrimEnd(Path.DirectorySeparatorChar), target.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
                 throw new InvalidInputException("is the model folder itself; write the export to another folder", field: "--out");
@@ -50,6 +51,8 @@ public static class ExportCommand
                 parse.InvocationConfiguration.Output.WriteLine($"wrote GGUF (gpt2, {weightsText.ToLowerInvariant()} matrices) to {target}: {new FileInfo(target).Length:N0} bytes");
                 return 0;
             }
+            if (ModelFolder.IsGguf(source))
+                throw new InvalidInputException("is a GGUF file; it can be exported with --format gguf only (e.g. to change its weights)", field: "--model");
             LanguageModel network = ModelFiles.Load(source);
             bool huggingFace = parse.GetValue(format) == "hf";
             if (huggingFace)

@@ -43,6 +43,13 @@ public static class GgufModels
     public static Loaded Load(string path)
     {
         using var file = GgufFile.Open(path);
+        return Load(file);
+    }
+
+    /// <summary><see cref="Load(string)"/> from an open file (a stream or memory, e.g. for fuzzing).</summary>
+    public static Loaded Load(GgufFile file)
+    {
+        string path = file.FilePath;
         string architecture = file.GetString("general.architecture");
         if (architecture != "gpt2")
             throw new InvalidInputException(

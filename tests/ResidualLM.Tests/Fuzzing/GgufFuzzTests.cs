@@ -91,4 +91,27 @@ public class GgufFuzzTests(ITestOutputHelper output)
             },
             inputs => OpenAndReadAll(inputs[0]));
     }
+
+    [Fact]
+    public void LoadModel_MutatedGpt2Files_OnlyInvalidInputException()
+    {
+        // The model loader on top of the reader: hyper-parameters against tensor shapes, types, the tokenizer arrays.
+        byte[][] seeds = new[] { "f32", "q8_0", "q4_0" }.Select(f => File.ReadAllBytes(GgufFixtureTests.FixturePath($"tiny-gpt2-{f}.gguf"))).ToArray();
+        int loaded = 0;
+        FuzzLoop.Run(output, "GGUF models", ByteMutator.CaseCount(3_000), ByteMutator.Seed(15),
+            random =>
+            {
+                byte[] seed = seeds[random.Next(seeds.Length)];
+                return [random.Next(2) == 0 ? ByteMutator.Mutate(seed, seeds, random) : OverwriteInteger(seed, random)];
+            },
+            inputs =>
+            {
+                using GgufFile file = GgufFile.Open(inputs[0], FileName);
+                var model = GgufModels.Load(file);
+                loaded++;
+                using var _ = ResidualLM.Autograd.Graph.NoGrad();
+                model.Model.Forward([0, 1, 2], 1, 3);
+            });
+        output.WriteLine($"{loaded} of the mutated files still loaded as models");
+    }
 }

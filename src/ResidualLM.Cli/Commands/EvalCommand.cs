@@ -40,9 +40,9 @@ public static class EvalCommand
                 return CompareWeights(parse.GetValue(model)!, list, tokens, Math.Min(t, tokens.Length - 1), b, path, parse.GetValue(json));
             var (loss, counted) = Evaluate(loaded.Model, tokens, Math.Min(t, tokens.Length - 1), b);
             if (parse.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(new { loss = Math.Round(loss, 6), perplexity = Math.Round(Math.Exp(loss), 4), tokens = counted }));
+                Console.WriteLine(JsonSerializer.Serialize(new { loss = Math.Round(loss, 6), perplexity = Math.Round(Math.Exp(loss), 4), tokens = counted, weights = loaded.Model.WeightFormat }));
             else
-                Console.WriteLine($"{path}: {counted:N0} tokens, loss {loss:F4} nats/token, perplexity {Math.Exp(loss):F2}");
+                Console.WriteLine($"{path}: {counted:N0} tokens, loss {loss:F4} nats/token, perplexity {Math.Exp(loss):F2}, weights {loaded.Model.WeightFormat}");
             return 0;
         }));
         return cmd;

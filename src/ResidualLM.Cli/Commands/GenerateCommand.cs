@@ -51,7 +51,7 @@ public static class GenerateCommand
             string final = loaded.Tokenizer.Decode(output);
             if (final.Length > shown.Length) Console.Write(final[shown.Length..]);
             Console.WriteLine();
-            Console.Error.WriteLine($"[{output.Length} tokens in {clock.Elapsed.TotalSeconds:F2} s, {output.Length / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F1} tokens/s]");
+            Console.Error.WriteLine($"[{output.Length} tokens in {clock.Elapsed.TotalSeconds:F2} s, {output.Length / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F1} tokens/s, weights {loaded.Model.WeightFormat}]");
             return 0;
         }));
         return cmd;

@@ -27,6 +27,7 @@ public class QuantizeCliTests
             var generated = RlmProcess.Run(dir, "generate", "--model", "q4", "--prompt", "the ", "--max-new-tokens", "6", "--temperature", "0");
             Assert.True(generated.ExitCode == 0, generated.Stderr);
             Assert.StartsWith("the ", generated.Stdout);
+            Assert.Contains("weights q4_0", generated.Stderr);
 
             var logits = RlmProcess.Run(dir, "logits", "--model", "q4", "--tokens", "1,2,3", "--json");
             Assert.True(logits.ExitCode == 0, logits.Stderr);

@@ -73,20 +73,7 @@ public static class BenchCommand
         for (int i = 0; i < batch; i += Math.Max(1, batch / 3))
             CheckSamples(a.AsSpan(i * m * k, m * k), b.AsSpan(i * k * n, k * n), c.AsSpan(i * m * n, m * n), m, k, n, ta, tb, rng);
 
-        // Warm up (tiered JIT, caches, worker threads), then time 15 samples of calls lasting ~10 ms each at 400 GFLOP/s.
-        double flops = 2.0 * m * n * k * batch;
-        int calls = Math.Max(1, (int)(0.01 * 400e9 / flops));
-        var clock = Stopwatch.StartNew();
-        while (clock.ElapsedMilliseconds < 500) Call();
-        var rates = new List<double>();
-        for (int s = 0; s < 15; s++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < calls; i++) Call();
-            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            rates.Add(flops * calls / seconds / 1e9);
-        }
-        rates.Sort();
+        var rates = SortedRates(Call, 2.0 * m * n * k * batch);
         double gflops = rates[rates.Count / 2];
         var inv = CultureInfo.InvariantCulture;
         if (json)
@@ -135,7 +122,7 @@ public static class BenchCommand
         rates.Sort();
         double median = rates[rates.Count / 2];
         var inv = CultureInfo.InvariantCulture;
-        if (json) Console.WriteLine(string.Create(inv, $"{{\"mb\":{megabytes},\"threads\":{threads},\"read_gb_per_s\":{median:F1},\"max_gb_per_s\":{rates[^1]:F1}}}"));
+        if (json) Console.WriteLine(string.Create(inv, $"{{\"mb\":{megabytes},\"threads\":{threads},\"isa\":\"{VectorIsa.Name}\",\"read_gb_per_s\":{median:F1},\"max_gb_per_s\":{rates[^1]:F1}}}"));
         else Console.WriteLine(string.Create(inv, $"memory read {megabytes} MB, {threads} threads: {median:F1} GB/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1})"));
         return 0;
     }
@@ -153,17 +140,7 @@ public static class BenchCommand
         using var scratch = new QuantizedActivations();
         void Call() => BlockDot.Multiply(parallelism, a, m, b, default, c, scratch);
         double ops = 2.0 * m * n * k;
-        int calls = Math.Max(1, (int)(0.01 * 400e9 / ops));
-        var clock = Stopwatch.StartNew();
-        while (clock.ElapsedMilliseconds < 500) Call();
-        var rates = new List<double>();
-        for (int s = 0; s < 15; s++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < calls; i++) Call();
-            rates.Add(ops * calls / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
-        }
-        rates.Sort();
+        var rates = SortedRates(Call, ops);
         double gops = rates[rates.Count / 2];
         // Bytes of B per second: what bounds a decode step (m = 1).
         double bandwidth = gops * 1e9 / ops * b.ByteCount / 1e9;
@@ -174,6 +151,26 @@ public static class BenchCommand
         else
             Console.WriteLine(string.Create(inv, $"gemm {name} m={m} k={k} n={n} threads={threads} isa={VectorIsa.Name} int={BlockDot.Path}: {gops:F1} GOP/s, B read at {bandwidth:F1} GB/s (median of {rates.Count}, min {rates[0]:F1}, max {rates[^1]:F1} GOP/s)"));
         return 0;
+    }
+
+    /// <summary>
+    /// Warms up (tiered JIT, caches, worker threads) for half a second, then times 15 samples of calls lasting ~10 ms each
+    /// at 400 G operations/s; returns the samples' rates in G operations/s, sorted.
+    /// </summary>
+    static List<double> SortedRates(Action call, double operations)
+    {
+        int calls = Math.Max(1, (int)(0.01 * 400e9 / operations));
+        var clock = Stopwatch.StartNew();
+        while (clock.ElapsedMilliseconds < 500) call();
+        var rates = new List<double>();
+        for (int s = 0; s < 15; s++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < calls; i++) call();
+            rates.Add(operations * calls / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+        }
+        rates.Sort();
+        return rates;
     }
 
     static float[] RandomArray(Random rng, int length)

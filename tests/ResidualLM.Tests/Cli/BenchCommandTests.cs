@@ -48,6 +48,27 @@ public class BenchCommandTests
         Positive(json, "gflops");
     }
 
+    [Theory]
+    [InlineData("q8_0")]
+    [InlineData("q4_0")]
+    public void QuantizedGemm_Json_GivesOpsAndWeightBandwidth(string weights)
+    {
+        var json = RunJson("bench", "gemm", "--m", "3", "--k", "96", "--n", "40", "--weights", weights, "--threads", "1", "--json");
+        Assert.Equal((3, 96, 40), (json.GetProperty("m").GetInt32(), json.GetProperty("k").GetInt32(), json.GetProperty("n").GetInt32()));
+        Assert.Equal(weights, json.GetProperty("weights").GetString());
+        Positive(json, "gops");
+        Positive(json, "weight_gb_per_s");
+    }
+
+    [Fact]
+    public void Memory_Json_GivesReadBandwidth()
+    {
+        var json = RunJson("bench", "memory", "--mb", "16", "--threads", "1", "--json");
+        Assert.Equal(16, json.GetProperty("mb").GetInt32());
+        Positive(json, "read_gb_per_s");
+        Assert.True(json.GetProperty("max_gb_per_s").GetDouble() >= json.GetProperty("read_gb_per_s").GetDouble(), json.ToString());
+    }
+
     [Fact]
     public void Attention_Json_EchoesTheShapeAndTimesAgreeWithRates()
     {
@@ -118,6 +139,8 @@ public class BenchCommandTests
 
     [Theory]
     [InlineData("--m", "bench", "gemm", "--m", "0")]
+    [InlineData("--k", "bench", "gemm", "--k", "40", "--weights", "q8_0")]
+    [InlineData("--mb", "bench", "memory", "--mb", "1")]
     [InlineData("--batch", "bench", "gemm", "--batch", "0")]
     [InlineData("--batch-heads", "bench", "attention", "--batch-heads", "0")]
     [InlineData("--packed-heads", "bench", "attention", "--batch-heads", "3", "--packed-heads", "2")]

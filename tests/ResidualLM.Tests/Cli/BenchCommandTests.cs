@@ -51,7 +51,7 @@ public class BenchCommandTests
     [Theory]
     [InlineData("q8_0")]
     [InlineData("q4_0")]
-    public void QuantizedGemm_Json_GivesOpsAndWeightBandwidth(string weights)
+    public void BlockGemm_Json_GivesOpsAndWeightBandwidth(string weights)
     {
         var json = RunJson("bench", "gemm", "--m", "3", "--k", "96", "--n", "40", "--weights", weights, "--threads", "1", "--json");
         Assert.Equal((3, 96, 40), (json.GetProperty("m").GetInt32(), json.GetProperty("k").GetInt32(), json.GetProperty("n").GetInt32()));

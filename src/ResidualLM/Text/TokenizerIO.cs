@@ -31,7 +31,7 @@ public static class TokenizerIO
 
     /// <summary>
     /// Reads a tokenizer.json held in memory (<paramref name="path"/> names it in messages). A "gpt2" description
-    /// needs the <paramref name="directory"/> that holds its vocabulary files; without one it is an error.
+    /// reads the vocabulary files in <paramref name="directory"/>, or uses the built-in vocabulary when there are none.
     /// </summary>
     internal static ITokenizer FromDescription(ReadOnlyMemory<byte> bytes, string path, string? directory)
     {
@@ -42,8 +42,7 @@ public static class TokenizerIO
             ByteTokenizer.KindName => ByteTokenizer.FromDescription(root, path),
             CharTokenizer.KindName => CharTokenizer.FromDescription(root, path),
             BpeTokenizer.KindName => BpeTokenizer.FromDescription(root, path),
-            Gpt2Tokenizer.KindName when directory is not null => Gpt2Tokenizer.FromDirectory(directory),
-            Gpt2Tokenizer.KindName => throw new InvalidInputException("a gpt2 tokenizer needs its encoder.json and vocab.bpe beside it", path, "kind"),
+            Gpt2Tokenizer.KindName => Gpt2Tokenizer.FromDirectoryOrBuiltIn(directory),
             _ => throw new InvalidInputException(
                 $"unknown tokenizer kind \"{MessageText.Printable(kind)}\"; expected \"byte\", \"char\", \"bpe\" or \"gpt2\"", path, "kind"),
         };

@@ -17,7 +17,7 @@ public enum TokenizerKind
     /// <summary>Byte-pair encoding learned from the training text (<see cref="TrainingSpec.BpeMerges"/> merges).</summary>
     [JsonStringEnumMemberName("bpe")] Bpe,
 
-    /// <summary>OpenAI's GPT-2 vocabulary, read from <see cref="TrainingSpec.VocabDirectory"/>.</summary>
+    /// <summary>OpenAI's GPT-2 vocabulary: built in, or read from <see cref="TrainingSpec.VocabDirectory"/>.</summary>
     [JsonStringEnumMemberName("gpt2")] Gpt2,
 }
 

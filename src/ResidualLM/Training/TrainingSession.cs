@@ -134,7 +134,7 @@ public sealed class TrainingSession
     {
         TokenizerKind.Byte => new ByteTokenizer(),
         TokenizerKind.Bpe => BpeTrainer.Train(text, spec.BpeMerges),
-        TokenizerKind.Gpt2 => Gpt2Tokenizer.FromDirectory(spec.VocabDirectory!),
+        TokenizerKind.Gpt2 => spec.VocabDirectory is null ? Gpt2Tokenizer.BuiltIn : Gpt2Tokenizer.FromDirectory(spec.VocabDirectory),
         _ => CharTokenizer.FromText(text),
     };
 

@@ -16,10 +16,10 @@ public sealed record TrainingSpec
     /// <summary>Characters of built-in corpus to generate (train + validation).</summary>
     public int CorpusCharacters { get; init; } = 1_000_000;
 
-    /// <summary>How text becomes token ids (the GPT-2 tokenizer needs <see cref="VocabDirectory"/>).</summary>
+    /// <summary>How text becomes token ids.</summary>
     public TokenizerKind Tokenizer { get; init; } = TokenizerKind.Char;
 
-    /// <summary>Folder with encoder.json/vocab.bpe or vocab.json/merges.txt, for the GPT-2 tokenizer.</summary>
+    /// <summary>Folder with encoder.json/vocab.bpe or vocab.json/merges.txt for the GPT-2 tokenizer (null: <see cref="Text.Gpt2Tokenizer.BuiltIn"/>).</summary>
     public string? VocabDirectory { get; init; }
 
     /// <summary>Merges to learn for the "bpe" tokenizer.</summary>
@@ -77,7 +77,6 @@ public sealed record TrainingSpec
     public void Validate()
     {
         Defined(Tokenizer, nameof(Tokenizer));
-        if (Tokenizer == TokenizerKind.Gpt2 && VocabDirectory is null) throw new InvalidInputException("the gpt2 tokenizer needs a folder with encoder.json and vocab.bpe", field: nameof(VocabDirectory));
         Defined(Init, nameof(Init));
         Defined(Sampler, nameof(Sampler));
         Defined(Architecture, nameof(Architecture));

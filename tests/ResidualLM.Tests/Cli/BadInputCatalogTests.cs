@@ -43,7 +43,6 @@ public class BadInputCatalogTests
         new("data file missing", ["train", "--data", "missing.txt"], "missing.txt"),
         new("data file empty", ["train", "--data", "empty.txt"], "empty", Setup: dir => Write(dir, "empty.txt", "")),
         new("output folder under a file", ["train", .. Quick, "--out", "file.txt/run"], "--out", Setup: dir => Write(dir, "file.txt", "x")),
-        new("gpt2 tokenizer without --vocab", ["train", "--tokenizer", "gpt2"], "--vocab"),
         new("gpt2 vocabulary folder empty", ["train", .. Quick, "--tokenizer", "gpt2", "--vocab", "v"], "encoder.json", Setup: dir => Directory.CreateDirectory(Path.Combine(dir, "v"))),
         new("resume from a folder without checkpoint", ["train", "--resume", "nothing-here"], "nothing-here"),
         new("resume: latest points nowhere", ["train", "--resume", "run"], "latest", Setup: dir => Write(dir, "run/latest", "step-0000009\n")),

@@ -36,4 +36,36 @@ public class TrainCliTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void Train_Gpt2TokenizerWithoutVocab_UsesTheBuiltInVocabulary()
+    {
+        string dir = RlmProcess.TemporaryDirectory();
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "text.txt"), Text.TextTestData.EnglishLike(6000, seed: 5));
+            var trained = RlmProcess.Run(dir, ["train", "--data", "text.txt", "--tokenizer", "gpt2", "--layers", "1", "--width", "16", "--heads", "2",
+                "--context", "16", "--batch", "4", "--steps", "4", "--eval-interval", "0", "--eval-batches", "1", "--sample-tokens", "0", "--out", "run"]);
+            Assert.True(trained.ExitCode == 0, trained.Stderr);
+            Assert.Contains("tokenizer gpt2 (50257 tokens)", trained.Stdout);
+            Assert.Contains("done: 4 steps", trained.Stdout);
+
+            // The checkpoint holds the vocabulary files; without them its tokenizer.json alone means the built-in one.
+            string tokenizer = Path.Combine(dir, "run", File.ReadAllText(Path.Combine(dir, "run", "latest")).Trim(), "tokenizer");
+            string[] generate = ["generate", "--model", "run", "--prompt", "Hello there", "--max-new-tokens", "5", "--temperature", "0"];
+            var withFiles = RlmProcess.Run(dir, generate);
+            Assert.True(withFiles.ExitCode == 0, withFiles.Stderr);
+            File.Delete(Path.Combine(tokenizer, "encoder.json"));
+            File.Delete(Path.Combine(tokenizer, "vocab.bpe"));
+            var withoutFiles = RlmProcess.Run(dir, generate);
+            Assert.True(withoutFiles.ExitCode == 0, withoutFiles.Stderr);
+            Assert.StartsWith("Hello there", withoutFiles.Stdout);
+            Assert.Equal(withFiles.Stdout, withoutFiles.Stdout);
+
+            var tokenized = RlmProcess.Run(dir, "tokenize", "--vocab", tokenizer, "--text", "Hello, world!", "--json");
+            Assert.True(tokenized.ExitCode == 0, tokenized.Stderr);
+            Assert.Equal("""{"ids":[15496,11,995,0]}""", tokenized.Stdout.Trim());   // gpt-3-encoder's ids, in fixtures/gpt2_tokenizer.json
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

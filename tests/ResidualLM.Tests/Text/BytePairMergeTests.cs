@@ -27,7 +27,7 @@ public class BytePairMergeTests
             Assert.Equal(engine.MergeByScanning(engine.ByteSymbols(bytes)), engine.MergeWithHeap(engine.ByteSymbols(bytes)));
     }
 
-    [SharedDataFact("gpt2/encoder.json", "gpt2/vocab.bpe")]
+    [Fact]
     public void MergeWithHeap_Gpt2Merges_MatchesScanning() => AssertAlgorithmsAgree(TextTestData.Gpt2.Engine, seed: 21);
 
     [Fact]

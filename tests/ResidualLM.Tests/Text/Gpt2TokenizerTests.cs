@@ -1,4 +1,5 @@
-// GPT-2 tokenizer against ids written by the JavaScript reference (tools/reference/gpt2_tokenizer_fixture.mjs).
+// GPT-2 tokenizer (the built-in vocabulary) against ids written by the JavaScript reference
+// (tools/reference/gpt2_tokenizer_fixture.mjs); Gpt2BuiltInVocabularyTests shows it equals OpenAI's files.
 using System.Text.Json;
 using ResidualLM.Text;
 using Xunit;
@@ -7,12 +8,10 @@ namespace ResidualLM.Tests.Text;
 
 public class Gpt2TokenizerTests
 {
-    const string Encoder = "gpt2/encoder.json", Merges = "gpt2/vocab.bpe";
-
     public sealed record FixtureCase(string Text, int[] Ids);
 
     /// <summary>Cases of fixtures/gpt2_tokenizer.json; ill-formed strings come from their "utf16" code units.</summary>
-    static readonly Lazy<List<FixtureCase>> fixture = new(() =>
+    internal static readonly Lazy<List<FixtureCase>> Fixture = new(() =>
     {
         string path = Path.Combine(AppContext.BaseDirectory, "fixtures", "gpt2_tokenizer.json");
         using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(path));
@@ -31,16 +30,16 @@ public class Gpt2TokenizerTests
     public void Fixture_HasTrickyCases()
     {
         // Guards against a truncated fixture silently passing the equality test below.
-        Assert.True(fixture.Value.Count >= 100);
-        Assert.Contains(fixture.Value, c => !TextTestData.IsWellFormed(c.Text));
-        Assert.Contains(fixture.Value, c => c.Text.Length == 0);
+        Assert.True(Fixture.Value.Count >= 100);
+        Assert.Contains(Fixture.Value, c => !TextTestData.IsWellFormed(c.Text));
+        Assert.Contains(Fixture.Value, c => c.Text.Length == 0);
     }
 
-    [SharedDataFact(Encoder, Merges)]
+    [Fact]
     public void Encode_FixtureCases_MatchReference()
     {
         var mismatches = new List<string>();
-        foreach (FixtureCase c in fixture.Value)
+        foreach (FixtureCase c in Fixture.Value)
         {
             int[] ids = TextTestData.Gpt2.Encode(c.Text);
             if (!ids.SequenceEqual(c.Ids))
@@ -49,21 +48,21 @@ public class Gpt2TokenizerTests
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
     }
 
-    [SharedDataFact(Encoder, Merges)]
+    [Fact]
     public void Decode_FixtureIds_GivesWellFormedTextBack()
     {
-        foreach (FixtureCase c in fixture.Value.Where(c => TextTestData.IsWellFormed(c.Text)))
+        foreach (FixtureCase c in Fixture.Value.Where(c => TextTestData.IsWellFormed(c.Text)))
             Assert.Equal(c.Text, TextTestData.Gpt2.Decode(c.Ids));
     }
 
-    [SharedDataFact(Encoder, Merges)]
+    [Fact]
     public void DecodeEncode_RandomStrings_RoundTrips()
     {
         foreach (string text in TextTestData.RandomStrings(2000, seed: 7))
             Assert.Equal(text, TextTestData.Gpt2.Decode(TextTestData.Gpt2.Encode(text)));
     }
 
-    [SharedDataFact(Encoder, Merges)]
+    [Fact]
     public void Encode_LoneSurrogate_IsEncodedAsReplacementCharacter()
     {
         // TextEncoder (and Encoding.UTF8) turn a lone surrogate into U+FFFD's bytes EF BF BD.
@@ -83,7 +82,7 @@ public class Gpt2TokenizerTests
         }
     }
 
-    [SharedDataFact(Encoder, Merges)]
+    [Fact]
     public void Encode_EndOfText_IsTextUnlessAllowed()
     {
         Gpt2Tokenizer tokenizer = TextTestData.Gpt2;
@@ -99,22 +98,22 @@ public class Gpt2TokenizerTests
         Assert.Equal(text, tokenizer.Decode(allowed));
     }
 
-    [SharedDataFact(Encoder, Merges)]
+    [Fact]
     public void Load_HuggingFaceNamesAndSavedCopy_EncodeTheSame()
     {
-        using var huggingFace = new TemporaryDirectory();
-        File.Copy(SharedData.File(Encoder)!, huggingFace.File("vocab.json"));
-        File.Copy(SharedData.File(Merges)!, huggingFace.File("merges.txt"));
-        ITokenizer fromHuggingFace = TokenizerIO.Load(huggingFace.Path);
-
         using var saved = new TemporaryDirectory();
         TextTestData.Gpt2.Save(saved.Path);
         ITokenizer reloaded = TokenizerIO.Load(saved.Path);
 
+        using var huggingFace = new TemporaryDirectory();
+        File.Copy(saved.File("encoder.json"), huggingFace.File("vocab.json"));
+        File.Copy(saved.File("vocab.bpe"), huggingFace.File("merges.txt"));
+        ITokenizer fromHuggingFace = TokenizerIO.Load(huggingFace.Path);
+
         Assert.Equal("gpt2", reloaded.Kind);
         Assert.Equal(TextTestData.Gpt2.VocabSize, reloaded.VocabSize);
         Assert.Equal(TextTestData.Gpt2.EndOfTextId, reloaded.EndOfTextId);
-        foreach (FixtureCase c in fixture.Value)
+        foreach (FixtureCase c in Fixture.Value)
         {
             Assert.Equal(c.Ids, fromHuggingFace.Encode(c.Text));
             Assert.Equal(c.Ids, reloaded.Encode(c.Text));

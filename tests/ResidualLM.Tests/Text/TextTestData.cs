@@ -71,9 +71,6 @@ public static class TextTestData
         return true;
     }
 
-    /// <summary>The GPT-2 tokenizer from ../shared/data, loaded once (tests that use it are SharedDataFacts).</summary>
-    public static Gpt2Tokenizer Gpt2 => gpt2.Value;
-
-    static readonly Lazy<Gpt2Tokenizer> gpt2 = new(() =>
-        Gpt2Tokenizer.FromFiles(SharedData.File("gpt2/encoder.json")!, SharedData.File("gpt2/vocab.bpe")!));
+    /// <summary>The GPT-2 tokenizer: the built-in vocabulary (Gpt2BuiltInVocabularyTests shows it equals OpenAI's files).</summary>
+    public static Gpt2Tokenizer Gpt2 => Gpt2Tokenizer.BuiltIn;
 }

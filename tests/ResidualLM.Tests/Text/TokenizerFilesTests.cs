@@ -51,7 +51,16 @@ public class TokenizerFilesTests
         AssertRejected(Path.Combine(directory.Path, "absent"), "absent");
         AssertRejected(directory.Path, directory.Path);
         File.WriteAllText(directory.File("tokenizer.json"), """{"kind":"gpt2","version":1}""");
-        AssertRejected(directory.Path, "encoder.json");
+        File.WriteAllText(directory.File("vocab.bpe"), "#version: 0.2\n");
+        AssertRejected(directory.Path, "encoder.json");   // one file of the pair beside it: the other is missing
+    }
+
+    [Fact]
+    public void Load_Gpt2DescriptionWithoutFiles_IsTheBuiltInVocabulary()
+    {
+        using var directory = new TemporaryDirectory();
+        File.WriteAllText(directory.File("tokenizer.json"), """{"kind":"gpt2","version":1,"vocabSize":50257}""");
+        Assert.Same(Gpt2Tokenizer.BuiltIn, TokenizerIO.Load(directory.Path));
     }
 
     [Theory]

@@ -124,7 +124,7 @@ internal static partial class HuggingFaceGpt2
     {
         string? modelType = JsonInput.GetOptionalString(obj, "model_type", "gpt2");
         if (modelType != "gpt2")
-            throw new InvalidInputException($"\"{MessageText.Printable(modelType!)}\" is not supported; of Hugging Face models only GPT-2 (\"gpt2\") is read", obj.FilePath, "model_type");
+            throw new InvalidInputException($"\"{MessageText.Printable(modelType!)}\" is not supported; of Hugging Face models GPT-2 (\"gpt2\") and the Llama family (\"llama\", \"qwen2\", \"mistral\") are read", obj.FilePath, "model_type");
         Refuse(obj, "scale_attn_by_inverse_layer_idx", true, "scales attention scores by 1/(layer index + 1), which this library does not implement");
         Refuse(obj, "scale_attn_weights", false, "turns off the 1/sqrt(head size) attention scaling, which this library always applies");
         Refuse(obj, "add_cross_attention", true, "adds encoder-decoder cross-attention, which GPT here does not have");

@@ -28,7 +28,8 @@ public static class ModelConfigJson
     static readonly string[] llamaFields =
     [
         ArchitectureField, "vocab_size", "context_length", "width", "head_count", "layer_count", "feed_forward_width",
-        "norm_eps", "rope_theta", "dropout", "tie_weights", "residual",
+        "norm_eps", "rope_theta", "dropout", "tie_weights", "residual", "kv_head_count", "head_size", "qkv_bias", "output_bias",
+        "mlp_bias", "rope_scaling",
     ];
 
     /// <summary>The config of a GPT or Llama model as checkpoint JSON.</summary>
@@ -59,22 +60,74 @@ public static class ModelConfigJson
         ["torch_default_init"] = config.TorchDefaultInit,
     };
 
-    /// <summary>A Llama config as checkpoint JSON (every field, defaults included).</summary>
-    public static JsonObject ToJson(LlamaConfig config) => new()
+    /// <summary>A Llama config as checkpoint JSON (every field, defaults included; rope_scaling only when set).</summary>
+    public static JsonObject ToJson(LlamaConfig config)
     {
-        [ArchitectureField] = LlamaArchitecture,
-        ["vocab_size"] = config.VocabSize,
-        ["context_length"] = config.ContextLength,
-        ["width"] = config.Width,
-        ["head_count"] = config.HeadCount,
-        ["layer_count"] = config.LayerCount,
-        ["feed_forward_width"] = config.FeedForwardWidth,
-        ["norm_eps"] = Number(config.NormEps),
-        ["rope_theta"] = Number(config.RopeTheta),
-        ["dropout"] = Number(config.Dropout),
-        ["tie_weights"] = config.TieWeights,
-        ["residual"] = ResidualPolicies.Get(config.Residual).Name,
+        var json = new JsonObject
+        {
+            [ArchitectureField] = LlamaArchitecture,
+            ["vocab_size"] = config.VocabSize,
+            ["context_length"] = config.ContextLength,
+            ["width"] = config.Width,
+            ["head_count"] = config.HeadCount,
+            ["kv_head_count"] = config.KvHeads,
+            ["head_size"] = config.HeadDim,
+            ["layer_count"] = config.LayerCount,
+            ["feed_forward_width"] = config.FeedForwardWidth,
+            ["norm_eps"] = Number(config.NormEps),
+            ["rope_theta"] = Number(config.RopeTheta),
+            ["dropout"] = Number(config.Dropout),
+            ["tie_weights"] = config.TieWeights,
+            ["qkv_bias"] = config.QkvBias,
+            ["output_bias"] = config.OutputBias,
+            ["mlp_bias"] = config.MlpBias,
+            ["residual"] = ResidualPolicies.Get(config.Residual).Name,
+        };
+        if (config.RopeScaling is { } scaling) json["rope_scaling"] = RopeScalingJson(scaling);
+        return json;
+    }
+
+    /// <summary>Llama 3 rotary scaling in Hugging Face's spelling (the same in both layouts).</summary>
+    internal static JsonObject RopeScalingJson(RopeScaling scaling) => new()
+    {
+        ["rope_type"] = "llama3",
+        ["factor"] = scaling.Factor,
+        ["low_freq_factor"] = scaling.LowFrequencyFactor,
+        ["high_freq_factor"] = scaling.HighFrequencyFactor,
+        ["original_max_position_embeddings"] = scaling.OriginalContextLength,
     };
+
+    /// <summary>
+    /// Reads <c>rope_scaling</c> (absent or null: none). Only <c>"llama3"</c> is implemented; <c>"default"</c> means none;
+    /// any other type is refused by name. Older files spell the type <c>"type"</c>.
+    /// </summary>
+    internal static RopeScaling? ReadRopeScaling(JsonInputObject obj)
+    {
+        if (!obj.Has("rope_scaling")) return null;
+        JsonInputObject scaling = JsonInput.GetObject(obj, "rope_scaling");
+        string typeField = scaling.Has("rope_type") ? "rope_type" : "type";
+        string type = JsonInput.GetString(scaling, typeField);
+        if (type == "default") return null;
+        if (type != "llama3")
+            throw new InvalidInputException(
+                $"is \"{MessageText.Printable(type)}\"; only \"llama3\" rotary scaling is implemented (linear, dynamic, yarn, longrope and su are not)",
+                obj.FilePath, scaling.FieldName(typeField));
+        var result = new RopeScaling(
+            JsonInput.GetDouble(scaling, "factor", 1, 1e6),
+            JsonInput.GetDouble(scaling, "low_freq_factor", 1e-9, 1e6),
+            JsonInput.GetDouble(scaling, "high_freq_factor", 1e-9, 1e6),
+            JsonInput.GetInt(scaling, "original_max_position_embeddings", 1, MaxContext));
+        try
+        {
+            return result.Validate();
+        }
+        catch (InvalidInputException error) when (error.Field is not null)
+        {
+            string field = error.Field.StartsWith("rope_scaling.", StringComparison.Ordinal) ? error.Field["rope_scaling.".Length..] : error.Field;
+            string message = error.Message.StartsWith(error.Field + ": ", StringComparison.Ordinal) ? error.Message[(error.Field.Length + 2)..] : error.Message;
+            throw new InvalidInputException(message, obj.FilePath, scaling.FieldName(field), error);
+        }
+    }
 
     /// <summary>
     /// Builds the (randomly initialised) model a checkpoint config describes; the caller then loads the weights.
@@ -145,6 +198,12 @@ public static class ModelConfigJson
             Dropout = (float)JsonInput.GetOptionalDouble(obj, "dropout", defaults.Dropout, 0, 0.999999),
             TieWeights = JsonInput.GetOptionalBool(obj, "tie_weights", defaults.TieWeights),
             Residual = ReadResidual(obj, defaults.Residual),
+            KeyValueHeadCount = obj.Has("kv_head_count") ? JsonInput.GetInt(obj, "kv_head_count", 1, MaxWidth) : null,
+            HeadSize = obj.Has("head_size") ? JsonInput.GetInt(obj, "head_size", 1, MaxWidth) : null,
+            QkvBias = JsonInput.GetOptionalBool(obj, "qkv_bias", defaults.QkvBias),
+            OutputBias = JsonInput.GetOptionalBool(obj, "output_bias", defaults.OutputBias),
+            MlpBias = JsonInput.GetOptionalBool(obj, "mlp_bias", defaults.MlpBias),
+            RopeScaling = ReadRopeScaling(obj),
         };
         return Validated(obj, config, c => c.Validate());
     }

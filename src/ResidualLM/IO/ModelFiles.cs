@@ -16,6 +16,12 @@ public enum ModelFileFormat
 
     /// <summary>Hugging Face GPT-2 (GPT2LMHeadModel): its config.json keys and tensor names, Conv1D weights stored (in, out).</summary>
     HuggingFaceGpt2,
+
+    /// <summary>
+    /// Hugging Face Llama family (LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM): <c>model.layers.N.self_attn.q_proj</c>
+    /// and so on, one model.safetensors or shards listed by model.safetensors.index.json.
+    /// </summary>
+    HuggingFaceLlama,
 }
 
 /// <summary>Saves and loads model folders (config.json + model.safetensors).</summary>
@@ -54,6 +60,15 @@ public static class ModelFiles
     /// <exception cref="InvalidInputException">The model's residual policy is not PreNorm.</exception>
     public static void SaveHuggingFaceGpt2(string folder, Gpt model) => HuggingFaceGpt2.Save(folder, model);
 
+    /// <summary>
+    /// Writes a Llama model in the Hugging Face layout transformers loads: <c>LlamaForCausalLM</c> (or
+    /// <c>Qwen2ForCausalLM</c> for q/k/v biases without an output bias), q/k/v split out of our fused rows, float32.
+    /// <paramref name="bosTokenId"/> and <paramref name="eosTokenId"/> go into config.json when given.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The residual policy is not PreNorm, or the biases match no HF class.</exception>
+    public static void SaveHuggingFaceLlama(string folder, Llama model, int? bosTokenId = null, int? eosTokenId = null) =>
+        HuggingFaceLlama.Save(folder, model, bosTokenId, eosTokenId);
+
     /// <summary>Which layout a model folder holds, judged from its config.json.</summary>
     /// <exception cref="InvalidInputException">The folder or its config.json is missing, or it is neither layout.</exception>
     public static ModelFileFormat DetectFormat(string folder) => Detect(ReadConfig(folder));
@@ -69,9 +84,12 @@ public static class ModelFiles
     {
         JsonInputObject config = ReadConfig(folder);
         string resolved = Path.GetDirectoryName(config.FilePath)!;
-        LanguageModel model = Detect(config) == ModelFileFormat.ResidualLM
-            ? LoadResidualLM(resolved, config)
-            : HuggingFaceGpt2.Load(resolved, config);
+        LanguageModel model = Detect(config) switch
+        {
+            ModelFileFormat.ResidualLM => LoadResidualLM(resolved, config),
+            ModelFileFormat.HuggingFaceLlama => HuggingFaceLlama.Load(resolved, config),
+            _ => HuggingFaceGpt2.Load(resolved, config),
+        };
         model.Eval();
         return model;
     }
@@ -81,13 +99,14 @@ public static class ModelFiles
         string resolved = CheckpointDirectory.ResolveModelFolder(folder);
         string path = Path.Combine(resolved, ConfigFileName);
         if (!File.Exists(path))
-            throw new InvalidInputException($"has no {ConfigFileName}; expected a ResidualLM checkpoint or a Hugging Face GPT-2 folder", resolved);
+            throw new InvalidInputException($"has no {ConfigFileName}; expected a ResidualLM checkpoint or a Hugging Face GPT-2 or Llama-family folder", resolved);
         return JsonInput.Parse(path);
     }
 
     static ModelFileFormat Detect(JsonInputObject config)
     {
         if (config.Has(ModelConfigJson.ArchitectureField)) return ModelFileFormat.ResidualLM;
+        if (HuggingFaceLlama.Describes(config)) return ModelFileFormat.HuggingFaceLlama;
         if (config.Has("model_type") || config.Has("n_embd")) return ModelFileFormat.HuggingFaceGpt2;
         throw new InvalidInputException(
             $"has neither \"{ModelConfigJson.ArchitectureField}\" (ResidualLM checkpoint) nor \"model_type\"/\"n_embd\" (Hugging Face GPT-2)", config.FilePath);

@@ -52,4 +52,33 @@ public static class Layout
             if (scatter) System.Numerics.Tensors.TensorPrimitives.Add(w, n, w); else w.CopyTo(n);
         }
     }
+
+    /// <summary>
+    /// Widens grouped-query projections: each row of x, [q (NH HS) | k (NKV HS) | v (NKV HS)], becomes a row of y,
+    /// [q | k (NH HS) | v (NH HS)], key/value head g repeated for query heads g R .. g R + R - 1 (R = NH / NKV), as
+    /// Hugging Face's <c>repeat_kv</c> does. With <paramref name="backward"/> it runs the other way: the gradient y
+    /// is added into x, each key/value head receiving the sum over its group.
+    /// </summary>
+    public static void RepeatKvHeads(Span<float> x, Span<float> y, int rows, int heads, int kvHeads, int headSize, bool backward = false)
+    {
+        if (kvHeads <= 0 || heads % kvHeads != 0) throw new ArgumentException($"{kvHeads} key/value heads do not divide {heads} heads");
+        int inner = heads * headSize, kvWidth = kvHeads * headSize, wide = 3 * inner, narrow = inner + 2 * kvWidth, group = heads / kvHeads;
+        if (x.Length != rows * narrow || y.Length != rows * wide) throw new ArgumentException("repeat-kv span lengths do not match");
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> small = x.Slice(r * narrow, narrow), large = y.Slice(r * wide, wide);
+            Move(small[..inner], large[..inner], backward);
+            for (int h = 0; h < heads; h++)
+            {
+                int from = (h / group) * headSize;
+                Move(small.Slice(inner + from, headSize), large.Slice(inner + h * headSize, headSize), backward);
+                Move(small.Slice(inner + kvWidth + from, headSize), large.Slice(2 * inner + h * headSize, headSize), backward);
+            }
+        }
+
+        static void Move(Span<float> source, Span<float> destination, bool backward)
+        {
+            if (backward) System.Numerics.Tensors.TensorPrimitives.Add(source, destination, source); else source.CopyTo(destination);
+        }
+    }
 }

@@ -1,4 +1,5 @@
-// A Llama-style decoder: token embedding only (positions enter through rotary q/k), RMSNorm, SwiGLU, no biases.
+// A Llama-style decoder: token embedding only (positions enter through rotary q/k), RMSNorm, SwiGLU, grouped-query
+// attention; biases only where the config asks (Qwen2's q/k/v). The Hugging Face Llama/Qwen2/Mistral graph.
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
 
@@ -24,13 +25,15 @@ public sealed class Llama : LanguageModel
     {
         Config = config.Validate();
         int c = config.Width;
-        var rope = new Rope(c / config.HeadCount, config.ContextLength, config.RopeTheta);
+        int headSize = config.HeadDim;
+        double[] frequencies = Rope.InverseFrequencies(headSize, config.RopeTheta);
+        var rope = new Rope(headSize, config.ContextLength, config.RopeScaling is { } scaling ? scaling.Apply(frequencies) : frequencies);
         TokenEmbedding = Child("token_embedding", new Embedding(config.VocabSize, c, Rng));
         Blocks = Child("blocks", new ModuleList<TransformerBlock>(Enumerable.Range(0, config.LayerCount).Select(_ => new TransformerBlock(
             Residual.Create(config.Residual, 1, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
-            new Attention(c, config.HeadCount, qkvBias: false, projBias: false, config.Dropout, Rng, causal: true, rope),
+            new Attention(c, config.HeadCount, config.QkvBias, config.OutputBias, config.Dropout, Rng, causal: true, rope, config.KvHeads, config.HeadSize),
             Residual.Create(config.Residual, 2, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
-            new SwiGlu(c, config.FeedForwardWidth, Rng)))));
+            new SwiGlu(c, config.FeedForwardWidth, Rng, config.MlpBias)))));
         FinalNorm = Child("final_norm", new RmsNorm(c, config.NormEps));
         if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));
         InitializeBlocks(config.Residual, c);

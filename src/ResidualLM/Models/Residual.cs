@@ -143,10 +143,12 @@ public static class ResidualPolicies
     {
         int width = block.Width;
         float beta = DeepNormResidual.DecoderBeta(block.LayerCount);
-        var qkv = block.Block.Attention.Qkv.Weight;                                  // rows [q; k; v], each (C, C)
+        var attention = block.Block.Attention;
+        var qkv = attention.Qkv.Weight;                                              // rows [q; k; v], (C, C) each without grouped heads
+        int queryKeyValues = (attention.HeadCount + attention.KvHeadCount) * attention.HeadSize * width;
         float xavierSquare = MathF.Sqrt(2f / (width + width));
         for (int i = 0; i < qkv.Size; i++)
-            qkv.Data[i] = (i < 2 * width * width ? 1f : beta) * xavierSquare * block.Rng.NextGaussian();
+            qkv.Data[i] = (i < queryKeyValues ? 1f : beta) * xavierSquare * block.Rng.NextGaussian();
         foreach (var linear in block.Writers.Concat(block.Readers))
             Redraw(linear.Weight, beta * MathF.Sqrt(2f / (linear.InFeatures + linear.OutFeatures)), block.Rng);
     }

@@ -14,15 +14,29 @@ public sealed class Attention : Module
 {
     readonly Dropout attentionDropout;
 
-    /// <summary>Fused query, key and value projection: weight (3C, C), rows [q; k; v] as in GPT-2's c_attn.</summary>
+    /// <summary>
+    /// Fused query, key and value projection: weight ((NH + 2 NKV) HS, C), rows [q; k; v] as in GPT-2's c_attn; (3C, C)
+    /// without grouped heads or an explicit head size.
+    /// </summary>
     public Linear Qkv { get; }
 
-    /// <summary>Output projection (C, C).</summary>
+    /// <summary>Output projection (C, NH HS).</summary>
     public Linear Proj { get; }
 
+    /// <summary>Width of the residual stream (C).</summary>
     public int Width { get; }
+
+    /// <summary>Query heads (NH).</summary>
     public int HeadCount { get; }
-    public int HeadSize => Width / HeadCount;
+
+    /// <summary>Key/value heads (NKV): NH for multi-head attention, fewer for grouped-query attention.</summary>
+    public int KvHeadCount { get; }
+
+    /// <summary>Size of each head (HS): C / NH unless given.</summary>
+    public int HeadSize { get; }
+
+    /// <summary>Width of the concatenated heads, NH HS (C unless the head size is given).</summary>
+    public int InnerWidth => HeadCount * HeadSize;
 
     /// <summary>True for decoders: position t sees only positions &lt;= t.</summary>
     public bool Causal { get; }
@@ -32,19 +46,33 @@ public sealed class Attention : Module
 
     /// <summary>
     /// <paramref name="qkvBias"/> and <paramref name="projBias"/> are separate because the book's GPT has no qkv bias
-    /// but an output-projection bias; GPT-2 has both, Llama neither.
+    /// but an output-projection bias; GPT-2 has both, Llama neither, Qwen2 only the first.
+    /// <paramref name="kvHeads"/> (default NH) key/value heads each serve NH / NKV query heads (grouped-query
+    /// attention); <paramref name="headSize"/> (default C / NH) sets each head's size.
     /// </summary>
-    public Attention(int width, int headCount, bool qkvBias, bool projBias, float dropout, Rng rng, bool causal = true, Rope? rope = null)
+    public Attention(int width, int headCount, bool qkvBias, bool projBias, float dropout, Rng rng, bool causal = true, Rope? rope = null,
+        int? kvHeads = null, int? headSize = null)
     {
-        if (headCount <= 0 || width % headCount != 0) throw new InvalidInputException($"{headCount} heads do not divide width {width}", field: "heads");
+        if (headCount <= 0 || (headSize is null && width % headCount != 0)) throw new InvalidInputException($"{headCount} heads do not divide width {width}", field: "heads");
+        int kv = kvHeads ?? headCount;
+        if (kv <= 0 || headCount % kv != 0) throw new InvalidInputException($"{kv} key/value heads do not divide {headCount} query heads", field: "kv-heads");
         Width = width;
         HeadCount = headCount;
+        KvHeadCount = kv;
+        HeadSize = headSize ?? width / headCount;
+        if (HeadSize <= 0) throw new InvalidInputException($"head size must be positive, got {HeadSize}", field: "head-size");
         Causal = causal;
         Rope = rope;
-        Qkv = Child("qkv", new Linear(width, 3 * width, qkvBias, rng));
-        Proj = Child("proj", new Linear(width, width, projBias, rng));
+        Qkv = Child("qkv", new Linear(width, (headCount + 2 * kv) * HeadSize, qkvBias, rng));
+        Proj = Child("proj", new Linear(InnerWidth, width, projBias, rng));
         attentionDropout = Child("dropout", new Dropout(dropout, rng));
     }
+
+    /// <summary>
+    /// The projection (B, T, (NH + 2 NKV) HS) widened to (B, T, 3 NH HS) by repeating each key/value head for its
+    /// group of query heads, so every kernel after it sees multi-head attention; unchanged without groups.
+    /// </summary>
+    Tensor Ungroup(Tensor packed) => KvHeadCount == HeadCount ? packed : O.RepeatKvHeads(packed, HeadCount, KvHeadCount, HeadSize);
 
     /// <summary>
     /// x (B, T, C) -> (B, T, C). <paramref name="keyPadding"/> (B*T, row-major), true where a key is padding and must
@@ -61,20 +89,21 @@ public sealed class Attention : Module
             if (keyPadding is not null && keyPadding.Length != batch * time)
                 throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * time}", field: "keyPadding");
             // The kernel reads q, k, v and writes y in place in the (B, T, 3C) and (B, T, C) layouts: no head copies.
-            return Proj.Forward(context, O.SelfAttention(context.Threads, Qkv.Forward(context, x), HeadCount, Causal, keyPadding));
+            return Proj.Forward(context, O.SelfAttention(context.Threads, Ungroup(Qkv.Forward(context, x)), HeadCount, Causal, keyPadding));
         }
         if (cache is not null && time == 1) cache.Prefetch();
-        var packed = Qkv.Forward(context, x);                                                // (B, T, 3C)
+        var packed = Ungroup(Qkv.Forward(context, x));                                      // (B, T, 3 NH HS)
+        int inner = InnerWidth;
         // Causal decoding without a graph: k and v go straight from the projection into the cache and q attends to it in
         // place (rotary positions applied in place first, the same arithmetic as Rope.Apply). Anything else (a query
         // that records a graph, padding, dropout on the weights) runs the general ops, the cached keys being constants.
         if (cache is not null && Causal && keyPadding is null && !weightDropout && !packed.RequiresGrad)
         {
             if (Rope is not null)   // q and k side by side in each row: 2 NH head vectors at one position
-                for (int row = 0; row < batch * time; row++) Rope.ApplyInPlace(packed.Data.AsSpan(row * 3 * Width, 2 * Width), startPosition + row % time);
+                for (int row = 0; row < batch * time; row++) Rope.ApplyInPlace(packed.Data.AsSpan(row * 3 * inner, 2 * inner), startPosition + row % time);
             return Proj.Forward(context, O.CachedSelfAttention(context.Threads, packed, HeadCount, cache));
         }
-        var qkv = O.Split(packed, Width, Width, Width);                                     // 3 x (B, T, C)
+        var qkv = O.Split(packed, inner, inner, inner);                                     // 3 x (B, T, NH HS)
         Tensor q = O.SplitHeads(qkv[0], HeadCount), k = O.SplitHeads(qkv[1], HeadCount), v = O.SplitHeads(qkv[2], HeadCount); // (B, NH, T, HS)
         if (Rope is not null)
         {
@@ -115,9 +144,16 @@ public sealed class Rope
     public int HeadSize { get; }
     public int MaxTime { get; }
 
-    public Rope(int headSize, int maxTime, float theta = 10000f)
+    public Rope(int headSize, int maxTime, float theta = 10000f) : this(headSize, maxTime, InverseFrequencies(headSize, theta)) { }
+
+    /// <summary>
+    /// Rotary embedding with given <paramref name="inverseFrequencies"/> (HS / 2 of them, radians per position), for
+    /// scaled variants such as Llama 3's (<see cref="Models.RopeScaling"/>).
+    /// </summary>
+    public Rope(int headSize, int maxTime, ReadOnlySpan<double> inverseFrequencies)
     {
         if (headSize % 2 != 0) throw new InvalidInputException($"rotary embedding needs an even head size, got {headSize}", field: "heads");
+        if (inverseFrequencies.Length != headSize / 2) throw new ArgumentException($"{inverseFrequencies.Length} frequencies for head size {headSize}");
         HeadSize = headSize;
         MaxTime = maxTime;
         int half = headSize / 2;
@@ -126,10 +162,18 @@ public sealed class Rope
         for (int t = 0; t < maxTime; t++)
             for (int i = 0; i < half; i++)
             {
-                double angle = t * Math.Pow(theta, -2.0 * i / headSize);
+                double angle = t * inverseFrequencies[i];
                 cos[t * headSize + i] = cos[t * headSize + half + i] = (float)Math.Cos(angle);
                 sin[t * headSize + i] = sin[t * headSize + half + i] = (float)Math.Sin(angle);
             }
+    }
+
+    /// <summary>base^(-2i/HS) for i in [0, HS/2): the unscaled rotary frequencies.</summary>
+    public static double[] InverseFrequencies(int headSize, double theta)
+    {
+        var frequencies = new double[headSize / 2];
+        for (int i = 0; i < frequencies.Length; i++) frequencies[i] = Math.Pow(theta, -2.0 * i / headSize);
+        return frequencies;
     }
 
     /// <summary>x (B, NH, T, HS) at positions start .. start+T-1 -> x cos + rotate_half(x) sin, where rotate_half(x) = [-x2, x1].</summary>

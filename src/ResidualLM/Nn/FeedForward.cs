@@ -29,7 +29,7 @@ public sealed class FeedForward : Layer
     public override Tensor Forward(ComputeContext context, Tensor x) => Proj.Forward(context, O.Gelu(context.Threads, Fc.Forward(context, x), exactGelu));
 }
 
-/// <summary>SwiGLU (Shazeer 2020; Llama): FFN(x) = W2(silu(W1 x) * W3 x), no biases.</summary>
+/// <summary>SwiGLU (Shazeer 2020; Llama): FFN(x) = W2(silu(W1 x) * W3 x), without biases unless asked (Llama's <c>mlp_bias</c>).</summary>
 public sealed class SwiGlu : Layer
 {
     /// <summary>Gate projection (H, C).</summary>
@@ -41,11 +41,11 @@ public sealed class SwiGlu : Layer
     /// <summary>Up projection (H, C).</summary>
     public Linear W3 { get; }
 
-    public SwiGlu(int width, int hidden, Rng rng)
+    public SwiGlu(int width, int hidden, Rng rng, bool bias = false)
     {
-        W1 = Child("w1", new Linear(width, hidden, false, rng));
-        W2 = Child("w2", new Linear(hidden, width, false, rng));
-        W3 = Child("w3", new Linear(width, hidden, false, rng));
+        W1 = Child("w1", new Linear(width, hidden, bias, rng));
+        W2 = Child("w2", new Linear(hidden, width, bias, rng));
+        W3 = Child("w3", new Linear(width, hidden, bias, rng));
     }
 
     /// <summary>(B, T, C) -> (B, T, C).</summary>

@@ -30,6 +30,22 @@ public static partial class Ops
         return Graph.Record(y, [x], sink => Layout.SplitHeads(y.Grad!.Data, sink.OrZeros(x).Data, b, t, heads, hs, accumulate: true));
     }
 
+    /// <summary>
+    /// Grouped-query projections (..., (NH + 2 NKV) HS), rows [q | k | v], -> (..., 3 NH HS): every key/value head
+    /// repeated for the NH / NKV query heads it serves (Hugging Face's <c>repeat_kv</c>). Backward sums over each group.
+    /// </summary>
+    public static Tensor RepeatKvHeads(Tensor qkv, int heads, int kvHeads, int headSize)
+    {
+        if (kvHeads <= 0 || heads % kvHeads != 0 || qkv.Dim(-1) != (heads + 2 * kvHeads) * headSize)
+            throw new ArgumentException($"repeat-kv needs (..., (NH + 2 NKV) HS) with NKV dividing NH, got {qkv.ShapeString} for {heads}/{kvHeads} heads of {headSize}");
+        int rows = qkv.Size / qkv.Dim(-1);
+        var shape = qkv.ShapeArray.ToArray(); shape[^1] = 3 * heads * headSize;
+        var y = Tensor.Uninitialized(shape);                                        // every element written below
+        Layout.RepeatKvHeads(qkv.Data, y.Data, rows, heads, kvHeads, headSize);
+        if (!Graph.ShouldRecord(qkv)) return y;
+        return Graph.Record(y, [qkv], sink => Layout.RepeatKvHeads(sink.OrZeros(qkv).Data, y.Grad!.Data, rows, heads, kvHeads, headSize, backward: true));
+    }
+
     /// <summary>Concatenation along the last dimension; leading dimensions must agree.</summary>
     public static Tensor Concat(params Tensor[] parts)
     {

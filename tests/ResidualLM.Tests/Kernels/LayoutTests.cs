@@ -70,4 +70,32 @@ public class LayoutTests
                             KernelCheck.AssertClose(narrowRef, narrow, Exact, "column slice (narrow) " + context);
                         }
     }
+
+    [Fact]
+    public void RepeatKvHeads_EveryGrouping_MatchesReference()
+    {
+        var rng = new Rng(54);
+        foreach ((int heads, int kvHeads) in new[] { (1, 1), (4, 1), (4, 2), (6, 2), (6, 3), (9, 3) })
+            foreach (int hs in new[] { 1, 2, 7, 16, 33 })
+                foreach (int rows in new[] { 1, 5 })
+                    foreach (bool backward in new[] { false, true })
+                    {
+                        float[] x = KernelCheck.Normal(rng, rows * (heads + 2 * kvHeads) * hs), y = KernelCheck.Normal(rng, rows * 3 * heads * hs);
+                        float[] xRef = (float[])x.Clone(), yRef = (float[])y.Clone();
+                        Layout.RepeatKvHeads(x, y, rows, heads, kvHeads, hs, backward);
+                        LayoutReference.RepeatKvHeads(xRef, yRef, rows, heads, kvHeads, hs, backward);
+                        string context = $"NH={heads} NKV={kvHeads} HS={hs} rows={rows} backward={backward}";
+                        KernelCheck.AssertClose(xRef, x, Exact, "repeat kv (grouped) " + context);
+                        KernelCheck.AssertClose(yRef, y, Exact, "repeat kv (wide) " + context);
+                    }
+    }
+
+    [Fact]
+    public void RepeatKvHeads_KeyHeadServesItsGroup()
+    {
+        // 4 query heads, 2 key/value heads of size 1: row [q0 q1 q2 q3 | k0 k1 | v0 v1] -> [q0..q3 | k0 k0 k1 k1 | v0 v0 v1 v1].
+        float[] x = [1, 2, 3, 4, 10, 20, 100, 200], y = new float[12];
+        LayoutReference.RepeatKvHeads(x, y, rows: 1, heads: 4, kvHeads: 2, headSize: 1);
+        Assert.Equal([1, 2, 3, 4, 10, 10, 20, 20, 100, 100, 200, 200], y);
+    }
 }

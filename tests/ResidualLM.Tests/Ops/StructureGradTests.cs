@@ -21,6 +21,16 @@ public class StructureGradTests
     }
 
     [Fact]
+    public void RepeatKvHeads_Groupings_GradientsMatchFiniteDifferences()
+    {
+        var rng = new Rng(41);
+        foreach ((int heads, int kvHeads, int hs) in new[] { (4, 1, 3), (6, 2, 2), (3, 3, 2) })
+        {
+            GradCheck.Check(t => O.RepeatKvHeads(t[0], heads, kvHeads, hs), [Tensor.Normal(rng, 0, 1, 2, 3, (heads + 2 * kvHeads) * hs)]);
+        }
+    }
+
+    [Fact]
     public void ConcatSplit_OddWidths_GradientsMatchFiniteDifferences()
     {
         var rng = new Rng(142);

@@ -41,4 +41,23 @@ public static class LayoutReference
                 else narrow[r * width + j] = wide[r * total + offset + j];
             }
     }
+
+    /// <summary>
+    /// y[r, part, h, s] = x[r, part, h', s] with h' = h for queries and h' = h / (NH / NKV) for keys and values; with
+    /// <paramref name="backward"/>, x[r, part, h', s] += y[r, part, h, s]. x: (R, (NH + 2 NKV) HS); y: (R, 3 NH HS).
+    /// </summary>
+    public static void RepeatKvHeads(Span<float> x, Span<float> y, int rows, int heads, int kvHeads, int headSize, bool backward = false)
+    {
+        int group = heads / kvHeads, narrow = (heads + 2 * kvHeads) * headSize, wide = 3 * heads * headSize;
+        for (int r = 0; r < rows; r++)
+            for (int part = 0; part < 3; part++)
+                for (int h = 0; h < heads; h++)
+                    for (int s = 0; s < headSize; s++)
+                    {
+                        int source = part == 0 ? h * headSize + s
+                            : heads * headSize + (part - 1) * kvHeads * headSize + h / group * headSize + s;
+                        int to = r * wide + (part * heads + h) * headSize + s, from = r * narrow + source;
+                        if (backward) x[from] += y[to]; else y[to] = x[from];
+                    }
+    }
 }

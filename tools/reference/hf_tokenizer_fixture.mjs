@@ -38,6 +38,9 @@ const corpus = [
   'Le café est très bon, naïve crème brûlée. Привет, мир! Как дела? 你好，世界。日本語のテキストです。',
   'the the the then there these those this that with without within when where which while who whom whose',
   'counting counted counts ledger ledgers nephew patience summer september evening evenings number numbers',
+  // Supplementary-plane letters and digits, so that merges of their bytes exist: a pattern run over UTF-16 code
+  // units instead of code points would then cut and merge them differently.
+  '𝟙𝟚𝟛 𝟙𝟚𝟛 𝟙𝟚𝟛 𠀀abc 𠀀abc 𠀀abc x𠀀 x𠀀 x𠀀 𝐀𝐁 𝐀𝐁 𝐀𝐁',
 ];
 const corpusText = corpus.join('\n') + '\n' + corpus.join(' ');
 
@@ -319,9 +322,33 @@ for (const [name, { tokenizer: json, config }] of Object.entries(files)) {
     results[name].push(entry);
   }
 }
+// Id lists that are not the encoding of any text: a multi-byte character cut short (invalid UTF-8 for the
+// decoders), a special token beside it, and ids in reverse order.
+const decodeCases = {};
+for (const [name, { tokenizer: json }] of Object.entries(files)) {
+  const reference = rust.Tokenizer.fromString(JSON.stringify(json));
+  const emoji = (await reference.encode('😀', null, { addSpecialTokens: false })).getIds();
+  const mixed = (await reference.encode('hi 😀 there 한국어', null, { addSpecialTokens: false })).getIds();
+  const special = (await reference.encode('<|endoftext|><s>', null, { addSpecialTokens: true })).getIds();
+  const lists = [emoji.slice(0, -1), emoji.slice(1), [...emoji.slice(0, 2), ...special, ...emoji.slice(2)],
+    mixed.filter((_, i) => i % 3 !== 1), [...mixed].reverse()];
+  decodeCases[name] = [];
+  for (const ids of lists) {
+    const entry = { ids, decoded: await reference.decode(ids, false), decodedSkippingSpecial: await reference.decode(ids, true) };
+    const jsTexts = ids.length === 0 ? ['', ''] : [false, true].map(skip => js_decode(json, ids, skip));
+    if (jsTexts[0] !== entry.decoded || jsTexts[1] !== entry.decodedSkippingSpecial)
+      disagreements.push({ tokenizer: name, decodeIds: ids, rust: [entry.decoded, entry.decodedSkippingSpecial], js: jsTexts });
+    decodeCases[name].push(entry);
+  }
+}
+function js_decode(json, ids, skip) {
+  return new JsTokenizer(json, files[Object.keys(files).find(k => files[k].tokenizer === json)].config)
+    .decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: false });
+}
+
 writeFileSync(join(outDir, 'cases.json'), JSON.stringify({
   generator: 'tools/reference/hf_tokenizer_fixture.mjs (tokenizers 0.23.2 Rust binding; @huggingface/tokenizers 0.2.0)',
-  disagreements, texts, results,
+  disagreements, texts, results, decodeCases,
 }) + '\n');
 
 // ---- Chat templates rendered by @huggingface/jinja. ----

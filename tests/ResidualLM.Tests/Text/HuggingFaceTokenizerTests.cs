@@ -65,7 +65,16 @@ public class HuggingFaceTokenizerTests
     public void Fixture_HasEveryStyleAndTheTrickyCases()
     {
         JsonElement root = document.Value.RootElement;
-        Assert.Equal(0, root.GetProperty("disagreements").GetArrayLength());
+        // The Rust and JavaScript references agree except in two known ways, where the ids are Rust's: JavaScript's
+        // ByteFallback gives one U+FFFD per invalid run (Rust: one per byte), and its Digits does not see a
+        // supplementary-plane digit such as U+1D7D9 as a number.
+        foreach (JsonElement disagreement in root.GetProperty("disagreements").EnumerateArray())
+        {
+            string style = disagreement.GetProperty("tokenizer").GetString()!;
+            bool byteFallback = style is "tinyllama" or "metaspace" && disagreement.TryGetProperty("decodeIds", out _);
+            bool astralDigits = style == "smollm" && disagreement.GetProperty("text").GetString()!.Contains("\U0001D7D9", StringComparison.Ordinal);
+            Assert.True(byteFallback || astralDigits, disagreement.GetRawText());
+        }
         foreach (string style in Styles)
         {
             List<Case> cases = Cases(style);
@@ -119,6 +128,22 @@ public class HuggingFaceTokenizerTests
             if (skipping != c.DecodedSkippingSpecial) mismatches.Add($"{Show(c.Text)} skipping special: expected {Show(c.DecodedSkippingSpecial)} got {Show(skipping)}");
         }
         Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
+
+    [Theory]
+    [MemberData(nameof(StyleNames))]
+    public void Decode_BrokenIdSequences_MatchTokenizers(string style)
+    {
+        // Multi-byte characters cut short: invalid UTF-8 reaches the ByteLevel and ByteFallback decoders.
+        HuggingFaceTokenizer tokenizer = Load(style);
+        JsonElement cases = document.Value.RootElement.GetProperty("decodeCases").GetProperty(style);
+        Assert.True(cases.GetArrayLength() >= 5);
+        foreach (JsonElement entry in cases.EnumerateArray())
+        {
+            int[] ids = Ids(entry.GetProperty("ids"));
+            Assert.Equal(entry.GetProperty("decoded").GetString(), tokenizer.Decode(ids));
+            Assert.Equal(entry.GetProperty("decodedSkippingSpecial").GetString(), tokenizer.Decode(ids, skipSpecialTokens: true));
+        }
     }
 
     public static TheoryData<string> StyleNames() => [.. Styles];

@@ -53,6 +53,12 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         decoder = root.Optional("decoder") is { } d ? Decoder.Read(d) : null;
 
         int size = Math.Max(model.TokenOfId.Length, addedTokens.All.Count == 0 ? 0 : addedTokens.All.Max(t => t.Id) + 1);
+        int entries = model.TokenOfId.Count(token => token is not null) + addedTokens.All.Count;
+        if (size > 2 * entries + 1024)
+            throw new InvalidInputException($"the ids are sparse: {entries} tokens use ids up to {size - 1}", path, "model.vocab");
+        foreach (int id in postProcessor?.Apply([]) ?? [])
+            if ((uint)id >= (uint)size)
+                throw new InvalidInputException($"the post-processor adds token id {id}, outside the vocabulary of {size} ids", path, "post_processor");
         tokenOfId = new string?[size];
         isSpecial = new bool[size];
         model.TokenOfId.CopyTo(tokenOfId, 0);

@@ -27,7 +27,7 @@ internal sealed class AddedTokens
         {
             int id = item.Required("id").AsInt();
             string content = item.String("content");
-            if (id < 0) throw item.Required("id").Error($"expected an id of at least 0, found {id}");
+            if (id < 0 || id >= BpeModel.MaxId) throw item.Required("id").Error($"expected an id in [0, {BpeModel.MaxId}), found {id}");
             if (content.Length == 0) throw item.Required("content").Error("an added token cannot be empty");
             if (!ids.Add(id)) throw item.Required("id").Error($"id {id} is given to two added tokens");
             bool special = item.Bool("special", false);

@@ -10,6 +10,9 @@ internal sealed class BpeModel
 {
     const int CacheCapacity = 1 << 17;
 
+    /// <summary>Longer words are not cached: without a pre-tokenizer (Llama 2) a whole text is one word.</summary>
+    const int MaxCachedWordLength = 256;
+
     readonly Dictionary<string, int> vocabulary;
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> vocabularyLookup;
     readonly Dictionary<long, long> merges;          // (left << 32 | right) -> (rank << 32 | merged id)
@@ -34,6 +37,9 @@ internal sealed class BpeModel
     /// <summary>The token string of each id (null for an id the vocabulary skips).</summary>
     public string?[] TokenOfId { get; }
 
+    /// <summary>Ids must lie below this (16 M; Llama 3 has 128 K): a huge id in a hostile file would ask for a huge table.</summary>
+    public const int MaxId = 1 << 24;
+
     public bool TryGetId(string token, out int id) => vocabulary.TryGetValue(token, out id);
 
     public static BpeModel Read(HuggingFaceJson json)
@@ -52,7 +58,7 @@ internal sealed class BpeModel
         {
             var entry = new HuggingFaceJson(property.Value, json.FilePath, $"{vocab.Field}.{IO.MessageText.Printable(property.Name)}");
             int id = entry.AsInt();
-            if (id < 0) throw entry.Error($"expected an id of at least 0, found {id}");
+            if (id < 0 || id >= MaxId) throw entry.Error($"expected an id in [0, {MaxId}), found {id}");
             if (!seenIds.Add(id)) throw entry.Error($"id {id} is given to two tokens");
             vocabulary[property.Name] = id;
         }
@@ -110,8 +116,11 @@ internal sealed class BpeModel
         if (word.Length == 0) return;
         if (cache.TryGetValue(word, out int[]? cached)) { output.AddRange(cached); return; }
         int[] ids = ignoreMerges && vocabulary.TryGetValue(word, out int whole) ? [whole] : Merge(Symbols(word));
-        if (cache.Count >= CacheCapacity) cache.Clear();
-        cache.TryAdd(word, ids);
+        if (word.Length <= MaxCachedWordLength)
+        {
+            if (cache.Count >= CacheCapacity) cache.Clear();
+            cache.TryAdd(word, ids);
+        }
         output.AddRange(ids);
     }
 

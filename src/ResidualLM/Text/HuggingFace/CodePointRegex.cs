@@ -40,6 +40,17 @@ internal sealed class CodePointRegex
     /// <summary>The (start, length) of each non-empty match, left to right, in UTF-16 units of <paramref name="text"/>.</summary>
     public List<(int Start, int Length)> Matches(string text)
     {
+        try { return Find(text); }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new InvalidInputException(
+                $"the tokenizer's split pattern \"{IO.MessageText.Printable(Pattern)}\" took more than {regex.MatchTimeout.TotalSeconds} s on a text of {text.Length} characters (catastrophic backtracking?)",
+                field: "pre_tokenizer");
+        }
+    }
+
+    List<(int Start, int Length)> Find(string text)
+    {
         var matches = new List<(int, int)>();
         int surrogate = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF');
         if (surrogate < 0)

@@ -30,6 +30,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
 
     readonly byte[] fileBytes;
     readonly byte[]? configBytes;
+    readonly string? chatTemplateFile;
     readonly Normalizer? normalizer;
     readonly PreTokenizer? preTokenizer;
     readonly BpeModel model;
@@ -40,10 +41,11 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     readonly bool[] isSpecial;
     readonly Dictionary<string, int> addedIds = new(StringComparer.Ordinal);
 
-    HuggingFaceTokenizer(byte[] fileBytes, string path, byte[]? configBytes, string? configPath)
+    HuggingFaceTokenizer(byte[] fileBytes, string path, byte[]? configBytes, string? configPath, string? chatTemplateFile = null)
     {
         this.fileBytes = fileBytes;
         this.configBytes = configBytes;
+        this.chatTemplateFile = chatTemplateFile;
         var root = new HuggingFaceJson(TokenizerIO.ParseObject(fileBytes, path), path, "");
         model = BpeModel.Read(root.RequiredObject("model"));
         addedTokens = AddedTokens.Read(root);
@@ -70,6 +72,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         }
 
         if (configBytes is not null) (BeginningOfSequenceToken, EndOfSequenceToken, ChatTemplateSource) = ReadConfig(configBytes, configPath!);
+        ChatTemplateSource ??= chatTemplateFile;
         EndOfTextId = TokenToId(EndOfSequenceToken ?? "") ?? TokenToId("<|endoftext|>") ?? TokenToId("</s>");
     }
 
@@ -89,12 +92,20 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         return new HuggingFaceTokenizer(TokenizerIO.ReadBytes(tokenizerPath), tokenizerPath, config, configPath);
     }
 
-    /// <summary>Reads a tokenizer.json held in memory; tokenizer_config.json is read from <paramref name="directory"/> when it is there.</summary>
+    /// <summary>File name of the chat template that newer transformers versions save beside tokenizer_config.json.</summary>
+    public const string ChatTemplateFileName = "chat_template.jinja";
+
+    /// <summary>
+    /// Reads a tokenizer.json held in memory; tokenizer_config.json and chat_template.jinja are read from
+    /// <paramref name="directory"/> when they are there.
+    /// </summary>
     internal static HuggingFaceTokenizer FromBytes(byte[] bytes, string path, string? directory)
     {
         string? configPath = directory is null ? null : Path.Combine(directory, ConfigFileName);
         byte[]? config = configPath is not null && File.Exists(configPath) ? TokenizerIO.ReadBytes(configPath) : null;
-        return new HuggingFaceTokenizer(bytes, path, config, config is null ? null : configPath);
+        string? templatePath = directory is null ? null : Path.Combine(directory, ChatTemplateFileName);
+        string? template = templatePath is not null && File.Exists(templatePath) ? TokenizerIO.ReadText(templatePath) : null;
+        return new HuggingFaceTokenizer(bytes, path, config, config is null ? null : configPath, template);
     }
 
     /// <summary>True when a parsed tokenizer.json is Hugging Face's (it has a "model" object) rather than ours (a "kind").</summary>
@@ -116,7 +127,10 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     /// <summary>tokenizer_config.json's eos_token (for chat models, the end-of-turn token such as <c>&lt;|im_end|&gt;</c>), or null.</summary>
     public string? EndOfSequenceToken { get; }
 
-    /// <summary>tokenizer_config.json's chat_template (the default one when it lists several), or null. See <see cref="ChatTemplate"/>.</summary>
+    /// <summary>
+    /// tokenizer_config.json's chat_template (the default one when it lists several), else the text of
+    /// chat_template.jinja beside it, or null. See <see cref="ChatTemplate"/>.
+    /// </summary>
     public string? ChatTemplateSource { get; }
 
     /// <summary>The id of a vocabulary or added token, or null.</summary>
@@ -184,12 +198,17 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         return decoder is null ? string.Join(' ', tokens) : string.Concat(decoder.Decode(tokens));
     }
 
-    /// <summary>Writes the tokenizer.json it was read from (and its tokenizer_config.json, if any), byte for byte, atomically.</summary>
+    /// <summary>
+    /// Writes the tokenizer.json it was read from (and its tokenizer_config.json and chat_template.jinja, if any),
+    /// atomically; the JSON files byte for byte.
+    /// </summary>
     public void Save(string directory)
     {
         TokenizerIO.WriteAtomically(Path.Combine(directory, TokenizerIO.DescriptionFileName), stream => stream.Write(fileBytes));
         if (configBytes is not null)
             TokenizerIO.WriteAtomically(Path.Combine(directory, ConfigFileName), stream => stream.Write(configBytes));
+        if (chatTemplateFile is not null)
+            TokenizerIO.WriteAtomically(Path.Combine(directory, ChatTemplateFileName), stream => stream.Write(Encoding.UTF8.GetBytes(chatTemplateFile)));
     }
 
     /// <summary>Lone surrogates become U+FFFD, as UTF-8 encoders (and so tokenizers' Rust strings) would have them.</summary>

@@ -43,6 +43,40 @@ public class HuggingFaceTokenizerFileTests
     }
 
     [Fact]
+    public void Load_ModelWithoutType_IsReadAsBpe()
+    {
+        // Early tokenizers files did not tag the model; tokenizers infers BPE from its fields.
+        using var directory = new TemporaryDirectory();
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(StyleDirectory("gpt2"), "tokenizer.json")))!.AsObject();
+        json["model"]!.AsObject().Remove("type");
+        File.WriteAllText(directory.File("tokenizer.json"), json.ToJsonString());
+        ITokenizer untagged = TokenizerIO.Load(directory.Path);
+        foreach (var c in HuggingFaceTokenizerTests.Cases("gpt2").Where(c => !c.Text.Contains('<')))
+            Assert.Equal(c.Ids, untagged.Encode(c.Text));
+    }
+
+    [Fact]
+    public void Load_ChatTemplateFile_IsUsedWhenTheConfigHasNone()
+    {
+        using var directory = new TemporaryDirectory();
+        File.Copy(Path.Combine(StyleDirectory("qwen2"), "tokenizer.json"), directory.File("tokenizer.json"));
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(StyleDirectory("qwen2"), "tokenizer_config.json")))!.AsObject();
+        string template = config["chat_template"]!.GetValue<string>();
+        config.Remove("chat_template");
+        File.WriteAllText(directory.File("tokenizer_config.json"), config.ToJsonString());
+        Assert.Null(((HuggingFaceTokenizer)TokenizerIO.Load(directory.Path)).ChatTemplateSource);
+
+        File.WriteAllText(directory.File("chat_template.jinja"), template);
+        var tokenizer = (HuggingFaceTokenizer)TokenizerIO.Load(directory.Path);
+        Assert.Equal(template, tokenizer.ChatTemplateSource);
+        Assert.Equal("You are a helpful assistant.", ChatTemplate.FromTokenizer(tokenizer).DefaultSystemPrompt);
+
+        using var copy = new TemporaryDirectory();
+        tokenizer.Save(copy.Path);
+        Assert.Equal(template, File.ReadAllText(copy.File("chat_template.jinja")));
+    }
+
+    [Fact]
     public void Load_OurOwnTokenizerJson_StillLoadsByKind()
     {
         using var directory = new TemporaryDirectory();

@@ -211,15 +211,50 @@ public class HuggingFaceTokenizerTests
         Assert.Throws<InvalidInputException>(() => tokenizer.Decode([-1]));
     }
 
-    [Fact]
-    public void Encode_LongWord_MatchesConcatenatedShortEncodingsWhereMergesCannotCross()
+    /// <summary>
+    /// The plain twin of the BPE merge loop: repeatedly merge the leftmost occurrence of the lowest-ranked adjacent
+    /// pair, O(n^2), straight from the file's vocab and merges.
+    /// </summary>
+    static int[] NaiveByteLevelBpe(string style, string word)
     {
-        // A 20,000-letter word goes through the heap merge in reasonable time; "ab" repeated merges only inside pairs.
-        HuggingFaceTokenizer tokenizer = Load("gpt2");
-        string word = string.Concat(Enumerable.Repeat("the", 20_000));
-        int[] ids = tokenizer.Encode(word);
-        Assert.Equal(word, tokenizer.Decode(ids));
-        Assert.True(ids.Length < word.Length);
+        using JsonDocument file = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(FixtureDirectory, style, "tokenizer.json")));
+        JsonElement model = file.RootElement.GetProperty("model");
+        var vocabulary = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
+        var ranks = new Dictionary<(string, string), int>();
+        int rank = 0;
+        foreach (JsonElement merge in model.GetProperty("merges").EnumerateArray())
+        {
+            string[] parts = merge.ValueKind == JsonValueKind.String ? merge.GetString()!.Split(' ') : [.. merge.EnumerateArray().Select(p => p.GetString()!)];
+            ranks[(parts[0], parts[1])] = rank++;
+        }
+        var symbols = ByteLevelAlphabet.ToText(Encoding.UTF8.GetBytes(word)).Select(c => c.ToString()).ToList();
+        while (true)
+        {
+            int best = -1, bestRank = int.MaxValue;
+            for (int i = 0; i + 1 < symbols.Count; i++)
+                if (ranks.TryGetValue((symbols[i], symbols[i + 1]), out int r) && r < bestRank) (best, bestRank) = (i, r);
+            if (best < 0) break;
+            symbols[best] += symbols[best + 1];
+            symbols.RemoveAt(best + 1);
+        }
+        return [.. symbols.Select(symbol => vocabulary[symbol])];
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("qwen2")]
+    public void Encode_LongWords_MatchThePlainMergeLoop(string style)
+    {
+        // Words of thousands of letters (one pre-token each) through the queue-based merge, against the O(n^2) twin.
+        HuggingFaceTokenizer tokenizer = Load(style);
+        var random = new Random(5);
+        string[] words =
+        [
+            string.Concat(Enumerable.Repeat("the", 3000)),
+            new string('e', 2001),
+            string.Concat(Enumerable.Range(0, 3000).Select(_ => "etanhrsoldi"[random.Next(11)])),
+        ];
+        foreach (string word in words) Assert.Equal(NaiveByteLevelBpe(style, word), tokenizer.Encode(word));
     }
 
     [Fact]

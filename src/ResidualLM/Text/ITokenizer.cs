@@ -10,7 +10,10 @@ public interface ITokenizer
     /// <summary>Number of distinct ids; every id is in [0, VocabSize).</summary>
     int VocabSize { get; }
 
-    /// <summary>The tokenizer family: "byte", "char", "bpe" or "gpt2". It is written to <c>tokenizer.json</c>.</summary>
+    /// <summary>
+    /// The tokenizer family: "byte", "char", "bpe" or "gpt2" (written to our <c>tokenizer.json</c>), or "huggingface"
+    /// (a Hugging Face tokenizer.json, saved as it was read).
+    /// </summary>
     string Kind { get; }
 
     /// <summary>Id of the end-of-text token (<c>&lt;|endoftext|&gt;</c>), or null when the vocabulary has none.</summary>

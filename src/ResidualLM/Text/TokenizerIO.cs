@@ -14,7 +14,8 @@ public static class TokenizerIO
 
     /// <summary>
     /// Loads the tokenizer saved in <paramref name="directory"/>. The kind comes from <c>tokenizer.json</c> when it
-    /// exists; otherwise the directory must hold GPT-2's files, either OpenAI's <c>encoder.json</c> + <c>vocab.bpe</c>
+    /// exists (a Hugging Face tokenizer.json, with a "model" object and no "kind", loads as
+    /// <see cref="HuggingFaceTokenizer"/>); otherwise the directory must hold GPT-2's files, either OpenAI's <c>encoder.json</c> + <c>vocab.bpe</c>
     /// or Hugging Face's <c>vocab.json</c> + <c>merges.txt</c>.
     /// </summary>
     /// <exception cref="InvalidInputException">The directory or a file is missing or malformed.</exception>
@@ -36,6 +37,7 @@ public static class TokenizerIO
     internal static ITokenizer FromDescription(ReadOnlyMemory<byte> bytes, string path, string? directory)
     {
         JsonElement root = ParseObject(bytes, path);
+        if (HuggingFaceTokenizer.IsHuggingFaceFile(root)) return HuggingFaceTokenizer.FromBytes(bytes.ToArray(), path, directory);
         string kind = RequireString(root, "kind", path);
         return kind switch
         {

@@ -60,7 +60,7 @@ public static class ModelConfigJson
         ["torch_default_init"] = config.TorchDefaultInit,
     };
 
-    /// <summary>A Llama config as checkpoint JSON (every field, defaults included; rope_scaling only when set).</summary>
+    /// <summary>A Llama config as checkpoint JSON (every field, defaults included; null where the config derives the value; rope_scaling only when set).</summary>
     public static JsonObject ToJson(LlamaConfig config)
     {
         var json = new JsonObject
@@ -70,8 +70,8 @@ public static class ModelConfigJson
             ["context_length"] = config.ContextLength,
             ["width"] = config.Width,
             ["head_count"] = config.HeadCount,
-            ["kv_head_count"] = config.KvHeads,
-            ["head_size"] = config.HeadDim,
+            ["kv_head_count"] = config.KeyValueHeadCount,                          // null: one per query head
+            ["head_size"] = config.HeadSize,                                       // null: width / head_count
             ["layer_count"] = config.LayerCount,
             ["feed_forward_width"] = config.FeedForwardWidth,
             ["norm_eps"] = Number(config.NormEps),

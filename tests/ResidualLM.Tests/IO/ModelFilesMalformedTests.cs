@@ -51,7 +51,7 @@ public class ModelFilesMalformedTests
         ["hf inverse layer scaling"] = new("hf", folder => RewriteConfig(folder, config => config["scale_attn_by_inverse_layer_idx"] = true),
             Config, "scale_attn_by_inverse_layer_idx", "not supported"),
         ["hf unscaled attention"] = new("hf", folder => RewriteConfig(folder, config => config["scale_attn_weights"] = false), Config, "scale_attn_weights", "not supported"),
-        ["hf other model type"] = new("hf", folder => RewriteConfig(folder, config => config["model_type"] = "llama"), Config, "model_type", "llama"),
+        ["hf other model type"] = new("hf", folder => RewriteConfig(folder, config => config["model_type"] = "bert"), Config, "model_type", "bert"),
 
         // Our layout.
         ["own missing tensor"] = new("own", folder => RewriteTensors(folder, tensors => tensors.Where(t => t.Name != "blocks.0.attn.proj.bias")),

@@ -18,7 +18,7 @@ public static class ExportCommand
     {
         var model = new Option<string>("--model") { Description = "Model folder: run folder, checkpoint or Hugging Face GPT-2 folder", Required = true };
         var output = new Option<string>("--out") { Description = "Folder to write (created if needed; files in it are replaced)", Required = true };
-        var format = new Option<string>("--format") { Description = "hf: Hugging Face GPT-2 layout; rlm: ResidualLM checkpoint; gguf: one llama.cpp file (gpt2 architecture), --out names the file", Required = true };
+        var format = new Option<string>("--format") { Description = "hf: Hugging Face layout (GPT-2, or Llama/Qwen2 for Llama models); rlm: ResidualLM checkpoint; gguf: one llama.cpp file (gpt2 architecture), --out names the file", Required = true };
         format.AcceptOnlyFromAmong("hf", "rlm", "gguf");
         var weights = new Option<string>("--weights") { Description = "With --format gguf: matrices in f32, f16, q8_0 or q4_0", DefaultValueFactory = _ => "f32" };
         var command = new Command("export", "Write a model in the Hugging Face GPT-2 layout, in ResidualLM's own, or as a GGUF file for llama.cpp");
@@ -55,24 +55,36 @@ public static class ExportCommand
                 throw new InvalidInputException("is a GGUF file; it can be exported with --format gguf only (e.g. to change its weights)", field: "--model");
             LanguageModel network = ModelFiles.Load(source);
             bool huggingFace = parse.GetValue(format) == "hf";
+            string written = "ResidualLM";
             if (huggingFace)
             {
-                if (network is not Gpt gpt)
-                    throw new InvalidInputException($"a {network.GetType().Name} model cannot be written as Hugging Face GPT-2; use --format rlm", field: "--format");
-                ModelFiles.SaveHuggingFaceGpt2(target, gpt);
+                switch (network)
+                {
+                    case Gpt gpt:
+                        ModelFiles.SaveHuggingFaceGpt2(target, gpt);
+                        written = "Hugging Face GPT-2";
+                        break;
+                    case Llama llama:
+                        (int? bos, int? eos) = SpecialIds(source);
+                        ModelFiles.SaveHuggingFaceLlama(target, llama, bos, eos);
+                        written = $"Hugging Face {(llama.Config.QkvBias && !llama.Config.OutputBias ? "Qwen2" : "Llama")}";
+                        break;
+                    default:
+                        throw new InvalidInputException($"a {network.GetType().Name} model has no Hugging Face layout here; use --format rlm", field: "--format");
+                }
             }
             else ModelFiles.Save(target, network);
             int copied = CopyTokenizer(source, target, huggingFace);
-            parse.InvocationConfiguration.Output.WriteLine(
-                $"wrote {(huggingFace ? "Hugging Face GPT-2" : "ResidualLM")} model to {target}" + (copied > 0 ? $" (and {copied} tokenizer files)" : ""));
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {written} model to {target}" + (copied > 0 ? $" (and {copied} tokenizer files)" : ""));
             return 0;
         }));
         return command;
     }
 
     /// <summary>
-    /// Copies GPT-2's vocabulary files (both layouts read them). Our tokenizer.json goes only into our layout: in a
-    /// Hugging Face folder that name means HF's fast-tokenizer file, which ours is not.
+    /// Copies the tokenizer files: GPT-2's vocabulary (both layouts read it) and Hugging Face's tokenizer.json with its
+    /// companions (both layouts read them too). Our own tokenizer.json goes only into our layout: in a Hugging Face folder
+    /// that name means HF's fast-tokenizer file, which ours is not.
     /// </summary>
     static int CopyTokenizer(string source, string target, bool huggingFace)
     {
@@ -80,7 +92,11 @@ public static class ExportCommand
         {
             Gpt2Tokenizer.EncoderFileName, Gpt2Tokenizer.MergesFileName, Gpt2Tokenizer.HuggingFaceVocabFileName, Gpt2Tokenizer.HuggingFaceMergesFileName,
         };
-        if (!huggingFace && ModelFiles.DetectFormat(source) == ModelFileFormat.ResidualLM) names.Add(TokenizerIO.DescriptionFileName);
+        string description = Path.Combine(source, TokenizerIO.DescriptionFileName);
+        bool hfTokenizer = File.Exists(description) && TokenizerIO.Load(source) is HuggingFaceTokenizer;
+        if (hfTokenizer) names.AddRange([TokenizerIO.DescriptionFileName, HuggingFaceTokenizer.ConfigFileName, HuggingFaceTokenizer.ChatTemplateFileName,
+            "special_tokens_map.json", "generation_config.json"]);
+        else if (!huggingFace && ModelFiles.DetectFormat(source) == ModelFileFormat.ResidualLM) names.Add(TokenizerIO.DescriptionFileName);
         int copied = 0;
         foreach (string name in names)
         {
@@ -91,5 +107,16 @@ public static class ExportCommand
             copied++;
         }
         return copied;
+    }
+
+    /// <summary>The begin and end token ids the source folder's tokenizer names, for the exported config.json.</summary>
+    static (int? Bos, int? Eos) SpecialIds(string source)
+    {
+        if (!File.Exists(Path.Combine(source, TokenizerIO.DescriptionFileName))) return (null, null);
+        return TokenizerIO.Load(source) switch
+        {
+            HuggingFaceTokenizer hf => (hf.BeginningOfSequenceToken is string b ? hf.TokenToId(b) : null, hf.EndOfTextId),
+            ITokenizer other => (null, other.EndOfTextId),
+        };
     }
 }

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Text;
 using ResidualLM.Generation;
 using ResidualLM.Tensors;
+using ResidualLM.Text;
 
 namespace ResidualLM.Cli.Commands;
 
@@ -23,7 +24,12 @@ public static class GenerateCommand
         var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 1337 };
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute the whole window for every token (slower; for comparison)" };
         var noStop = new Option<bool>("--no-stop") { Description = "Do not stop at the end-of-text token" };
-        foreach (Option o in new Option[] { model, prompt, maxNew, temperature, topK, topP, greedy, seed, noCache, noStop }) cmd.Options.Add(o);
+        var chat = new Option<bool>("--chat")
+        {
+            Description = "Wrap the prompt as a user turn in the model's ChatML template (<|im_start|>user ... <|im_end|>), as SmolLM2-Instruct and Qwen2.5-Instruct expect",
+        };
+        var system = new Option<string?>("--system") { Description = "With --chat: the system message (default: the template's own, if any)" };
+        foreach (Option o in new Option[] { model, prompt, maxNew, temperature, topK, topP, greedy, seed, noCache, noStop, chat, system }) cmd.Options.Add(o);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             // Arguments first: nothing is loaded for a command that would be refused anyway.
@@ -31,16 +37,36 @@ public static class GenerateCommand
                 : new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP));
             options.Validate();
             if (parse.GetValue(maxNew) < 0) throw new InvalidInputException($"must be >= 0, got {parse.GetValue(maxNew)}", field: "--max-new-tokens");
+            if (parse.GetValue(system) is not null && !parse.GetValue(chat)) throw new InvalidInputException("applies with --chat only", field: "--system");
             var loaded = ModelFolder.Open(parse.GetValue(model)!);
             string text = parse.GetValue(prompt)!;
-            int[] ids = text.Length > 0 ? loaded.Tokenizer.Encode(text) : [loaded.Tokenizer.EndOfTextId ?? 0];
+            int? stop = loaded.Tokenizer.EndOfTextId;
+            int[] ids;
+            if (parse.GetValue(chat))
+            {
+                if (loaded.Tokenizer is not HuggingFaceTokenizer hf)
+                    throw new InvalidInputException($"needs a Hugging Face tokenizer.json with a ChatML chat_template; this model's tokenizer is \"{loaded.Tokenizer.Kind}\"", field: "--chat");
+                var template = ChatTemplate.FromTokenizer(hf, Path.Combine(loaded.TokenizerFolder, HuggingFaceTokenizer.ConfigFileName));
+                var messages = new List<ChatMessage>();
+                if (parse.GetValue(system) is string systemText) messages.Add(new ChatMessage("system", systemText));
+                messages.Add(new ChatMessage("user", text));
+                ids = template.Encode(hf, messages);
+                stop = hf.TokenToId(ChatTemplate.EndToken);                                 // the assistant's turn ends there
+                text = "";                                                                   // print the answer only
+            }
+            else if (loaded.Tokenizer is HuggingFaceTokenizer hf)
+                // As transformers' tokenizer(text): special tokens written in the prompt count, and the post-processor adds
+                // the beginning-of-sequence token where the model expects one (Llama, SmolLM).
+                ids = text.Length > 0 ? hf.Encode(text, allowSpecialTokens: true, addSpecialTokens: true)
+                    : [hf.BeginningOfSequenceToken is string bos && hf.TokenToId(bos) is int bosId ? bosId : hf.EndOfTextId ?? 0];
+            else ids = text.Length > 0 ? loaded.Tokenizer.Encode(text) : [loaded.Tokenizer.EndOfTextId ?? 0];
             if (ids.Length == 0) throw new InvalidInputException("the prompt encodes to no tokens", field: "--prompt");
             Console.Write(text);
             var streamed = new List<int>();
             string shown = "";
             var clock = Stopwatch.StartNew();
             var output = Generator.Generate(loaded.Model, ids, parse.GetValue(maxNew), options, new Rng(parse.GetValue(seed)),
-                stopToken: parse.GetValue(noStop) ? null : loaded.Tokenizer.EndOfTextId, useCache: !parse.GetValue(noCache),
+                stopToken: parse.GetValue(noStop) ? null : stop, useCache: !parse.GetValue(noCache),
                 onToken: id =>
                 {
                     // Decode the whole continuation and print what is new: multi-byte characters may span tokens.

@@ -91,6 +91,7 @@ public static class TokenizeCommand
     {
         Gpt2Tokenizer gpt2 => gpt2.Encode(input, allowSpecialTokens: true),
         BpeTokenizer bpe => bpe.Encode(input, allowSpecialTokens: true),
+        HuggingFaceTokenizer hf => hf.Encode(input, allowSpecialTokens: true),
         _ => throw new InvalidInputException($"the {tokenizer.Kind} tokenizer has no special tokens", field: "--allow-special"),
     };
 }

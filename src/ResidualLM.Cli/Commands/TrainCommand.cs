@@ -27,6 +27,7 @@ public static class TrainCommand
                                                   string.Join(", ", ResidualPolicies.All.Select(p => $"{p.Name} ({p.Equation})")));
         var layers = Opt<int?>("--layers", "Transformer blocks");
         var heads = Opt<int?>("--heads", "Attention heads");
+        var kvHeads = Opt<int?>("--kv-heads", "Key/value heads of a Llama model (grouped-query attention; must divide --heads)");
         var width = Opt<int?>("--width", "Width of the residual stream");
         var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's)");
         var dropout = Opt<float?>("--dropout", "Dropout probability");
@@ -57,7 +58,7 @@ public static class TrainCommand
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
         var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", d.DataParallel);
         var json = Opt("--json", "End with a one-line JSON summary", false);
-        foreach (Option option in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, width, modelContext, dropout, init,
+        foreach (Option option in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, kvHeads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,
                      corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, json })
             cmd.Options.Add(option);
@@ -88,7 +89,7 @@ public static class TrainCommand
                 {
                     DataPath = parse.GetValue(data), Tokenizer = ChoiceNames.Parse<TokenizerKind>(parse.GetValue(tokenizer)!, "--tokenizer"),
                     VocabDirectory = parse.GetValue(vocab), BpeMerges = parse.GetValue(bpeMerges), Architecture = architecture, Preset = modelPreset,
-                    Residual = ParseResidual(parse.GetValue(residual)), Layers = parse.GetValue(layers), Heads = parse.GetValue(heads),
+                    Residual = ParseResidual(parse.GetValue(residual)), Layers = parse.GetValue(layers), Heads = parse.GetValue(heads), KvHeads = parse.GetValue(kvHeads),
                     Width = parse.GetValue(width), ModelContext = parse.GetValue(modelContext), Dropout = parse.GetValue(dropout),
                     Init = ChoiceNames.Parse<WeightInit>(parse.GetValue(init)!, "--init"),
                     Epochs = parse.GetValue(epochs), Sampler = ChoiceNames.Parse<SamplerKind>(parse.GetValue(sampler)!, "--sampler"), Stride = parse.GetValue(stride),
@@ -114,7 +115,7 @@ public static class TrainCommand
         [nameof(TrainingSpec.Tokenizer)] = "--tokenizer", [nameof(TrainingSpec.VocabDirectory)] = "--vocab", [nameof(TrainingSpec.BpeMerges)] = "--bpe-merges",
         [nameof(TrainingSpec.TrainFraction)] = "--split", [nameof(TrainingSpec.Sampler)] = "--sampler", [nameof(TrainingSpec.Stride)] = "--stride",
         [nameof(TrainingSpec.Epochs)] = "--epochs", [nameof(TrainingSpec.Architecture)] = "--arch", [nameof(TrainingSpec.Preset)] = "--preset",
-        [nameof(TrainingSpec.Layers)] = "--layers", [nameof(TrainingSpec.Heads)] = "--heads", [nameof(TrainingSpec.Width)] = "--width",
+        [nameof(TrainingSpec.Layers)] = "--layers", [nameof(TrainingSpec.Heads)] = "--heads", [nameof(TrainingSpec.KvHeads)] = "--kv-heads", [nameof(TrainingSpec.Width)] = "--width",
         [nameof(TrainingSpec.ModelContext)] = "--model-context", [nameof(TrainingSpec.Dropout)] = "--dropout", [nameof(TrainingSpec.Residual)] = "--residual",
         [nameof(TrainingSpec.Init)] = "--init", [nameof(TrainingSpec.OutputDirectory)] = "--out", [nameof(TrainingSpec.SampleTokens)] = "--sample-tokens",
         [nameof(TrainingSpec.DataParallel)] = "--data-parallel",
@@ -126,7 +127,7 @@ public static class TrainCommand
         [nameof(TrainingOptions.EvalBatches)] = "--eval-batches", [nameof(TrainingOptions.CheckpointInterval)] = "--checkpoint-interval",
         [nameof(TrainingOptions.SkipNonFinite)] = "--skip-nonfinite", [nameof(TrainingOptions.Seed)] = "--seed",
         // The model config's names for the same settings (a preset's width that --heads does not divide, say).
-        [nameof(GptConfig.HeadCount)] = "--heads", [nameof(GptConfig.LayerCount)] = "--layers", [nameof(GptConfig.ContextLength)] = "--model-context",
+        [nameof(GptConfig.HeadCount)] = "--heads", [nameof(LlamaConfig.KeyValueHeadCount)] = "--kv-heads", [nameof(GptConfig.LayerCount)] = "--layers", [nameof(GptConfig.ContextLength)] = "--model-context",
     };
 
     static Option<T> Opt<T>(string name, string description, T defaultValue) =>

@@ -40,6 +40,7 @@ public static class ModelFactory
             return (l with
             {
                 LayerCount = spec.Layers ?? l.LayerCount, HeadCount = spec.Heads ?? l.HeadCount, Width = spec.Width ?? l.Width,
+                KeyValueHeadCount = spec.KvHeads ?? l.KeyValueHeadCount,
                 ContextLength = spec.ModelContext ?? l.ContextLength, Dropout = spec.Dropout ?? l.Dropout,
                 Residual = spec.Residual ?? l.Residual,
             }).Validate();

@@ -46,6 +46,9 @@ public sealed record TrainingSpec
     /// <summary>Overrides of the preset (null: keep the preset's value).</summary>
     public int? Layers { get; init; }
     public int? Heads { get; init; }
+
+    /// <summary>Key/value heads of a Llama model (grouped-query attention; null: one per query head).</summary>
+    public int? KvHeads { get; init; }
     public int? Width { get; init; }
     public int? ModelContext { get; init; }
     public float? Dropout { get; init; }
@@ -93,6 +96,12 @@ public sealed record TrainingSpec
         if (Dropout is float p && !(p >= 0f && p < 1f)) throw new InvalidInputException($"must be in [0, 1), got {p}", field: nameof(Dropout));
         foreach (var (value, name, max) in new[] { (Layers, nameof(Layers), MaxLayers), (Heads, nameof(Heads), MaxWidth), (Width, nameof(Width), MaxWidth), (ModelContext, nameof(ModelContext), MaxContext) })
             if (value is <= 0 || value > max) throw new InvalidInputException($"must be between 1 and {max}, got {value}", field: name);
+        if (KvHeads is int kv)
+        {
+            if (Architecture != ModelArchitecture.Llama)
+                throw new InvalidInputException("applies to --arch llama only (GPT has one key/value head per query head)", field: nameof(KvHeads));
+            if (kv < 1) throw new InvalidInputException($"must be at least 1, got {kv}", field: nameof(KvHeads));
+        }
         if (Heads is int heads && Width is int width && width % heads != 0)
             throw new InvalidInputException($"{heads} heads do not divide width {width} (each head gets width / heads channels)", field: nameof(Heads));
         // After the model's sizes: the default context comes from the model's, so a bad one is reported as itself.

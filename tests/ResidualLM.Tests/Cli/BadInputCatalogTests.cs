@@ -26,6 +26,15 @@ public class BadInputCatalogTests
         edit?.Invoke(target);
     }
 
+    /// <summary>A copy of one of the Llama-family fixtures of tools/reference/llama_hf_fixture.py in dir/m, edited.</summary>
+    static void LlamaModel(string dir, string fixture, Action<string>? edit = null)
+    {
+        string target = Path.Combine(dir, "m");
+        Directory.CreateDirectory(target);
+        foreach (string file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "fixtures", "llama-hf", fixture))) File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        edit?.Invoke(target);
+    }
+
     /// <summary>A run folder whose newest checkpoint is complete except for the given trainer_state.json.</summary>
     static void FakeRun(string dir, string state)
     {
@@ -65,6 +74,14 @@ public class BadInputCatalogTests
             Setup: dir => HfModel(dir, m => { using var s = new FileStream(Path.Combine(m, "model.safetensors"), FileMode.Open); s.Write(BitConverter.GetBytes(ulong.MaxValue)); })),
         new("tokenizer larger than the model", ["generate", "--model", "m", "--prompt", "a"], "vocabulary",
             Setup: dir => HfModel(dir, m => new ByteTokenizer().Save(Path.Combine(m, "tokenizer")))),
+        new("Llama config.json: unsupported rope_scaling", ["logits", "--model", "m", "--tokens", "1"], "rope_scaling.rope_type",
+            Setup: dir => LlamaModel(dir, "llama-gqa-6-2", m => Replace(m, "config.json", "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"))),
+        new("Llama config.json: key/value heads do not divide heads", ["logits", "--model", "m", "--tokens", "1"], "num_key_value_heads",
+            Setup: dir => LlamaModel(dir, "llama-gqa-6-2", m => Replace(m, "config.json", "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 4"))),
+        new("Llama shards: index names a missing shard", ["logits", "--model", "m", "--tokens", "1"], "shard not found",
+            Setup: dir => LlamaModel(dir, "qwen2-bias-sharded", m => File.Delete(Path.Combine(m, "model-00002-of-00002.safetensors")))),
+        new("Hugging Face tokenizer.json: WordPiece model", ["tokenize", "--vocab", "t", "--text", "a"], "model.type",
+            Setup: dir => Write(dir, "t/tokenizer.json", "{\"version\":\"1.0\",\"added_tokens\":[],\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}")),
         new("tokenizer.json: unknown kind", ["tokenize", "--vocab", "t", "--text", "a"], "kind", Setup: dir => Write(dir, "t/tokenizer.json", "{\"kind\":\"word\",\"version\":1}")),
         new("tokenizer.json: escaped lone surrogate", ["tokenize", "--vocab", "t", "--text", "a"], "not valid Unicode",
             Setup: dir => Write(dir, "t/tokenizer.json", "{\"kind\":\"char\",\"version\":1,\"vocabSize\":1,\"characters\":[\"\\ud800\"]}")),

@@ -48,6 +48,8 @@ public sealed record TrainingSpec
     public int? Heads { get; init; }
 
     /// <summary>Key/value heads of a Llama model (grouped-query attention; null: one per query head).</summary>
+    /// <remarks>Left out of trainer_state.json when null, so states written before it existed read and write back unchanged.</remarks>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public int? KvHeads { get; init; }
     public int? Width { get; init; }
     public int? ModelContext { get; init; }

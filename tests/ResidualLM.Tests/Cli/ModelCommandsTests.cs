@@ -174,11 +174,11 @@ public class ModelCommandsTests
     }
 
     [Fact]
-    public void Export_LlamaAsHf_ExitsWithTwo()
+    public void Export_PostNormLlamaAsHf_ExitsWithTwo()
     {
         using var directory = new TemporaryDirectory();
-        ModelFiles.Save(directory.Path, new Llama(LlamaConfig.Preset("test")));
-        AssertBadInput(Run("export", "--model", directory.Path, "--out", directory.File("hf"), "--format", "hf"), "Llama model cannot be written as Hugging Face GPT-2");
+        ModelFiles.Save(directory.Path, new Llama(LlamaConfig.Preset("test") with { Residual = ResidualMode.PostNorm }));
+        AssertBadInput(Run("export", "--model", directory.Path, "--out", directory.File("hf"), "--format", "hf"), "Hugging Face Llama has only pre-norm blocks");
     }
 
     [Fact]

@@ -149,15 +149,7 @@ internal static partial class HuggingFaceGpt2
             ExactGelu = JsonInput.GetOptionalString(obj, "activation_function", "gelu_new", activations) == "gelu",
             NormEps = (float)JsonInput.GetOptionalDouble(obj, "layer_norm_epsilon", 1e-5, 1e-12, 1),
         };
-        try
-        {
-            return config.Validate();
-        }
-        catch (InvalidInputException error) when (error.Field is not null)
-        {
-            string message = error.Message.StartsWith(error.Field + ": ", StringComparison.Ordinal) ? error.Message[(error.Field.Length + 2)..] : error.Message;
-            throw new InvalidInputException(message, obj.FilePath, hfKeyOf.GetValueOrDefault(error.Field, error.Field), error);
-        }
+        return ModelConfigJson.Validated(obj, config, c => c.Validate(), hfKeyOf);
     }
 
     static void Refuse(JsonInputObject obj, string name, bool unsupported, string why)

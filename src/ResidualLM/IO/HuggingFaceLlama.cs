@@ -129,10 +129,7 @@ internal static partial class HuggingFaceLlama
         string activation = JsonInput.GetOptionalString(obj, "hidden_act", "silu")!;
         if (activation != "silu")
             throw new InvalidInputException($"is \"{MessageText.Printable(activation)}\"; the Llama family here uses SiLU (\"silu\") in its SwiGLU", obj.FilePath, "hidden_act");
-        if (obj.Has("pretraining_tp") && JsonInput.GetInt(obj, "pretraining_tp") != 1)
-        {
-            // Only a different evaluation order of the same products; accepted.
-        }
+        // pretraining_tp only splits the same products into slices (a different summation order): ignored, as it is at inference.
         int width = JsonInput.GetInt(obj, "hidden_size", 1, ModelConfigJson.MaxWidth);
         int heads = JsonInput.GetInt(obj, "num_attention_heads", 1, ModelConfigJson.MaxWidth);
         int context = JsonInput.GetOptionalInt(obj, "max_position_embeddings", type == "llama" ? 2048 : 32768, 1, ModelConfigJson.MaxContext);
@@ -162,15 +159,7 @@ internal static partial class HuggingFaceLlama
             Dropout = 0f,
             Residual = ResidualMode.PreNorm,
         };
-        try
-        {
-            return config.Validate();
-        }
-        catch (InvalidInputException error) when (error.Field is not null)
-        {
-            string message = error.Message.StartsWith(error.Field + ": ", StringComparison.Ordinal) ? error.Message[(error.Field.Length + 2)..] : error.Message;
-            throw new InvalidInputException(message, obj.FilePath, hfKeyOf.GetValueOrDefault(error.Field, error.Field), error);
-        }
+        return ModelConfigJson.Validated(obj, config, c => c.Validate(), hfKeyOf);
     }
 
     /// <summary>The special-token ids a config names (<c>bos_token_id</c>, <c>eos_token_id</c>, which may be a list).</summary>

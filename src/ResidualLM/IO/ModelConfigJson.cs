@@ -221,8 +221,11 @@ public static class ModelConfigJson
             : throw new InvalidInputException($"is \"{MessageText.Printable(text)}\", expected one of: {ResidualPolicies.Names}", obj.FilePath, obj.FieldName("residual"));
     }
 
-    /// <summary>Runs the record's own validation and re-reports its failure against the file and the JSON field.</summary>
-    static T Validated<T>(JsonInputObject obj, T config, Func<T, T> validate)
+    /// <summary>
+    /// Runs the record's own validation and re-reports its failure against the file and the JSON field: the config
+    /// property's name through <paramref name="keyOf"/> (a Hugging Face file's own keys), else in snake_case.
+    /// </summary>
+    internal static T Validated<T>(JsonInputObject obj, T config, Func<T, T> validate, IReadOnlyDictionary<string, string>? keyOf = null)
     {
         try
         {
@@ -231,7 +234,8 @@ public static class ModelConfigJson
         catch (InvalidInputException error) when (error.Field is not null)
         {
             string message = error.Message.StartsWith(error.Field + ": ", StringComparison.Ordinal) ? error.Message[(error.Field.Length + 2)..] : error.Message;
-            throw new InvalidInputException(message, obj.FilePath, SnakeCase(error.Field), error);
+            string field = keyOf?.GetValueOrDefault(error.Field) ?? SnakeCase(error.Field);
+            throw new InvalidInputException(message, obj.FilePath, field, error);
         }
     }
 

@@ -3,6 +3,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using ResidualLM.Distributed;
 using ResidualLM.Models;
 using ResidualLM.Training;
 
@@ -57,13 +58,33 @@ public static class TrainCommand
         var output = Opt<string?>("--out", "Run folder for checkpoints and metrics (default: runs/<time>)");
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
         var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", d.DataParallel);
+        var distributed = Opt("--distributed", "none, or mpi: one rank per process under mpirun -np N, each taking --batch sequences of every global batch of N x --batch", ChoiceNames.Name(d.Distributed));
         var json = Opt("--json", "End with a one-line JSON summary", false);
         foreach (Option option in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, kvHeads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,
-                     corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, json })
+                     corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, distributed, json })
             cmd.Options.Add(option);
 
         cmd.SetAction(parse => CliErrors.Run(Flags, () =>
+        {
+            var backend = ChoiceNames.Parse<DistributedKind>(parse.GetValue(distributed)!, "--distributed");
+            if (backend != DistributedKind.None && parse.GetValue(resume) is not null)
+                throw new InvalidInputException("cannot be combined with --resume yet (resuming a distributed run is not implemented)", field: "--distributed");
+            using var communicator = Communicators.Create(backend);
+            if (communicator.Size == 1) return Train(parse, backend, communicator);
+            // Several ranks: only rank 0 prints; a rank that fails ends the whole job (the others would wait forever).
+            if (communicator.Rank != 0) Console.SetOut(TextWriter.Null);
+            try { return Train(parse, backend, communicator); }
+            catch (Exception e)
+            {
+                string message = e is InvalidInputException { Field: string property } bad && Flags.TryGetValue(property, out string? flag)
+                    ? bad.WithField(flag).Message : e.Message;
+                communicator.Abort($"error: rank {communicator.Rank} of {communicator.Size}: {message.ReplaceLineEndings(" ")}", e is InvalidInputException ? CliErrors.BadInput : 1);
+                throw;
+            }
+        }));
+
+        int Train(ParseResult parse, DistributedKind backend, ICommunicator communicator)
         {
             TrainingSession session;
             if (parse.GetValue(resume) is string resumeFolder)
@@ -94,14 +115,14 @@ public static class TrainCommand
                     Init = ChoiceNames.Parse<WeightInit>(parse.GetValue(init)!, "--init"),
                     Epochs = parse.GetValue(epochs), Sampler = ChoiceNames.Parse<SamplerKind>(parse.GetValue(sampler)!, "--sampler"), Stride = parse.GetValue(stride),
                     TrainFraction = parse.GetValue(split), CorpusCharacters = parse.GetValue(corpusChars), Options = options,
-                    SampleTokens = parse.GetValue(sampleTokens), DataParallel = parse.GetValue(dataParallel),
+                    SampleTokens = parse.GetValue(sampleTokens), DataParallel = parse.GetValue(dataParallel), Distributed = backend,
                     OutputDirectory = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
                 };
-                CheckOutputFolder(spec.OutputDirectory!);
-                session = TrainingSession.Create(spec);
+                if (communicator.Rank == 0) CheckOutputFolder(spec.OutputDirectory!);
+                session = TrainingSession.Create(spec, communicator);
             }
             return Run(session, parse.GetValue(json));
-        }));
+        }
         return cmd;
     }
 
@@ -118,7 +139,7 @@ public static class TrainCommand
         [nameof(TrainingSpec.Layers)] = "--layers", [nameof(TrainingSpec.Heads)] = "--heads", [nameof(TrainingSpec.KvHeads)] = "--kv-heads", [nameof(TrainingSpec.Width)] = "--width",
         [nameof(TrainingSpec.ModelContext)] = "--model-context", [nameof(TrainingSpec.Dropout)] = "--dropout", [nameof(TrainingSpec.Residual)] = "--residual",
         [nameof(TrainingSpec.Init)] = "--init", [nameof(TrainingSpec.OutputDirectory)] = "--out", [nameof(TrainingSpec.SampleTokens)] = "--sample-tokens",
-        [nameof(TrainingSpec.DataParallel)] = "--data-parallel",
+        [nameof(TrainingSpec.DataParallel)] = "--data-parallel", [nameof(TrainingSpec.Distributed)] = "--distributed",
         [nameof(TrainingOptions.Steps)] = "--steps", [nameof(TrainingOptions.BatchSize)] = "--batch", [nameof(TrainingOptions.Context)] = "--context",
         [nameof(TrainingOptions.GradientAccumulation)] = "--accumulation", [nameof(TrainingOptions.LearningRate)] = "--lr",
         [nameof(TrainingOptions.MinLearningRate)] = "--min-lr", [nameof(TrainingOptions.WarmupSteps)] = "--warmup",
@@ -165,7 +186,8 @@ public static class TrainCommand
                 $"with windows of {trainer.Options.Context} characters the best possible is {session.IdealWindowLoss:F4})");
         Console.WriteLine($"run: {trainer.Options.Steps} steps of {trainer.Options.BatchSize}x{trainer.Options.Context} tokens, output {session.Spec.OutputDirectory}" +
             (trainer.Step > 0 ? $", resuming at step {trainer.Step}" : ""));
-        Console.WriteLine($"threads: {session.Model.Context.Threads.ThreadCount}" + (trainer.Shards > 1 ? $", each batch split into {trainer.Shards} data-parallel replicas" : ""));
+        Console.WriteLine($"threads: {session.Model.Context.Threads.ThreadCount}" + (trainer.Shards > 1 ? $", each batch split into {trainer.Shards} data-parallel replicas" : "") +
+            (trainer.Communicator.Size > 1 ? $"; {trainer.Communicator.Size} MPI ranks, global batch {trainer.Communicator.Size * trainer.Options.BatchSize} sequences (--batch per rank)" : ""));
 
         // Ctrl-C: the run finishes the current step, saves a checkpoint and returns.
         using var stop = new CancellationTokenSource();

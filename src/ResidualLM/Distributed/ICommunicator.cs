@@ -1,5 +1,7 @@
 // The few collective operations data-parallel training needs, behind one small interface: a single process (no-ops)
 // or Open MPI (OpenMpiCommunicator). MPI handles never leave the implementation, so MPICH could be added beside it.
+using System.Text.Json.Serialization;
+
 namespace ResidualLM.Distributed;
 
 /// <summary>
@@ -57,9 +59,10 @@ public sealed class SingleProcessCommunicator : ICommunicator
 public enum DistributedKind
 {
     /// <summary>One process (the default).</summary>
-    None,
+    [JsonStringEnumMemberName("none")] None,
+
     /// <summary>Open MPI: start the ranks with <c>mpirun -np N</c>.</summary>
-    Mpi,
+    [JsonStringEnumMemberName("mpi")] Mpi,
 }
 
 /// <summary>Creates the communicator of a <see cref="DistributedKind"/>.</summary>

@@ -2,6 +2,7 @@
 // guards and evaluation on fixed validation batches. Knows nothing of files or terminals (see Checkpoint, the CLI).
 using System.Diagnostics;
 using ResidualLM.Autograd;
+using ResidualLM.Distributed;
 using ResidualLM.Models;
 using ResidualLM.Nn;
 
@@ -12,7 +13,7 @@ namespace ResidualLM.Training;
 /// <param name="Loss">Mean training loss over its micro-batches (nats per token).</param>
 /// <param name="LearningRate">Rate used for this step.</param>
 /// <param name="GradientNorm">Global gradient norm before clipping.</param>
-/// <param name="Tokens">Tokens processed.</param>
+/// <param name="Tokens">Tokens processed (by all ranks of a distributed run).</param>
 /// <param name="Seconds">Wall time of the step.</param>
 /// <param name="Skipped">True when the step was skipped because of a non-finite loss or gradient.</param>
 public sealed record StepResult(int Step, double Loss, double LearningRate, double GradientNorm, int Tokens, double Seconds, bool Skipped);
@@ -47,15 +48,31 @@ public sealed class Trainer
 
     readonly DataParallel? dataParallel;
 
+    /// <summary>The processes this run is shared with (a single process unless distributed).</summary>
+    public ICommunicator Communicator { get; }
+
+    float[] flatGradients = [];
+
     /// <summary>
     /// A trainer of <paramref name="model"/> through <paramref name="forward"/> (context, ids, B, T) -> logits (B, T, V),
     /// called with the model's <see cref="Module.Context"/> (or a data-parallel replica's). With
     /// <paramref name="dataParallel"/> 0 the trainer chooses how many replicas a batch is split into
     /// (<see cref="DataParallel.ChooseShards"/>); 1 turns that off; N asks for N.
+    /// With a <paramref name="communicator"/> of N ranks, every sampler must draw global batches of N x
+    /// <see cref="TrainingOptions.BatchSize"/> sequences (the same ones on every rank: same data, same seed); this rank
+    /// trains and evaluates on its slice [rank x B, (rank + 1) x B) of each, gradients and losses are averaged over the
+    /// ranks, and every rank must start from the same weights (checked here).
     /// </summary>
     public Trainer(Module model, Func<ComputeContext, int[], int, int, Tensor> forward, TrainingOptions options,
-        IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0)
+        IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0,
+        ICommunicator? communicator = null)
     {
+        Communicator = communicator ?? SingleProcessCommunicator.Instance;
+        int ranks = Communicator.Size;
+        foreach (var sampler in new[] { trainBatches, validationBatches, trainEvaluationBatches })
+            if (sampler is not null && sampler.BatchSize != options.BatchSize * ranks)
+                throw new ArgumentException($"a sampler draws batches of {sampler.BatchSize} sequences; {ranks} rank(s) of {options.BatchSize} need {options.BatchSize * ranks}");
+        if (ranks > 1) RequireSameWeights(model, Communicator);
         options.Validate();
         if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: nameof(TrainingSpec.DataParallel));
         int shards = DataParallel.ChooseShards(model, options.BatchSize, model.Context.Threads.ThreadCount, dataParallel);
@@ -72,22 +89,64 @@ public sealed class Trainer
             Epsilon = 1e-8f, WeightDecay = (float)options.WeightDecay,
         }, threads: model.Context.Threads);
         // Fixed batches, drawn once, so every evaluation measures the same tokens.
-        this.validationBatches = Draw(validationBatches, options);
-        this.trainEvaluationBatches = Draw(trainEvaluationBatches, options);
+        this.validationBatches = Draw(validationBatches, options, Communicator);
+        this.trainEvaluationBatches = Draw(trainEvaluationBatches, options, Communicator);
     }
 
-    static List<(int[] Inputs, int[] Targets)> Draw(IBatchSampler? sampler, TrainingOptions options)
+    /// <summary>The fixed evaluation batches: this rank's slice of each global batch the sampler draws.</summary>
+    static List<(int[] Inputs, int[] Targets)> Draw(IBatchSampler? sampler, TrainingOptions options, ICommunicator communicator)
     {
         var batches = new List<(int[] Inputs, int[] Targets)>();
         if (sampler is null) return batches;
+        int local = options.BatchSize * options.Context;
+        var inputs = new int[local * communicator.Size];
+        var targets = new int[inputs.Length];
         for (int i = 0; i < options.EvalBatches; i++)
         {
-            var inputs = new int[options.BatchSize * options.Context];
-            var targets = new int[inputs.Length];
             sampler.NextBatch(inputs, targets);
-            batches.Add((inputs, targets));
+            batches.Add((inputs.AsSpan(communicator.Rank * local, local).ToArray(), targets.AsSpan(communicator.Rank * local, local).ToArray()));
         }
         return batches;
+    }
+
+    /// <summary>
+    /// Fails unless every rank holds the same initial weights: a hash of the bits of all parameters, rank 0's broadcast
+    /// and compared on each rank (a rank that differs throws, and the caller aborts the job).
+    /// </summary>
+    static void RequireSameWeights(Module model, ICommunicator communicator)
+    {
+        ulong hash = 14695981039346656037UL;   // FNV-1a, over 32-bit words
+        foreach (var (_, tensor) in model.NamedParameters())
+            foreach (float value in tensor.Data.AsSpan(0, tensor.Size))
+                hash = (hash ^ BitConverter.SingleToUInt32Bits(value)) * 1099511628211UL;
+        Span<ulong> root = [hash];
+        communicator.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(root));
+        if (root[0] != hash)
+            throw new InvalidInputException($"rank {communicator.Rank}'s initial weights (hash {hash:x16}) differ from rank 0's ({root[0]:x16}): " +
+                "every rank must read the same data and options (same --seed)", field: "--distributed");
+    }
+
+    /// <summary>
+    /// Replaces every gradient by its mean over the ranks: one flat buffer of all gradients, summed by one all-reduce.
+    /// Every rank runs the same graph, so the same parameters have gradients on every rank.
+    /// </summary>
+    void AverageGradientsOverRanks()
+    {
+        long total = 0;
+        foreach (var (_, p) in parameters) if (p.Grad is not null) total += p.Size;
+        if (flatGradients.Length != total) flatGradients = new float[total];
+        int offset = 0;
+        foreach (var (_, p) in parameters)
+            if (p.Grad is { } g) { g.Data.AsSpan(0, p.Size).CopyTo(flatGradients.AsSpan(offset)); offset += p.Size; }
+        Communicator.AllReduceSum(flatGradients);
+        float scale = 1f / Communicator.Size;
+        offset = 0;
+        foreach (var (_, p) in parameters)
+            if (p.Grad is { } g)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Multiply(flatGradients.AsSpan(offset, p.Size), scale, g.Data.AsSpan(0, p.Size));
+                offset += p.Size;
+            }
     }
 
     /// <summary>Restores the step counter after loading a checkpoint.</summary>
@@ -99,13 +158,21 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         model.Train();
         model.ZeroGrad();
-        int b = Options.BatchSize, t = Options.Context, micro = Options.GradientAccumulation;
+        int b = Options.BatchSize, t = Options.Context, micro = Options.GradientAccumulation, ranks = Communicator.Size;
         var inputs = new int[b * t];
         var targets = new int[b * t];
+        var globalInputs = ranks > 1 ? new int[ranks * b * t] : inputs;
+        var globalTargets = ranks > 1 ? new int[ranks * b * t] : targets;
         double lossSum = 0;
         for (int m = 0; m < micro; m++)
         {
-            trainBatches.NextBatch(inputs, targets);
+            // Every rank draws the same global batch and keeps its own slice of it.
+            trainBatches.NextBatch(globalInputs, globalTargets);
+            if (ranks > 1)
+            {
+                globalInputs.AsSpan(Communicator.Rank * b * t, b * t).CopyTo(inputs);
+                globalTargets.AsSpan(Communicator.Rank * b * t, b * t).CopyTo(targets);
+            }
             if (dataParallel is not null)
             {
                 lossSum += dataParallel.ForwardBackward(forward, inputs, targets, b, t, micro == 1 ? 1f : 1f / micro);
@@ -119,6 +186,15 @@ public sealed class Trainer
             (micro == 1 ? loss : loss * (1f / micro)).Backward(reuseBuffers: true);
         }
         double meanLoss = lossSum / micro;
+        if (ranks > 1)
+        {
+            // The global batch's loss and gradient are the means of the ranks' (equal slices, no ignored targets in a
+            // sampled batch). Clipping below then sees the global gradient and its norm.
+            Span<double> loss = [meanLoss];
+            Communicator.AllReduceSum(loss);
+            meanLoss = loss[0] / ranks;
+            AverageGradientsOverRanks();
+        }
         double lr = schedule.At(Step);
         double norm = GradientClipping.GlobalNorm(parameters.Select(p => p.Tensor), model.Context.Threads);
         bool finite = double.IsFinite(meanLoss) && double.IsFinite(norm);
@@ -131,14 +207,14 @@ public sealed class Trainer
                 throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept)");
             model.ZeroGrad();
             Step++;
-            return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: true);
+            return new StepResult(Step, meanLoss, lr, norm, b * t * micro * ranks, clock.Elapsed.TotalSeconds, Skipped: true);
         }
         if (Options.GradientClip > 0) GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Tensor).ToList(), Options.GradientClip, norm);
         Optimizer.LearningRate = (float)lr;
         Optimizer.Step();
         model.ZeroGrad(reuseBuffers: true);
         Step++;
-        return new StepResult(Step, meanLoss, lr, norm, b * t * micro, clock.Elapsed.TotalSeconds, Skipped: false);
+        return new StepResult(Step, meanLoss, lr, norm, b * t * micro * ranks, clock.Elapsed.TotalSeconds, Skipped: false);
     }
 
     /// <summary>The first parameter (in model order, so the earliest layer) whose gradient or value is not finite.</summary>
@@ -176,6 +252,13 @@ public sealed class Trainer
                 sum += LanguageModel.Loss(model.Context.Threads, logits.Reshape(inputs.Length, -1), targets).Item();
             }
         model.Train();
+        // Each rank evaluated its slice of the same global batches: the mean over ranks is the global batches' loss.
+        if (Communicator.Size > 1)
+        {
+            Span<double> total = [sum];
+            Communicator.AllReduceSum(total);
+            sum = total[0] / Communicator.Size;
+        }
         return sum / batches.Count;
     }
 

@@ -2,6 +2,7 @@
 // metrics file and atomic checkpoints; and the exact reconstruction of all of it from a checkpoint (--resume).
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ResidualLM.Distributed;
 using ResidualLM.Generation;
 using ResidualLM.IO;
 using ResidualLM.Models;
@@ -46,10 +47,17 @@ public sealed class TrainingSession
     readonly string? validationText;
     readonly Rng sampleRng;
 
-    TrainingSession(TrainingSpec spec, string? resumeFolder)
+    /// <summary>Whether this process writes the run's files and samples (rank 0 of a distributed run, or the only process).</summary>
+    public bool IsWriter { get; }
+
+    TrainingSession(TrainingSpec spec, string? resumeFolder, ICommunicator? communicator)
     {
         spec.Validate();
         Spec = spec;
+        communicator ??= SingleProcessCommunicator.Instance;
+        if (spec.Distributed == DistributedKind.None && communicator.Size > 1)
+            throw new ArgumentException("a communicator of several ranks needs a distributed spec");
+        IsWriter = communicator.Rank == 0;
         string text = LoadText(spec);
         Tokenizer = resumeFolder is not null ? TokenizerIO.Load(Path.Combine(resumeFolder, "tokenizer")) : BuildTokenizer(spec, text);
         int[] tokens = Tokenizer.Encode(text);
@@ -67,9 +75,11 @@ public sealed class TrainingSession
 
         long seed = spec.Options.Seed;
         int stride = spec.Stride ?? context;
+        // Distributed: every rank draws the same global batches of ranks x --batch sequences and keeps its slice.
+        int globalBatch = spec.Options.BatchSize * communicator.Size;
         IBatchSampler trainBatches = spec.Sampler == SamplerKind.Windows
-            ? train.SlidingWindows(context, stride, spec.Options.BatchSize, seed)
-            : train.RandomOffsets(context, spec.Options.BatchSize, seed);
+            ? train.SlidingWindows(context, stride, globalBatch, seed)
+            : train.RandomOffsets(context, globalBatch, seed);
         var options = spec.Options;
         if (spec.Epochs is int epochs && trainBatches is SlidingWindowSampler windows)
             options = options with { Steps = Math.Max(1, epochs * windows.BatchesPerEpoch / options.GradientAccumulation) };
@@ -77,10 +87,10 @@ public sealed class TrainingSession
         IBatchSampler? validationBatches = null;
         // Evaluation batches are fixed: unshuffled windows, or offsets from a fixed seed.
         IBatchSampler FixedBatches(TokenDataset data, int windowStride, long samplerSeed) => spec.Sampler == SamplerKind.Windows
-            ? data.SlidingWindows(context, windowStride, options.BatchSize, samplerSeed, shuffle: false)
-            : data.RandomOffsets(context, options.BatchSize, samplerSeed);
+            ? data.SlidingWindows(context, windowStride, globalBatch, samplerSeed, shuffle: false)
+            : data.RandomOffsets(context, globalBatch, samplerSeed);
         // Validation needs at least one full batch of windows; with less validation text, evaluation is skipped.
-        if ((validation.Count - 1) / context >= options.BatchSize)
+        if ((validation.Count - 1) / context >= globalBatch)
         {
             validationBatches = FixedBatches(validation, context, seed + 1);
             if (validationBatches is SlidingWindowSampler vw)
@@ -88,13 +98,16 @@ public sealed class TrainingSession
         }
         // Fixed training batches for an evaluation-mode estimate of the training loss (no dropout), as nanoGPT and the book report it.
         IBatchSampler trainEvaluation = FixedBatches(train, stride, seed + 3);
-        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation, spec.DataParallel);
+        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation, spec.DataParallel, communicator);
         validationText = validation.Count > 0 ? Tokenizer.Decode(validation.Tokens[..Math.Min(validation.Count, 64)]) : null;
         sampleRng = new Rng(seed + 2);
     }
 
-    /// <summary>Builds a fresh run.</summary>
-    public static TrainingSession Create(TrainingSpec spec) => new(spec, null);
+    /// <summary>
+    /// Builds a fresh run; distributed (<see cref="TrainingSpec.Distributed"/>) over <paramref name="communicator"/>'s
+    /// ranks, of which only rank 0 writes files.
+    /// </summary>
+    public static TrainingSession Create(TrainingSpec spec, ICommunicator? communicator = null) => new(spec, null, communicator);
 
     /// <summary>
     /// Rebuilds a run from the newest checkpoint in <paramref name="runFolder"/>: same data, tokenizer, weights,
@@ -110,7 +123,7 @@ public sealed class TrainingSession
         TrainerState state = TrainerState.Read(TokenizerIO.ReadBytes(statePath), statePath);
         var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder), DataParallel = dataParallel };
         if (steps is int s) spec = spec with { Options = spec.Options with { Steps = s }, Epochs = null };
-        var session = new TrainingSession(spec, folder);
+        var session = new TrainingSession(spec, folder, null);
         session.RestoreState(folder, state);
         return session;
     }
@@ -144,7 +157,7 @@ public sealed class TrainingSession
         double validation = Trainer.Evaluate();
         double trainLoss = Trainer.EvaluateTrain();
         string? sample = null;
-        if (Spec.SampleTokens > 0 && validationText is not null)
+        if (IsWriter && Spec.SampleTokens > 0 && validationText is not null)
         {
             var prompt = Tokenizer.Encode(validationText.Length > 16 ? validationText[..16] : validationText);
             if (prompt.Length > 0 && prompt.Length < Model.ContextLength)
@@ -160,15 +173,18 @@ public sealed class TrainingSession
     /// <summary>Appends one JSON line to the run's metrics file (no-op without an output folder).</summary>
     public void LogMetrics(object record)
     {
-        if (Spec.OutputDirectory is null) return;
+        if (Spec.OutputDirectory is null || !IsWriter) return;
         Directory.CreateDirectory(Spec.OutputDirectory);
         File.AppendAllText(Path.Combine(Spec.OutputDirectory, MetricsFile), JsonSerializer.Serialize(record, TrainerState.Json) + "\n");
     }
 
-    /// <summary>Saves weights, tokenizer, optimizer moments and every piece of state needed to resume. Returns the folder.</summary>
+    /// <summary>
+    /// Saves weights, tokenizer, optimizer moments and every piece of state needed to resume. Returns the folder (null
+    /// without an output folder, and on every rank but 0 of a distributed run).
+    /// </summary>
     public string? SaveCheckpoint()
     {
-        if (Spec.OutputDirectory is null) return null;
+        if (Spec.OutputDirectory is null || !IsWriter) return null;
         var store = new CheckpointDirectory(Spec.OutputDirectory);
         return store.Save(Trainer.Step, folder =>
         {

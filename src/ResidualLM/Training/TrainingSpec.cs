@@ -1,5 +1,6 @@
 // What a training run is made of: data source, tokenizer, model shape and optimisation options, in one record that
 // is saved with every checkpoint so `--resume` rebuilds exactly the same run.
+using ResidualLM.Distributed;
 using ResidualLM.Models;
 
 namespace ResidualLM.Training;
@@ -75,6 +76,13 @@ public sealed record TrainingSpec
     [System.Text.Json.Serialization.JsonIgnore]
     public int DataParallel { get; init; }
 
+    /// <summary>
+    /// How several processes share the run (<see cref="DistributedKind.Mpi"/>: one rank per process under mpirun, each
+    /// taking <see cref="TrainingOptions.BatchSize"/> sequences of every global batch). How to run: not saved with the run.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public DistributedKind Distributed { get; init; }
+
     // Upper limits: far above what trains on a CPU, low enough that no size computed from them overflows.
     const int MaxCorpusCharacters = 100_000_000, MaxBpeMerges = 1 << 20, MaxLayers = 10_000, MaxWidth = 1 << 16, MaxContext = 1 << 20;
 
@@ -86,6 +94,7 @@ public sealed record TrainingSpec
         Defined(Sampler, nameof(Sampler));
         Defined(Architecture, nameof(Architecture));
         Defined(Preset, nameof(Preset));
+        Defined(Distributed, nameof(Distributed));
         ModelFactory.RequirePreset(Architecture, Preset);
         if (CorpusCharacters is < 1000 or > MaxCorpusCharacters) throw new InvalidInputException($"must be between 1000 and {MaxCorpusCharacters}, got {CorpusCharacters}", field: nameof(CorpusCharacters));
         if (BpeMerges is < 1 or > MaxBpeMerges) throw new InvalidInputException($"must be between 1 and {MaxBpeMerges}, got {BpeMerges}", field: nameof(BpeMerges));

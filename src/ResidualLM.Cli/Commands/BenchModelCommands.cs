@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using ResidualLM.Distributed;
 using ResidualLM.Generation;
 using ResidualLM.Kernels;
 using ResidualLM.Models;
@@ -37,10 +38,19 @@ public static class BenchModelCommands
         var batch = new Option<int?>("--batch") { Description = "Sequences per step (default: the preset's)" };
         var dataParallel = new Option<int>("--data-parallel") { Description = "Shards per batch, one replica each (0: as rlm train chooses, 1: off)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON line" };
-        var cmd = new Command("train", "Milliseconds per training step (forward + backward + AdamW), median after warm-up");
-        foreach (Option o in new Option[] { preset, steps, batch, dataParallel, json }) cmd.Options.Add(o);
-        cmd.SetAction(parse => CliErrors.Run(() => RunTrain(WithBatch(Preset(parse.GetValue(preset)!), parse.GetValue(batch)), parse.GetValue(steps),
-            parse.GetValue(dataParallel), parse.GetValue(json))));
+        var distributed = new Option<string>("--distributed") { Description = "none, or mpi: under mpirun -np N, each rank steps on --batch sequences and the gradients are all-reduced", DefaultValueFactory = _ => "none" };
+        var bucketMb = new Option<double>("--bucket-mb") { Description = "With --distributed: megabytes per all-reduce bucket, reduced during backward (0: one all-reduce after backward)", DefaultValueFactory = _ => Trainer.DefaultBucketMegabytes };
+        var cmd = new Command("train", "Milliseconds per training step (forward + backward + AdamW), median after warm-up; with --distributed mpi, the all-reduce's share");
+        foreach (Option o in new Option[] { preset, steps, batch, dataParallel, distributed, bucketMb, json }) cmd.Options.Add(o);
+        cmd.SetAction(parse => CliErrors.Run(() =>
+        {
+            var backend = ChoiceNames.Parse<DistributedKind>(parse.GetValue(distributed)!, "--distributed");
+            var benchPreset = WithBatch(Preset(parse.GetValue(preset)!), parse.GetValue(batch));
+            double bucket = parse.GetValue(bucketMb);
+            if (!(bucket >= 0 && bucket <= 1 << 20)) throw new InvalidInputException($"must be between 0 and {1 << 20}, got {bucket}", field: "--bucket-mb");
+            return DistributedCli.Run(backend, null, communicator =>
+                RunTrain(benchPreset, parse.GetValue(steps), parse.GetValue(dataParallel), parse.GetValue(json), communicator, bucket));
+        }));
         return cmd;
     }
 
@@ -77,7 +87,7 @@ public static class BenchModelCommands
         _ => preset with { Batch = batch.Value },
     };
 
-    static int RunTrain(BenchPreset preset, int steps, int dataParallel, bool json)
+    static int RunTrain(BenchPreset preset, int steps, int dataParallel, bool json, ICommunicator communicator, double bucketMegabytes)
     {
         if (steps < 1) throw new InvalidInputException($"must be positive, got {steps}", field: "--steps");
         if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: "--data-parallel");
@@ -85,7 +95,12 @@ public static class BenchModelCommands
         var threads = model.Context.Threads;
         int shards = DataParallel.ChooseShards(model, preset.Batch, threads.ThreadCount, dataParallel);
         var replicas = shards > 1 ? new DataParallel(model, shards) : null;
-        var rng = new Rng(7);
+        int ranks = communicator.Size;
+        // Distributed: every rank its own random batch; the gradients averaged as rlm train --distributed does.
+        using var averager = ranks > 1 ? new GradientAverager(model.NamedParameters().Select(p => p.Tensor), communicator, (long)(bucketMegabytes * (1 << 20)), overlap: bucketMegabytes > 0) : null;
+        var rng = new Rng(7 + (ulong)communicator.Rank);
+        var reduceTimes = new List<double>();
+        var exposedTimes = new List<double>();
         int b = preset.Batch, t = preset.Time, v = preset.Config.VocabSize;
         var optimizer = new AdamW(model.NamedParameters(), new AdamWSettings { LearningRate = 3e-4f, WeightDecay = 0.1f }, threads: threads);
         var inputs = new int[b * t];
@@ -104,16 +119,54 @@ public static class BenchModelCommands
             var clock = Stopwatch.StartNew();
             model.ZeroGrad(reuseBuffers: true);
             if (replicas is not null) replicas.ForwardBackward(model.Forward, inputs, targets, b, t);
-            else LanguageModel.Loss(threads, model.Forward(inputs, b, t).Reshape(b * t, v), targets).Backward(reuseBuffers: true);
+            else
+            {
+                var loss = LanguageModel.Loss(threads, model.Forward(inputs, b, t).Reshape(b * t, v), targets);
+                if (averager is { Overlaps: true })
+                {
+                    averager.Begin();
+                    loss.Backward(reuseBuffers: true, averager.GradientReady);
+                }
+                else loss.Backward(reuseBuffers: true);
+            }
+            if (averager is not null)
+            {
+                if (averager.Overlaps && replicas is null) averager.Finish();
+                else averager.Average();
+            }
             optimizer.Step();
-            if (i >= 3) times.Add(clock.Elapsed.TotalMilliseconds);
+            if (i >= 3)
+            {
+                times.Add(clock.Elapsed.TotalMilliseconds);
+                if (averager is not null) { reduceTimes.Add(averager.ReduceSeconds * 1000); exposedTimes.Add(averager.ExposedSeconds * 1000); }
+            }
         }
         // Steady-state allocation: what the timed steps hand the GC, and how often it had to run.
         double allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)steps / (1 << 20);
         int[] collections = [GC.CollectionCount(0) - collectionsBefore[0], GC.CollectionCount(1) - collectionsBefore[1], GC.CollectionCount(2) - collectionsBefore[2]];
         times.Sort();
         double median = times[times.Count / 2];
-        double tokensPerSecond = b * t / (median / 1000);
+        double tokensPerSecond = ranks * b * t / (median / 1000);
+        if (averager is not null)
+        {
+            reduceTimes.Sort();
+            exposedTimes.Sort();
+            double reduce = reduceTimes[reduceTimes.Count / 2], exposed = exposedTimes[exposedTimes.Count / 2];
+            long bytes = model.ParameterCount() * sizeof(float);
+            if (json)
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    preset = preset.Name, ranks, batch_per_rank = b, ms_per_step = Math.Round(median, 1), compute_ms = Math.Round(median - exposed, 1),
+                    allreduce_ms = Math.Round(reduce, 1), allreduce_exposed_ms = Math.Round(exposed, 1), buckets = averager.Buckets, overlap = averager.Overlaps,
+                    gradient_mb = Math.Round(bytes / 1e6, 1), tokens_per_s = Math.Round(tokensPerSecond, 1), threads = threads.ThreadCount, isa = VectorIsa.Name, shards,
+                }));
+            else
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"train {preset.Name} ({ranks} ranks x B {b}, T {t}, {model.ParameterCount():N0} parameters, {threads.ThreadCount} threads per rank, isa {VectorIsa.Name}): {median:F1} ms/step (min {times[0]:F1}, max {times[^1]:F1}), " +
+                    $"compute {median - exposed:F1} ms, all-reduce {reduce:F1} ms of which {exposed:F1} ms exposed ({averager.Buckets} bucket{(averager.Buckets == 1 ? "" : "s")} of {bytes / 1e6:F1} MB of gradients{(averager.Overlaps ? ", during backward" : ", after backward")}), " +
+                    $"{tokensPerSecond:F0} tokens/s over all ranks"));
+            return 0;
+        }
         double peak = PeakResidentMegabytes();
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new

@@ -59,29 +59,17 @@ public static class TrainCommand
         var resume = Opt<string?>("--resume", "Continue the run saved in this folder");
         var dataParallel = Opt("--data-parallel", "Replicas per batch, each on its own thread (0: one per thread for models up to 16M parameters, 1: off)", d.DataParallel);
         var distributed = Opt("--distributed", "none, or mpi: one rank per process under mpirun -np N, each taking --batch sequences of every global batch of N x --batch", ChoiceNames.Name(d.Distributed));
+        var bucketMb = Opt("--bucket-mb", "With --distributed: megabytes of gradients per all-reduce, each reduced while backward goes on (0: one all-reduce after backward)", Trainer.DefaultBucketMegabytes);
         var json = Opt("--json", "End with a one-line JSON summary", false);
         foreach (Option option in new Option[] { data, tokenizer, vocab, bpeMerges, arch, preset, residual, layers, heads, kvHeads, width, modelContext, dropout, init,
                      steps, epochs, batch, context, accumulation, lr, minLr, warmup, constantLr, weightDecay, beta2, clip, sampler, stride, split,
-                     corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, distributed, json })
+                     corpusChars, evalInterval, evalBatches, checkpointInterval, skipNonFinite, seed, sampleTokens, output, resume, dataParallel, distributed, bucketMb, json })
             cmd.Options.Add(option);
 
         cmd.SetAction(parse => CliErrors.Run(Flags, () =>
         {
             var backend = ChoiceNames.Parse<DistributedKind>(parse.GetValue(distributed)!, "--distributed");
-            if (backend != DistributedKind.None && parse.GetValue(resume) is not null)
-                throw new InvalidInputException("cannot be combined with --resume yet (resuming a distributed run is not implemented)", field: "--distributed");
-            using var communicator = Communicators.Create(backend);
-            if (communicator.Size == 1) return Train(parse, backend, communicator);
-            // Several ranks: only rank 0 prints; a rank that fails ends the whole job (the others would wait forever).
-            if (communicator.Rank != 0) Console.SetOut(TextWriter.Null);
-            try { return Train(parse, backend, communicator); }
-            catch (Exception e)
-            {
-                string message = e is InvalidInputException { Field: string property } bad && Flags.TryGetValue(property, out string? flag)
-                    ? bad.WithField(flag).Message : e.Message;
-                communicator.Abort($"error: rank {communicator.Rank} of {communicator.Size}: {message.ReplaceLineEndings(" ")}", e is InvalidInputException ? CliErrors.BadInput : 1);
-                throw;
-            }
+            return DistributedCli.Run(backend, Flags, communicator => Train(parse, backend, communicator));
         }));
 
         int Train(ParseResult parse, DistributedKind backend, ICommunicator communicator)
@@ -90,7 +78,7 @@ public static class TrainCommand
             if (parse.GetValue(resume) is string resumeFolder)
             {
                 int? moreSteps = parse.GetResult(steps) is { Implicit: false } ? parse.GetValue(steps) : null;
-                session = TrainingSession.Resume(resumeFolder, moreSteps, parse.GetValue(dataParallel));
+                session = TrainingSession.Resume(resumeFolder, moreSteps, parse.GetValue(dataParallel), communicator, backend, parse.GetValue(bucketMb));
             }
             else
             {
@@ -115,7 +103,7 @@ public static class TrainCommand
                     Init = ChoiceNames.Parse<WeightInit>(parse.GetValue(init)!, "--init"),
                     Epochs = parse.GetValue(epochs), Sampler = ChoiceNames.Parse<SamplerKind>(parse.GetValue(sampler)!, "--sampler"), Stride = parse.GetValue(stride),
                     TrainFraction = parse.GetValue(split), CorpusCharacters = parse.GetValue(corpusChars), Options = options,
-                    SampleTokens = parse.GetValue(sampleTokens), DataParallel = parse.GetValue(dataParallel), Distributed = backend,
+                    SampleTokens = parse.GetValue(sampleTokens), DataParallel = parse.GetValue(dataParallel), Distributed = backend, BucketMegabytes = parse.GetValue(bucketMb),
                     OutputDirectory = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
                 };
                 if (communicator.Rank == 0) CheckOutputFolder(spec.OutputDirectory!);
@@ -139,7 +127,7 @@ public static class TrainCommand
         [nameof(TrainingSpec.Layers)] = "--layers", [nameof(TrainingSpec.Heads)] = "--heads", [nameof(TrainingSpec.KvHeads)] = "--kv-heads", [nameof(TrainingSpec.Width)] = "--width",
         [nameof(TrainingSpec.ModelContext)] = "--model-context", [nameof(TrainingSpec.Dropout)] = "--dropout", [nameof(TrainingSpec.Residual)] = "--residual",
         [nameof(TrainingSpec.Init)] = "--init", [nameof(TrainingSpec.OutputDirectory)] = "--out", [nameof(TrainingSpec.SampleTokens)] = "--sample-tokens",
-        [nameof(TrainingSpec.DataParallel)] = "--data-parallel", [nameof(TrainingSpec.Distributed)] = "--distributed",
+        [nameof(TrainingSpec.DataParallel)] = "--data-parallel", [nameof(TrainingSpec.Distributed)] = "--distributed", [nameof(TrainingSpec.BucketMegabytes)] = "--bucket-mb",
         [nameof(TrainingOptions.Steps)] = "--steps", [nameof(TrainingOptions.BatchSize)] = "--batch", [nameof(TrainingOptions.Context)] = "--context",
         [nameof(TrainingOptions.GradientAccumulation)] = "--accumulation", [nameof(TrainingOptions.LearningRate)] = "--lr",
         [nameof(TrainingOptions.MinLearningRate)] = "--min-lr", [nameof(TrainingOptions.WarmupSteps)] = "--warmup",
@@ -230,6 +218,10 @@ public static class TrainCommand
         string floorSummary = session.EntropyFloor is double ef ? $", entropy floor {ef:F4} (val is {(summary.ValidationLoss / ef - 1) * 100:F1}% above)" : "";
         Console.WriteLine($"done: {summary.Steps} steps in {seconds:F1} s, train loss {summary.TrainLoss:F4}, val loss {summary.ValidationLoss:F4}{floorSummary}, " +
                           $"{summary.Tokens / seconds:F0} tokens/s; model saved in {summary.Checkpoint ?? "(nowhere)"}");
+        if (trainer.Averager is { } averager && summary.StepSeconds > 0)
+            Console.WriteLine($"all-reduce: {summary.ReduceSeconds:F2} s of {summary.StepSeconds:F2} s of steps ({summary.ReduceSeconds / summary.StepSeconds * 100:F1}%), " +
+                $"{summary.ExposedReduceSeconds:F2} s waited for after backward ({summary.ExposedReduceSeconds / summary.StepSeconds * 100:F1}%); " +
+                $"{averager.Buckets} bucket{(averager.Buckets == 1 ? "" : "s")}{(averager.Overlaps ? " reduced during backward" : " reduced after backward")}");
         if (json)
         {
             var line = new Dictionary<string, object?>
@@ -238,6 +230,13 @@ public static class TrainCommand
                 ["val_loss"] = Round(summary.ValidationLoss), ["seconds"] = Math.Round(seconds, 2), ["tokens_per_s"] = Math.Round(summary.Tokens / seconds),
                 ["out"] = session.Spec.OutputDirectory,
             };
+            if (trainer.Communicator.Size > 1)
+            {
+                line["ranks"] = trainer.Communicator.Size;
+                line["step_seconds"] = Math.Round(summary.StepSeconds, 3);
+                line["allreduce_seconds"] = Math.Round(summary.ReduceSeconds, 3);
+                line["allreduce_exposed_seconds"] = Math.Round(summary.ExposedReduceSeconds, 3);
+            }
             if (session.EntropyFloor is double e) { line["entropy_floor"] = Round(e); line["ideal_window_loss"] = Round(session.IdealWindowLoss ?? double.NaN); }
             Console.WriteLine(JsonSerializer.Serialize(line));
         }

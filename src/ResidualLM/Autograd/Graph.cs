@@ -110,7 +110,14 @@ public static class Graph
     /// <see cref="Backward(Tensor, Tensor?, bool)"/> writing the gradients of leaves through <paramref name="sink"/>
     /// (a data-parallel replica's slots).
     /// </summary>
-    internal static void Backward(Tensor root, Tensor? seed, bool reuseValues, GradientSink sink)
+    internal static void Backward(Tensor root, Tensor? seed, bool reuseValues, GradientSink sink) => Backward(root, seed, reuseValues, sink, null);
+
+    /// <summary>
+    /// <see cref="Backward(Tensor, Tensor?, bool, GradientSink)"/> that calls <paramref name="leafReady"/> (on this thread)
+    /// for each leaf as soon as its gradient is final: once every node of the graph that reads it has run its closure.
+    /// Leaves reach it in the order backward finishes them, roughly reverse model order (what DDP buckets by).
+    /// </summary>
+    internal static void Backward(Tensor root, Tensor? seed, bool reuseValues, GradientSink sink, Action<Tensor>? leafReady)
     {
         if (!root.RequiresGrad) throw new InvalidOperationException("Backward() on a tensor that does not require a gradient (was it computed in a NoGrad scope, or from inputs without RequiresGrad?)");
         if (seed is null && root.Size != 1) throw new InvalidOperationException($"Backward() without a seed needs a one-element tensor; this one has shape {root.ShapeString}");
@@ -134,11 +141,19 @@ public static class Graph
         // Value buffers that may be reused, with the number of graph nodes still to run that share each one
         // (Reshape outputs share their input's buffer; a leaf's buffer, e.g. a reshaped parameter, is never reused).
         Dictionary<float[], int>? sharers = reuseValues ? CountReusableValues(root, order) : null;
+        Dictionary<Tensor, int>? readers = leafReady is null ? null : CountLeafReaders(order);
         for (int i = order.Count - 1; i >= 0; i--)
         {
             Tensor t = order[i];
             if (t.BackwardFn is null) continue;                       // a leaf: keeps its gradient
             if (t.Grad is not null) t.BackwardFn(sink);
+            if (readers is not null)
+                foreach (Tensor parent in t.Parents)
+                    if (readers.TryGetValue(parent, out int uses))
+                    {
+                        if (uses > 1) readers[parent] = uses - 1;
+                        else { readers.Remove(parent); leafReady!(parent); }
+                    }
             // Every consumer of t ran before it (reverse topological order), so nothing reads t's gradient again,
             // and, with reuseValues, nothing reads its value once the last node sharing the buffer has run.
             t.BackwardFn = null;
@@ -155,6 +170,17 @@ public static class Graph
                 else { sharers.Remove(t.Data); BufferPool.Shared.Return(t.Data); }
             }
         }
+    }
+
+    /// <summary>Every leaf that requires a gradient, with the number of times graph nodes read it (a node reading it twice counts twice).</summary>
+    static Dictionary<Tensor, int> CountLeafReaders(List<Tensor> order)
+    {
+        var counts = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+        foreach (Tensor t in order)
+            if (t.BackwardFn is not null)
+                foreach (Tensor parent in t.Parents)
+                    if (parent.BackwardFn is null && parent.RequiresGrad) counts[parent] = counts.GetValueOrDefault(parent) + 1;
+        return counts;
     }
 
     /// <summary>Value buffers of interior nodes that no leaf, the root or a RetainGrad tensor holds, with their sharer counts.</summary>

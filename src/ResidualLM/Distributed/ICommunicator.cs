@@ -17,6 +17,12 @@ public interface ICommunicator : IDisposable
     /// <summary>Number of processes.</summary>
     int Size { get; }
 
+    /// <summary>
+    /// Whether collectives may be called from a thread other than the one that created the communicator, one thread at
+    /// a time (MPI_THREAD_SERIALIZED): what overlapping the gradient all-reduce with backward needs.
+    /// </summary>
+    bool AnyThread { get; }
+
     /// <summary>Replaces every element of <paramref name="values"/> by its sum over all ranks (the same result on every rank).</summary>
     void AllReduceSum(Span<float> values);
 
@@ -41,6 +47,7 @@ public sealed class SingleProcessCommunicator : ICommunicator
 
     public int Rank => 0;
     public int Size => 1;
+    public bool AnyThread => true;
     public void AllReduceSum(Span<float> values) { }
     public void AllReduceSum(Span<double> values) { }
     public void Broadcast(Span<byte> buffer, int root = 0) => ArgumentOutOfRangeException.ThrowIfNotEqual(root, 0);

@@ -27,6 +27,9 @@ public sealed unsafe class OpenMpiCommunicator : ICommunicator
 
     public int Rank { get; }
     public int Size { get; }
+    public bool AnyThread { get; }
+
+    const int ThreadSerialized = 2;   // MPI_THREAD_SERIALIZED (SINGLE 0, FUNNELED 1, SERIALIZED 2, MULTIPLE 3)
 
     OpenMpiCommunicator(nint library)
     {
@@ -38,7 +41,7 @@ public sealed unsafe class OpenMpiCommunicator : ICommunicator
         doubleType = Export("ompi_mpi_double");
         byteType = Export("ompi_mpi_byte");
         sumOp = Export("ompi_mpi_op_sum");
-        var init = (delegate* unmanaged<int*, byte***, int>)Export("MPI_Init");
+        var init = (delegate* unmanaged<int*, byte***, int, int*, int>)Export("MPI_Init_thread");
         var initialized = (delegate* unmanaged<int*, int>)Export("MPI_Initialized");
         var rank = (delegate* unmanaged<nint, int*, int>)Export("MPI_Comm_rank");
         var size = (delegate* unmanaged<nint, int*, int>)Export("MPI_Comm_size");
@@ -51,7 +54,14 @@ public sealed unsafe class OpenMpiCommunicator : ICommunicator
 
         int flag = 0;
         Check(initialized(&flag), "MPI_Initialized");
-        if (flag == 0) Check(init(null, null), "MPI_Init");
+        int provided = ThreadSerialized;
+        if (flag == 0) Check(init(null, null, ThreadSerialized, &provided), "MPI_Init_thread");
+        else
+        {
+            var query = (delegate* unmanaged<int*, int>)Export("MPI_Query_thread");
+            Check(query(&provided), "MPI_Query_thread");
+        }
+        AnyThread = provided >= ThreadSerialized;
         int r = 0, s = 0;
         Check(rank(world, &r), "MPI_Comm_rank");
         Check(size(world, &s), "MPI_Comm_size");
@@ -59,7 +69,7 @@ public sealed unsafe class OpenMpiCommunicator : ICommunicator
         Size = s;
     }
 
-    /// <summary>Loads Open MPI and initialises it (MPI_Init); started alone, without mpirun, it is a job of one rank.</summary>
+    /// <summary>Loads Open MPI and initialises it (MPI_Init_thread, asking for MPI_THREAD_SERIALIZED); started alone, without mpirun, it is a job of one rank.</summary>
     /// <exception cref="InvalidInputException">libmpi.so.40 cannot be loaded or is not Open MPI; the message says how to install it.</exception>
     public static OpenMpiCommunicator Initialize()
     {

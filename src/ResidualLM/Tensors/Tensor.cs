@@ -196,6 +196,12 @@ public sealed class Tensor
     /// <summary><see cref="Backward(bool)"/> with the leaves' gradients written through <paramref name="sink"/> (a data-parallel replica's).</summary>
     internal void Backward(bool reuseBuffers, GradientSink sink) => Graph.Backward(this, null, reuseBuffers, sink);
 
+    /// <summary>
+    /// <see cref="Backward(bool)"/> that calls <paramref name="leafReady"/> with each leaf (a parameter, say) as soon as
+    /// its gradient is final, while backward goes on with the rest of the graph (a distributed run starts reducing it).
+    /// </summary>
+    public void Backward(bool reuseBuffers, Action<Tensor> leafReady) => Graph.Backward(this, null, reuseBuffers, default, leafReady);
+
     /// <summary>Runs reverse-mode autograd seeded with <paramref name="gradient"/> (same shape as this tensor).</summary>
     public void Backward(Tensor gradient) => Graph.Backward(this, gradient);
 

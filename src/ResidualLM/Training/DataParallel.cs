@@ -67,7 +67,7 @@ public sealed class DataParallel
     }
 
     /// <summary>The first dropout layer of <paramref name="module"/> that drops anything in training mode, or null.</summary>
-    static Dropout? ActiveDropout(Module module) =>
+    internal static Dropout? ActiveDropout(Module module) =>
         module is Dropout { P: > 0f } d ? d : module.Children.Select(c => ActiveDropout(c.Module)).FirstOrDefault(d => d is not null);
 
     /// <summary>
@@ -79,7 +79,15 @@ public sealed class DataParallel
     /// is over the counted targets of the whole batch.
     /// </summary>
     public double ForwardBackward(Func<ComputeContext, int[], int, int, Tensor> forward, int[] inputs, int[] targets, int batch, int time, float lossScale = 1f)
+        => ForwardBackward(forward, inputs, targets, batch, time, lossScale, null);
+
+    /// <summary>
+    /// <see cref="ForwardBackward(Func{ComputeContext, int[], int, int, Tensor}, int[], int[], int, int, float)"/> with the
+    /// shards' dropout seeds drawn from <paramref name="masks"/> instead of the model's generator (an MPI rank's own).
+    /// </summary>
+    internal double ForwardBackward(Func<ComputeContext, int[], int, int, Tensor> forward, int[] inputs, int[] targets, int batch, int time, float lossScale, Rng? masks)
     {
+        masks = this.masks is null ? null : masks ?? this.masks;
         ArgumentNullException.ThrowIfNull(forward);
         if (inputs.Length != batch * time || targets.Length != batch * time)
             throw new ArgumentException($"inputs and targets must hold {batch} x {time} ids");

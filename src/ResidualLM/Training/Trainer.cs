@@ -5,6 +5,7 @@ using ResidualLM.Autograd;
 using ResidualLM.Distributed;
 using ResidualLM.Models;
 using ResidualLM.Nn;
+using ResidualLM.Tensors;
 
 namespace ResidualLM.Training;
 
@@ -16,7 +17,10 @@ namespace ResidualLM.Training;
 /// <param name="Tokens">Tokens processed (by all ranks of a distributed run).</param>
 /// <param name="Seconds">Wall time of the step.</param>
 /// <param name="Skipped">True when the step was skipped because of a non-finite loss or gradient.</param>
-public sealed record StepResult(int Step, double Loss, double LearningRate, double GradientNorm, int Tokens, double Seconds, bool Skipped);
+/// <param name="ReduceSeconds">Of a distributed run: seconds inside the gradient all-reduce (partly hidden behind backward when overlapped).</param>
+/// <param name="ExposedReduceSeconds">Of a distributed run: seconds the step waited for the gradient all-reduce after backward.</param>
+public sealed record StepResult(int Step, double Loss, double LearningRate, double GradientNorm, int Tokens, double Seconds, bool Skipped,
+    double ReduceSeconds = 0, double ExposedReduceSeconds = 0);
 
 /// <summary>Raised when a loss or gradient is NaN or infinite and skipping is off.</summary>
 public sealed class NonFiniteException(string message) : Exception(message);
@@ -51,7 +55,14 @@ public sealed class Trainer
     /// <summary>The processes this run is shared with (a single process unless distributed).</summary>
     public ICommunicator Communicator { get; }
 
-    float[] flatGradients = [];
+    readonly GradientAverager? averager;
+    readonly Rng? sharedMasks;
+
+    /// <summary>The gradient all-reduce of a distributed run (null in one process).</summary>
+    public GradientAverager? Averager => averager;
+
+    /// <summary>Bucket size of the gradient all-reduce when none is given: PyTorch DDP's default of 25 MB.</summary>
+    public const double DefaultBucketMegabytes = 25;
 
     /// <summary>
     /// A trainer of <paramref name="model"/> through <paramref name="forward"/> (context, ids, B, T) -> logits (B, T, V),
@@ -65,7 +76,7 @@ public sealed class Trainer
     /// </summary>
     public Trainer(Module model, Func<ComputeContext, int[], int, int, Tensor> forward, TrainingOptions options,
         IBatchSampler trainBatches, IBatchSampler? validationBatches, IBatchSampler? trainEvaluationBatches = null, int dataParallel = 0,
-        ICommunicator? communicator = null)
+        ICommunicator? communicator = null, double bucketMegabytes = DefaultBucketMegabytes)
     {
         Communicator = communicator ?? SingleProcessCommunicator.Instance;
         int ranks = Communicator.Size;
@@ -73,6 +84,8 @@ public sealed class Trainer
             if (sampler is not null && sampler.BatchSize != options.BatchSize * ranks)
                 throw new ArgumentException($"a sampler draws batches of {sampler.BatchSize} sequences; {ranks} rank(s) of {options.BatchSize} need {options.BatchSize * ranks}");
         if (ranks > 1) RequireSameWeights(model, Communicator);
+        if (!(bucketMegabytes >= 0 && bucketMegabytes <= 1 << 20))
+            throw new InvalidInputException($"must be between 0 and {1 << 20} (megabytes per all-reduce bucket; 0: one all-reduce after backward), got {bucketMegabytes}", field: nameof(TrainingSpec.BucketMegabytes));
         options.Validate();
         if (dataParallel < 0) throw new InvalidInputException($"must be >= 0, got {dataParallel}", field: nameof(TrainingSpec.DataParallel));
         int shards = DataParallel.ChooseShards(model, options.BatchSize, model.Context.Threads.ThreadCount, dataParallel);
@@ -88,6 +101,12 @@ public sealed class Trainer
             LearningRate = (float)options.LearningRate, Beta1 = (float)options.Beta1, Beta2 = (float)options.Beta2,
             Epsilon = 1e-8f, WeightDecay = (float)options.WeightDecay,
         }, threads: model.Context.Threads);
+        if (ranks > 1)
+        {
+            // Buckets reduced while backward runs (bucket 0: one all-reduce of everything after backward).
+            averager = new GradientAverager(parameters.Select(p => p.Tensor), Communicator, (long)(bucketMegabytes * (1 << 20)), overlap: bucketMegabytes > 0);
+            sharedMasks = DataParallel.ActiveDropout(model)?.Generator(model.Context);
+        }
         // Fixed batches, drawn once, so every evaluation measures the same tokens.
         this.validationBatches = Draw(validationBatches, options, Communicator);
         this.trainEvaluationBatches = Draw(trainEvaluationBatches, options, Communicator);
@@ -126,29 +145,6 @@ public sealed class Trainer
                 "every rank must read the same data and options (same --seed)", field: "--distributed");
     }
 
-    /// <summary>
-    /// Replaces every gradient by its mean over the ranks: one flat buffer of all gradients, summed by one all-reduce.
-    /// Every rank runs the same graph, so the same parameters have gradients on every rank.
-    /// </summary>
-    void AverageGradientsOverRanks()
-    {
-        long total = 0;
-        foreach (var (_, p) in parameters) if (p.Grad is not null) total += p.Size;
-        if (flatGradients.Length != total) flatGradients = new float[total];
-        int offset = 0;
-        foreach (var (_, p) in parameters)
-            if (p.Grad is { } g) { g.Data.AsSpan(0, p.Size).CopyTo(flatGradients.AsSpan(offset)); offset += p.Size; }
-        Communicator.AllReduceSum(flatGradients);
-        float scale = 1f / Communicator.Size;
-        offset = 0;
-        foreach (var (_, p) in parameters)
-            if (p.Grad is { } g)
-            {
-                System.Numerics.Tensors.TensorPrimitives.Multiply(flatGradients.AsSpan(offset, p.Size), scale, g.Data.AsSpan(0, p.Size));
-                offset += p.Size;
-            }
-    }
-
     /// <summary>Restores the step counter after loading a checkpoint.</summary>
     public void RestoreStep(int step) => Step = step;
 
@@ -168,32 +164,55 @@ public sealed class Trainer
         {
             // Every rank draws the same global batch and keeps its own slice of it.
             trainBatches.NextBatch(globalInputs, globalTargets);
+            var context = model.Context;
+            Rng? rankMasks = null;
             if (ranks > 1)
             {
                 globalInputs.AsSpan(Communicator.Rank * b * t, b * t).CopyTo(inputs);
                 globalTargets.AsSpan(Communicator.Rank * b * t, b * t).CopyTo(targets);
+                // Dropout: every rank draws one seed per rank from the shared generator (so all stay in step and a
+                // checkpoint's one state resumes them all) and masks its slice from its own seed's stream.
+                if (sharedMasks is not null)
+                {
+                    ulong mine = 0;
+                    for (int r = 0; r < ranks; r++) { ulong seed = sharedMasks.NextUInt64(); if (r == Communicator.Rank) mine = seed; }
+                    rankMasks = new Rng(mine);
+                    context = context with { DropoutGenerator = rankMasks };
+                }
             }
+            bool last = m == micro - 1;
             if (dataParallel is not null)
             {
-                lossSum += dataParallel.ForwardBackward(forward, inputs, targets, b, t, micro == 1 ? 1f : 1f / micro);
+                lossSum += dataParallel.ForwardBackward(forward, inputs, targets, b, t, micro == 1 ? 1f : 1f / micro, rankMasks);
                 continue;
             }
-            var logits = forward(model.Context, inputs, b, t);
-            var loss = LanguageModel.Loss(model.Context.Threads, logits.Reshape(b * t, -1), targets);
+            var logits = forward(context, inputs, b, t);
+            var loss = LanguageModel.Loss(context.Threads, logits.Reshape(b * t, -1), targets);
             lossSum += loss.Item();
             // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
             // activations) are reused by the next micro-batch: nothing here reads them after backward.
-            (micro == 1 ? loss : loss * (1f / micro)).Backward(reuseBuffers: true);
+            var scaled = micro == 1 ? loss : loss * (1f / micro);
+            if (averager is { Overlaps: true } && last)
+            {
+                // The last micro-batch's backward hands each finished gradient to the all-reduce as it goes.
+                averager.Begin();
+                scaled.Backward(reuseBuffers: true, averager.GradientReady);
+            }
+            else scaled.Backward(reuseBuffers: true);
         }
         double meanLoss = lossSum / micro;
-        if (ranks > 1)
+        double reduceSeconds = 0, exposedSeconds = 0;
+        if (averager is not null)
         {
-            // The global batch's loss and gradient are the means of the ranks' (equal slices, no ignored targets in a
+            // The global batch's gradient and loss are the means of the ranks' (equal slices, no ignored targets in a
             // sampled batch). Clipping below then sees the global gradient and its norm.
+            if (averager.Overlaps && dataParallel is null) averager.Finish();
+            else averager.Average();
+            reduceSeconds = averager.ReduceSeconds;
+            exposedSeconds = averager.ExposedSeconds;
             Span<double> loss = [meanLoss];
             Communicator.AllReduceSum(loss);
             meanLoss = loss[0] / ranks;
-            AverageGradientsOverRanks();
         }
         double lr = schedule.At(Step);
         double norm = GradientClipping.GlobalNorm(parameters.Select(p => p.Tensor), model.Context.Threads);
@@ -207,14 +226,14 @@ public sealed class Trainer
                 throw new NonFiniteException($"step {Step + 1}: {where}; stopping (the last checkpoint is kept)");
             model.ZeroGrad();
             Step++;
-            return new StepResult(Step, meanLoss, lr, norm, b * t * micro * ranks, clock.Elapsed.TotalSeconds, Skipped: true);
+            return new StepResult(Step, meanLoss, lr, norm, b * t * micro * ranks, clock.Elapsed.TotalSeconds, Skipped: true, reduceSeconds, exposedSeconds);
         }
         if (Options.GradientClip > 0) GradientClipping.ClipByGlobalNorm(parameters.Select(p => p.Tensor).ToList(), Options.GradientClip, norm);
         Optimizer.LearningRate = (float)lr;
         Optimizer.Step();
         model.ZeroGrad(reuseBuffers: true);
         Step++;
-        return new StepResult(Step, meanLoss, lr, norm, b * t * micro * ranks, clock.Elapsed.TotalSeconds, Skipped: false);
+        return new StepResult(Step, meanLoss, lr, norm, b * t * micro * ranks, clock.Elapsed.TotalSeconds, Skipped: false, reduceSeconds, exposedSeconds);
     }
 
     /// <summary>The first parameter (in model order, so the earliest layer) whose gradient or value is not finite.</summary>

@@ -33,6 +33,16 @@ public sealed record TrainerState
     /// <summary>The run's description (without its output folder, which is wherever the run is found).</summary>
     public required TrainingSpec Spec { get; init; }
 
+    /// <summary>
+    /// MPI ranks of a distributed run (absent in one process): its global batch is this times the spec's per-rank
+    /// batch, so it resumes only on as many ranks.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Ranks { get; init; }
+
+    /// <summary>Fields a checkpoint may leave out (written only when they apply).</summary>
+    static readonly HashSet<string> Optional = ["ranks"];
+
     /// <summary>Options of every JSON the training writes: snake_case names, enums by name, NaN as null; strict reading.</summary>
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -82,6 +92,7 @@ public sealed record TrainerState
     {
         if (Step < 0) throw OutOfRange(Step, int.MaxValue, path, "step");
         if (OptimizerStep < 0) throw OutOfRange(OptimizerStep, long.MaxValue, path, "optimizer_step");
+        if (Ranks is < 2 or > MaxRanks) throw new InvalidInputException($"is {Ranks}, out of range: must be between 2 and {MaxRanks} (absent for one process)", path, "ranks");
         if (Sampler.Kind is not (RandomOffsetSampler.KindName or SlidingWindowSampler.KindName))
             throw new InvalidInputException($"must be one of: {RandomOffsetSampler.KindName}, {SlidingWindowSampler.KindName}", path, "sampler.kind");
         if (Sampler.Epoch < 0) throw OutOfRange(Sampler.Epoch, long.MaxValue, path, "sampler.epoch");
@@ -104,6 +115,8 @@ public sealed record TrainerState
             throw new InvalidInputException($"is \"{Sampler.Kind}\" but the spec samples with \"{ChoiceNames.Name(Spec.Sampler)}\"", path, "sampler.kind");
     }
 
+    const int MaxRanks = 1 << 20;
+
     static InvalidInputException OutOfRange(long value, long max, string path, string field) =>
         new($"is {value}, out of range: must be between 0 and {max}", path, field);
 
@@ -113,7 +126,7 @@ public sealed record TrainerState
         string[] names = [.. Json.GetTypeInfo(typeof(T)).Properties.Select(p => p.Name)];
         JsonInput.RejectUnknown(obj, names);
         foreach (string name in names)
-            if (!obj.Element.TryGetProperty(name, out _)) throw new InvalidInputException("is missing (required field)", obj.FilePath, obj.FieldName(name));
+            if (!Optional.Contains(name) && !obj.Element.TryGetProperty(name, out _)) throw new InvalidInputException("is missing (required field)", obj.FilePath, obj.FieldName(name));
     }
 
     static string FirstSentence(string message)

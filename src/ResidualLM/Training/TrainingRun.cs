@@ -30,8 +30,11 @@ public sealed record CheckpointSaved(int Step, string Folder) : TrainingProgress
 /// <param name="Tokens">Tokens trained on by this call.</param>
 /// <param name="Seconds">Wall time of this call, the final evaluation and checkpoint included.</param>
 /// <param name="Checkpoint">The last checkpoint folder; null when the run has no output folder.</param>
+/// <param name="StepSeconds">Wall time of the steps alone (no evaluation or checkpoint).</param>
+/// <param name="ReduceSeconds">Of a distributed run: time inside the gradient all-reduce, summed over the steps.</param>
+/// <param name="ExposedReduceSeconds">Of a distributed run: the part of it the steps waited for after backward.</param>
 public sealed record TrainingSummary(bool Cancelled, int Steps, double TrainLoss, double ValidationLoss, double LastStepLoss,
-    long Tokens, double Seconds, string? Checkpoint);
+    long Tokens, double Seconds, string? Checkpoint, double StepSeconds = 0, double ReduceSeconds = 0, double ExposedReduceSeconds = 0);
 
 /// <summary>Runs a <see cref="Trainer"/> to the end of its steps, or a whole <see cref="TrainingSession"/> with its files.</summary>
 public sealed class TrainingRun
@@ -64,15 +67,27 @@ public sealed class TrainingRun
         var options = trainer.Options;
         double lastStepLoss = double.NaN, validation = double.NaN, trainLoss = double.NaN, smoothed = double.NaN;
         long tokens = 0;
+        double stepSeconds = 0, reduceSeconds = 0, exposedSeconds = 0;
+        bool distributed = trainer.Communicator.Size > 1;
         string? checkpoint = null;
         while (trainer.Step < options.Steps && !cancellation.IsCancellationRequested)
         {
             var step = trainer.TrainStep();
             tokens += step.Tokens;
+            stepSeconds += step.Seconds;
+            reduceSeconds += step.ReduceSeconds;
+            exposedSeconds += step.ExposedReduceSeconds;
             lastStepLoss = step.Loss;
             smoothed = double.IsNaN(smoothed) ? step.Loss : 0.9 * smoothed + 0.1 * step.Loss;
             progress?.Invoke(new StepTaken(step, smoothed, tokens, clock.Elapsed.TotalSeconds));
-            session?.LogMetrics(new { step = step.Step, loss = step.Loss, lr = step.LearningRate, grad_norm = step.GradientNorm, seconds = clock.Elapsed.TotalSeconds, skipped = step.Skipped });
+            if (distributed)
+                session?.LogMetrics(new
+                {
+                    step = step.Step, loss = step.Loss, lr = step.LearningRate, grad_norm = step.GradientNorm, seconds = clock.Elapsed.TotalSeconds, skipped = step.Skipped,
+                    step_seconds = step.Seconds, allreduce_seconds = step.ReduceSeconds, allreduce_exposed_seconds = step.ExposedReduceSeconds,
+                });
+            else
+                session?.LogMetrics(new { step = step.Step, loss = step.Loss, lr = step.LearningRate, grad_norm = step.GradientNorm, seconds = clock.Elapsed.TotalSeconds, skipped = step.Skipped });
             bool evaluate = trainer.EvaluationDue && CanEvaluate;
             if (evaluate)
             {
@@ -92,7 +107,8 @@ public sealed class TrainingRun
             trainLoss = trainer.EvaluateTrain();
         }
         checkpoint = Save(progress) ?? checkpoint;
-        return new TrainingSummary(cancelled, trainer.Step, trainLoss, validation, lastStepLoss, tokens, clock.Elapsed.TotalSeconds, checkpoint);
+        return new TrainingSummary(cancelled, trainer.Step, trainLoss, validation, lastStepLoss, tokens, clock.Elapsed.TotalSeconds, checkpoint,
+            stepSeconds, reduceSeconds, exposedSeconds);
     }
 
     // A bare trainer evaluates only when it was given validation batches; a session always (its losses are then NaN).

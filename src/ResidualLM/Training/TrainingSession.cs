@@ -98,7 +98,7 @@ public sealed class TrainingSession
         }
         // Fixed training batches for an evaluation-mode estimate of the training loss (no dropout), as nanoGPT and the book report it.
         IBatchSampler trainEvaluation = FixedBatches(train, stride, seed + 3);
-        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation, spec.DataParallel, communicator);
+        Trainer = new Trainer(Model, Model.Forward, options, trainBatches, validationBatches, trainEvaluation, spec.DataParallel, communicator, spec.BucketMegabytes);
         validationText = validation.Count > 0 ? Tokenizer.Decode(validation.Tokens[..Math.Min(validation.Count, 64)]) : null;
         sampleRng = new Rng(seed + 2);
     }
@@ -113,17 +113,31 @@ public sealed class TrainingSession
     /// Rebuilds a run from the newest checkpoint in <paramref name="runFolder"/>: same data, tokenizer, weights,
     /// optimizer moments, data order and generator states, so it continues exactly as if never stopped.
     /// <paramref name="steps"/> may extend the run; <paramref name="dataParallel"/> is as <see cref="TrainingSpec.DataParallel"/>.
+    /// A run written by N MPI ranks resumes only on N ranks (<paramref name="communicator"/>), every rank reading the
+    /// same checkpoint: its global batch is N x the per-rank batch, and the data order depends on it.
     /// </summary>
-    public static TrainingSession Resume(string runFolder, int? steps = null, int dataParallel = 0)
+    /// <exception cref="InvalidInputException">No checkpoint, a malformed one, or another rank count than the one that wrote it.</exception>
+    public static TrainingSession Resume(string runFolder, int? steps = null, int dataParallel = 0, ICommunicator? communicator = null,
+        DistributedKind distributed = DistributedKind.None, double bucketMegabytes = Trainer.DefaultBucketMegabytes)
     {
+        communicator ??= SingleProcessCommunicator.Instance;
         string folder = new CheckpointDirectory(runFolder).Current()
             ?? throw new InvalidInputException("has no checkpoint to resume from (no 'latest' file)", runFolder);
         string statePath = Path.Combine(folder, StateFile);
         // Read and checked before any model or data is touched.
         TrainerState state = TrainerState.Read(TokenizerIO.ReadBytes(statePath), statePath);
-        var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder), DataParallel = dataParallel };
+        int ranks = state.Ranks ?? 1;
+        if (ranks != communicator.Size)
+        {
+            int perRank = state.Spec.Options.BatchSize;
+            string how = ranks == 1 ? $"resume it in one process (rlm train --resume {runFolder})"
+                : $"resume it with mpirun -np {ranks} rlm train --distributed mpi --resume {runFolder}";
+            throw new InvalidInputException($"was written by {ranks} rank{(ranks == 1 ? "" : "s")} (global batch {ranks * perRank} = {ranks} x {perRank}) " +
+                $"but {communicator.Size} {(communicator.Size == 1 ? "process resumes" : "ranks resume")} it; the data order depends on the rank count: {how}", statePath, "ranks");
+        }
+        var spec = state.Spec with { OutputDirectory = Path.GetFullPath(runFolder), DataParallel = dataParallel, Distributed = distributed, BucketMegabytes = bucketMegabytes };
         if (steps is int s) spec = spec with { Options = spec.Options with { Steps = s }, Epochs = null };
-        var session = new TrainingSession(spec, folder, null);
+        var session = new TrainingSession(spec, folder, communicator);
         session.RestoreState(folder, state);
         return session;
     }
@@ -199,6 +213,7 @@ public sealed class TrainingSession
             {
                 Step = Trainer.Step, OptimizerStep = adam.Step, Sampler = Trainer.TrainBatches.GetState(),
                 ModelRng = Model.GetRngState(), SampleRng = sampleRng.GetState(), Spec = Spec with { OutputDirectory = null },
+                Ranks = Trainer.Communicator.Size > 1 ? Trainer.Communicator.Size : null,
             };
             AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJson());
         });
@@ -223,7 +238,7 @@ public sealed class TrainingSession
         }
         Trainer.Optimizer.LoadState(adam);
         Trainer.RestoreStep(step);
-        TruncateMetrics(step);
+        if (IsWriter) TruncateMetrics(step);
     }
 
     /// <summary>Drops metric lines written after the checkpoint's step (by the interrupted run), so the file reads as one run.</summary>

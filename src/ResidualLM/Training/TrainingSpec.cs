@@ -83,6 +83,13 @@ public sealed record TrainingSpec
     [System.Text.Json.Serialization.JsonIgnore]
     public DistributedKind Distributed { get; init; }
 
+    /// <summary>
+    /// Megabytes of gradients per all-reduce of a distributed run, reduced while backward runs (0: one all-reduce of
+    /// every gradient after backward). How to run: not saved with the run.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double BucketMegabytes { get; init; } = Trainer.DefaultBucketMegabytes;
+
     // Upper limits: far above what trains on a CPU, low enough that no size computed from them overflows.
     const int MaxCorpusCharacters = 100_000_000, MaxBpeMerges = 1 << 20, MaxLayers = 10_000, MaxWidth = 1 << 16, MaxContext = 1 << 20;
 

@@ -22,7 +22,7 @@ public partial class TrainDefaultsTests
         ("--corpus-chars", Spec.CorpusCharacters), ("--split", Spec.TrainFraction), ("--tokenizer", ChoiceNames.Name(Spec.Tokenizer)),
         ("--bpe-merges", Spec.BpeMerges), ("--sampler", ChoiceNames.Name(Spec.Sampler)), ("--arch", ChoiceNames.Name(Spec.Architecture)),
         ("--preset", ChoiceNames.Name(Spec.Preset)), ("--init", ChoiceNames.Name(Spec.Init)), ("--sample-tokens", Spec.SampleTokens),
-        ("--data-parallel", Spec.DataParallel), ("--distributed", ChoiceNames.Name(Spec.Distributed)),
+        ("--data-parallel", Spec.DataParallel), ("--distributed", ChoiceNames.Name(Spec.Distributed)), ("--bucket-mb", Spec.BucketMegabytes),
     ];
 
     [Fact]

@@ -52,5 +52,26 @@ public class ResumeTests
         Directory.Delete(folder, true);
     }
 
+    [Theory]
+    [InlineData(2, "was written by 2 ranks (global batch 8 = 2 x 4) but 1 process resumes it")]
+    [InlineData(1, "trainer_state.json: ranks: is 1, out of range: must be between 2 and")]
+    public void ResumeByAnotherRankCount_IsRefusedBeforeAnyWork(int ranks, string expected)
+    {
+        // A single-process checkpoint relabelled as written by `ranks` MPI ranks (what a 2-rank run's rank 0 saves).
+        string folder = Temp();
+        var session = TrainingSession.Create(Spec(folder, SamplerKind.Random, 1) with { Options = Spec(folder, SamplerKind.Random, 1).Options with { Steps = 2 } });
+        session.Trainer.TrainStep();
+        string checkpoint = session.SaveCheckpoint()!;
+        string state = Path.Combine(checkpoint, "trainer_state.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(state))!.AsObject();
+        Assert.False(json.ContainsKey("ranks"));   // one process writes no rank count: older checkpoints read the same
+        json["ranks"] = ranks;
+        File.WriteAllText(state, json.ToJsonString());
+        var e = Assert.Throws<InvalidInputException>(() => TrainingSession.Resume(folder));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Directory.Delete(folder, true);
+    }
+
     static string Temp() => Path.Combine(Path.GetTempPath(), "rlm-resume-" + Guid.NewGuid().ToString("N"));
 }

@@ -221,7 +221,7 @@ public static class TrainCommand
         if (trainer.Averager is { } averager && summary.StepSeconds > 0)
             Console.WriteLine($"all-reduce: {summary.ReduceSeconds:F2} s of {summary.StepSeconds:F2} s of steps ({summary.ReduceSeconds / summary.StepSeconds * 100:F1}%), " +
                 $"{summary.ExposedReduceSeconds:F2} s waited for after backward ({summary.ExposedReduceSeconds / summary.StepSeconds * 100:F1}%); " +
-                $"{averager.Buckets} bucket{(averager.Buckets == 1 ? "" : "s")}{(averager.Overlaps ? " reduced during backward" : " reduced after backward")}");
+                $"{averager.Buckets} bucket{(averager.Buckets == 1 ? "" : "s")}, " + (averager.Overlaps ? (averager.Buckets == 1 ? "" : "each ") + "reduced as soon as backward has finished its gradients" : "reduced after backward"));
         if (json)
         {
             var line = new Dictionary<string, object?>

@@ -23,6 +23,30 @@ public class ModelExperimentTests
         Assert.Equal(3, blocks.Count);
         Assert.Equal(4, lens.Count);
         Assert.Equal(LabModels.Loss(model.Model, model.Corpus.Validation, model.Context, 3), lens[^1].Loss, 1e-5);
+        // The edits are the sublayer outputs: recompute attention(norm1(x)) and ffn(norm2(middle)) from the block's own
+        // modules (not through the residual policy) and compare element by element with the stream's net changes.
+        var (inputs, _) = LabModels.Windows(model.Corpus.Validation, model.Context, 3);
+        var context = model.Model.Context;
+        using (ResidualLM.Autograd.Graph.NoGrad())
+        {
+            var trace = model.Model.ForwardTrace(inputs, 3, model.Context);
+            for (int b = 0; b < 3; b++)
+            {
+                var block = model.Model.Blocks[b];
+                var t = trace.Blocks[b];
+                var attention = block.Attention.Forward(context, ((PreNormResidual)block.Residual1).Norm.Forward(context, t.Input)).Data;
+                var feedForward = block.FeedForward.Forward(context, ((PreNormResidual)block.Residual2).Norm.Forward(context, t.Middle)).Data;
+                for (int i = 0; i < attention.Length; i++)
+                {
+                    Assert.Equal(attention[i], t.Middle.Data[i] - t.Input.Data[i], 1e-4);
+                    Assert.Equal(feedForward[i], t.Output.Data[i] - t.Middle.Data[i], 1e-4);
+                }
+                // The experiment's edit size is the mean over positions of |attention(norm1(x))|.
+                int width = t.Input.Dim(-1), rows = attention.Length / width;
+                double meanNorm = Enumerable.Range(0, rows).Average(r => Math.Sqrt(Enumerable.Range(0, width).Sum(j => (double)attention[r * width + j] * attention[r * width + j])));
+                Assert.Equal(meanNorm, blocks[b].AttentionEdit, 1e-4 * meanNorm);
+            }
+        }
         Assert.All(blocks, b => Assert.True(b.InputNorm > 0 && b.AttentionEdit > 0 && Math.Abs(b.AttentionCosine) <= 1));
     }
 

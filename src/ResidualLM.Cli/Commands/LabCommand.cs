@@ -69,7 +69,8 @@ public static class LabCommand
         [nameof(DepthSweepOptions.Depths)] = "--depths", [nameof(DepthSweepOptions.Policies)] = "--policies", [nameof(DepthSweepOptions.EvalWindows)] = "--eval-windows",
         [nameof(GradientProfileOptions.Model)] = "--model", [nameof(GradientProfileOptions.Variants)] = "--residual",
         [nameof(GradientsOptions.InitPath)] = "--init", [nameof(GradientsOptions.SummarySeeds)] = "--seeds",
-        [nameof(LesionOptions.Windows)] = "--windows", [nameof(LesionOptions.Subsets)] = "--subsets",
+        [nameof(LesionOptions.Windows)] = "--windows", [nameof(LesionOptions.Subsets)] = "--subsets", [nameof(LesionOptions.PlainDepth)] = "--plain-depth",
+        [nameof(LesionOptions.Seeds)] = "--seeds",
         [nameof(PathsOptions.Samples)] = "--samples", [nameof(PathsOptions.Gain)] = "--gain", [nameof(PathsOptions.PathSamples)] = "--path-samples",
         [nameof(TanhStackOptions.SweepDepth)] = "--sweep-depth", [nameof(TanhStackOptions.Weight)] = "--weight", [nameof(TanhStackOptions.Bias)] = "--bias",
         [nameof(TanhStackOptions.Input)] = "--input",
@@ -195,9 +196,11 @@ public static class LabCommand
         var corpus = new Option<int>("--corpus-chars") { Description = "Characters of built-in corpus", DefaultValueFactory = _ => d.CorpusCharacters };
         var windows = new Option<int>("--eval-windows") { Description = "Validation windows for the final loss", DefaultValueFactory = _ => d.EvalWindows };
         var seed = new Option<int>("--seed") { Description = "Seed of corpus and initialisation", DefaultValueFactory = _ => d.Seed };
+        var seeds = new Option<int>("--seeds") { Description = "Runs per depth and policy (seeds --seed, --seed + 1, ...): means with 95% intervals",
+                                                 DefaultValueFactory = _ => d.Seeds };
         AddExperiment(lab, "depth-sweep", "Train the same small GPT at several depths under each residual policy: final validation loss " +
                                           "and first-block gradient (default about 10 minutes on 2 cores)",
-            [depths, policies, steps, width, heads, context, batch, lr, warmup, corpus, windows, seed],
+            [depths, policies, steps, width, heads, context, batch, lr, warmup, corpus, windows, seed, seeds],
             parse => new DepthSweepExperiment(new DepthSweepOptions
             {
                 Depths = LabModels.ParseIntegers(parse.GetValue(depths)!, "--depths"),
@@ -209,7 +212,7 @@ public static class LabCommand
                     LearningRate = parse.GetValue(lr), WarmupSteps = parse.GetValue(warmup),
                 },
                 CorpusCharacters = parse.GetValue(corpus), EvalWindows = parse.GetValue(windows), Seed = parse.GetValue(seed),
-                Progress = line => Console.Error.WriteLine(line),
+                Seeds = parse.GetValue(seeds), Progress = line => Console.Error.WriteLine(line),
             }));
     }
 
@@ -254,12 +257,15 @@ public static class LabCommand
         var windows = new Option<int>("--windows") { Description = "Validation windows of the loss", DefaultValueFactory = _ => d.Windows };
         var subsets = new Option<int>("--subsets") { Description = "Random subsets per number of deleted blocks", DefaultValueFactory = _ => d.Subsets };
         var noPlain = new Option<bool>("--no-plain") { Description = "Do not train and lesion a plain (no residual) model for comparison" };
+        var plainDepth = new Option<int>("--plain-depth") { Description = "Blocks of the plain model (deeper plain transformers do not train)",
+                                                           DefaultValueFactory = _ => d.PlainDepth };
+        var seeds = new Option<int>("--seeds") { Description = "Train both models with this many seeds: means with 95% intervals", DefaultValueFactory = _ => d.Seeds };
         AddExperiment(lab, "lesion", "Delete each block in turn (its edits removed) and measure the loss: residual vs plain (Veit et al. 2016)",
-            [.. sourceOptions, windows, subsets, noPlain],
+            [.. sourceOptions, windows, subsets, noPlain, plainDepth, seeds],
             parse => new LesionExperiment(new LesionOptions
             {
                 Source = parseSource(parse), Windows = parse.GetValue(windows), Subsets = parse.GetValue(subsets),
-                ComparePlain = !parse.GetValue(noPlain), Progress = line => Console.Error.WriteLine(line),
+                ComparePlain = !parse.GetValue(noPlain), PlainDepth = parse.GetValue(plainDepth), Seeds = parse.GetValue(seeds), Progress = line => Console.Error.WriteLine(line),
             }));
     }
 

@@ -32,8 +32,11 @@ public sealed record AxisSpec(string Label, string? Unit = null, AxisScale Scale
     public string Title => Unit is null ? Label : $"{Label} ({Unit})";
 }
 
-/// <summary>A point of a line series; <see cref="Label"/> is extra tooltip text.</summary>
-public sealed record ChartPoint(double X, double? Y, string? Label = null);
+/// <summary>
+/// A point of a line series; <see cref="Label"/> is extra tooltip text; <see cref="Error"/>, when given, is drawn as an
+/// error bar from Y − Error to Y + Error (a 95% confidence half-width over seeds, say).
+/// </summary>
+public sealed record ChartPoint(double X, double? Y, string? Label = null, double? Error = null);
 
 /// <summary>One series: points (line charts) or one value per category (bar charts).</summary>
 public sealed record SeriesSpec
@@ -45,6 +48,9 @@ public sealed record SeriesSpec
 
     /// <summary>Bar charts: one value per entry of <see cref="ChartSpec.Categories"/>; null draws no bar.</summary>
     public List<double?>? Values { get; init; }
+
+    /// <summary>Bar charts: the error half-width of each value (drawn as an error bar), or null for none.</summary>
+    public List<double?>? Errors { get; init; }
 }
 
 /// <summary>

@@ -43,6 +43,36 @@ public class PathsExperimentTests
                 Assert.Equal(bySubsets[k][i], terms[k][i], 1e-9);
     }
 
+    [Theory]
+    [InlineData(8, 0.5f)]
+    [InlineData(12, 1.5f)]
+    public void SharePerPathLength_Enumerated_EqualsTheDynamicProgram(int depth, float gain)
+    {
+        var stack = new PathExpansion(depth, width: 3, samples: 2, gain, seed: 17);
+        var (total, g, _) = stack.Gradients();
+        var byProgram = PathExpansion.Shares(stack.PathTerms(g, stack.Stream(), out var jacobians), total);
+        // Brute force, written out here: every subset of branches is one path, g times its branch Jacobians from the top down.
+        var byEnumeration = new double[depth + 1];
+        double square = total.Sum(v => v * v);
+        for (int mask = 0; mask < 1 << depth; mask++)
+        {
+            var v = (double[])g.Clone();
+            for (int i = depth - 1; i >= 0; i--)
+            {
+                if ((mask >> i & 1) == 0) continue;
+                var next = new double[v.Length];
+                for (int s = 0; s < 2; s++)
+                    for (int row = 0; row < 3; row++)
+                        for (int m = 0; m < 3; m++) next[s * 3 + m] += v[s * 3 + row] * jacobians[i][s][row * 3 + m];
+                v = next;
+            }
+            byEnumeration[System.Numerics.BitOperations.PopCount((uint)mask)] += v.Zip(total, (a, b) => a * b).Sum() / square;
+        }
+        for (int k = 0; k <= depth; k++) Assert.Equal(byEnumeration[k], byProgram[k], 1e-9);
+        Assert.Equal(byEnumeration, PathExpansion.Shares(stack.EnumeratedTerms(g, jacobians), total), (a, b) => Math.Abs(a - b) < 1e-9);
+        Assert.Equal(1.0, byEnumeration.Sum(), 1e-5); // float32 Backward() against double path sums
+    }
+
     [Fact]
     public void Jacobians_MatchVectorJacobianProducts()
     {
@@ -68,5 +98,8 @@ public class PathsExperimentTests
         Assert.Equal(1.0, weights.Rows[0][3].Number!.Value + weights.Rows[1][3].Number!.Value, 1e-4);
         Assert.Equal(11 + 2, result.Tables.Single(t => t.Id == "path-lengths").Rows.Count);
         Assert.Contains(result.Findings, f => f.StartsWith("Deep stack: the 11 path-length terms"));
+        var enumerated = result.Tables.Single(t => t.Id == "enumerated");
+        Assert.Equal(11, enumerated.Rows.Count);
+        Assert.All(enumerated.Rows, row => Assert.True(row[4].Number < 1e-9));
     }
 }

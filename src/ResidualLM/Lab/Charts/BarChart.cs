@@ -10,7 +10,10 @@ internal static class BarChart
         var categories = spec.Categories ?? [];
         var names = spec.Series.Select(s => s.Name).ToList();
         var frame = new ChartFrame(svg, legendRows: ChartFrame.LegendRows(names), hasLegend: names.Count > 0);
-        var values = spec.Series.SelectMany(s => s.Values ?? []).Where(v => v is not null).Select(v => v!.Value);
+        // Error bars widen the y range (on a log axis a lower end at or below zero is cut at the axis instead).
+        var values = spec.Series.SelectMany(s => (s.Values ?? []).Select((v, i) => (Value: v, Error: s.Errors is { } e && i < e.Count ? e[i] : null)))
+            .Where(p => p.Value is not null)
+            .SelectMany(p => p.Error is double e && double.IsFinite(e) ? [p.Value!.Value, p.Value!.Value - e, p.Value!.Value + e] : new[] { p.Value!.Value });
         var yScale = ChartScale.Create(spec.Y.Scale, values, frame.PlotBottom, frame.PlotTop, includeZero: true);
 
         frame.Title(spec.Title);
@@ -42,7 +45,10 @@ internal static class BarChart
                 double x = frame.PlotLeft + band * c + (band - groupWidth) / 2 + barWidth * s;
                 double top = yScale.Map(value);
                 svg.Rect(x + 1, Math.Min(top, baseline), barWidth - 2, Math.Max(1, Math.Abs(baseline - top)), Palette.SeriesColour(s),
-                    $"{series.Name}, {categories[c]}: {spec.Y.Label} = {LineChart.Format(value)}", cssClass: "mark");
+                    $"{series.Name}, {categories[c]}: {spec.Y.Label} = {LineChart.Format(value)}" +
+                    (series.Errors is { } errors && c < errors.Count && errors[c] is double e ? $" ± {LineChart.Format(e)}" : ""), cssClass: "mark");
+                if (series.Errors is { } halfWidths && c < halfWidths.Count && halfWidths[c] is double error)
+                    ErrorBar.Draw(svg, yScale, x + barWidth / 2, value, error, Math.Min(5, barWidth / 3), ChartFrame.AxisColour);
             }
             svg.EndGroup();
         }

@@ -10,12 +10,13 @@ internal static class LineChart
         var names = spec.Series.Select(s => s.Name).ToList();
         var frame = new ChartFrame(svg, legendRows: ChartFrame.LegendRows(names), hasLegend: names.Count > 0);
         var points = spec.Series.SelectMany(s => s.Points ?? []).Where(p => p.Y is not null).ToList();
+        // Error bars widen the y range; on a log axis a lower end at or below zero is cut at the axis instead.
         // Inset the data a little from the axes, so markers at the ends of the range are not cut by the axis lines.
         const double inset = 8;
         var xScale = ChartScale.Create(spec.X.Scale, points.Select(p => p.X), frame.PlotLeft + inset, frame.PlotRight - inset);
         // Only x values that can be placed decide the y range, and vice versa for the x range's partner.
-        var yScale = ChartScale.Create(spec.Y.Scale, points.Where(p => xScale.CanPlace(p.X)).Select(p => p.Y!.Value),
-            frame.PlotBottom - inset, frame.PlotTop + inset);
+        var yScale = ChartScale.Create(spec.Y.Scale, points.Where(p => xScale.CanPlace(p.X)).SelectMany(p => p.Error is double e && double.IsFinite(e)
+            ? [p.Y!.Value, p.Y!.Value - e, p.Y!.Value + e] : new[] { p.Y!.Value }), frame.PlotBottom - inset, frame.PlotTop + inset);
 
         frame.Title(spec.Title);
         frame.VerticalAxis(yScale, spec.Y.Title);
@@ -44,6 +45,8 @@ internal static class LineChart
             }
             svg.Group("series", series.Name);
             if (path.Length > 0) svg.Path(path.ToString(), "none", colour, 2.2, cssClass: "series-line");
+            foreach (var (px, _, point) in placed)
+                if (point.Error is double error) ErrorBar.Draw(svg, yScale, px, point.Y!.Value, error, 4, colour);
             foreach (var (px, py, point) in placed)
                 Markers.Draw(svg, Palette.Marker(s), px, py, radius, colour, Tooltip(series.Name, spec, point));
             svg.EndGroup();
@@ -54,7 +57,8 @@ internal static class LineChart
 
     static string Tooltip(string seriesName, ChartSpec spec, ChartPoint point)
     {
-        string text = $"{seriesName}: {spec.X.Label} = {Format(point.X)}, {spec.Y.Label} = {Format(point.Y!.Value)}";
+        string text = $"{seriesName}: {spec.X.Label} = {Format(point.X)}, {spec.Y.Label} = {Format(point.Y!.Value)}" +
+                      (point.Error is double e ? $" ± {Format(e)}" : "");
         return point.Label is null ? text : text + " (" + point.Label + ")";
     }
 

@@ -1,7 +1,8 @@
 // Trains the same small GPT on the built-in corpus at several depths under every residual policy, and reports the
 // final validation loss (against the corpus's entropy floor and unigram entropy) and the gradient reaching the first
-// block at initialisation. Limits: a fixed, short step budget and one seed; a policy that needs a longer warmup or a
-// smaller learning rate at depth is shown as it fares with the shared settings, not tuned.
+// block at initialisation. With --seeds N every run is repeated with N seeds (weights and data order) and the summary
+// gives means with 95% Student t intervals. Limits: a fixed, short step budget; a policy that needs a longer warmup or
+// a smaller learning rate at depth is shown as it fares with the shared settings, not tuned.
 using System.Diagnostics;
 using System.Globalization;
 using ResidualLM.Models;
@@ -35,6 +36,9 @@ public sealed record DepthSweepOptions
     /// <summary>Seed of the corpus and of every model's initialisation.</summary>
     public int Seed { get; init; } = 1337;
 
+    /// <summary>Runs per depth and policy, with seeds Seed, Seed + 1, ... for the weights and data order (the corpus stays).</summary>
+    public int Seeds { get; init; } = 1;
+
     /// <summary>Called with one line per finished run (and before the first), e.g. to print progress.</summary>
     public Action<string>? Progress { get; init; }
 
@@ -50,6 +54,7 @@ public sealed record DepthSweepOptions
         if (!(Training.LearningRate > 0 && Training.LearningRate < 1)) throw new InvalidInputException($"must be in (0, 1), got {Training.LearningRate}", field: nameof(LabTraining.LearningRate));
         if (CorpusCharacters < 20 * Training.Context) throw new InvalidInputException($"too small for context {Training.Context}", field: nameof(CorpusCharacters));
         if (EvalWindows is < 1 or > 10_000) throw new InvalidInputException($"must be between 1 and 10000, got {EvalWindows}", field: nameof(EvalWindows));
+        if (Seeds is < 1 or > 100) throw new InvalidInputException($"must be between 1 and 100, got {Seeds}", field: nameof(Seeds));
     }
 }
 
@@ -63,8 +68,17 @@ public sealed record DepthSweepOptions
 /// <param name="OutputGradient">|dL/dx| at the last block's output, at initialisation.</param>
 /// <param name="SkippedSteps">Steps skipped for a non-finite loss or gradient.</param>
 /// <param name="Seconds">Wall time of the run.</param>
+/// <param name="Seed">Seed of the weights and data order.</param>
 public sealed record SweepRun(int Depth, ResidualMode Policy, double ValidationLoss, double TrainLoss, double InitialLoss,
-    double FirstBlockGradient, double OutputGradient, int SkippedSteps, double Seconds);
+    double FirstBlockGradient, double OutputGradient, int SkippedSteps, double Seconds, int Seed = 0);
+
+/// <summary>The runs of one depth and policy over seeds: means with 95% intervals.</summary>
+/// <param name="Depth">Blocks.</param>
+/// <param name="Policy">Residual policy.</param>
+/// <param name="ValidationLoss">Final validation loss over the seeds that did not diverge.</param>
+/// <param name="FirstBlockGradient">|dL/dx| at the first block's input at initialisation.</param>
+/// <param name="Diverged">Seeds whose final loss was not finite.</param>
+public sealed record SweepCell(int Depth, ResidualMode Policy, Estimate ValidationLoss, Estimate FirstBlockGradient, int Diverged);
 
 /// <summary>Does depth hurt or help, under each residual policy, with everything else fixed?</summary>
 public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperiment
@@ -89,7 +103,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
         int tail = Math.Max(1, losses.Count / 10);
         double trainLoss = losses.Skip(losses.Count - tail).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
         double validation = LabModels.Loss(model, corpus.Validation, training.Context, options.EvalWindows);
-        return new SweepRun(depth, policy, validation, trainLoss, initial, gradients[0], gradients[^1], skipped, clock.Elapsed.TotalSeconds);
+        return new SweepRun(depth, policy, validation, trainLoss, initial, gradients[0], gradients[^1], skipped, clock.Elapsed.TotalSeconds, options.Seed);
     }
 
     public ExperimentResult Run()
@@ -98,18 +112,19 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
         var clock = Stopwatch.StartNew();
         var corpus = LabCorpus.Builtin(options.CorpusCharacters, options.Seed);
         var runs = new List<SweepRun>();
-        int total = options.Depths.Count * options.Policies.Count;
+        int total = options.Depths.Count * options.Policies.Count * options.Seeds;
         options.Progress?.Invoke($"depth-sweep: {total} runs of {options.Training.Steps} steps (width {options.Width}, batch " +
-                                 $"{options.Training.BatchSize} x {options.Training.Context})");
+                                 $"{options.Training.BatchSize} x {options.Training.Context}{(options.Seeds > 1 ? $", {options.Seeds} seeds" : "")})");
         foreach (int depth in options.Depths)
             foreach (var policy in options.Policies)
-            {
-                var run = TrainOne(depth, policy, options, corpus);
-                runs.Add(run);
-                options.Progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                    $"  [{runs.Count}/{total}] depth {depth,3} {ResidualPolicies.Get(policy).Name,-8}  val {run.ValidationLoss:F4}  " +
-                    $"|dL/dx_0| at init {run.FirstBlockGradient:G3}  {run.Seconds:F1} s  (total {clock.Elapsed.TotalSeconds:F0} s)"));
-            }
+                for (int s = 0; s < options.Seeds; s++)
+                {
+                    var run = TrainOne(depth, policy, options with { Seed = options.Seed + s }, corpus);
+                    runs.Add(run);
+                    options.Progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                        $"  [{runs.Count}/{total}] depth {depth,3} {ResidualPolicies.Get(policy).Name,-8} seed {run.Seed}  val {run.ValidationLoss:F4}  " +
+                        $"|dL/dx_0| at init {run.FirstBlockGradient:G3}  {run.Seconds:F1} s  (total {clock.Elapsed.TotalSeconds:F0} s)"));
+                }
         return BuildResult(runs, corpus, clock.Elapsed.TotalSeconds);
     }
 
@@ -118,6 +133,8 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
     {
         var t = options.Training;
         double floor = corpus.EntropyFloor ?? double.NaN, unigram = corpus.UnigramEntropy ?? double.NaN;
+        int seeds = runs.Select(r => r.Seed).Distinct().Count();
+        var cells = Summarise(runs);
         var result = new ExperimentResult
         {
             Experiment = Name,
@@ -129,7 +146,9 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                 "of a model that predicts character frequencies and ignores context (the unigram entropy). A model stuck near the " +
                 "unigram loss has learned nothing from context.\n\n" +
                 "The gradient at the first block's input is measured once at initialisation, on one training batch, as in " +
-                "gradient-profile: without a shortcut it is a product of one Jacobian per block.",
+                "gradient-profile: without a shortcut it is a product of one Jacobian per block." +
+                (seeds > 1 ? $"\n\nEvery run was repeated with {seeds} seeds (weights and data order); the summary gives means with " +
+                             "95% Student t intervals (±), and two policies whose intervals overlap are not distinguishable at that many seeds." : ""),
             Parameters =
             [
                 new("depths", string.Join(", ", options.Depths)), new("policies", string.Join(", ", options.Policies.Select(p => ResidualPolicies.Get(p).Name))),
@@ -137,6 +156,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                 new("batch", Text(t.BatchSize)), new("steps", Text(t.Steps)),
                 new("learning rate", t.LearningRate.ToString("G3", CultureInfo.InvariantCulture), $"AdamW, {t.WarmupSteps} warmup steps, cosine to a tenth, clip 1"),
                 new("corpus", $"{options.CorpusCharacters:N0} characters, seed {options.Seed}"),
+                new("seeds", Text(seeds), seeds > 1 ? "runs per depth and policy" : "--seeds N repeats every run for intervals"),
                 new("eval", $"{options.EvalWindows} validation windows"),
                 new("time", $"{seconds:F0} s", "wall time of the whole sweep"),
             ],
@@ -147,33 +167,65 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             Note = $"Losses in nats per character (train: mean of the last 10% of steps). Floor {floor:F4}, unigram {unigram:F4}. " +
                    "Learned = (unigram − val) / (unigram − floor), the share of the learnable structure captured. |g_0| = |dL/dx| at the " +
                    "first block's input at initialisation, |g_N| at the last block's output. s = seconds.",
-            Columns = [new("depth"), new("policy"), new("val loss", Format: "F4"), new("learned", Format: "P0"), new("train loss", Format: "F4"),
+            Columns = [new("depth"), new("policy"), new("seed"), new("val loss", Format: "F4"), new("learned", Format: "P0"), new("train loss", Format: "F4"),
                        new("init loss", Format: "F4"), new("|g_0| init", Format: "G3"), new("|g_0|/|g_N|", Format: "G3"),
                        new("skipped"), new("s", Format: "F0")],
         };
         foreach (var r in runs)
-            table.AddRow(r.Depth, ResidualPolicies.Get(r.Policy).Name, r.ValidationLoss, (unigram - r.ValidationLoss) / (unigram - floor), r.TrainLoss,
+            table.AddRow(r.Depth, ResidualPolicies.Get(r.Policy).Name, r.Seed, r.ValidationLoss, (unigram - r.ValidationLoss) / (unigram - floor), r.TrainLoss,
                 r.InitialLoss, r.FirstBlockGradient, r.FirstBlockGradient / r.OutputGradient, r.SkippedSteps, r.Seconds);
         result.Tables.Add(table);
-        AddCharts(result, runs, floor, unigram);
-        AddFindings(result, runs, floor, unigram);
+        if (seeds > 1) result.Tables.Add(SummaryTable(cells, seeds));
+        AddCharts(result, cells, floor, unigram, seeds);
+        AddFindings(result, cells, floor, unigram, seeds);
         return result;
     }
 
-    void AddCharts(ExperimentResult result, IReadOnlyList<SweepRun> runs, double floor, double unigram)
+    /// <summary>The runs grouped by depth and policy, in the order of the options: means and 95% intervals over seeds.</summary>
+    public IReadOnlyList<SweepCell> Summarise(IReadOnlyList<SweepRun> runs) =>
+        [.. from depth in options.Depths
+            from policy in options.Policies
+            let same = runs.Where(r => r.Depth == depth && r.Policy == policy).ToList()
+            where same.Count > 0
+            select new SweepCell(depth, policy, Statistics.Estimate(same.Select(r => r.ValidationLoss)),
+                Statistics.Estimate(same.Select(r => r.FirstBlockGradient)), same.Count(r => !double.IsFinite(r.ValidationLoss)))];
+
+    /// <summary>Mean ± 95% interval of the validation loss per depth and policy, and which policies the seeds cannot tell apart.</summary>
+    static ResultTable SummaryTable(IReadOnlyList<SweepCell> cells, int seeds)
+    {
+        var table = new ResultTable
+        {
+            Id = "summary", Title = $"Validation loss over {seeds} seeds: mean ± 95% interval",
+            Note = "± = t(0.975, n − 1) s / √n over the seeds that did not diverge (Student t). \"Not distinguishable from\" lists the " +
+                   "policies at the same depth whose intervals overlap this one's: at this many seeds their order is not resolved.",
+            Columns = [new("depth"), new("policy"), new("val loss", Format: "F4"), new("±", Format: "F4"), new("seeds"), new("diverged"),
+                       new("not distinguishable from")],
+        };
+        foreach (var c in cells)
+        {
+            var overlapping = cells.Where(o => o.Depth == c.Depth && o.Policy != c.Policy && c.ValidationLoss.Overlaps(o.ValidationLoss))
+                .Select(o => ResidualPolicies.Get(o.Policy).Name).ToList();
+            table.AddRow(c.Depth, ResidualPolicies.Get(c.Policy).Name, c.ValidationLoss.Mean, c.ValidationLoss.HalfWidth, c.ValidationLoss.Count, c.Diverged,
+                overlapping.Count == 0 ? "" : string.Join(", ", overlapping));
+        }
+        return table;
+    }
+
+    void AddCharts(ExperimentResult result, IReadOnlyList<SweepCell> cells, double floor, double unigram, int seeds)
     {
         var depths = options.Depths;
-        SweepRun? Find(int depth, ResidualMode policy) => runs.FirstOrDefault(r => r.Depth == depth && r.Policy == policy);
+        SweepCell? Find(int depth, ResidualMode policy) => cells.FirstOrDefault(r => r.Depth == depth && r.Policy == policy);
         result.Charts.Add(new ChartSpec
         {
             Id = "loss", Kind = ChartKind.Line, Title = "Final validation loss by depth",
             Caption = $"Lower is better. The two flat lines: unigram entropy {unigram:F3} (nothing learned from context) and " +
-                      $"entropy floor {floor:F3} (perfect). Log depth axis.",
+                      $"entropy floor {floor:F3} (perfect). Log depth axis." + (seeds > 1 ? $" Means over {seeds} seeds; error bars are 95% intervals." : ""),
             X = new AxisSpec("depth", "blocks", AxisScale.Log), Y = new AxisSpec("validation loss", "nats per character"),
             Series = [.. options.Policies.Select(p => new SeriesSpec
                 {
                     Name = ResidualPolicies.Get(p).Legend,
-                    Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.ValidationLoss))).ToList(),
+                    Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.ValidationLoss.Mean),
+                        Error: seeds > 1 ? Finite(Find(d, p)?.ValidationLoss.HalfWidth) : null)).ToList(),
                 }),
                 new SeriesSpec { Name = "unigram entropy", Points = [new(depths.Min(), unigram), new(depths.Max(), unigram)] },
                 new SeriesSpec { Name = "entropy floor", Points = [new(depths.Min(), floor), new(depths.Max(), floor)] }],
@@ -185,7 +237,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             X = new AxisSpec("depth", "blocks"), Y = new AxisSpec("policy"), Value = new AxisSpec("validation loss", "nats"),
             Categories = depths.Select(d => Text(d)).ToList(),
             RowCategories = options.Policies.Select(p => ResidualPolicies.Get(p).Name).ToList(),
-            Cells = options.Policies.Select(p => depths.Select(d => Finite(Find(d, p)?.ValidationLoss)).ToList()).ToList(),
+            Cells = options.Policies.Select(p => depths.Select(d => Finite(Find(d, p)?.ValidationLoss.Mean)).ToList()).ToList(),
         });
         result.Charts.Add(new ChartSpec
         {
@@ -195,32 +247,49 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             Series = options.Policies.Select(p => new SeriesSpec
             {
                 Name = ResidualPolicies.Get(p).Legend,
-                Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.FirstBlockGradient))).ToList(),
+                Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.FirstBlockGradient.Mean))).ToList(),
             }).ToList(),
         });
     }
 
-    void AddFindings(ExperimentResult result, IReadOnlyList<SweepRun> runs, double floor, double unigram)
+    void AddFindings(ExperimentResult result, IReadOnlyList<SweepCell> cells, double floor, double unigram, int seeds)
     {
         int deepest = options.Depths.Max(), shallowest = options.Depths.Min();
         const double margin = 0.1; // nats: "trains" means at least this far below the unigram loss
+        string over = seeds > 1 ? $" (means over {seeds} seeds)" : "";
         foreach (var policy in options.Policies)
         {
-            var deep = runs.FirstOrDefault(r => r.Depth == deepest && r.Policy == policy);
-            var shallow = runs.FirstOrDefault(r => r.Depth == shallowest && r.Policy == policy);
+            var deep = cells.FirstOrDefault(r => r.Depth == deepest && r.Policy == policy);
+            var shallow = cells.FirstOrDefault(r => r.Depth == shallowest && r.Policy == policy);
             if (deep is null || shallow is null) continue;
-            string verdict = !double.IsFinite(deep.ValidationLoss) ? "diverged"
-                : deep.ValidationLoss < unigram - margin ? $"trains ({(unigram - deep.ValidationLoss) / (unigram - floor):P0} of the learnable structure)"
-                : $"stalls at or above the unigram loss ({deep.ValidationLoss - unigram:+0.000;-0.000} nats from it)";
+            double loss = deep.ValidationLoss.Mean;
+            string verdict = !double.IsFinite(loss) ? "diverged"
+                : loss < unigram - margin ? $"trains ({(unigram - loss) / (unigram - floor):P0} of the learnable structure)"
+                : $"stalls at or above the unigram loss ({loss - unigram:+0.000;-0.000} nats from it)";
             result.Findings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{ResidualPolicies.Get(policy).Name}: {deepest} blocks {verdict}: val {deep.ValidationLoss:F3} against {shallow.ValidationLoss:F3} at {shallowest} blocks; " +
-                $"|dL/dx_0| at init {deep.FirstBlockGradient:G3} at {deepest} blocks, {shallow.FirstBlockGradient:G3} at {shallowest}."));
+                $"{ResidualPolicies.Get(policy).Name}: {deepest} blocks {verdict}: val {deep.ValidationLoss.ToString("F3")} against " +
+                $"{shallow.ValidationLoss.ToString("F3")} at {shallowest} blocks{over}; " +
+                $"|dL/dx_0| at init {deep.FirstBlockGradient.Mean:G3} at {deepest} blocks, {shallow.FirstBlockGradient.Mean:G3} at {shallowest}.") +
+                (deep.Diverged > 0 ? $" {deep.Diverged} of {seeds} seeds diverged at {deepest} blocks." : ""));
         }
-        var best = runs.Where(r => double.IsFinite(r.ValidationLoss)).MinBy(r => r.ValidationLoss);
-        if (best is not null)
-            result.Findings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"Best run: {ResidualPolicies.Get(best.Policy).Name} at {best.Depth} blocks, {best.ValidationLoss:F4} nats ({best.ValidationLoss - floor:F3} above the floor) " +
-                $"after {options.Training.Steps} steps; a longer budget (--steps) lowers every number, the comparison is at equal steps."));
+        var best = cells.Where(r => double.IsFinite(r.ValidationLoss.Mean)).MinBy(r => r.ValidationLoss.Mean);
+        if (best is null) return;
+        result.Findings.Add(string.Create(CultureInfo.InvariantCulture,
+            $"Best: {ResidualPolicies.Get(best.Policy).Name} at {best.Depth} blocks, {best.ValidationLoss.ToString("F4")} nats " +
+            $"({best.ValidationLoss.Mean - floor:F3} above the floor){over} after {options.Training.Steps} steps; a longer budget (--steps) ") +
+            "lowers every number, the comparison is at equal steps.");
+        if (seeds < 2) return;
+        // At each depth: the best policy, and which others its interval cannot separate from it.
+        foreach (int depth in options.Depths)
+        {
+            var atDepth = cells.Where(c => c.Depth == depth && double.IsFinite(c.ValidationLoss.Mean)).OrderBy(c => c.ValidationLoss.Mean).ToList();
+            if (atDepth.Count < 2) continue;
+            var tied = atDepth.Skip(1).Where(c => c.ValidationLoss.Overlaps(atDepth[0].ValidationLoss)).Select(c => ResidualPolicies.Get(c.Policy).Name).ToList();
+            result.Findings.Add($"{depth} blocks: {ResidualPolicies.Get(atDepth[0].Policy).Name} is lowest " +
+                $"({atDepth[0].ValidationLoss.ToString("F3")}); " + (tied.Count == 0
+                    ? $"its interval overlaps no other policy's, so the order is resolved at {seeds} seeds."
+                    : $"not distinguishable at {seeds} seeds from {string.Join(", ", tied)} (the 95% intervals overlap)."));
+        }
     }
 
     static double? Finite(double? value) => value is double v && double.IsFinite(v) ? v : null;

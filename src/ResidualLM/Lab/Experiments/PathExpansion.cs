@@ -165,6 +165,32 @@ public sealed class PathExpansion
         return v;
     }
 
+    /// <summary>
+    /// The same terms as <see cref="PathTerms"/> by brute force: every one of the 2^n subsets of branches enumerated as
+    /// its own path (<see cref="PathGradient"/>) and added to the term of its length. Exponential: for n up to about 16.
+    /// </summary>
+    public double[][] EnumeratedTerms(double[] outputGradient, double[][][] jacobians)
+    {
+        int n = jacobians.Length;
+        if (n > 20) throw new InvalidInputException($"enumerating 2^{n} paths is too many (at most 20 branches)", field: "Depth");
+        var terms = Enumerable.Range(0, n + 1).Select(_ => new double[outputGradient.Length]).ToArray();
+        for (int mask = 0; mask < 1 << n; mask++)
+        {
+            var branchIndices = Enumerable.Range(0, n).Where(i => (mask >> i & 1) == 1).ToArray();
+            var path = PathGradient(outputGradient, jacobians, branchIndices);
+            var term = terms[branchIndices.Length];
+            for (int i = 0; i < term.Length; i++) term[i] += path[i];
+        }
+        return terms;
+    }
+
+    /// <summary>Each term's share of the total gradient, term·total / |total|²: the shares sum to 1 when the terms sum to the total.</summary>
+    public static double[] Shares(double[][] terms, IReadOnlyList<double> total)
+    {
+        double square = Dot(total, total);
+        return terms.Select(t => Dot(t, total) / square).ToArray();
+    }
+
     /// <summary>destination += v J per sample: destination[s, m] += Σ_j v[s, j] J_s[j, m].</summary>
     void AddTimesJacobian(double[] destination, double[] v, double[][] jacobian)
     {

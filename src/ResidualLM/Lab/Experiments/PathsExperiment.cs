@@ -26,6 +26,9 @@ public sealed record PathsOptions
     /// <summary>Seed of weights, inputs, targets and path sampling.</summary>
     public ulong Seed { get; init; } = 7;
 
+    /// <summary>Branches of the small stack whose 2^n paths are enumerated one by one to check the dynamic program (0: skip).</summary>
+    public int EnumeratedDepth { get; init; } = 10;
+
     /// <summary>Rejects settings the experiment cannot run with.</summary>
     public void Validate()
     {
@@ -34,6 +37,7 @@ public sealed record PathsOptions
         if (Samples is < 1 or > 64) throw new InvalidInputException($"must be between 1 and 64, got {Samples}", field: nameof(Samples));
         if (!(Gain > 0 && Gain < 100)) throw new InvalidInputException($"must be in (0, 100), got {Gain}", field: nameof(Gain));
         if (PathSamples is < 0 or > 10_000) throw new InvalidInputException($"must be between 0 and 10000, got {PathSamples}", field: nameof(PathSamples));
+        if (EnumeratedDepth is < 0 or > 16) throw new InvalidInputException($"must be between 0 and 16, got {EnumeratedDepth}", field: nameof(EnumeratedDepth));
     }
 }
 
@@ -74,7 +78,30 @@ public sealed class PathsExperiment(PathsOptions options) : ILabExperiment
         };
         TwoLayers(result);
         DeepStack(result);
+        if (options.EnumeratedDepth > 0) Enumerated(result);
         return result;
+    }
+
+    /// <summary>(c) A small stack: the share of each path length by enumerating all 2^n paths, against the dynamic program.</summary>
+    void Enumerated(ExperimentResult result)
+    {
+        int n = options.EnumeratedDepth;
+        var stack = new PathExpansion(n, options.Width, options.Samples, options.Gain, options.Seed + 3);
+        var (total, g, _) = stack.Gradients();
+        var byProgram = PathExpansion.Shares(stack.PathTerms(g, stack.Stream(), out var jacobians), total);
+        var byEnumeration = PathExpansion.Shares(stack.EnumeratedTerms(g, jacobians), total);
+        var table = new ResultTable
+        {
+            Id = "enumerated", Title = $"Check: the share of each path length in a {n}-branch stack, all {1 << n} paths enumerated",
+            Note = "Share = term·total / |total|². The dynamic program is what the deep stack uses; enumeration adds every path one by one.",
+            Columns = [new("k"), new("paths C(n, k)", Format: "G4"), new("share (dynamic program)", Format: "G6"),
+                       new("share (enumerated)", Format: "G6"), new("|difference|", Format: "G2")],
+        };
+        for (int k = 0; k <= n; k++) table.AddRow(k, Binomial(n, k), byProgram[k], byEnumeration[k], Math.Abs(byProgram[k] - byEnumeration[k]));
+        result.Tables.Add(table);
+        double largest = byProgram.Zip(byEnumeration, (a, b) => Math.Abs(a - b)).Max();
+        result.Findings.Add($"Check with {n} branches: enumerating all {1 << n} paths gives the same share per path length as the dynamic program " +
+            $"(largest difference {largest:G2}); the shares sum to {byEnumeration.Sum():F6}.");
     }
 
     /// <summary>(a) Two layers: the four terms, their sum against Backward(), and the first layer's weight gradient split.</summary>

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Golden fixtures for ResidualLM's models, written by PyTorch (run by hand: python3 tools/reference/models_fixture.py [--wide]).
+"""Golden fixtures for ResidualLM's models, written by PyTorch (run by hand: python3 tools/reference/models_fixture.py
+[--wide | --only NAME ...], where --only writes just the named fixtures and leaves the others as committed).
 
 For tiny configs of each family (GPT under every residual policy, Llama, Encoder) and the book's chapter-4 MLP, writes
 tests/ResidualLM.Tests/fixtures/models/<name>.json with: the config (C# property names), every parameter by name,
@@ -96,19 +97,29 @@ class SwiGlu(nn.Module):
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
+def cait_epsilon(layers):
+    """CaiT (Touvron et al. 2021, section 2.1): LayerScale's initial diagonal, 0.1 up to depth 18, 1e-5 at 24, 1e-6 deeper."""
+    return 0.1 if layers <= 18 else 1e-5 if layers <= 24 else 1e-6
+
+
 class Block(nn.Module):
     def __init__(self, mode, width, attn, ffn, norm, layers):
         super().__init__()
         self.mode = mode
-        if mode in ("PreNorm", "PostNorm", "DeepNorm"):
+        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale")
+        if mode in normed:
             self.norm1 = norm()
         if mode == "ReZero":
             self.gain1 = nn.Parameter(torch.zeros(1))
+        if mode == "LayerScale":  # CaiT's gamma_1: one learned weight per channel on the attention edit
+            self.scale1 = nn.Parameter(cait_epsilon(layers) * torch.ones(width))
         self.attn = attn
-        if mode in ("PreNorm", "PostNorm", "DeepNorm"):
+        if mode in normed:
             self.norm2 = norm()
         if mode == "ReZero":
             self.gain2 = nn.Parameter(torch.zeros(1))
+        if mode == "LayerScale":
+            self.scale2 = nn.Parameter(cait_epsilon(layers) * torch.ones(width))
         self.ffn = ffn
         self.alpha = (2.0 * layers) ** 0.25  # DeepNet, decoder-only
 
@@ -124,6 +135,8 @@ class Block(nn.Module):
             return x + getattr(self, f"gain{i}") * f(x)
         if self.mode == "DeepNorm":
             return norm(self.alpha * x + f(x))
+        if self.mode == "LayerScale":  # x + diag(lambda) f(norm(x)): the diagonal matrix as a broadcast product
+            return x + getattr(self, f"scale{i}") * f(norm(x))
         raise ValueError(self.mode)
 
     def forward(self, x, key_padding=None):
@@ -238,7 +251,7 @@ def randomize(model, seed, decimals=None):
                 v = 1 + 0.1 * n
             elif "norm" in name or name.endswith("bias"):
                 v = 0.1 * n
-            elif "gain" in name:
+            elif "gain" in name or "scale" in name:
                 v = 0.5 + 0.1 * n
             elif "embedding" in name:
                 v = n
@@ -317,19 +330,34 @@ def wide_fixtures():
                     time=19, decimals=3, compress=True)
 
 
+BASE = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, Dropout=0.0)
+
+# Policies added after the first fixtures: each its own seed, gzip to keep the files at a few tens of KB.
+POLICY_FIXTURES = {
+    "gpt-layerscale": lambda: decoder_fixture("gpt-layerscale", "gpt", dict(BASE, Residual="LayerScale", QkvBias=False, TieWeights=False), 60,
+                                              compress=True),
+}
+
+
 def main():
     torch.set_default_dtype(torch.float64)
     os.makedirs(OUT, exist_ok=True)
     if sys.argv[1:] == ["--wide"]:  # only the wide fixtures (the others stay as committed)
         wide_fixtures()
         return
+    if sys.argv[1:2] == ["--only"]:
+        for name in sys.argv[2:]:
+            POLICY_FIXTURES[name]()
+        return
     wide_fixtures()
-    base = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, Dropout=0.0)
+    base = BASE
     decoder_fixture("gpt-prenorm-tied", "gpt", dict(base, Residual="PreNorm", QkvBias=True, TieWeights=True), 10)
     for i, mode in enumerate(["None", "PreNorm", "PostNorm", "ReZero", "DeepNorm"]):
         decoder_fixture(f"gpt-{mode.lower()}", "gpt", dict(base, Residual=mode, QkvBias=False, TieWeights=False), 20 + i)
     decoder_fixture("llama", "llama", dict(base, Residual="PreNorm", FeedForwardWidth=20, NormEps=1e-5, TieWeights=False), 30)
     decoder_fixture("llama-tied", "llama", dict(base, Residual="PreNorm", FeedForwardWidth=20, NormEps=1e-5, TieWeights=True), 31)
+    for write in POLICY_FIXTURES.values():
+        write()
 
     ec = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, ClassCount=3, Dropout=0.0)
     enc = Encoder(ec).double()

@@ -24,13 +24,17 @@ public enum ResidualMode
 
     /// <summary>y = norm(alpha x + f(x)), alpha = (2N)^(1/4), beta-scaled init (Wang et al. 2022).</summary>
     DeepNorm,
+
+    /// <summary>y = x + diag(λ) f(norm(x)), λ a learned per-channel vector starting at a small ε (Touvron et al. 2021, CaiT).</summary>
+    LayerScale,
 }
 
 /// <summary>
 /// Builds the policy object for one sublayer of a block. <c>slot</c> (1 or 2) names its parameters within the block
-/// (<c>norm1</c>, <c>gain2</c>); <c>makeNorm</c> builds LayerNorm or RMSNorm; <c>layerCount</c> is N (DeepNorm's alpha).
+/// (<c>norm1</c>, <c>gain2</c>); <c>width</c> is C, the stream width; <c>makeNorm</c> builds LayerNorm or RMSNorm;
+/// <c>layerCount</c> is N (DeepNorm's alpha, LayerScale's ε).
 /// </summary>
-public delegate Residual ResidualFactory(int slot, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount);
+public delegate Residual ResidualFactory(int slot, int width, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount);
 
 /// <summary>
 /// One block's weights as a policy's init rule sees them. Which feed-forward projections write into the stream is the
@@ -53,10 +57,10 @@ public sealed record BlockInit(TransformerBlock Block, IReadOnlyList<Linear> Wri
 /// <param name="Aliases">Other accepted spellings (kept for old command lines).</param>
 /// <param name="Create">Builds the policy object for one sublayer.</param>
 /// <param name="Initialize">The init the policy expects, applied to each block in order after construction.</param>
-/// <param name="SlotParameters">Parameters one policy object holds, given its norm's count (for counts without building).</param>
+/// <param name="SlotParameters">Parameters one policy object holds, given its norm's count and the width C (for counts without building).</param>
 public sealed record ResidualPolicy(
     ResidualMode Mode, string Name, string Title, string Description, string Equation, IReadOnlyList<string> Aliases,
-    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long> SlotParameters)
+    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long, long> SlotParameters)
 {
     /// <summary>Title and equation, for chart legends: "pre-norm: y = x + f(norm(x))".</summary>
     public string Legend => $"{Title}: {Equation}";
@@ -71,29 +75,35 @@ public static class ResidualPolicies
         new(ResidualMode.None, "none", "none",
             "No shortcut: a plain stack, the baseline that shows why residuals matter.",
             "y = f(x)", Aliases: ["plain"],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new NoResidual(dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: norm => 0),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount) => new NoResidual(dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => 0),
         new(ResidualMode.PreNorm, "prenorm", "pre-norm",
             "The sublayer reads a normalised copy and adds its edit to the stream (GPT-2; Xiong et al. 2020).",
             "y = x + f(norm(x))", Aliases: ["pre", "pre-norm"],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new PreNormResidual(slot, makeNorm(), dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: norm => norm),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm),
         new(ResidualMode.PostNorm, "postnorm", "post-norm",
             "The edit is added, then the sum is normalised (the original Transformer, Vaswani et al. 2017).",
             "y = norm(x + f(x))", Aliases: ["post", "post-norm"],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new PostNormResidual(slot, makeNorm(), dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: norm => norm),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount) => new PostNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm),
         new(ResidualMode.ReZero, "rezero", "ReZero",
             "A learned gain a, starting at 0, scales each edit; no norm, so every block starts as the identity (Bachlechner et al. 2020).",
             "y = x + a f(x)", Aliases: [],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new ReZeroResidual(slot, dropout, rng),
-            Initialize: ReZeroInit, SlotParameters: norm => 1),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount) => new ReZeroResidual(slot, dropout, rng),
+            Initialize: ReZeroInit, SlotParameters: (norm, width) => 1),
         new(ResidualMode.DeepNorm, "deepnorm", "DeepNorm",
             "Post-norm with the shortcut weighted by α = (2N)^(1/4) and a β-scaled init, for very deep stacks (Wang et al. 2022).",
             "y = norm(αx + f(x))", Aliases: [],
-            Create: (slot, makeNorm, dropout, rng, layerCount) =>
+            Create: (slot, width, makeNorm, dropout, rng, layerCount) =>
                 new DeepNormResidual(slot, makeNorm(), DeepNormResidual.DecoderAlpha(layerCount), dropout, rng),
-            Initialize: DeepNormInit, SlotParameters: norm => norm),
+            Initialize: DeepNormInit, SlotParameters: (norm, width) => norm),
+        new(ResidualMode.LayerScale, "layerscale", "LayerScale",
+            "Pre-norm with each edit scaled channel by channel by a learned λ that starts at ε = 0.1 (N ≤ 18), 1e-5 (N ≤ 24) or 1e-6 (Touvron et al. 2021, CaiT).",
+            "y = x + diag(λ) f(norm(x))", Aliases: [],
+            Create: (slot, width, makeNorm, dropout, rng, layerCount) =>
+                new LayerScaleResidual(slot, makeNorm(), width, LayerScaleResidual.CaitEpsilon(layerCount), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width),
     ];
 
     /// <summary>The names, comma-separated: "none, prenorm, postnorm, rezero, deepnorm".</summary>
@@ -171,11 +181,11 @@ public abstract class Residual : Module
 
     /// <summary>
     /// The policy for <paramref name="mode"/>, built by its catalogue entry (see <see cref="ResidualFactory"/>).
-    /// <paramref name="slot"/> (1 or 2) names its parameters within the block (<c>norm1</c>, <c>gain2</c>);
-    /// <paramref name="makeNorm"/> builds LayerNorm or RMSNorm; <paramref name="layerCount"/> is N for DeepNorm's alpha.
+    /// <paramref name="slot"/> (1 or 2) names its parameters within the block (<c>norm1</c>, <c>gain2</c>); <paramref name="width"/>
+    /// is C; <paramref name="makeNorm"/> builds LayerNorm or RMSNorm; <paramref name="layerCount"/> is N (DeepNorm's alpha, LayerScale's ε).
     /// </summary>
-    public static Residual Create(ResidualMode mode, int slot, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount) =>
-        ResidualPolicies.Get(mode).Create(slot, makeNorm, dropout, rng, layerCount);
+    public static Residual Create(ResidualMode mode, int slot, int width, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount) =>
+        ResidualPolicies.Get(mode).Create(slot, width, makeNorm, dropout, rng, layerCount);
 }
 
 /// <summary>y = dropout(f(x)): no shortcut, the baseline that shows why residuals matter.</summary>
@@ -270,4 +280,37 @@ public sealed class DeepNormResidual : Residual
     public static float DecoderBeta(int layerCount) => (float)Math.Pow(8.0 * layerCount, -0.25);
 
     public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(context, x * Alpha + drop.Forward(context, sublayer(x)));
+}
+
+/// <summary>
+/// y = x + diag(λ) dropout(f(norm(x))) (Touvron et al. 2021, "Going deeper with Image Transformers", CaiT): pre-norm whose
+/// edit is scaled channel by channel by a learned λ of width C, every entry starting at ε (<see cref="CaitEpsilon"/>),
+/// so that a deep stack starts near the identity while each channel can grow at its own rate.
+/// </summary>
+public sealed class LayerScaleResidual : Residual
+{
+    readonly Dropout drop;
+
+    public Layer Norm { get; }
+
+    /// <summary>λ, shape [C], named <c>scale1</c> / <c>scale2</c>.</summary>
+    public Tensor Scale { get; }
+
+    public LayerScaleResidual(int slot, Layer norm, int width, float epsilon, float dropout, Rng rng)
+    {
+        Norm = Child($"norm{slot}", norm);
+        // Set here, as CaiT's module does, so that every init scheme (GPT-2's, PyTorch's defaults) starts λ at ε.
+        Scale = Parameter($"scale{slot}", Tensor.Full(epsilon, width));
+        drop = Child("", new Dropout(dropout, rng));
+    }
+
+    /// <summary>CaiT's ε for a stack of N blocks: 0.1 up to 18 blocks, 1e-5 up to 24, 1e-6 deeper.</summary>
+    public static float CaitEpsilon(int layerCount) => layerCount switch
+    {
+        <= 18 => 0.1f,
+        <= 24 => 1e-5f,
+        _ => 1e-6f,
+    };
+
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => x + Scale * drop.Forward(context, sublayer(Norm.Forward(context, x)));
 }

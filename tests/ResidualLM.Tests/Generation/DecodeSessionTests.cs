@@ -24,6 +24,7 @@ public class DecodeSessionTests
             "gpt-postnorm" => new Gpt(gpt with { Residual = ResidualMode.PostNorm }, 5),
             "gpt-rezero" => new Gpt(gpt with { Residual = ResidualMode.ReZero }, 6),
             "gpt-deepnorm" => new Gpt(gpt with { Residual = ResidualMode.DeepNorm }, 7),
+            "gpt-layerscale" => new Gpt(gpt with { Residual = ResidualMode.LayerScale }, 10),
             "gpt-none" => new Gpt(gpt with { Residual = ResidualMode.None, LayerCount = 1 }, 8),
             "gpt-small" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3), // tiny products
             "gpt-wide-hidden" => new Gpt(gpt with { Width = 64, HeadCount = 2, FeedForwardWidth = 4500 }, 9), // GELU over > 4096
@@ -40,7 +41,7 @@ public class DecodeSessionTests
     public static TheoryData<string, float, int, float> Cases()
     {
         var data = new TheoryData<string, float, int, float>();
-        foreach (string kind in new[] { "gpt", "gpt-untied-erf", "gpt-postnorm", "gpt-rezero", "gpt-deepnorm", "gpt-none", "gpt-small", "gpt-wide-hidden", "llama", "llama-tied" })
+        foreach (string kind in new[] { "gpt", "gpt-untied-erf", "gpt-postnorm", "gpt-rezero", "gpt-deepnorm", "gpt-layerscale", "gpt-none", "gpt-small", "gpt-wide-hidden", "llama", "llama-tied" })
         {
             data.Add(kind, 0f, 0, 1f);
             data.Add(kind, 1f, 0, 1f);
@@ -76,6 +77,7 @@ public class DecodeSessionTests
     [InlineData("gpt-deepnorm", 3)]
     [InlineData("gpt-postnorm", 5)]
     [InlineData("gpt-rezero", 5)]
+    [InlineData("gpt-layerscale", 5)]
     [InlineData("gpt-none", 5)]
     [InlineData("llama", 7)]
     [InlineData("llama-tied", 6)]

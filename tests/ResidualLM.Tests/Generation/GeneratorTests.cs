@@ -15,11 +15,18 @@ public class GeneratorTests
         { "gpt", 0.8f, 5, 0.9f },
         { "llama", 0f, 0, 1f },
         { "llama", 1.2f, 3, 1f },
+        { "gpt-layerscale", 0f, 0, 1f },
+        { "gpt-layerscale", 1f, 0, 1f },
+        { "llama-layerscale", 0.8f, 5, 0.9f },
     };
 
-    static LanguageModel Model(string kind) => kind == "gpt"
-        ? new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3)
-        : new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3);
+    static LanguageModel Model(string kind) => kind switch
+    {
+        "gpt" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3),
+        "gpt-layerscale" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.LayerScale }, 3),
+        "llama-layerscale" => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.LayerScale }, 3),
+        _ => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3),
+    };
 
     [Theory]
     [MemberData(nameof(Cases))]

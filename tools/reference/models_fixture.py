@@ -9,6 +9,7 @@ Weights are drawn in float32 from a seed, rounded to 8 significant digits, and e
 so the fixture is the exact answer for the stored weights and the C# tests measure only their own float32 round-off.
 Parameter names follow ResidualLM (blocks.0.attn.qkv.weight), so the C# side loads them by name.
 """
+import copy
 import gzip
 import json
 import math
@@ -106,13 +107,15 @@ class Block(nn.Module):
     def __init__(self, mode, width, attn, ffn, norm, layers):
         super().__init__()
         self.mode = mode
-        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale")
+        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale", "Admin")
         if mode in normed:
             self.norm1 = norm()
         if mode == "ReZero":
             self.gain1 = nn.Parameter(torch.zeros(1))
         if mode == "LayerScale":  # CaiT's gamma_1: one learned weight per channel on the attention edit
             self.scale1 = nn.Parameter(cait_epsilon(layers) * torch.ones(width))
+        if mode == "Admin":  # the shortcut weight omega of each sublayer, 1 until profiled
+            self.omega1 = nn.Parameter(torch.ones(width))
         self.attn = attn
         if mode in normed:
             self.norm2 = norm()
@@ -120,7 +123,10 @@ class Block(nn.Module):
             self.gain2 = nn.Parameter(torch.zeros(1))
         if mode == "LayerScale":
             self.scale2 = nn.Parameter(cait_epsilon(layers) * torch.ones(width))
+        if mode == "Admin":
+            self.omega2 = nn.Parameter(torch.ones(width))
         self.ffn = ffn
+        self.profile = None  # Admin: a one-element list holding the running ratio during the profiling pass
         self.alpha = (2.0 * layers) ** 0.25  # DeepNet, decoder-only
 
     def residual(self, i, x, f):
@@ -137,6 +143,15 @@ class Block(nn.Module):
             return norm(self.alpha * x + f(x))
         if self.mode == "LayerScale":  # x + diag(lambda) f(norm(x)): the diagonal matrix as a broadcast product
             return x + getattr(self, f"scale{i}") * f(norm(x))
+        if self.mode == "Admin":  # Liu et al. 2020, eq. for b_i: x_i = LN(x_{i-1} * omega_i + f_i(x_{i-1}))
+            omega, fx = getattr(self, f"omega{i}"), f(x)
+            if self.profile is not None:
+                # Profiling (the paper's section 5 and the authors' adaptive-profiling code): omega_i takes the running
+                # ratio, which then becomes sqrt(Var[x_{i-1} omega_i] + Var[f_i]), population variances over the batch.
+                with torch.no_grad():
+                    omega.fill_(self.profile[0])
+                    self.profile[0] = math.sqrt((x * omega).var(unbiased=False).item() + fx.var(unbiased=False).item())
+            return norm(x * omega + fx)
         raise ValueError(self.mode)
 
     def forward(self, x, key_padding=None):
@@ -253,6 +268,8 @@ def randomize(model, seed, decimals=None):
                 v = 0.1 * n
             elif "gain" in name or "scale" in name:
                 v = 0.5 + 0.1 * n
+            elif "omega" in name:
+                v = 1.5 + 0.3 * n
             elif "embedding" in name:
                 v = n
             else:
@@ -310,13 +327,25 @@ def token_batch(vocab, seed, B=2, T=5, ignore=True):
     return ids, targets
 
 
-def decoder_fixture(name, family, config, seed, time=5, decimals=None, compress=False):
+def decoder_fixture(name, family, config, seed, time=5, decimals=None, compress=False, extra=None):
+    """extra(model, ids): more fields for the fixture, computed before the gradients and the AdamW steps."""
     model = (Gpt if family == "gpt" else Llama)(config).double()
     randomize(model, seed, decimals)
     ids, targets = token_batch(config["VocabSize"], seed + 1, T=time)
     loss_fn = lambda: F.cross_entropy(model(ids).reshape(-1, config["VocabSize"]), targets.reshape(-1))
-    record(name, family, config, model, loss_fn, lambda: model(ids),
-           {"batch": 2, "time": time, "ids": ids.reshape(-1).tolist(), "targets": targets.reshape(-1).tolist()}, compress)
+    inputs = {"batch": 2, "time": time, "ids": ids.reshape(-1).tolist(), "targets": targets.reshape(-1).tolist()}
+    record(name, family, config, model, loss_fn, lambda: model(ids), dict(inputs, **(extra(model, ids) if extra else {})), compress)
+
+
+def admin_profile(model, ids):
+    """Admin's profiling pass on a copy of the model (ids: the fixture's own batch): the omega every sublayer gets, in order."""
+    profiled = copy.deepcopy(model)
+    running = [1.0]
+    for b in profiled.blocks:
+        b.profile = running
+    with torch.no_grad():
+        profiled(ids)
+    return {"admin_omega": [r8(getattr(b, f"omega{i}")[0].item()) for b in profiled.blocks for i in (1, 2)]}
 
 
 def wide_fixtures():
@@ -336,6 +365,8 @@ BASE = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, 
 POLICY_FIXTURES = {
     "gpt-layerscale": lambda: decoder_fixture("gpt-layerscale", "gpt", dict(BASE, Residual="LayerScale", QkvBias=False, TieWeights=False), 60,
                                               compress=True),
+    "gpt-admin": lambda: decoder_fixture("gpt-admin", "gpt", dict(BASE, Residual="Admin", QkvBias=False, TieWeights=False), 61,
+                                         compress=True, extra=admin_profile),
 }
 
 

@@ -27,6 +27,9 @@ public enum ResidualMode
 
     /// <summary>y = x + diag(λ) f(norm(x)), λ a learned per-channel vector starting at a small ε (Touvron et al. 2021, CaiT).</summary>
     LayerScale,
+
+    /// <summary>y = norm(x ⊙ ω + f(x)), ω a learned per-channel shortcut weight set by a profiling pass (Liu et al. 2020).</summary>
+    Admin,
 }
 
 /// <summary>
@@ -103,6 +106,11 @@ public static class ResidualPolicies
             "y = x + diag(λ) f(norm(x))", Aliases: [],
             Create: (slot, width, makeNorm, dropout, rng, layerCount) =>
                 new LayerScaleResidual(slot, makeNorm(), width, LayerScaleResidual.CaitEpsilon(layerCount), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width),
+        new(ResidualMode.Admin, "admin", "Admin",
+            "Post-norm with a learned per-channel shortcut weight ω, 1 until --init admin sets it from one profiling pass to the stream's scale so far (Liu et al. 2020).",
+            "y = norm(x ⊙ ω + f(x))", Aliases: [],
+            Create: (slot, width, makeNorm, dropout, rng, layerCount) => new AdminResidual(slot, makeNorm(), width, dropout, rng),
             Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width),
     ];
 
@@ -313,4 +321,82 @@ public sealed class LayerScaleResidual : Residual
     };
 
     public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => x + Scale * drop.Forward(context, sublayer(Norm.Forward(context, x)));
+}
+
+/// <summary>
+/// y = norm(x ⊙ ω + dropout(f(x))) (Liu et al. 2020, "Understanding the Difficulty of Training Transformers", Admin):
+/// post-norm whose shortcut is weighted channel by channel by a learned ω. ω starts at 1 (post-norm itself);
+/// <see cref="Profile"/> sets it as Admin prescribes, so that each block depends on its own edit no more than pre-norm would.
+/// </summary>
+public sealed class AdminResidual : Residual
+{
+    readonly Dropout drop;
+
+    public Layer Norm { get; }
+
+    /// <summary>ω, shape [C], named <c>omega1</c> / <c>omega2</c>.</summary>
+    public Tensor Omega { get; }
+
+    public AdminResidual(int slot, Layer norm, int width, float dropout, Rng rng)
+    {
+        Norm = Child($"norm{slot}", norm);
+        Omega = Parameter($"omega{slot}", Tensor.Ones(width));
+        drop = Child("", new Dropout(dropout, rng));
+    }
+
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(context, x * Omega + drop.Forward(context, sublayer(x)));
+
+    /// <summary>
+    /// Admin's initialisation (Liu et al. 2020, section 5; the authors' "adaptive-profiling" code): one forward pass over
+    /// <paramref name="ids"/> (B, T) without dropout, through the sublayers i = 1..2N in order, setting every channel of
+    /// ω_i to r_i, where r_1 = 1 and r_{i+1} = sqrt(Var[x_{i-1} ⊙ ω_i] + Var[f_i(x_{i-1})]), the variances over every
+    /// element of the batch. After a norm Var[x] is about 1, so r_i^2 = 1 + Σ_{j&lt;i} Var[f_j]: the paper's
+    /// ω_i = sqrt(Σ_{j&lt;i} Var[f_j(x_{j-1})]) with the embedding counted as the first term, as pre-norm's stream would
+    /// hold them. Returns the 2N values set.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The model's policy is not Admin.</exception>
+    public static IReadOnlyList<float> Profile(LanguageModel model, int[] ids, int batch, int time)
+    {
+        if (model.ResidualMode != ResidualMode.Admin)
+            throw new InvalidInputException($"Admin's profiling sets the shortcut weights of --residual admin, not of {ResidualPolicies.Get(model.ResidualMode).Name}", field: "Residual");
+        bool training = model.Training;
+        model.Eval();
+        using var _ = Autograd.Graph.NoGrad();
+        var residuals = model.Blocks.Items.SelectMany(b => new[] { (AdminResidual)b.Residual1, (AdminResidual)b.Residual2 }).ToList();
+        foreach (var residual in residuals) residual.Omega.Data.AsSpan().Fill(1f);
+        var x = model.ForwardTrace(ids, batch, time).Blocks[0].Input;              // the embedding (B, T, C): ω plays no part in it
+        var ratios = new List<float>();
+        double ratio = 1.0;
+        foreach (var block in model.Blocks.Items)
+        {
+            // A block runs twice: ω2 is set after the first sublayer's statistics, which the second run then sees.
+            var trace = new BlockTrace();
+            foreach (var (residual, second) in new[] { ((AdminResidual)block.Residual1, false), ((AdminResidual)block.Residual2, true) })
+            {
+                residual.Omega.Data.AsSpan().Fill((float)ratio);
+                ratios.Add((float)ratio);
+                block.Forward(model.Context, x, trace: trace);
+                var (input, edit) = second ? (trace.Middle, trace.FeedForwardOutput) : (trace.Input, trace.AttentionOutput);
+                ratio = Math.Sqrt(Variance(input, residual.Omega) + Variance(edit, null));
+            }
+            x = trace.Output;
+        }
+        if (training) model.Train();
+        return ratios;
+    }
+
+    /// <summary>The population variance of every element of x (B, T, C), each channel first scaled by <paramref name="scale"/> (C) when given.</summary>
+    static double Variance(Tensor x, Tensor? scale)
+    {
+        int width = x.Dim(-1);
+        double sum = 0, squares = 0;
+        for (int i = 0; i < x.Size; i++)
+        {
+            double v = x.Data[i] * (double)(scale?.Data[i % width] ?? 1f);
+            sum += v;
+            squares += v * v;
+        }
+        double mean = sum / x.Size;
+        return squares / x.Size - mean * mean;
+    }
 }

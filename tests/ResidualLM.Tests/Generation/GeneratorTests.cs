@@ -18,15 +18,25 @@ public class GeneratorTests
         { "gpt-layerscale", 0f, 0, 1f },
         { "gpt-layerscale", 1f, 0, 1f },
         { "llama-layerscale", 0.8f, 5, 0.9f },
+        { "gpt-admin", 0f, 0, 1f },
+        { "gpt-admin", 1f, 0, 1f },
     };
 
     static LanguageModel Model(string kind) => kind switch
     {
         "gpt" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3),
         "gpt-layerscale" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.LayerScale }, 3),
+        "gpt-admin" => Profiled(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.Admin }, 3)),
         "llama-layerscale" => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.LayerScale }, 3),
         _ => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3),
     };
+
+    // Admin's ω away from 1 (where the policy is post-norm), as a profiling pass sets it.
+    static LanguageModel Profiled(LanguageModel model)
+    {
+        AdminResidual.Profile(model, [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8], 2, 6);
+        return model;
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

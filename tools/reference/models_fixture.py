@@ -103,11 +103,36 @@ def cait_epsilon(layers):
     return 0.1 if layers <= 18 else 1e-5 if layers <= 24 else 1e-6
 
 
+HYPER = {"StaticHyper1": (1, False), "StaticHyper2": (2, False), "StaticHyper4": (4, False),
+         "DynamicHyper1": (1, True), "DynamicHyper2": (2, True), "DynamicHyper4": (4, True)}
+
+
+def expansion(mode):
+    return HYPER[mode][0] if mode in HYPER else 1
+
+
 class Block(nn.Module):
-    def __init__(self, mode, width, attn, ffn, norm, layers):
+    def __init__(self, mode, width, attn, ffn, norm, layers, index=0):
         super().__init__()
         self.mode = mode
-        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale", "Admin")
+        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale", "Admin") + tuple(HYPER)
+        if mode in HYPER:
+            # Hyper-connections (Zhu et al. 2025, appendix pseudocode), one per sublayer k = 2 * index + slot - 1:
+            # static [A_m | A_r] with A_m = e_(k mod n), A_r = I, B = ones; dynamic terms s * tanh(norm(H) W), W = 0, s = 0.01.
+            self.copies, self.dynamic = HYPER[mode]
+            n = self.copies
+            for slot in (1, 2):
+                alpha = torch.zeros(n, n + 1)
+                alpha[(2 * index + slot - 1) % n, 0] = 1.0
+                alpha[:, 1:] = torch.eye(n)
+                setattr(self, f"alpha{slot}", nn.Parameter(alpha.reshape(-1)))
+                setattr(self, f"beta{slot}", nn.Parameter(torch.ones(n)))
+                if self.dynamic:
+                    setattr(self, f"hnorm{slot}", norm())
+                    setattr(self, f"alpha_fn{slot}", nn.Parameter(torch.zeros(width, n + 1)))
+                    setattr(self, f"beta_fn{slot}", nn.Parameter(torch.zeros(width)))
+                    setattr(self, f"alpha_scale{slot}", nn.Parameter(0.01 * torch.ones(1)))
+                    setattr(self, f"beta_scale{slot}", nn.Parameter(0.01 * torch.ones(1)))
         if mode in normed:
             self.norm1 = norm()
         if mode == "ReZero":
@@ -129,7 +154,22 @@ class Block(nn.Module):
         self.profile = None  # Admin: a one-element list holding the running ratio during the profiling pass
         self.alpha = (2.0 * layers) ** 0.25  # DeepNet, decoder-only
 
+    def hyper(self, i, H, f):
+        """H (B, T, n, C) -> B^T f(norm(A_m^T H)) + A_r^T H, the width and depth connections of the paper."""
+        n = self.copies
+        alpha = getattr(self, f"alpha{i}").view(n, n + 1)
+        beta = getattr(self, f"beta{i}")
+        if self.dynamic:
+            Hn = getattr(self, f"hnorm{i}")(H)
+            alpha = getattr(self, f"alpha_scale{i}") * torch.tanh(Hn @ getattr(self, f"alpha_fn{i}")) + alpha  # (B, T, n, n+1)
+            beta = getattr(self, f"beta_scale{i}") * torch.tanh(Hn @ getattr(self, f"beta_fn{i}")) + beta  # (B, T, n)
+        mix = alpha.transpose(-1, -2) @ H  # (B, T, n+1, C)
+        out = f(getattr(self, f"norm{i}")(mix[..., 0, :]))
+        return beta[..., None] * out[..., None, :] + mix[..., 1:, :]  # copy k: beta_k f(...) + (A_r^T H)_k
+
     def residual(self, i, x, f):
+        if self.mode in HYPER:
+            return self.hyper(i, x, f)
         norm = getattr(self, f"norm{i}", None)
         if self.mode == "None":
             return f(x)
@@ -168,8 +208,8 @@ class Gpt(nn.Module):
         self.position_embedding = nn.Embedding(c["ContextLength"], w)
         self.blocks = nn.ModuleList(
             Block(c["Residual"], w, Attention(w, c["HeadCount"], c["QkvBias"]), Mlp(w, c.get("FeedForwardWidth") or 4 * w),
-                  lambda: nn.LayerNorm(w), c["LayerCount"])
-            for _ in range(c["LayerCount"]))
+                  lambda: nn.LayerNorm(w), c["LayerCount"], index)
+            for index in range(c["LayerCount"]))
         if not c["QkvBias"]:  # the book: only the qkv projection lacks a bias
             for b in self.blocks:
                 b.attn.proj = nn.Linear(w, w, bias=True)
@@ -181,8 +221,13 @@ class Gpt(nn.Module):
     def forward(self, ids):
         T = ids.shape[1]
         x = self.token_embedding(ids) + self.position_embedding(torch.arange(T))
+        n = expansion(self.blocks[0].mode)
+        if n > 1:  # hyper-connections: n copies of the embedding, summed after the last block
+            x = x[..., None, :].expand(*x.shape[:-1], n, x.shape[-1])
         for b in self.blocks:
             x = b(x)
+        if n > 1:
+            x = x.sum(-2)
         x = self.final_norm(x)
         return x @ self.token_embedding.weight.T if self.tied else self.head(x)
 
@@ -270,6 +315,10 @@ def randomize(model, seed, decimals=None):
                 v = 0.5 + 0.1 * n
             elif "omega" in name:
                 v = 1.5 + 0.3 * n
+            elif "_fn" in name:  # hyper-connections' dynamic weights
+                v = 0.5 * n / math.sqrt(p.shape[0])
+            elif "alpha" in name or "beta" in name:  # hyper-connections' static mixing
+                v = 0.5 + 0.3 * n
             elif "embedding" in name:
                 v = n
             else:
@@ -367,6 +416,10 @@ POLICY_FIXTURES = {
                                               compress=True),
     "gpt-admin": lambda: decoder_fixture("gpt-admin", "gpt", dict(BASE, Residual="Admin", QkvBias=False, TieWeights=False), 61,
                                          compress=True, extra=admin_profile),
+    "gpt-shc2": lambda: decoder_fixture("gpt-shc2", "gpt", dict(BASE, Residual="StaticHyper2", QkvBias=False, TieWeights=False), 62,
+                                        compress=True),
+    "gpt-dhc4": lambda: decoder_fixture("gpt-dhc4", "gpt", dict(BASE, Residual="DynamicHyper4", QkvBias=False, TieWeights=False), 63,
+                                        compress=True),
 }
 
 

@@ -81,9 +81,14 @@ public sealed record BlockInit(TransformerBlock Block, IReadOnlyList<Linear> Wri
 /// <param name="Initialize">The init the policy expects, applied to each block in order after construction.</param>
 /// <param name="SlotParameters">Parameters one policy object holds, given its norm's count and the width C (for counts without building).</param>
 /// <param name="Expansion">Copies of the stream the blocks carry (n): the model widens the embedding to n copies and sums them before the final norm.</param>
+/// <param name="InitializeFromBatch">
+/// The part of the policy's init that needs data, given a built model and a batch of ids (B*T, B, T): Admin's profiling
+/// pass. Run by <c>rlm train --init admin</c> and by the lab for every model it builds; null when there is none.
+/// </param>
 public sealed record ResidualPolicy(
     ResidualMode Mode, string Name, string Title, string Description, string Equation, IReadOnlyList<string> Aliases,
-    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long, long> SlotParameters, int Expansion = 1)
+    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long, long> SlotParameters, int Expansion = 1,
+    Action<LanguageModel, int[], int, int>? InitializeFromBatch = null)
 {
     /// <summary>Title and equation, for chart legends: "pre-norm: y = x + f(norm(x))".</summary>
     public string Legend => $"{Title}: {Equation}";
@@ -131,7 +136,8 @@ public static class ResidualPolicies
             "Post-norm with a learned per-channel shortcut weight ω, 1 until --init admin sets it from one profiling pass to the stream's scale so far (Liu et al. 2020).",
             "y = norm(x ⊙ ω + f(x))", Aliases: [],
             Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new AdminResidual(slot, makeNorm(), width, dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width,
+            InitializeFromBatch: (model, ids, batch, time) => AdminResidual.Profile(model, ids, batch, time)),
         Hyper(ResidualMode.StaticHyper1, 1, dynamic: false),
         Hyper(ResidualMode.StaticHyper2, 2, dynamic: false),
         Hyper(ResidualMode.StaticHyper4, 4, dynamic: false),

@@ -69,14 +69,14 @@ public static class ModelFactory
     static ResidualMode? ResidualOf(TrainingSpec spec) => spec.Residual ?? (spec.Init == WeightInit.Admin ? ResidualMode.Admin : null);
 
     /// <summary>
-    /// The init that needs data: for <see cref="WeightInit.Admin"/>, Admin's profiling pass over one batch of
-    /// <paramref name="sampler"/> (<see cref="AdminResidual.Profile"/>); nothing otherwise.
+    /// The init that needs data: for <see cref="WeightInit.Admin"/>, the policy's <see cref="ResidualPolicy.InitializeFromBatch"/>
+    /// (Admin's profiling pass, <see cref="AdminResidual.Profile"/>) over one batch of <paramref name="sampler"/>; nothing otherwise.
     /// </summary>
     public static void InitializeFromData(LanguageModel model, TrainingSpec spec, IBatchSampler sampler)
     {
-        if (spec.Init != WeightInit.Admin) return;
+        if (spec.Init != WeightInit.Admin || ResidualPolicies.Get(model.ResidualMode).InitializeFromBatch is not { } initialize) return;
         var batch = sampler.NextBatch();
-        AdminResidual.Profile(model, batch.Inputs, batch.BatchSize, batch.Context);
+        initialize(model, batch.Inputs, batch.BatchSize, batch.Context);
     }
 
     // Llama's default preset is its own small model: "tiny" names it for either family.

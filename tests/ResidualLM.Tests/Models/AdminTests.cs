@@ -1,7 +1,8 @@
 // Admin (Liu et al. 2020): post-norm with a per-channel shortcut weight ω, set by a profiling pass. The forward and
 // backward with fixed ω are golden-checked in GoldenModelTests (gpt-admin); here: the profiling against PyTorch's, ω = 1
 // as post-norm itself, and --init admin through a training session.
-using ResidualLM.Autograd;
+using ResidualLM.Lab;
+using ResidualLM.Lab.Experiments;
 using ResidualLM.Models;
 using ResidualLM.Tensors;
 using ResidualLM.Training;
@@ -79,6 +80,22 @@ public class AdminTests
         Assert.Equal(omegas, Residuals(again.Model).Select(r => r.Omega.Data[0]));
         var gpt2 = TrainingSession.Create(spec with { Init = WeightInit.Gpt2, Residual = ResidualMode.Admin });
         Assert.All(Residuals(gpt2.Model), r => Assert.All(r.Omega.Data, v => Assert.Equal(1f, v)));
+    }
+
+    /// <summary>The lab's admin models are Admin as the paper sets it up (profiled), not post-norm with ω = 1.</summary>
+    [Fact]
+    public void Lab_AdminModels_AreProfiled()
+    {
+        var experiment = new GradientProfileExperiment(new GradientProfileOptions { Model = "gpt", Depth = 3, Width = 8, Heads = 2, BatchSize = 2, Context = 8 });
+        Assert.NotEqual(experiment.GptProfile(ResidualMode.PostNorm), experiment.GptProfile(ResidualMode.Admin));
+        int[] tokens = [.. Enumerable.Range(0, 200).Select(i => i * 7 % 11)];
+        var admin = new Gpt(GptConfig.Preset("test") with { Residual = ResidualMode.Admin }, seed: 2);
+        LabModels.InitializeFromData(admin, tokens, 8, 2);
+        Assert.Contains(Residuals(admin), r => r.Omega.Data[0] != 1f);
+        var post = new Gpt(GptConfig.Preset("test") with { Residual = ResidualMode.PostNorm }, seed: 2);
+        var before = post.NamedParameters().Select(p => p.Tensor.Data.ToArray()).ToList();
+        LabModels.InitializeFromData(post, tokens, 8, 2);                      // no data-dependent init: nothing changes
+        Assert.Equal(before, post.NamedParameters().Select(p => p.Tensor.Data.ToArray()));
     }
 
     [Fact]

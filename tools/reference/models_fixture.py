@@ -239,8 +239,8 @@ class Llama(nn.Module):
         self.token_embedding = nn.Embedding(c["VocabSize"], w)
         self.blocks = nn.ModuleList(
             Block(c["Residual"], w, Attention(w, c["HeadCount"], False, rope=True, context=c["ContextLength"]),
-                  SwiGlu(w, c["FeedForwardWidth"]), lambda: RmsNorm(w, c["NormEps"]), c["LayerCount"])
-            for _ in range(c["LayerCount"]))
+                  SwiGlu(w, c["FeedForwardWidth"]), lambda: RmsNorm(w, c["NormEps"]), c["LayerCount"], index)
+            for index in range(c["LayerCount"]))
         self.final_norm = RmsNorm(w, c["NormEps"])
         self.tied = c["TieWeights"]
         if not self.tied:
@@ -248,8 +248,13 @@ class Llama(nn.Module):
 
     def forward(self, ids):
         x = self.token_embedding(ids)
+        n = expansion(self.blocks[0].mode)
+        if n > 1:  # hyper-connections, as in Gpt.forward
+            x = x[..., None, :].expand(*x.shape[:-1], n, x.shape[-1])
         for b in self.blocks:
             x = b(x)
+        if n > 1:
+            x = x.sum(-2)
         x = self.final_norm(x)
         return x @ self.token_embedding.weight.T if self.tied else self.head(x)
 
@@ -420,6 +425,8 @@ POLICY_FIXTURES = {
                                         compress=True),
     "gpt-dhc4": lambda: decoder_fixture("gpt-dhc4", "gpt", dict(BASE, Residual="DynamicHyper4", QkvBias=False, TieWeights=False), 63,
                                         compress=True),
+    "llama-dhc2": lambda: decoder_fixture("llama-dhc2", "llama", dict(BASE, Residual="DynamicHyper2", FeedForwardWidth=20, NormEps=1e-5,
+                                                                      TieWeights=False), 64, compress=True),
 }
 
 

@@ -32,7 +32,7 @@ public enum ResidualMode
     /// <summary>y = norm(x ⊙ ω + f(x)), ω a learned per-channel shortcut weight set by a profiling pass (Liu et al. 2020).</summary>
     Admin,
 
-    /// <summary>Static hyper-connections, one stream copy (Zhu et al. 2025): pre-norm exactly, with the mixing weights learned.</summary>
+    /// <summary>Static hyper-connections, one stream copy (Zhu et al. 2025): pre-norm at init, with the three mixing weights learned.</summary>
     StaticHyper1,
 
     /// <summary>Static hyper-connections over 2 stream copies (Zhu et al. 2025).</summary>
@@ -133,7 +133,7 @@ public static class ResidualPolicies
                 new LayerScaleResidual(slot, makeNorm(), width, LayerScaleResidual.CaitEpsilon(layerCount), dropout, rng),
             Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width),
         new(ResidualMode.Admin, "admin", "Admin",
-            "Post-norm with a learned per-channel shortcut weight ω, 1 until --init admin sets it from one profiling pass to the stream's scale so far (Liu et al. 2020).",
+            "Post-norm with a learned per-channel shortcut weight ω, 1 until --init admin (or the lab) sets it from one profiling pass to the stream's scale so far (Liu et al. 2020).",
             "y = norm(x ⊙ ω + f(x))", Aliases: [],
             Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new AdminResidual(slot, makeNorm(), width, dropout, rng),
             Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width,

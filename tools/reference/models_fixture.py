@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Golden fixtures for ResidualLM's models, written by PyTorch (run by hand: python3 tools/reference/models_fixture.py [--wide]).
+"""Golden fixtures for ResidualLM's models, written by PyTorch (run by hand: python3 tools/reference/models_fixture.py
+[--wide | --only NAME ...], where --only writes just the named fixtures and leaves the others as committed).
 
 For tiny configs of each family (GPT under every residual policy, Llama, Encoder) and the book's chapter-4 MLP, writes
 tests/ResidualLM.Tests/fixtures/models/<name>.json with: the config (C# property names), every parameter by name,
@@ -8,6 +9,7 @@ Weights are drawn in float32 from a seed, rounded to 8 significant digits, and e
 so the fixture is the exact answer for the stored weights and the C# tests measure only their own float32 round-off.
 Parameter names follow ResidualLM (blocks.0.attn.qkv.weight), so the C# side loads them by name.
 """
+import copy
 import gzip
 import json
 import math
@@ -96,23 +98,78 @@ class SwiGlu(nn.Module):
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
+def cait_epsilon(layers):
+    """CaiT (Touvron et al. 2021, section 2.1): LayerScale's initial diagonal, 0.1 up to depth 18, 1e-5 at 24, 1e-6 deeper."""
+    return 0.1 if layers <= 18 else 1e-5 if layers <= 24 else 1e-6
+
+
+HYPER = {"StaticHyper1": (1, False), "StaticHyper2": (2, False), "StaticHyper4": (4, False),
+         "DynamicHyper1": (1, True), "DynamicHyper2": (2, True), "DynamicHyper4": (4, True)}
+
+
+def expansion(mode):
+    return HYPER[mode][0] if mode in HYPER else 1
+
+
 class Block(nn.Module):
-    def __init__(self, mode, width, attn, ffn, norm, layers):
+    def __init__(self, mode, width, attn, ffn, norm, layers, index=0):
         super().__init__()
         self.mode = mode
-        if mode in ("PreNorm", "PostNorm", "DeepNorm"):
+        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale", "Admin") + tuple(HYPER)
+        if mode in HYPER:
+            # Hyper-connections (Zhu et al. 2025, appendix pseudocode), one per sublayer k = 2 * index + slot - 1:
+            # static [A_m | A_r] with A_m = e_(k mod n), A_r = I, B = ones; dynamic terms s * tanh(norm(H) W), W = 0, s = 0.01.
+            self.copies, self.dynamic = HYPER[mode]
+            n = self.copies
+            for slot in (1, 2):
+                alpha = torch.zeros(n, n + 1)
+                alpha[(2 * index + slot - 1) % n, 0] = 1.0
+                alpha[:, 1:] = torch.eye(n)
+                setattr(self, f"alpha{slot}", nn.Parameter(alpha.reshape(-1)))
+                setattr(self, f"beta{slot}", nn.Parameter(torch.ones(n)))
+                if self.dynamic:
+                    setattr(self, f"hnorm{slot}", norm())
+                    setattr(self, f"alpha_fn{slot}", nn.Parameter(torch.zeros(width, n + 1)))
+                    setattr(self, f"beta_fn{slot}", nn.Parameter(torch.zeros(width)))
+                    setattr(self, f"alpha_scale{slot}", nn.Parameter(0.01 * torch.ones(1)))
+                    setattr(self, f"beta_scale{slot}", nn.Parameter(0.01 * torch.ones(1)))
+        if mode in normed:
             self.norm1 = norm()
         if mode == "ReZero":
             self.gain1 = nn.Parameter(torch.zeros(1))
+        if mode == "LayerScale":  # CaiT's gamma_1: one learned weight per channel on the attention edit
+            self.scale1 = nn.Parameter(cait_epsilon(layers) * torch.ones(width))
+        if mode == "Admin":  # the shortcut weight omega of each sublayer, 1 until profiled
+            self.omega1 = nn.Parameter(torch.ones(width))
         self.attn = attn
-        if mode in ("PreNorm", "PostNorm", "DeepNorm"):
+        if mode in normed:
             self.norm2 = norm()
         if mode == "ReZero":
             self.gain2 = nn.Parameter(torch.zeros(1))
+        if mode == "LayerScale":
+            self.scale2 = nn.Parameter(cait_epsilon(layers) * torch.ones(width))
+        if mode == "Admin":
+            self.omega2 = nn.Parameter(torch.ones(width))
         self.ffn = ffn
+        self.profile = None  # Admin: a one-element list holding the running ratio during the profiling pass
         self.alpha = (2.0 * layers) ** 0.25  # DeepNet, decoder-only
 
+    def hyper(self, i, H, f):
+        """H (B, T, n, C) -> B^T f(norm(A_m^T H)) + A_r^T H, the width and depth connections of the paper."""
+        n = self.copies
+        alpha = getattr(self, f"alpha{i}").view(n, n + 1)
+        beta = getattr(self, f"beta{i}")
+        if self.dynamic:
+            Hn = getattr(self, f"hnorm{i}")(H)
+            alpha = getattr(self, f"alpha_scale{i}") * torch.tanh(Hn @ getattr(self, f"alpha_fn{i}")) + alpha  # (B, T, n, n+1)
+            beta = getattr(self, f"beta_scale{i}") * torch.tanh(Hn @ getattr(self, f"beta_fn{i}")) + beta  # (B, T, n)
+        mix = alpha.transpose(-1, -2) @ H  # (B, T, n+1, C)
+        out = f(getattr(self, f"norm{i}")(mix[..., 0, :]))
+        return beta[..., None] * out[..., None, :] + mix[..., 1:, :]  # copy k: beta_k f(...) + (A_r^T H)_k
+
     def residual(self, i, x, f):
+        if self.mode in HYPER:
+            return self.hyper(i, x, f)
         norm = getattr(self, f"norm{i}", None)
         if self.mode == "None":
             return f(x)
@@ -124,6 +181,17 @@ class Block(nn.Module):
             return x + getattr(self, f"gain{i}") * f(x)
         if self.mode == "DeepNorm":
             return norm(self.alpha * x + f(x))
+        if self.mode == "LayerScale":  # x + diag(lambda) f(norm(x)): the diagonal matrix as a broadcast product
+            return x + getattr(self, f"scale{i}") * f(norm(x))
+        if self.mode == "Admin":  # Liu et al. 2020, eq. for b_i: x_i = LN(x_{i-1} * omega_i + f_i(x_{i-1}))
+            omega, fx = getattr(self, f"omega{i}"), f(x)
+            if self.profile is not None:
+                # Profiling (the paper's section 5 and the authors' adaptive-profiling code): omega_i takes the running
+                # ratio, which then becomes sqrt(Var[x_{i-1} omega_i] + Var[f_i]), population variances over the batch.
+                with torch.no_grad():
+                    omega.fill_(self.profile[0])
+                    self.profile[0] = math.sqrt((x * omega).var(unbiased=False).item() + fx.var(unbiased=False).item())
+            return norm(x * omega + fx)
         raise ValueError(self.mode)
 
     def forward(self, x, key_padding=None):
@@ -140,8 +208,8 @@ class Gpt(nn.Module):
         self.position_embedding = nn.Embedding(c["ContextLength"], w)
         self.blocks = nn.ModuleList(
             Block(c["Residual"], w, Attention(w, c["HeadCount"], c["QkvBias"]), Mlp(w, c.get("FeedForwardWidth") or 4 * w),
-                  lambda: nn.LayerNorm(w), c["LayerCount"])
-            for _ in range(c["LayerCount"]))
+                  lambda: nn.LayerNorm(w), c["LayerCount"], index)
+            for index in range(c["LayerCount"]))
         if not c["QkvBias"]:  # the book: only the qkv projection lacks a bias
             for b in self.blocks:
                 b.attn.proj = nn.Linear(w, w, bias=True)
@@ -153,8 +221,13 @@ class Gpt(nn.Module):
     def forward(self, ids):
         T = ids.shape[1]
         x = self.token_embedding(ids) + self.position_embedding(torch.arange(T))
+        n = expansion(self.blocks[0].mode)
+        if n > 1:  # hyper-connections: n copies of the embedding, summed after the last block
+            x = x[..., None, :].expand(*x.shape[:-1], n, x.shape[-1])
         for b in self.blocks:
             x = b(x)
+        if n > 1:
+            x = x.sum(-2)
         x = self.final_norm(x)
         return x @ self.token_embedding.weight.T if self.tied else self.head(x)
 
@@ -166,8 +239,8 @@ class Llama(nn.Module):
         self.token_embedding = nn.Embedding(c["VocabSize"], w)
         self.blocks = nn.ModuleList(
             Block(c["Residual"], w, Attention(w, c["HeadCount"], False, rope=True, context=c["ContextLength"]),
-                  SwiGlu(w, c["FeedForwardWidth"]), lambda: RmsNorm(w, c["NormEps"]), c["LayerCount"])
-            for _ in range(c["LayerCount"]))
+                  SwiGlu(w, c["FeedForwardWidth"]), lambda: RmsNorm(w, c["NormEps"]), c["LayerCount"], index)
+            for index in range(c["LayerCount"]))
         self.final_norm = RmsNorm(w, c["NormEps"])
         self.tied = c["TieWeights"]
         if not self.tied:
@@ -175,8 +248,13 @@ class Llama(nn.Module):
 
     def forward(self, ids):
         x = self.token_embedding(ids)
+        n = expansion(self.blocks[0].mode)
+        if n > 1:  # hyper-connections, as in Gpt.forward
+            x = x[..., None, :].expand(*x.shape[:-1], n, x.shape[-1])
         for b in self.blocks:
             x = b(x)
+        if n > 1:
+            x = x.sum(-2)
         x = self.final_norm(x)
         return x @ self.token_embedding.weight.T if self.tied else self.head(x)
 
@@ -238,8 +316,14 @@ def randomize(model, seed, decimals=None):
                 v = 1 + 0.1 * n
             elif "norm" in name or name.endswith("bias"):
                 v = 0.1 * n
-            elif "gain" in name:
+            elif "gain" in name or "scale" in name:
                 v = 0.5 + 0.1 * n
+            elif "omega" in name:
+                v = 1.5 + 0.3 * n
+            elif "_fn" in name:  # hyper-connections' dynamic weights
+                v = 0.5 * n / math.sqrt(p.shape[0])
+            elif "alpha" in name or "beta" in name:  # hyper-connections' static mixing
+                v = 0.5 + 0.3 * n
             elif "embedding" in name:
                 v = n
             else:
@@ -297,13 +381,25 @@ def token_batch(vocab, seed, B=2, T=5, ignore=True):
     return ids, targets
 
 
-def decoder_fixture(name, family, config, seed, time=5, decimals=None, compress=False):
+def decoder_fixture(name, family, config, seed, time=5, decimals=None, compress=False, extra=None):
+    """extra(model, ids): more fields for the fixture, computed before the gradients and the AdamW steps."""
     model = (Gpt if family == "gpt" else Llama)(config).double()
     randomize(model, seed, decimals)
     ids, targets = token_batch(config["VocabSize"], seed + 1, T=time)
     loss_fn = lambda: F.cross_entropy(model(ids).reshape(-1, config["VocabSize"]), targets.reshape(-1))
-    record(name, family, config, model, loss_fn, lambda: model(ids),
-           {"batch": 2, "time": time, "ids": ids.reshape(-1).tolist(), "targets": targets.reshape(-1).tolist()}, compress)
+    inputs = {"batch": 2, "time": time, "ids": ids.reshape(-1).tolist(), "targets": targets.reshape(-1).tolist()}
+    record(name, family, config, model, loss_fn, lambda: model(ids), dict(inputs, **(extra(model, ids) if extra else {})), compress)
+
+
+def admin_profile(model, ids):
+    """Admin's profiling pass on a copy of the model (ids: the fixture's own batch): the omega every sublayer gets, in order."""
+    profiled = copy.deepcopy(model)
+    running = [1.0]
+    for b in profiled.blocks:
+        b.profile = running
+    with torch.no_grad():
+        profiled(ids)
+    return {"admin_omega": [r8(getattr(b, f"omega{i}")[0].item()) for b in profiled.blocks for i in (1, 2)]}
 
 
 def wide_fixtures():
@@ -317,19 +413,42 @@ def wide_fixtures():
                     time=19, decimals=3, compress=True)
 
 
+BASE = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, Dropout=0.0)
+
+# Policies added after the first fixtures: each its own seed, gzip to keep the files at a few tens of KB.
+POLICY_FIXTURES = {
+    "gpt-layerscale": lambda: decoder_fixture("gpt-layerscale", "gpt", dict(BASE, Residual="LayerScale", QkvBias=False, TieWeights=False), 60,
+                                              compress=True),
+    "gpt-admin": lambda: decoder_fixture("gpt-admin", "gpt", dict(BASE, Residual="Admin", QkvBias=False, TieWeights=False), 61,
+                                         compress=True, extra=admin_profile),
+    "gpt-shc2": lambda: decoder_fixture("gpt-shc2", "gpt", dict(BASE, Residual="StaticHyper2", QkvBias=False, TieWeights=False), 62,
+                                        compress=True),
+    "gpt-dhc4": lambda: decoder_fixture("gpt-dhc4", "gpt", dict(BASE, Residual="DynamicHyper4", QkvBias=False, TieWeights=False), 63,
+                                        compress=True),
+    "llama-dhc2": lambda: decoder_fixture("llama-dhc2", "llama", dict(BASE, Residual="DynamicHyper2", FeedForwardWidth=20, NormEps=1e-5,
+                                                                      TieWeights=False), 64, compress=True),
+}
+
+
 def main():
     torch.set_default_dtype(torch.float64)
     os.makedirs(OUT, exist_ok=True)
     if sys.argv[1:] == ["--wide"]:  # only the wide fixtures (the others stay as committed)
         wide_fixtures()
         return
+    if sys.argv[1:2] == ["--only"]:
+        for name in sys.argv[2:]:
+            POLICY_FIXTURES[name]()
+        return
     wide_fixtures()
-    base = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, Dropout=0.0)
+    base = BASE
     decoder_fixture("gpt-prenorm-tied", "gpt", dict(base, Residual="PreNorm", QkvBias=True, TieWeights=True), 10)
     for i, mode in enumerate(["None", "PreNorm", "PostNorm", "ReZero", "DeepNorm"]):
         decoder_fixture(f"gpt-{mode.lower()}", "gpt", dict(base, Residual=mode, QkvBias=False, TieWeights=False), 20 + i)
     decoder_fixture("llama", "llama", dict(base, Residual="PreNorm", FeedForwardWidth=20, NormEps=1e-5, TieWeights=False), 30)
     decoder_fixture("llama-tied", "llama", dict(base, Residual="PreNorm", FeedForwardWidth=20, NormEps=1e-5, TieWeights=True), 31)
+    for write in POLICY_FIXTURES.values():
+        write()
 
     ec = dict(VocabSize=11, ContextLength=8, Width=12, HeadCount=2, LayerCount=2, ClassCount=3, Dropout=0.0)
     enc = Encoder(ec).double()

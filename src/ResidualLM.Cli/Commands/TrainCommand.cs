@@ -32,7 +32,7 @@ public static class TrainCommand
         var width = Opt<int?>("--width", "Width of the residual stream");
         var modelContext = Opt<int?>("--model-context", "Model's maximum context length (default: the preset's)");
         var dropout = Opt<float?>("--dropout", "Dropout probability");
-        var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections) or torch (PyTorch module defaults, as the book)", ChoiceNames.Name(d.Init));
+        var init = Opt("--init", "Weight init: gpt2 (N(0, 0.02), scaled projections), torch (PyTorch module defaults, as the book) or admin (gpt2, then Admin's shortcut weights from a profiling pass; selects --residual admin)", ChoiceNames.Name(d.Init));
         var steps = Opt("--steps", "Optimizer steps (with --resume: the run's own unless given)", o.Steps);
         var epochs = Opt<int?>("--epochs", "Epochs over the training windows (with --sampler windows)");
         var batch = Opt("--batch", "Sequences per micro-batch", o.BatchSize);

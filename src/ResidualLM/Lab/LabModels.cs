@@ -151,6 +151,18 @@ public static class LabModels
         }
     }
 
+    /// <summary>
+    /// Runs the part of <paramref name="model"/>'s policy init that needs data (Admin's profiling pass) on the first
+    /// <paramref name="batch"/> windows of <paramref name="tokens"/>, so that a lab model of a policy is the policy as its
+    /// paper sets it up; nothing for the other policies.
+    /// </summary>
+    public static void InitializeFromData(LanguageModel model, int[] tokens, int context, int batch)
+    {
+        if (ResidualPolicies.Get(model.ResidualMode).InitializeFromBatch is not { } initialize) return;
+        var (inputs, _) = Windows(tokens, context, batch);
+        initialize(model, inputs, batch, context);
+    }
+
     /// <summary><paramref name="count"/> evenly spaced windows of <paramref name="context"/> ids and their next-token targets, row-major (count, context).</summary>
     public static (int[] Inputs, int[] Targets) Windows(int[] tokens, int context, int count)
     {
@@ -254,6 +266,7 @@ public static class LabModels
             LayerCount = source.Depth, Dropout = 0f, Residual = policy, TieWeights = true,
         }, (ulong)source.Seed);
         if (fanInInit) FanInInit(model, (ulong)source.Seed + 1);
+        InitializeFromData(model, corpus.Train, source.Training.Context, source.Training.BatchSize);
         progress?.Invoke($"training {Describe(source, policy)}{(fanInInit ? " with fan-in init" : "")} ...");
         var clock = Stopwatch.StartNew();
         var losses = Train(model, corpus, source.Training with { Seed = source.Seed });

@@ -8,7 +8,7 @@ namespace ResidualLM.Models;
 /// <summary>
 /// The GPT-2 decoder. Parameter names: <c>token_embedding.weight</c>, <c>position_embedding.weight</c>,
 /// <c>blocks.{i}.norm1.*</c>, <c>blocks.{i}.attn.qkv.*</c>, <c>blocks.{i}.attn.proj.*</c>, <c>blocks.{i}.norm2.*</c>,
-/// <c>blocks.{i}.ffn.fc.*</c>, <c>blocks.{i}.ffn.proj.*</c> (ReZero: <c>blocks.{i}.gain1</c>, <c>gain2</c>),
+/// <c>blocks.{i}.ffn.fc.*</c>, <c>blocks.{i}.ffn.proj.*</c> (ReZero: <c>blocks.{i}.gain1</c>, <c>gain2</c>; LayerScale adds <c>blocks.{i}.scale1</c>, <c>scale2</c>),
 /// <c>final_norm.*</c>, <c>head.weight</c> (absent when tied).
 /// </summary>
 public sealed class Gpt : LanguageModel
@@ -33,10 +33,10 @@ public sealed class Gpt : LanguageModel
         TokenEmbedding = Child("token_embedding", new Embedding(config.VocabSize, c, Rng));
         PositionEmbedding = Child("position_embedding", new Embedding(config.ContextLength, c, Rng));
         embeddingDropout = Child("dropout", new Dropout(config.Dropout, Rng));
-        Blocks = Child("blocks", new ModuleList<TransformerBlock>(Enumerable.Range(0, config.LayerCount).Select(_ => new TransformerBlock(
-            Residual.Create(config.Residual, 1, () => new LayerNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
+        Blocks = Child("blocks", new ModuleList<TransformerBlock>(Enumerable.Range(0, config.LayerCount).Select(i => new TransformerBlock(
+            Residual.Create(config.Residual, 1, c, () => new LayerNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount, i),
             new Attention(c, config.HeadCount, config.QkvBias, projBias: true, config.Dropout, Rng, causal: true),
-            Residual.Create(config.Residual, 2, () => new LayerNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
+            Residual.Create(config.Residual, 2, c, () => new LayerNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount, i),
             new FeedForward(c, config.HiddenWidth, bias: true, Rng, config.ExactGelu)))));
         FinalNorm = Child("final_norm", new LayerNorm(c, config.NormEps));
         if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));

@@ -91,7 +91,7 @@ public abstract class LanguageModel : Module
             throw new InvalidInputException($"{ids.Length} ids do not form a batch of {batch} x {time}", field: "ids");
         int start = cache?.Length ?? 0;
         if (start + time > ContextLength) throw new InvalidInputException($"sequence length {start + time} exceeds the context length {ContextLength}", field: "time");
-        var x = Embed(context, ids, batch, time, start);                                    // (B, T, C)
+        var x = Widen(Embed(context, ids, batch, time, start));                             // (B, T, n·C)
         for (int i = 0; i < Blocks.Count; i++)
         {
             var block = Blocks[i];
@@ -103,14 +103,29 @@ public abstract class LanguageModel : Module
             if (trace is not null) traces!.Add(trace);
         }
         cache?.Advance(time);
-        return x;
+        return Collapse(x);
+    }
+
+    /// <summary>n, the copies of the stream the blocks carry (hyper-connections; 1 for every other policy).</summary>
+    public int StreamCopies => ResidualPolicies.Get(ResidualMode).Expansion;
+
+    // The embedding (B, T, C) as n identical copies (B, T, n·C), the input hyper-connections expect (Zhu et al. 2025).
+    Tensor Widen(Tensor x) => StreamCopies == 1 ? x : O.Concat(Enumerable.Repeat(x, StreamCopies).ToArray());
+
+    // n copies (B, T, n·C) summed back to one stream (B, T, C), as hyper-connections end.
+    Tensor Collapse(Tensor x)
+    {
+        if (StreamCopies == 1) return x;
+        var copies = O.Split(x, Enumerable.Repeat(x.Dim(-1) / StreamCopies, StreamCopies).ToArray());
+        return copies.Skip(1).Aggregate(copies[0], (sum, copy) => sum + copy);
     }
 
     /// <summary>
     /// The stream (B, T, C) decoded to logits (B, T, V) through the final norm and the output head. Applied to the stream
-    /// after an intermediate block, this is the "logit lens" (nostalgebraist 2020).
+    /// after an intermediate block, this is the "logit lens" (nostalgebraist 2020). A stream of n copies (B, T, n·C) is
+    /// summed first, as the model's own end does.
     /// </summary>
-    public Tensor Unembed(Tensor x) => Unembed(Context, x);
+    public Tensor Unembed(Tensor x) => Unembed(Context, Collapse(x));
 
     Tensor Unembed(ComputeContext context, Tensor x)
     {

@@ -29,10 +29,10 @@ public sealed class Llama : LanguageModel
         double[] frequencies = Rope.InverseFrequencies(headSize, config.RopeTheta);
         var rope = new Rope(headSize, config.ContextLength, config.RopeScaling is { } scaling ? scaling.Apply(frequencies) : frequencies);
         TokenEmbedding = Child("token_embedding", new Embedding(config.VocabSize, c, Rng));
-        Blocks = Child("blocks", new ModuleList<TransformerBlock>(Enumerable.Range(0, config.LayerCount).Select(_ => new TransformerBlock(
-            Residual.Create(config.Residual, 1, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
+        Blocks = Child("blocks", new ModuleList<TransformerBlock>(Enumerable.Range(0, config.LayerCount).Select(i => new TransformerBlock(
+            Residual.Create(config.Residual, 1, c, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount, i),
             new Attention(c, config.HeadCount, config.QkvBias, config.OutputBias, config.Dropout, Rng, causal: true, rope, config.KvHeads, config.HeadSize),
-            Residual.Create(config.Residual, 2, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount),
+            Residual.Create(config.Residual, 2, c, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount, i),
             new SwiGlu(c, config.FeedForwardWidth, Rng, config.MlpBias)))));
         FinalNorm = Child("final_norm", new RmsNorm(c, config.NormEps));
         if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));

@@ -4,6 +4,7 @@
 // Adding a policy means an enum value, a class and a catalogue entry in this file, and nothing outside it.
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
+using O = ResidualLM.Ops.Ops;
 
 namespace ResidualLM.Models;
 
@@ -24,13 +25,38 @@ public enum ResidualMode
 
     /// <summary>y = norm(alpha x + f(x)), alpha = (2N)^(1/4), beta-scaled init (Wang et al. 2022).</summary>
     DeepNorm,
+
+    /// <summary>y = x + diag(λ) f(norm(x)), λ a learned per-channel vector starting at a small ε (Touvron et al. 2021, CaiT).</summary>
+    LayerScale,
+
+    /// <summary>y = norm(x ⊙ ω + f(x)), ω a learned per-channel shortcut weight set by a profiling pass (Liu et al. 2020).</summary>
+    Admin,
+
+    /// <summary>Static hyper-connections, one stream copy (Zhu et al. 2025): pre-norm at init, with the three mixing weights learned.</summary>
+    StaticHyper1,
+
+    /// <summary>Static hyper-connections over 2 stream copies (Zhu et al. 2025).</summary>
+    StaticHyper2,
+
+    /// <summary>Static hyper-connections over 4 stream copies (Zhu et al. 2025).</summary>
+    StaticHyper4,
+
+    /// <summary>Dynamic hyper-connections, one stream copy: the mixing weights also depend on the token (Zhu et al. 2025).</summary>
+    DynamicHyper1,
+
+    /// <summary>Dynamic hyper-connections over 2 stream copies (Zhu et al. 2025).</summary>
+    DynamicHyper2,
+
+    /// <summary>Dynamic hyper-connections over 4 stream copies (Zhu et al. 2025).</summary>
+    DynamicHyper4,
 }
 
 /// <summary>
 /// Builds the policy object for one sublayer of a block. <c>slot</c> (1 or 2) names its parameters within the block
-/// (<c>norm1</c>, <c>gain2</c>); <c>makeNorm</c> builds LayerNorm or RMSNorm; <c>layerCount</c> is N (DeepNorm's alpha).
+/// (<c>norm1</c>, <c>gain2</c>); <c>width</c> is C, the stream width; <c>makeNorm</c> builds LayerNorm or RMSNorm;
+/// <c>layerCount</c> is N (DeepNorm's alpha, LayerScale's ε); <c>block</c> is the block's index (hyper-connections' routing).
 /// </summary>
-public delegate Residual ResidualFactory(int slot, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount);
+public delegate Residual ResidualFactory(int slot, int width, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount, int block);
 
 /// <summary>
 /// One block's weights as a policy's init rule sees them. Which feed-forward projections write into the stream is the
@@ -53,10 +79,16 @@ public sealed record BlockInit(TransformerBlock Block, IReadOnlyList<Linear> Wri
 /// <param name="Aliases">Other accepted spellings (kept for old command lines).</param>
 /// <param name="Create">Builds the policy object for one sublayer.</param>
 /// <param name="Initialize">The init the policy expects, applied to each block in order after construction.</param>
-/// <param name="SlotParameters">Parameters one policy object holds, given its norm's count (for counts without building).</param>
+/// <param name="SlotParameters">Parameters one policy object holds, given its norm's count and the width C (for counts without building).</param>
+/// <param name="Expansion">Copies of the stream the blocks carry (n): the model widens the embedding to n copies and sums them before the final norm.</param>
+/// <param name="InitializeFromBatch">
+/// The part of the policy's init that needs data, given a built model and a batch of ids (B*T, B, T): Admin's profiling
+/// pass. Run by <c>rlm train --init admin</c> and by the lab for every model it builds; null when there is none.
+/// </param>
 public sealed record ResidualPolicy(
     ResidualMode Mode, string Name, string Title, string Description, string Equation, IReadOnlyList<string> Aliases,
-    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long> SlotParameters)
+    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long, long> SlotParameters, int Expansion = 1,
+    Action<LanguageModel, int[], int, int>? InitializeFromBatch = null)
 {
     /// <summary>Title and equation, for chart legends: "pre-norm: y = x + f(norm(x))".</summary>
     public string Legend => $"{Title}: {Equation}";
@@ -71,30 +103,60 @@ public static class ResidualPolicies
         new(ResidualMode.None, "none", "none",
             "No shortcut: a plain stack, the baseline that shows why residuals matter.",
             "y = f(x)", Aliases: ["plain"],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new NoResidual(dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: norm => 0),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new NoResidual(dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => 0),
         new(ResidualMode.PreNorm, "prenorm", "pre-norm",
             "The sublayer reads a normalised copy and adds its edit to the stream (GPT-2; Xiong et al. 2020).",
             "y = x + f(norm(x))", Aliases: ["pre", "pre-norm"],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new PreNormResidual(slot, makeNorm(), dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: norm => norm),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm),
         new(ResidualMode.PostNorm, "postnorm", "post-norm",
             "The edit is added, then the sum is normalised (the original Transformer, Vaswani et al. 2017).",
             "y = norm(x + f(x))", Aliases: ["post", "post-norm"],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new PostNormResidual(slot, makeNorm(), dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: norm => norm),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new PostNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm),
         new(ResidualMode.ReZero, "rezero", "ReZero",
             "A learned gain a, starting at 0, scales each edit; no norm, so every block starts as the identity (Bachlechner et al. 2020).",
             "y = x + a f(x)", Aliases: [],
-            Create: (slot, makeNorm, dropout, rng, layerCount) => new ReZeroResidual(slot, dropout, rng),
-            Initialize: ReZeroInit, SlotParameters: norm => 1),
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new ReZeroResidual(slot, dropout, rng),
+            Initialize: ReZeroInit, SlotParameters: (norm, width) => 1),
         new(ResidualMode.DeepNorm, "deepnorm", "DeepNorm",
             "Post-norm with the shortcut weighted by α = (2N)^(1/4) and a β-scaled init, for very deep stacks (Wang et al. 2022).",
             "y = norm(αx + f(x))", Aliases: [],
-            Create: (slot, makeNorm, dropout, rng, layerCount) =>
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) =>
                 new DeepNormResidual(slot, makeNorm(), DeepNormResidual.DecoderAlpha(layerCount), dropout, rng),
-            Initialize: DeepNormInit, SlotParameters: norm => norm),
+            Initialize: DeepNormInit, SlotParameters: (norm, width) => norm),
+        new(ResidualMode.LayerScale, "layerscale", "LayerScale",
+            "Pre-norm with each edit scaled channel by channel by a learned λ that starts at ε = 0.1 (N ≤ 18), 1e-5 (N ≤ 24) or 1e-6 (Touvron et al. 2021, CaiT).",
+            "y = x + diag(λ) f(norm(x))", Aliases: [],
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) =>
+                new LayerScaleResidual(slot, makeNorm(), width, LayerScaleResidual.CaitEpsilon(layerCount), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width),
+        new(ResidualMode.Admin, "admin", "Admin",
+            "Post-norm with a learned per-channel shortcut weight ω, 1 until --init admin (or the lab) sets it from one profiling pass to the stream's scale so far (Liu et al. 2020).",
+            "y = norm(x ⊙ ω + f(x))", Aliases: [],
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new AdminResidual(slot, makeNorm(), width, dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm + width,
+            InitializeFromBatch: (model, ids, batch, time) => AdminResidual.Profile(model, ids, batch, time)),
+        Hyper(ResidualMode.StaticHyper1, 1, dynamic: false),
+        Hyper(ResidualMode.StaticHyper2, 2, dynamic: false),
+        Hyper(ResidualMode.StaticHyper4, 4, dynamic: false),
+        Hyper(ResidualMode.DynamicHyper1, 1, dynamic: true),
+        Hyper(ResidualMode.DynamicHyper2, 2, dynamic: true),
+        Hyper(ResidualMode.DynamicHyper4, 4, dynamic: true),
     ];
+
+    /// <summary>The entry for hyper-connections over <paramref name="copies"/> stream copies, static or dynamic (Zhu et al. 2025).</summary>
+    static ResidualPolicy Hyper(ResidualMode mode, int copies, bool dynamic) => new(
+        mode, $"{(dynamic ? "dhc" : "shc")}{copies}", $"{(dynamic ? "DHC" : "SHC")}×{copies}",
+        $"The stream widened to {copies} cop{(copies == 1 ? "y" : "ies")} H; each sublayer reads a learned mix of them and writes back into each with its own weight" +
+        (dynamic ? ", the weights also depending on the token" : "") + $" (Zhu et al. 2025, hyper-connections{(copies == 1 && !dynamic ? "; pre-norm at init" : "")}).",
+        "y = B f(norm(A_m H)) + A_r H", Aliases: [],
+        Create: (slot, width, makeNorm, dropout, rng, layerCount, block) =>
+            new HyperResidual(slot, makeNorm(), width, copies, 2 * block + slot - 1, dynamic ? makeNorm : null, dropout, rng),
+        Initialize: Gpt2Init,
+        SlotParameters: (norm, width) => norm + copies * (copies + 1) + copies + (dynamic ? norm + width * (copies + 1) + width + 2 : 0),
+        Expansion: copies);
 
     /// <summary>The names, comma-separated: "none, prenorm, postnorm, rezero, deepnorm".</summary>
     public static string Names => string.Join(", ", All.Select(p => p.Name));
@@ -104,11 +166,14 @@ public static class ResidualPolicies
     public static ResidualPolicy Get(ResidualMode mode) =>
         All.FirstOrDefault(p => p.Mode == mode) ?? throw new InvalidInputException($"unknown residual mode {(int)mode}", field: "Residual");
 
-    /// <summary>The policy named <paramref name="text"/> (a name or an alias, any case, surrounding spaces ignored), if any.</summary>
+    /// <summary>
+    /// The policy named <paramref name="text"/> (a name, an alias or the <see cref="ResidualMode"/> member's own name, as
+    /// config.json files written before the catalogue hold; any case, surrounding spaces ignored), if any.
+    /// </summary>
     public static bool TryParse(string? text, out ResidualMode mode)
     {
         string key = text?.Trim() ?? "";
-        var match = All.FirstOrDefault(p => p.Name.Equals(key, StringComparison.OrdinalIgnoreCase) ||
+        var match = All.FirstOrDefault(p => p.Name.Equals(key, StringComparison.OrdinalIgnoreCase) || p.Mode.ToString().Equals(key, StringComparison.OrdinalIgnoreCase) ||
                                             p.Aliases.Any(a => a.Equals(key, StringComparison.OrdinalIgnoreCase)));
         mode = match?.Mode ?? default;
         return match is not null;
@@ -171,11 +236,12 @@ public abstract class Residual : Module
 
     /// <summary>
     /// The policy for <paramref name="mode"/>, built by its catalogue entry (see <see cref="ResidualFactory"/>).
-    /// <paramref name="slot"/> (1 or 2) names its parameters within the block (<c>norm1</c>, <c>gain2</c>);
-    /// <paramref name="makeNorm"/> builds LayerNorm or RMSNorm; <paramref name="layerCount"/> is N for DeepNorm's alpha.
+    /// <paramref name="slot"/> (1 or 2) names its parameters within the block (<c>norm1</c>, <c>gain2</c>); <paramref name="width"/>
+    /// is C; <paramref name="makeNorm"/> builds LayerNorm or RMSNorm; <paramref name="layerCount"/> is N (DeepNorm's alpha, LayerScale's ε);
+    /// <paramref name="block"/> is the block's index.
     /// </summary>
-    public static Residual Create(ResidualMode mode, int slot, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount) =>
-        ResidualPolicies.Get(mode).Create(slot, makeNorm, dropout, rng, layerCount);
+    public static Residual Create(ResidualMode mode, int slot, int width, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount, int block = 0) =>
+        ResidualPolicies.Get(mode).Create(slot, width, makeNorm, dropout, rng, layerCount, block);
 }
 
 /// <summary>y = dropout(f(x)): no shortcut, the baseline that shows why residuals matter.</summary>
@@ -270,4 +336,194 @@ public sealed class DeepNormResidual : Residual
     public static float DecoderBeta(int layerCount) => (float)Math.Pow(8.0 * layerCount, -0.25);
 
     public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(context, x * Alpha + drop.Forward(context, sublayer(x)));
+}
+
+/// <summary>
+/// y = x + diag(λ) dropout(f(norm(x))) (Touvron et al. 2021, "Going deeper with Image Transformers", CaiT): pre-norm whose
+/// edit is scaled channel by channel by a learned λ of width C, every entry starting at ε (<see cref="CaitEpsilon"/>),
+/// so that a deep stack starts near the identity while each channel can grow at its own rate.
+/// </summary>
+public sealed class LayerScaleResidual : Residual
+{
+    readonly Dropout drop;
+
+    public Layer Norm { get; }
+
+    /// <summary>λ, shape [C], named <c>scale1</c> / <c>scale2</c>.</summary>
+    public Tensor Scale { get; }
+
+    public LayerScaleResidual(int slot, Layer norm, int width, float epsilon, float dropout, Rng rng)
+    {
+        Norm = Child($"norm{slot}", norm);
+        // Set here, as CaiT's module does, so that every init scheme (GPT-2's, PyTorch's defaults) starts λ at ε.
+        Scale = Parameter($"scale{slot}", Tensor.Full(epsilon, width));
+        drop = Child("", new Dropout(dropout, rng));
+    }
+
+    /// <summary>CaiT's ε for a stack of N blocks: 0.1 up to 18 blocks, 1e-5 up to 24, 1e-6 deeper.</summary>
+    public static float CaitEpsilon(int layerCount) => layerCount switch
+    {
+        <= 18 => 0.1f,
+        <= 24 => 1e-5f,
+        _ => 1e-6f,
+    };
+
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => x + Scale * drop.Forward(context, sublayer(Norm.Forward(context, x)));
+}
+
+/// <summary>
+/// y = norm(x ⊙ ω + dropout(f(x))) (Liu et al. 2020, "Understanding the Difficulty of Training Transformers", Admin):
+/// post-norm whose shortcut is weighted channel by channel by a learned ω. ω starts at 1 (post-norm itself);
+/// <see cref="Profile"/> sets it as Admin prescribes, so that each block depends on its own edit no more than pre-norm would.
+/// </summary>
+public sealed class AdminResidual : Residual
+{
+    readonly Dropout drop;
+
+    public Layer Norm { get; }
+
+    /// <summary>ω, shape [C], named <c>omega1</c> / <c>omega2</c>.</summary>
+    public Tensor Omega { get; }
+
+    public AdminResidual(int slot, Layer norm, int width, float dropout, Rng rng)
+    {
+        Norm = Child($"norm{slot}", norm);
+        Omega = Parameter($"omega{slot}", Tensor.Ones(width));
+        drop = Child("", new Dropout(dropout, rng));
+    }
+
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer) => Norm.Forward(context, x * Omega + drop.Forward(context, sublayer(x)));
+
+    /// <summary>
+    /// Admin's initialisation (Liu et al. 2020, section 5; the authors' "adaptive-profiling" code): one forward pass over
+    /// <paramref name="ids"/> (B, T) without dropout, through the sublayers i = 1..2N in order, setting every channel of
+    /// ω_i to r_i, where r_1 = 1 and r_{i+1} = sqrt(Var[x_{i-1} ⊙ ω_i] + Var[f_i(x_{i-1})]), the variances over every
+    /// element of the batch. After a norm Var[x] is about 1, so r_i^2 = 1 + Σ_{j&lt;i} Var[f_j]: the paper's
+    /// ω_i = sqrt(Σ_{j&lt;i} Var[f_j(x_{j-1})]) with the embedding counted as the first term, as pre-norm's stream would
+    /// hold them. Returns the 2N values set.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The model's policy is not Admin.</exception>
+    public static IReadOnlyList<float> Profile(LanguageModel model, int[] ids, int batch, int time)
+    {
+        if (model.ResidualMode != ResidualMode.Admin)
+            throw new InvalidInputException($"Admin's profiling sets the shortcut weights of --residual admin, not of {ResidualPolicies.Get(model.ResidualMode).Name}", field: "Residual");
+        bool training = model.Training;
+        model.Eval();
+        using var _ = Autograd.Graph.NoGrad();
+        var residuals = model.Blocks.Items.SelectMany(b => new[] { (AdminResidual)b.Residual1, (AdminResidual)b.Residual2 }).ToList();
+        foreach (var residual in residuals) residual.Omega.Data.AsSpan().Fill(1f);
+        var x = model.ForwardTrace(ids, batch, time).Blocks[0].Input;              // the embedding (B, T, C): ω plays no part in it
+        var ratios = new List<float>();
+        double ratio = 1.0;
+        foreach (var block in model.Blocks.Items)
+        {
+            // A block runs twice: ω2 is set after the first sublayer's statistics, which the second run then sees.
+            var trace = new BlockTrace();
+            foreach (var (residual, second) in new[] { ((AdminResidual)block.Residual1, false), ((AdminResidual)block.Residual2, true) })
+            {
+                residual.Omega.Data.AsSpan().Fill((float)ratio);
+                ratios.Add((float)ratio);
+                block.Forward(model.Context, x, trace: trace);
+                var (input, edit) = second ? (trace.Middle, trace.FeedForwardOutput) : (trace.Input, trace.AttentionOutput);
+                ratio = Math.Sqrt(Variance(input, residual.Omega) + Variance(edit, null));
+            }
+            x = trace.Output;
+        }
+        if (training) model.Train();
+        return ratios;
+    }
+
+    /// <summary>The population variance of every element of x (B, T, C), each channel first scaled by <paramref name="scale"/> (C) when given.</summary>
+    static double Variance(Tensor x, Tensor? scale)
+    {
+        int width = x.Dim(-1);
+        double sum = 0, squares = 0;
+        for (int i = 0; i < x.Size; i++)
+        {
+            double v = x.Data[i] * (double)(scale?.Data[i % width] ?? 1f);
+            sum += v;
+            squares += v * v;
+        }
+        double mean = sum / x.Size;
+        return squares / x.Size - mean * mean;
+    }
+}
+
+/// <summary>
+/// Hyper-connections (Zhu et al. 2025, "Hyper-Connections", ICLR): the stream is n copies H = (h_1 .. h_n) of width C,
+/// carried as (B, T, n·C) with copy k in channels [kC, (k+1)C). Each sublayer reads h_0 = A_m^T H, a learned mix of the
+/// copies, and writes back H' = B^T f(norm(h_0)) + A_r^T H: every copy gets the edit with its own weight β_k and its
+/// own mix of the old copies. Static (SHC): A_m (n), A_r (n, n) and B (n) are learned, stored as <c>alpha</c> = the
+/// rows [A_m | A_r] (n·(n+1), flat, so that weight decay leaves it alone as it leaves B) and <c>beta</c> = B. Dynamic
+/// (DHC) adds per-token terms: with H̄ = norm(H), [A_m | A_r] += s_α tanh(H̄ W_α) and B += s_β tanh(H̄ W_β), where
+/// W_α (C, n+1) and W_β (C) start at 0 and s_α = s_β = 0.01 (<c>alpha_fn</c>, <c>beta_fn</c>, <c>alpha_scale</c>,
+/// <c>beta_scale</c>, <c>hnorm</c>). Init (the paper's, making the stack pre-norm's): A_m = e_(k mod n) for the k-th
+/// sublayer, A_r = I, B = 1; with n = 1 the block is pre-norm exactly.
+/// </summary>
+public sealed class HyperResidual : Residual
+{
+    readonly Dropout drop;
+    readonly int copies, width;
+
+    public Layer Norm { get; }
+
+    /// <summary>[A_m | A_r]: row j = (A_m[j], A_r[j, 0..n-1]), shape [n·(n+1)], named <c>alpha1</c> / <c>alpha2</c>.</summary>
+    public Tensor Alpha { get; }
+
+    /// <summary>B, shape [n], named <c>beta1</c> / <c>beta2</c>.</summary>
+    public Tensor Beta { get; }
+
+    /// <summary>The dynamic terms (norm, W_α (C, n+1), W_β (C), s_α, s_β), or null for static hyper-connections.</summary>
+    public (Layer Norm, Tensor AlphaWeight, Tensor BetaWeight, Tensor AlphaScale, Tensor BetaScale)? Dynamic { get; }
+
+    /// <param name="slot">1 or 2: names the parameters within the block.</param>
+    /// <param name="norm">The sublayer's pre-norm.</param>
+    /// <param name="width">C, the width of one copy.</param>
+    /// <param name="copies">n, the expansion rate.</param>
+    /// <param name="sublayer">k, the sublayer's index in the stack (2 per block): it first reads copy k mod n.</param>
+    /// <param name="makeDynamicNorm">Builds the norm of H for dynamic hyper-connections; null for static ones.</param>
+    /// <param name="dropout">Dropout on the sublayer's output.</param>
+    /// <param name="rng">The dropout generator.</param>
+    public HyperResidual(int slot, Layer norm, int width, int copies, int sublayer, Func<Layer>? makeDynamicNorm, float dropout, Rng rng)
+    {
+        this.copies = copies;
+        this.width = width;
+        Norm = Child($"norm{slot}", norm);
+        var alpha = new float[copies * (copies + 1)];
+        for (int j = 0; j < copies; j++)
+        {
+            alpha[j * (copies + 1)] = j == sublayer % copies ? 1f : 0f;                  // A_m = e_(k mod n)
+            alpha[j * (copies + 1) + 1 + j] = 1f;                                        // A_r = I
+        }
+        Alpha = Parameter($"alpha{slot}", new Tensor(alpha, [alpha.Length]));
+        Beta = Parameter($"beta{slot}", Tensor.Ones(copies));
+        if (makeDynamicNorm is not null)
+            Dynamic = (Child($"hnorm{slot}", makeDynamicNorm()), Parameter($"alpha_fn{slot}", Tensor.Zeros(width, copies + 1)),
+                       Parameter($"beta_fn{slot}", Tensor.Zeros(width)), Parameter($"alpha_scale{slot}", Tensor.Full(0.01f, 1)),
+                       Parameter($"beta_scale{slot}", Tensor.Full(0.01f, 1)));
+        drop = Child("", new Dropout(dropout, rng));
+    }
+
+    /// <summary>H' = B^T f(norm(A_m^T H)) + A_r^T H for the stream H (B, T, n·C).</summary>
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer)
+    {
+        int tokens = x.Size / (copies * width);
+        var h = O.Reshape(x, tokens, copies, width);                                     // (M, n, C), M = B·T
+        var (alpha, beta) = Weights(context, h, tokens);                                 // (M, n, n+1), (M, n, 1)
+        // (M, n+1, C): row 0 is A_m^T H, the sublayer's input; rows 1..n are A_r^T H, the copies carried on.
+        var mixed = O.Split(O.Reshape(O.MatMul(context.Threads, alpha, h, transposeA: true), tokens, (copies + 1) * width), width, copies * width);
+        var edit = drop.Forward(context, sublayer(Norm.Forward(context, O.Reshape(mixed[0], [.. x.ShapeArray[..^1], width]))));
+        var written = O.MatMul(context.Threads, beta, O.Reshape(edit, tokens, 1, width));   // (M, n, C): β_k f(...)
+        return O.Reshape(written + O.Reshape(mixed[1], tokens, copies, width), x.ShapeArray);
+    }
+
+    // The per-token [A_m | A_r] (M, n, n+1) and B (M, n, 1): the static ones repeated, plus the dynamic terms.
+    (Tensor Alpha, Tensor Beta) Weights(ComputeContext context, Tensor h, int tokens)
+    {
+        Tensor alpha = O.Reshape(Alpha, copies, copies + 1), beta = O.Reshape(Beta, copies, 1);
+        if (Dynamic is not { } d) return (Tensor.Zeros(tokens, copies, copies + 1) + alpha, Tensor.Zeros(tokens, copies, 1) + beta);
+        var normed = d.Norm.Forward(context, h);                                         // H̄ (M, n, C)
+        return (O.Tanh(O.MatMul(context.Threads, normed, d.AlphaWeight)) * d.AlphaScale + alpha,
+                O.Tanh(O.MatMul(context.Threads, normed, O.Reshape(d.BetaWeight, width, 1))) * d.BetaScale + beta);
+    }
 }

@@ -42,7 +42,7 @@ public static class ModelFactory
                 LayerCount = spec.Layers ?? l.LayerCount, HeadCount = spec.Heads ?? l.HeadCount, Width = spec.Width ?? l.Width,
                 KeyValueHeadCount = spec.KvHeads ?? l.KeyValueHeadCount,
                 ContextLength = spec.ModelContext ?? l.ContextLength, Dropout = spec.Dropout ?? l.Dropout,
-                Residual = spec.Residual ?? l.Residual,
+                Residual = ResidualOf(spec) ?? l.Residual,
             }).Validate();
         }
         var g = GptConfig.Preset(ChoiceNames.Name(spec.Preset)) with { VocabSize = vocabSize };
@@ -50,7 +50,7 @@ public static class ModelFactory
         {
             LayerCount = spec.Layers ?? g.LayerCount, HeadCount = spec.Heads ?? g.HeadCount, Width = spec.Width ?? g.Width,
             ContextLength = spec.ModelContext ?? g.ContextLength, Dropout = spec.Dropout ?? g.Dropout,
-            Residual = spec.Residual ?? g.Residual, TorchDefaultInit = spec.Init == WeightInit.Torch,
+            Residual = ResidualOf(spec) ?? g.Residual, TorchDefaultInit = spec.Init == WeightInit.Torch,
         }).Validate();
     }
 
@@ -64,6 +64,20 @@ public static class ModelFactory
 
     /// <summary>The model <paramref name="spec"/> describes, initialised from its seed.</summary>
     public static LanguageModel Create(TrainingSpec spec, int vocabSize) => Create(Config(spec, vocabSize), (ulong)spec.Options.Seed);
+
+    // The policy the spec asks for: its own, or Admin's for --init admin (TrainingSpec.Validate refuses any other pairing).
+    static ResidualMode? ResidualOf(TrainingSpec spec) => spec.Residual ?? (spec.Init == WeightInit.Admin ? ResidualMode.Admin : null);
+
+    /// <summary>
+    /// The init that needs data: for <see cref="WeightInit.Admin"/>, the policy's <see cref="ResidualPolicy.InitializeFromBatch"/>
+    /// (Admin's profiling pass, <see cref="AdminResidual.Profile"/>) over one batch of <paramref name="sampler"/>; nothing otherwise.
+    /// </summary>
+    public static void InitializeFromData(LanguageModel model, TrainingSpec spec, IBatchSampler sampler)
+    {
+        if (spec.Init != WeightInit.Admin || ResidualPolicies.Get(model.ResidualMode).InitializeFromBatch is not { } initialize) return;
+        var batch = sampler.NextBatch();
+        initialize(model, batch.Inputs, batch.BatchSize, batch.Context);
+    }
 
     // Llama's default preset is its own small model: "tiny" names it for either family.
     static string LlamaPresetName(ModelPreset preset) => preset == ModelPreset.Tiny ? "llama-tiny" : ChoiceNames.Name(preset);

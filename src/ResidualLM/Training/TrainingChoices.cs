@@ -77,6 +77,12 @@ public enum WeightInit
 
     /// <summary>PyTorch's module defaults, as the book's model.</summary>
     [JsonStringEnumMemberName("torch")] Torch,
+
+    /// <summary>
+    /// GPT-2's draws, then Admin's shortcut weights ω from one profiling pass over a training batch (Liu et al. 2020;
+    /// <see cref="Models.AdminResidual.Profile"/>). For the admin residual policy, which it selects when none is given.
+    /// </summary>
+    [JsonStringEnumMemberName("admin")] Admin,
 }
 
 /// <summary>

@@ -72,6 +72,9 @@ public sealed class TrainingSession
             throw new InvalidInputException($"{context} is longer than the model's context length {Model.ContextLength} (train on shorter sequences, or give a new model a longer context)", field: nameof(TrainingOptions.Context));
         if (Model.VocabSize < Tokenizer.VocabSize)
             throw new InvalidInputException($"the tokenizer has {Tokenizer.VocabSize} tokens but the model only {Model.VocabSize}", field: "vocabulary");
+        // Admin's profiling batch comes from its own sampler, so the training batches are those of any other init; every
+        // rank draws the same one and so sets the same weights.
+        if (resumeFolder is null) ModelFactory.InitializeFromData(Model, spec, train.RandomOffsets(context, spec.Options.BatchSize, spec.Options.Seed + 4));
 
         long seed = spec.Options.Seed;
         int stride = spec.Stride ?? context;

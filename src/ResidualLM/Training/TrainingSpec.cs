@@ -106,6 +106,8 @@ public sealed record TrainingSpec
         if (CorpusCharacters is < 1000 or > MaxCorpusCharacters) throw new InvalidInputException($"must be between 1000 and {MaxCorpusCharacters}, got {CorpusCharacters}", field: nameof(CorpusCharacters));
         if (BpeMerges is < 1 or > MaxBpeMerges) throw new InvalidInputException($"must be between 1 and {MaxBpeMerges}, got {BpeMerges}", field: nameof(BpeMerges));
         if (Residual is ResidualMode mode && !Enum.IsDefined(mode)) throw new InvalidInputException($"is not a residual policy ({(int)mode})", field: nameof(Residual));
+        if (Init == WeightInit.Admin && Residual is ResidualMode other && other != ResidualMode.Admin)
+            throw new InvalidInputException($"admin sets the shortcut weights of the admin residual policy, not of {ResidualPolicies.Get(other).Name} (leave the policy out, or use it with another init)", field: nameof(Init));
         if (!(TrainFraction > 0 && TrainFraction < 1)) throw new InvalidInputException($"must be in (0, 1), got {TrainFraction}", field: nameof(TrainFraction));
         if (Stride is <= 0) throw new InvalidInputException($"must be positive, got {Stride}", field: nameof(Stride));
         if (Epochs is <= 0) throw new InvalidInputException($"must be positive, got {Epochs}", field: nameof(Epochs));

@@ -24,6 +24,9 @@ public class DecodeSessionTests
             "gpt-postnorm" => new Gpt(gpt with { Residual = ResidualMode.PostNorm }, 5),
             "gpt-rezero" => new Gpt(gpt with { Residual = ResidualMode.ReZero }, 6),
             "gpt-deepnorm" => new Gpt(gpt with { Residual = ResidualMode.DeepNorm }, 7),
+            "gpt-layerscale" => new Gpt(gpt with { Residual = ResidualMode.LayerScale }, 10),
+            "gpt-admin" => new Gpt(gpt with { Residual = ResidualMode.Admin }, 11),
+            "gpt-dhc4" => new Gpt(gpt with { Residual = ResidualMode.DynamicHyper4 }, 12),
             "gpt-none" => new Gpt(gpt with { Residual = ResidualMode.None, LayerCount = 1 }, 8),
             "gpt-small" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3), // tiny products
             "gpt-wide-hidden" => new Gpt(gpt with { Width = 64, HeadCount = 2, FeedForwardWidth = 4500 }, 9), // GELU over > 4096
@@ -31,16 +34,20 @@ public class DecodeSessionTests
             "llama-tied" => new Llama(llama with { TieWeights = true, Residual = ResidualMode.PostNorm }, 4),
             _ => throw new ArgumentException(kind),
         };
-        // ReZero gains start at 0 (every block the identity): give them values so the blocks matter.
+        // ReZero gains start at 0 (every block the identity): give them values so the blocks matter; Admin's ω starts
+        // at 1 (post-norm): give it a value of its own.
         foreach (var (name, tensor) in model.NamedParameters())
             if (name.Contains("gain")) tensor.Data[0] = 0.7f;
+            else if (name.Contains("omega")) tensor.Data.AsSpan().Fill(1.6f);
+            else if (name.Contains("alpha") || name.Contains("beta"))                 // hyper-connections: copies that differ
+                for (int i = 0; i < tensor.Size; i++) tensor.Data[i] += 0.05f * (i % 7 - 3);
         return model;
     }
 
     public static TheoryData<string, float, int, float> Cases()
     {
         var data = new TheoryData<string, float, int, float>();
-        foreach (string kind in new[] { "gpt", "gpt-untied-erf", "gpt-postnorm", "gpt-rezero", "gpt-deepnorm", "gpt-none", "gpt-small", "gpt-wide-hidden", "llama", "llama-tied" })
+        foreach (string kind in new[] { "gpt", "gpt-untied-erf", "gpt-postnorm", "gpt-rezero", "gpt-deepnorm", "gpt-layerscale", "gpt-admin", "gpt-dhc4", "gpt-none", "gpt-small", "gpt-wide-hidden", "llama", "llama-tied" })
         {
             data.Add(kind, 0f, 0, 1f);
             data.Add(kind, 1f, 0, 1f);
@@ -76,6 +83,9 @@ public class DecodeSessionTests
     [InlineData("gpt-deepnorm", 3)]
     [InlineData("gpt-postnorm", 5)]
     [InlineData("gpt-rezero", 5)]
+    [InlineData("gpt-layerscale", 5)]
+    [InlineData("gpt-admin", 5)]
+    [InlineData("gpt-dhc4", 5)]
     [InlineData("gpt-none", 5)]
     [InlineData("llama", 7)]
     [InlineData("llama-tied", 6)]

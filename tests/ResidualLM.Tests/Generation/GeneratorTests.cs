@@ -15,11 +15,45 @@ public class GeneratorTests
         { "gpt", 0.8f, 5, 0.9f },
         { "llama", 0f, 0, 1f },
         { "llama", 1.2f, 3, 1f },
+        { "gpt-layerscale", 0f, 0, 1f },
+        { "gpt-layerscale", 1f, 0, 1f },
+        { "llama-layerscale", 0.8f, 5, 0.9f },
+        { "gpt-admin", 0f, 0, 1f },
+        { "gpt-admin", 1f, 0, 1f },
+        { "gpt-shc2", 0f, 0, 1f },
+        { "gpt-dhc4", 0f, 0, 1f },
+        { "gpt-dhc4", 1f, 0, 1f },
+        { "llama-dhc2", 0.8f, 5, 0.9f },
     };
 
-    static LanguageModel Model(string kind) => kind == "gpt"
-        ? new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3)
-        : new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3);
+    static LanguageModel Model(string kind) => kind switch
+    {
+        "gpt" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3),
+        "gpt-layerscale" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.LayerScale }, 3),
+        "gpt-admin" => Profiled(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.Admin }, 3)),
+        "gpt-shc2" => Perturbed(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.StaticHyper2 }, 3)),
+        "gpt-dhc4" => Perturbed(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.DynamicHyper4 }, 3)),
+        "llama-dhc2" => Perturbed(new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.DynamicHyper2 }, 3)),
+        "llama-layerscale" => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.LayerScale }, 3),
+        _ => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3),
+    };
+
+    // Admin's ω away from 1 (where the policy is post-norm), as a profiling pass sets it.
+    static LanguageModel Profiled(LanguageModel model)
+    {
+        AdminResidual.Profile(model, [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8], 2, 6);
+        return model;
+    }
+
+    // Hyper-connections' mixing weights moved off their init (where every copy is the same), as training moves them.
+    static LanguageModel Perturbed(LanguageModel model)
+    {
+        var rng = new Rng(12);
+        foreach (var (name, tensor) in model.NamedParameters())
+            if (name.Contains("alpha") || name.Contains("beta"))
+                for (int i = 0; i < tensor.Size; i++) tensor.Data[i] += 0.3f * rng.NextGaussian();
+        return model;
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -57,6 +57,9 @@ public class ModelFilesTests
         { "gpt tied rezero", () => new Gpt(GptConfig.Preset("test") with { TieWeights = true, Residual = ResidualMode.ReZero, FeedForwardWidth = 17, ExactGelu = true, NormEps = 1e-6f }, seed: 4) },
         { "gpt deepnorm", () => new Gpt(GptConfig.Preset("test-deep") with { Residual = ResidualMode.DeepNorm, LayerCount = 3 }, seed: 5) },
         { "llama test", () => new Llama(LlamaConfig.Preset("test") with { RopeTheta = 500f, TieWeights = true }, seed: 6) },
+        { "gpt layerscale", () => new Gpt(GptConfig.Preset("test") with { Residual = ResidualMode.LayerScale }, seed: 7) },
+        { "gpt admin", () => new Gpt(GptConfig.Preset("test") with { Residual = ResidualMode.Admin }, seed: 8) },
+        { "llama dhc2", () => new Llama(LlamaConfig.Preset("test") with { Residual = ResidualMode.DynamicHyper2 }, seed: 9) },
     };
 
     [Theory]

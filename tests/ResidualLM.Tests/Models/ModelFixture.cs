@@ -30,6 +30,8 @@ public sealed class ModelFixture
 
     public int[] Ints(string field) => root.GetProperty(field).EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
+    public double[] Doubles(string field) => root.GetProperty(field).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+
     public double Loss => root.GetProperty("loss").GetDouble();
 
     public Tensor Output => ReadTensor(root.GetProperty("output"));

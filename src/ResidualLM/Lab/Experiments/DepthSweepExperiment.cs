@@ -95,6 +95,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             VocabSize = corpus.Tokenizer.VocabSize, ContextLength = training.Context, Width = options.Width, HeadCount = options.Heads,
             LayerCount = depth, Dropout = 0f, Residual = policy, TieWeights = true,
         }, (ulong)options.Seed);
+        LabModels.InitializeFromData(model, corpus.Train, training.Context, training.BatchSize);
         var (inputs, targets) = LabModels.Windows(corpus.Train, training.Context, training.BatchSize);
         var gradients = LabModels.StreamGradientNorms(model, inputs, targets, training.BatchSize, training.Context);
         double initial = LabModels.Loss(model, corpus.Validation, training.Context, options.EvalWindows);

@@ -207,6 +207,7 @@ public sealed class GradientProfileExperiment(GradientProfileOptions options) : 
             LayerCount = options.Depth, Dropout = 0f, Residual = policy, TieWeights = true,
         };
         var model = new Gpt(config, options.Seed);
+        LabModels.InitializeFromData(model, corpus.Train, options.Context, options.BatchSize);
         var (inputs, targets) = LabModels.Windows(corpus.Train, options.Context, options.BatchSize);
         return LabModels.StreamGradientNorms(model, inputs, targets, options.BatchSize, options.Context);
     }

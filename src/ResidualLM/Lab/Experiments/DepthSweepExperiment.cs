@@ -16,7 +16,13 @@ public sealed record DepthSweepOptions
     public IReadOnlyList<int> Depths { get; init; } = [2, 8, 32, 96];
 
     /// <summary>Residual policies to train at every depth.</summary>
-    public IReadOnlyList<ResidualMode> Policies { get; init; } = [.. ResidualPolicies.All.Select(p => p.Mode)];
+    /// <remarks>
+    /// By default the five classic policies, LayerScale, Admin and static hyper-connections with two copies: one of each
+    /// family, so the default sweep stays within minutes (the other hyper-connection variants with --policies).
+    /// </remarks>
+    public IReadOnlyList<ResidualMode> Policies { get; init; } =
+        [ResidualMode.None, ResidualMode.PreNorm, ResidualMode.PostNorm, ResidualMode.ReZero, ResidualMode.DeepNorm,
+         ResidualMode.LayerScale, ResidualMode.Admin, ResidualMode.StaticHyper2];
 
     /// <summary>Width of the stream (C).</summary>
     public int Width { get; init; } = 32;

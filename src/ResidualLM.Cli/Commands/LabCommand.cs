@@ -66,7 +66,7 @@ public static class LabCommand
         [nameof(LabModelSource.Heads)] = "--heads", [nameof(LabModelSource.Policy)] = "--residual", [nameof(LabModelSource.CorpusCharacters)] = "--corpus-chars",
         [nameof(LabModelSource.Seed)] = "--seed", [nameof(LabTraining.Steps)] = "--steps", [nameof(LabTraining.BatchSize)] = "--batch",
         [nameof(LabTraining.Context)] = "--context", [nameof(LabTraining.LearningRate)] = "--lr", [nameof(LabTraining.WarmupSteps)] = "--warmup",
-        [nameof(DepthSweepOptions.Depths)] = "--depths", [nameof(DepthSweepOptions.Policies)] = "--policies", [nameof(DepthSweepOptions.EvalWindows)] = "--eval-windows",
+        [nameof(DepthSweepOptions.TimeLimitSeconds)] = "--time-limit", [nameof(DepthSweepOptions.JournalPath)] = "--journal", [nameof(DepthSweepOptions.Depths)] = "--depths", [nameof(DepthSweepOptions.Policies)] = "--policies", [nameof(DepthSweepOptions.EvalWindows)] = "--eval-windows",
         [nameof(GradientProfileOptions.Model)] = "--model", [nameof(GradientProfileOptions.Variants)] = "--residual",
         [nameof(GradientsOptions.InitPath)] = "--init", [nameof(GradientsOptions.SummarySeeds)] = "--seeds",
         [nameof(LesionOptions.Windows)] = "--windows", [nameof(LesionOptions.Subsets)] = "--subsets", [nameof(LesionOptions.PlainDepth)] = "--plain-depth",
@@ -198,9 +198,11 @@ public static class LabCommand
         var seed = new Option<int>("--seed") { Description = "Seed of corpus and initialisation", DefaultValueFactory = _ => d.Seed };
         var seeds = new Option<int>("--seeds") { Description = "Runs per depth and policy (seeds --seed, --seed + 1, ...): means with 95% intervals",
                                                  DefaultValueFactory = _ => d.Seeds };
+        var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds of training per run at most: a run still training then stops and is evaluated as it stands" };
+        var journal = new Option<string?>("--journal") { Description = "JSON-lines file: each finished run is appended, and runs already in it (same settings) are not trained again" };
         AddExperiment(lab, "depth-sweep", "Train the same small GPT at several depths under each residual policy: final validation loss " +
                                           "and first-block gradient (default about 10 minutes on 2 cores)",
-            [depths, policies, steps, width, heads, context, batch, lr, warmup, corpus, windows, seed, seeds],
+            [depths, policies, steps, width, heads, context, batch, lr, warmup, corpus, windows, seed, seeds, timeLimit, journal],
             parse => new DepthSweepExperiment(new DepthSweepOptions
             {
                 Depths = LabModels.ParseIntegers(parse.GetValue(depths)!, "--depths"),
@@ -213,6 +215,7 @@ public static class LabCommand
                 },
                 CorpusCharacters = parse.GetValue(corpus), EvalWindows = parse.GetValue(windows), Seed = parse.GetValue(seed),
                 Seeds = parse.GetValue(seeds), Progress = line => Console.Error.WriteLine(line),
+                TimeLimitSeconds = parse.GetValue(timeLimit), JournalPath = parse.GetValue(journal),
             }));
     }
 

@@ -116,6 +116,13 @@ public static class LabModels
 {
     /// <summary>Trains <paramref name="model"/> on <paramref name="corpus"/>'s training ids with the Trainer; returns the training losses.</summary>
     public static List<double> Train(LanguageModel model, LabCorpus corpus, LabTraining settings, Action<StepResult>? progress = null)
+        => Train(model, corpus, settings, progress, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Train(LanguageModel, LabCorpus, LabTraining, Action{StepResult}?)"/> that stops after the step during which
+    /// <paramref name="stop"/> is signalled (a time limit, say): fewer losses than steps then.
+    /// </summary>
+    public static List<double> Train(LanguageModel model, LabCorpus corpus, LabTraining settings, Action<StepResult>? progress, CancellationToken stop)
     {
         var options = new TrainingOptions
         {
@@ -131,7 +138,7 @@ public static class LabModels
             if (report is not StepTaken { Result: var step }) return;
             losses.Add(step.Loss);
             progress?.Invoke(step);
-        });
+        }, stop);
         model.Eval();
         return losses;
     }

@@ -48,6 +48,18 @@ public sealed record DepthSweepOptions
     /// <summary>Called with one line per finished run (and before the first), e.g. to print progress.</summary>
     public Action<string>? Progress { get; init; }
 
+    /// <summary>
+    /// Wall-time budget of each run's training in seconds (null: none): a run still training then stops after its current
+    /// step and is evaluated as it stands, with the steps it took recorded. Bounds a sweep of very deep stacks.
+    /// </summary>
+    public double? TimeLimitSeconds { get; init; }
+
+    /// <summary>
+    /// A JSON-lines file: every finished run is appended to it, and runs it already holds for the same settings are
+    /// taken from it instead of trained again, so a sweep stopped part-way continues where it stopped (null: none).
+    /// </summary>
+    public string? JournalPath { get; init; }
+
     /// <summary>Rejects settings the experiment cannot run with.</summary>
     public void Validate()
     {
@@ -61,7 +73,13 @@ public sealed record DepthSweepOptions
         if (CorpusCharacters < 20 * Training.Context) throw new InvalidInputException($"too small for context {Training.Context}", field: nameof(CorpusCharacters));
         if (EvalWindows is < 1 or > 10_000) throw new InvalidInputException($"must be between 1 and 10000, got {EvalWindows}", field: nameof(EvalWindows));
         if (Seeds is < 1 or > 100) throw new InvalidInputException($"must be between 1 and 100, got {Seeds}", field: nameof(Seeds));
+        if (TimeLimitSeconds is double limit && !(limit > 0 && limit <= 1e7)) throw new InvalidInputException($"must be a positive number of seconds, got {limit}", field: nameof(TimeLimitSeconds));
     }
+
+    /// <summary>What a journal line must match to stand for a run of these options (everything but depth, policy, seed and the journal).</summary>
+    internal string SettingsKey => string.Create(CultureInfo.InvariantCulture,
+        $"width={Width};heads={Heads};steps={Training.Steps};batch={Training.BatchSize};context={Training.Context};lr={Training.LearningRate:R};" +
+        $"warmup={Training.WarmupSteps};corpus={CorpusCharacters};eval={EvalWindows};corpus-seed={Seed};limit={TimeLimitSeconds?.ToString("R", CultureInfo.InvariantCulture) ?? "none"}");
 }
 
 /// <summary>One trained model of the sweep.</summary>
@@ -75,8 +93,9 @@ public sealed record DepthSweepOptions
 /// <param name="SkippedSteps">Steps skipped for a non-finite loss or gradient.</param>
 /// <param name="Seconds">Wall time of the run.</param>
 /// <param name="Seed">Seed of the weights and data order.</param>
+/// <param name="StepsTaken">Optimizer steps taken: fewer than the budget when the time limit stopped the run.</param>
 public sealed record SweepRun(int Depth, ResidualMode Policy, double ValidationLoss, double TrainLoss, double InitialLoss,
-    double FirstBlockGradient, double OutputGradient, int SkippedSteps, double Seconds, int Seed = 0);
+    double FirstBlockGradient, double OutputGradient, int SkippedSteps, double Seconds, int Seed = 0, int StepsTaken = 0);
 
 /// <summary>The runs of one depth and policy over seeds: means with 95% intervals.</summary>
 /// <param name="Depth">Blocks.</param>
@@ -106,11 +125,12 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
         var gradients = LabModels.StreamGradientNorms(model, inputs, targets, training.BatchSize, training.Context);
         double initial = LabModels.Loss(model, corpus.Validation, training.Context, options.EvalWindows);
         int skipped = 0;
-        var losses = LabModels.Train(model, corpus, training with { Seed = options.Seed }, step => { if (step.Skipped) skipped++; });
+        using var limit = options.TimeLimitSeconds is double seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds)) : new CancellationTokenSource();
+        var losses = LabModels.Train(model, corpus, training with { Seed = options.Seed }, step => { if (step.Skipped) skipped++; }, limit.Token);
         int tail = Math.Max(1, losses.Count / 10);
         double trainLoss = losses.Skip(losses.Count - tail).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
         double validation = LabModels.Loss(model, corpus.Validation, training.Context, options.EvalWindows);
-        return new SweepRun(depth, policy, validation, trainLoss, initial, gradients[0], gradients[^1], skipped, clock.Elapsed.TotalSeconds, options.Seed);
+        return new SweepRun(depth, policy, validation, trainLoss, initial, gradients[0], gradients[^1], skipped, clock.Elapsed.TotalSeconds, options.Seed, losses.Count);
     }
 
     public ExperimentResult Run()
@@ -119,6 +139,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
         var clock = Stopwatch.StartNew();
         var corpus = LabCorpus.Builtin(options.CorpusCharacters, options.Seed);
         var runs = new List<SweepRun>();
+        var journal = options.JournalPath is null ? null : new SweepJournal(options.JournalPath, options.SettingsKey);
         int total = options.Depths.Count * options.Policies.Count * options.Seeds;
         options.Progress?.Invoke($"depth-sweep: {total} runs of {options.Training.Steps} steps (width {options.Width}, batch " +
                                  $"{options.Training.BatchSize} x {options.Training.Context}{(options.Seeds > 1 ? $", {options.Seeds} seeds" : "")})");
@@ -126,11 +147,15 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             foreach (var policy in options.Policies)
                 for (int s = 0; s < options.Seeds; s++)
                 {
-                    var run = TrainOne(depth, policy, options with { Seed = options.Seed + s }, corpus);
+                    var earlier = journal?.Find(depth, policy, options.Seed + s);
+                    var run = earlier ?? TrainOne(depth, policy, options with { Seed = options.Seed + s }, corpus);
+                    if (earlier is null) journal?.Append(run);
                     runs.Add(run);
+                    string stopped = run.StepsTaken < options.Training.Steps ? $"  stopped by the time limit at step {run.StepsTaken}" : "";
+                    string source = earlier is null ? string.Create(CultureInfo.InvariantCulture, $"(total {clock.Elapsed.TotalSeconds:F0} s)") : "(from the journal)";
                     options.Progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
                         $"  [{runs.Count}/{total}] depth {depth,3} {ResidualPolicies.Get(policy).Name,-8} seed {run.Seed}  val {run.ValidationLoss:F4}  " +
-                        $"|dL/dx_0| at init {run.FirstBlockGradient:G3}  {run.Seconds:F1} s  (total {clock.Elapsed.TotalSeconds:F0} s)"));
+                        $"|dL/dx_0| at init {run.FirstBlockGradient:G3}  {run.Seconds:F1} s{stopped}  {source}"));
                 }
         return BuildResult(runs, corpus, clock.Elapsed.TotalSeconds);
     }
@@ -166,6 +191,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                 new("seeds", Text(seeds), seeds > 1 ? "runs per depth and policy" : "--seeds N repeats every run for intervals"),
                 new("eval", $"{options.EvalWindows} validation windows"),
                 new("time", $"{seconds:F0} s", "wall time of the whole sweep"),
+                .. options.TimeLimitSeconds is double limit ? new[] { new ResultParameter("time limit", $"{limit:G4} s", "per run: training stops after the step that reaches it (steps column)") } : [],
             ],
         };
         var table = new ResultTable
@@ -176,11 +202,11 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                    "first block's input at initialisation, |g_N| at the last block's output. s = seconds.",
             Columns = [new("depth"), new("policy"), new("seed"), new("val loss", Format: "F4"), new("learned", Format: "P0"), new("train loss", Format: "F4"),
                        new("init loss", Format: "F4"), new("|g_0| init", Format: "G3"), new("|g_0|/|g_N|", Format: "G3"),
-                       new("skipped"), new("s", Format: "F0")],
+                       new("skipped"), new("steps"), new("s", Format: "F0")],
         };
         foreach (var r in runs)
             table.AddRow(r.Depth, ResidualPolicies.Get(r.Policy).Name, r.Seed, r.ValidationLoss, (unigram - r.ValidationLoss) / (unigram - floor), r.TrainLoss,
-                r.InitialLoss, r.FirstBlockGradient, r.FirstBlockGradient / r.OutputGradient, r.SkippedSteps, r.Seconds);
+                r.InitialLoss, r.FirstBlockGradient, r.FirstBlockGradient / r.OutputGradient, r.SkippedSteps, r.StepsTaken, r.Seconds);
         result.Tables.Add(table);
         if (seeds > 1) result.Tables.Add(SummaryTable(cells, seeds));
         AddCharts(result, cells, floor, unigram, seeds);
@@ -302,4 +328,56 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
     static double? Finite(double? value) => value is double v && double.IsFinite(v) ? v : null;
 
     static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The runs of a sweep as JSON lines, one per finished run with the settings it was trained with: appended as runs
+/// finish (a crash loses at most the line being written), read back to skip the runs already done.
+/// </summary>
+sealed class SweepJournal
+{
+    static readonly System.Text.Json.JsonSerializerOptions Json = new()
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    sealed record Line(string Settings, SweepRun Run);
+
+    readonly string path, settings;
+    readonly List<SweepRun> runs = [];
+
+    /// <summary>Reads the journal at <paramref name="path"/> (none yet is fine), keeping the runs trained with <paramref name="settings"/>.</summary>
+    /// <exception cref="InvalidInputException">A line other than the last is not a run (a torn last line is what a crash leaves, and is dropped).</exception>
+    public SweepJournal(string path, string settings)
+    {
+        this.path = path;
+        this.settings = settings;
+        if (!File.Exists(path)) return;
+        string[] lines = File.ReadAllLines(path);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].Length == 0) continue;
+            Line? line;
+            try { line = System.Text.Json.JsonSerializer.Deserialize<Line>(lines[i], Json); }
+            catch (System.Text.Json.JsonException) when (i == lines.Length - 1) { continue; }
+            catch (System.Text.Json.JsonException e)
+            {
+                throw new InvalidInputException($"line {i + 1} is not a run of the sweep ({e.Message.Split('.')[0]})", path, nameof(DepthSweepOptions.JournalPath));
+            }
+            if (line?.Run is { } run && line.Settings == settings) runs.Add(run);
+        }
+    }
+
+    /// <summary>The run of <paramref name="depth"/>, <paramref name="policy"/> and <paramref name="seed"/> with these settings, if the journal has it.</summary>
+    public SweepRun? Find(int depth, ResidualMode policy, int seed) =>
+        runs.LastOrDefault(r => r.Depth == depth && r.Policy == policy && r.Seed == seed);
+
+    /// <summary>Appends <paramref name="run"/> as one line.</summary>
+    public void Append(SweepRun run)
+    {
+        runs.Add(run);
+        if (Path.GetDirectoryName(Path.GetFullPath(path)) is string folder) Directory.CreateDirectory(folder);
+        File.AppendAllText(path, System.Text.Json.JsonSerializer.Serialize(new Line(settings, run), Json) + "\n");
+    }
 }

@@ -97,7 +97,7 @@ public static class BenchModelCommands
         var replicas = shards > 1 ? new DataParallel(model, shards) : null;
         int ranks = communicator.Size;
         // Distributed: every rank its own random batch; the gradients averaged as rlm train --distributed does.
-        using var averager = ranks > 1 ? new GradientAverager(model.NamedParameters().Select(p => p.Tensor), communicator, (long)(bucketMegabytes * (1 << 20)), overlap: bucketMegabytes > 0) : null;
+        using var averager = ranks > 1 ? GradientAverager.WithBuckets(model.NamedParameters().Select(p => p.Tensor), communicator, bucketMegabytes) : null;
         var rng = new Rng(7 + (ulong)communicator.Rank);
         var reduceTimes = new List<double>();
         var exposedTimes = new List<double>();
@@ -122,18 +122,10 @@ public static class BenchModelCommands
             else
             {
                 var loss = LanguageModel.Loss(threads, model.Forward(inputs, b, t).Reshape(b * t, v), targets);
-                if (averager is { Overlaps: true })
-                {
-                    averager.Begin();
-                    loss.Backward(reuseBuffers: true, averager.GradientReady);
-                }
+                if (averager is not null) averager.Backward(loss);
                 else loss.Backward(reuseBuffers: true);
             }
-            if (averager is not null)
-            {
-                if (averager.Overlaps && replicas is null) averager.Finish();
-                else averager.Average();
-            }
+            averager?.Complete();
             optimizer.Step();
             if (i >= 3)
             {

@@ -77,6 +77,35 @@ public sealed class GradientAverager : IDisposable
         this.overlap = overlap && communicator.AnyThread && communicator.Size > 1;
     }
 
+    /// <summary>
+    /// An averager of buckets of <paramref name="bucketMegabytes"/> MB reduced during backward (where the communicator
+    /// allows it), or, with 0, one all-reduce of every gradient after backward: what <c>--bucket-mb</c> asks for.
+    /// </summary>
+    public static GradientAverager WithBuckets(IEnumerable<Tensor> parameters, ICommunicator communicator, double bucketMegabytes) =>
+        new(parameters, communicator, (long)(bucketMegabytes * (1 << 20)), overlap: bucketMegabytes > 0);
+
+    /// <summary>
+    /// Backward from <paramref name="loss"/> (reusing buffers), handing each gradient to the all-reduce as soon as it is
+    /// final when overlapping; <see cref="Complete"/> then waits for the rest.
+    /// </summary>
+    public void Backward(Tensor loss)
+    {
+        if (!overlap)
+        {
+            loss.Backward(reuseBuffers: true);
+            return;
+        }
+        Begin();
+        loss.Backward(reuseBuffers: true, GradientReady);
+    }
+
+    /// <summary>Ends a step: <see cref="Finish"/> after <see cref="Backward"/> or <see cref="Begin"/>, else <see cref="Average"/>.</summary>
+    public void Complete()
+    {
+        if (inStep) Finish();
+        else Average();
+    }
+
     /// <summary>Starts a step: from now on <see cref="GradientReady"/> may hand buckets to the communication thread.</summary>
     public void Begin()
     {

@@ -104,7 +104,7 @@ public sealed class Trainer
         if (ranks > 1)
         {
             // Buckets reduced while backward runs (bucket 0: one all-reduce of everything after backward).
-            averager = new GradientAverager(parameters.Select(p => p.Tensor), Communicator, (long)(bucketMegabytes * (1 << 20)), overlap: bucketMegabytes > 0);
+            averager = GradientAverager.WithBuckets(parameters.Select(p => p.Tensor), Communicator, bucketMegabytes);
             sharedMasks = DataParallel.ActiveDropout(model)?.Generator(model.Context);
         }
         // Fixed batches, drawn once, so every evaluation measures the same tokens.
@@ -192,12 +192,8 @@ public sealed class Trainer
             // Average over micro-batches: each contributes 1/micro of the gradient. The graph's buffers (logits,
             // activations) are reused by the next micro-batch: nothing here reads them after backward.
             var scaled = micro == 1 ? loss : loss * (1f / micro);
-            if (averager is { Overlaps: true } && last)
-            {
-                // The last micro-batch's backward hands each finished gradient to the all-reduce as it goes.
-                averager.Begin();
-                scaled.Backward(reuseBuffers: true, averager.GradientReady);
-            }
+            // The last micro-batch's backward hands each finished gradient to the all-reduce as it goes.
+            if (averager is not null && last) averager.Backward(scaled);
             else scaled.Backward(reuseBuffers: true);
         }
         double meanLoss = lossSum / micro;
@@ -206,8 +202,7 @@ public sealed class Trainer
         {
             // The global batch's gradient and loss are the means of the ranks' (equal slices, no ignored targets in a
             // sampled batch). Clipping below then sees the global gradient and its norm.
-            if (averager.Overlaps && dataParallel is null) averager.Finish();
-            else averager.Average();
+            averager.Complete();
             reduceSeconds = averager.ReduceSeconds;
             exposedSeconds = averager.ExposedSeconds;
             Span<double> loss = [meanLoss];

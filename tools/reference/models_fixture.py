@@ -61,9 +61,12 @@ class Attention(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)  # (T, HS): HF Llama's half-split layout
         self.cos, self.sin = emb.cos(), emb.sin()
 
-    def forward(self, x, key_padding=None):
+    def forward(self, x, key_padding=None, value=None):
+        """value: maps this block's value projection (B, T, C) to the one attention uses (ResFormer's value residual)."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=-1)
+        if value is not None:
+            v = value(v)
         q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
         if self.rope:
             cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
@@ -115,7 +118,7 @@ class Block(nn.Module):
     def __init__(self, mode, width, attn, ffn, norm, layers, index=0):
         super().__init__()
         self.mode = mode
-        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale", "Admin") + tuple(HYPER)
+        normed = ("PreNorm", "PostNorm", "DeepNorm", "LayerScale", "Admin", "DenseFormer", "ValueResidual", "ResiDual") + tuple(HYPER)
         if mode in HYPER:
             # Hyper-connections (Zhu et al. 2025, appendix pseudocode), one per sublayer k = 2 * index + slot - 1:
             # static [A_m | A_r] with A_m = e_(k mod n), A_r = I, B = ones; dynamic terms s * tanh(norm(H) W), W = 0, s = 0.01.
@@ -173,8 +176,12 @@ class Block(nn.Module):
         norm = getattr(self, f"norm{i}", None)
         if self.mode == "None":
             return f(x)
-        if self.mode == "PreNorm":
+        if self.mode in ("PreNorm", "DenseFormer", "ValueResidual"):  # the last two mix across depth in decode()
             return x + f(norm(x))
+        if self.mode == "ResiDual":  # Xie et al. 2023: x = (x_a, x_d), the post-norm stream and the unnormalized sum
+            xa, xd = x
+            y = f(xa)
+            return norm(xa + y), xd + y
         if self.mode == "PostNorm":
             return norm(x + f(x))
         if self.mode == "ReZero":
@@ -194,10 +201,64 @@ class Block(nn.Module):
             return norm(x * omega + fx)
         raise ValueError(self.mode)
 
-    def forward(self, x, key_padding=None):
-        x = self.residual(1, x, lambda h: self.attn(h, key_padding))
+    def forward(self, x, key_padding=None, value=None):
+        x = self.residual(1, x, lambda h: self.attn(h, key_padding, value))
         x = self.residual(2, x, self.ffn)
         return x
+
+
+def depth_weights(mode, layers):
+    """The parameters that mix across blocks, one module ("depth") between the blocks and the final norm.
+    DenseFormer (Pagliardini et al. 2024): dwa{i}, block i's depth-weighted average over the embedding and the outputs of
+    blocks 0..i, identity at init (zeros, then 1 on block i's own output). ResFormer (Zhou et al. 2024): value_mix{i} for
+    blocks 1..N-1, the weights of block 0's value projection and block i's own, 0.5 each at init."""
+    depth = nn.Module()
+    if mode == "DenseFormer":
+        for i in range(layers):
+            w = torch.zeros(i + 2)
+            w[-1] = 1.0
+            setattr(depth, f"dwa{i}", nn.Parameter(w))
+    if mode == "ValueResidual":
+        for i in range(1, layers):
+            setattr(depth, f"value_mix{i}", nn.Parameter(torch.full((2,), 0.5)))
+    return depth
+
+
+def decode(model, x):
+    """The blocks and the final norm of a decoder (Gpt, Llama) on the embedding x: the hidden state the head reads."""
+    mode = model.blocks[0].mode
+    n = expansion(mode)
+    if n > 1:  # hyper-connections: n copies of the embedding, summed after the last block
+        x = x[..., None, :].expand(*x.shape[:-1], n, x.shape[-1])
+        for b in model.blocks:
+            x = b(x)
+        return model.final_norm(x.sum(-2))
+    if mode == "DenseFormer":  # each block reads the previous average; the averages weigh the raw outputs X_j
+        outputs = [x]
+        for i, b in enumerate(model.blocks):
+            outputs.append(b(x))
+            x = sum(w * X for w, X in zip(getattr(model.depth, f"dwa{i}"), outputs))
+        return model.final_norm(x)
+    if mode == "ValueResidual":  # block 0's raw value projection V_0, mixed into every later block's
+        first = []
+
+        def value(i):
+            if i == 0:
+                return lambda v: first.append(v) or v
+            mix = getattr(model.depth, f"value_mix{i}")
+            return lambda v: mix[0] * first[0] + mix[1] * v
+
+        for i, b in enumerate(model.blocks):
+            x = b(x, value=value(i))
+        return model.final_norm(x)
+    if mode == "ResiDual":  # both streams start at the embedding; out = x_a + norm(x_d), the head reads it as is
+        xa, xd = x, x
+        for b in model.blocks:
+            xa, xd = b((xa, xd))
+        return xa + model.final_norm(xd)
+    for b in model.blocks:
+        x = b(x)
+    return model.final_norm(x)
 
 
 class Gpt(nn.Module):
@@ -213,6 +274,8 @@ class Gpt(nn.Module):
         if not c["QkvBias"]:  # the book: only the qkv projection lacks a bias
             for b in self.blocks:
                 b.attn.proj = nn.Linear(w, w, bias=True)
+        if c["Residual"] in ("DenseFormer", "ValueResidual"):
+            self.depth = depth_weights(c["Residual"], c["LayerCount"])
         self.final_norm = nn.LayerNorm(w)
         self.tied = c["TieWeights"]
         if not self.tied:
@@ -220,15 +283,7 @@ class Gpt(nn.Module):
 
     def forward(self, ids):
         T = ids.shape[1]
-        x = self.token_embedding(ids) + self.position_embedding(torch.arange(T))
-        n = expansion(self.blocks[0].mode)
-        if n > 1:  # hyper-connections: n copies of the embedding, summed after the last block
-            x = x[..., None, :].expand(*x.shape[:-1], n, x.shape[-1])
-        for b in self.blocks:
-            x = b(x)
-        if n > 1:
-            x = x.sum(-2)
-        x = self.final_norm(x)
+        x = decode(self, self.token_embedding(ids) + self.position_embedding(torch.arange(T)))
         return x @ self.token_embedding.weight.T if self.tied else self.head(x)
 
 
@@ -241,21 +296,15 @@ class Llama(nn.Module):
             Block(c["Residual"], w, Attention(w, c["HeadCount"], False, rope=True, context=c["ContextLength"]),
                   SwiGlu(w, c["FeedForwardWidth"]), lambda: RmsNorm(w, c["NormEps"]), c["LayerCount"], index)
             for index in range(c["LayerCount"]))
+        if c["Residual"] in ("DenseFormer", "ValueResidual"):
+            self.depth = depth_weights(c["Residual"], c["LayerCount"])
         self.final_norm = RmsNorm(w, c["NormEps"])
         self.tied = c["TieWeights"]
         if not self.tied:
             self.head = nn.Linear(w, c["VocabSize"], bias=False)
 
     def forward(self, ids):
-        x = self.token_embedding(ids)
-        n = expansion(self.blocks[0].mode)
-        if n > 1:  # hyper-connections, as in Gpt.forward
-            x = x[..., None, :].expand(*x.shape[:-1], n, x.shape[-1])
-        for b in self.blocks:
-            x = b(x)
-        if n > 1:
-            x = x.sum(-2)
-        x = self.final_norm(x)
+        x = decode(self, self.token_embedding(ids))
         return x @ self.token_embedding.weight.T if self.tied else self.head(x)
 
 
@@ -312,7 +361,9 @@ def randomize(model, seed, decimals=None):
     with torch.no_grad():
         for name, p in model.named_parameters():
             n = torch.randn(p.shape, generator=g, dtype=torch.float32)
-            if "norm" in name and name.endswith("weight"):
+            if "dwa" in name or "value_mix" in name:  # DenseFormer's and ResFormer's depth weights
+                v = 0.5 + 0.3 * n
+            elif "norm" in name and name.endswith("weight"):
                 v = 1 + 0.1 * n
             elif "norm" in name or name.endswith("bias"):
                 v = 0.1 * n
@@ -427,6 +478,15 @@ POLICY_FIXTURES = {
                                         compress=True),
     "llama-dhc2": lambda: decoder_fixture("llama-dhc2", "llama", dict(BASE, Residual="DynamicHyper2", FeedForwardWidth=20, NormEps=1e-5,
                                                                       TieWeights=False), 64, compress=True),
+    "gpt-denseformer": lambda: decoder_fixture("gpt-denseformer", "gpt", dict(BASE, LayerCount=3, Residual="DenseFormer", QkvBias=False,
+                                                                             TieWeights=False), 65, compress=True),
+    "gpt-valueresidual": lambda: decoder_fixture("gpt-valueresidual", "gpt", dict(BASE, LayerCount=3, Residual="ValueResidual",
+                                                                                 QkvBias=False, TieWeights=False), 66, compress=True),
+    "gpt-resi-dual": lambda: decoder_fixture("gpt-resi-dual", "gpt", dict(BASE, Residual="ResiDual", QkvBias=False, TieWeights=False), 67,
+                                             compress=True),
+    "llama-valueresidual": lambda: decoder_fixture("llama-valueresidual", "llama", dict(BASE, LayerCount=3, Residual="ValueResidual",
+                                                                                       FeedForwardWidth=20, NormEps=1e-5,
+                                                                                       TieWeights=False), 68, compress=True),
 }
 
 

@@ -38,6 +38,7 @@ public sealed class Gpt : LanguageModel
             new Attention(c, config.HeadCount, config.QkvBias, projBias: true, config.Dropout, Rng, causal: true),
             Residual.Create(config.Residual, 2, c, () => new LayerNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount, i),
             new FeedForward(c, config.HiddenWidth, bias: true, Rng, config.ExactGelu)))));
+        AddDepth(config.Residual, c, config.LayerCount);
         FinalNorm = Child("final_norm", new LayerNorm(c, config.NormEps));
         if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));
         if (config.TorchDefaultInit) InitializeAsTorchModules();

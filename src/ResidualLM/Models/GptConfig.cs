@@ -52,13 +52,15 @@ public sealed record GptConfig
     /// <summary>
     /// Parameter count from the config alone (no allocation), with the head counted once if tied. Per block:
     /// two policies (two LayerNorms 4C; ReZero 2, LayerScale 4C + 2C, none 0), qkv 3C^2 (+3C bias), proj C^2 + C, FFN 2CH + H + C; plus
-    /// embeddings (V + T) C, final norm 2C and, untied, the head V C.
+    /// embeddings (V + T) C, the policy's connections across blocks (DenseFormer N(N+3)/2, value residual 2(N-1)), final norm 2C and,
+    /// untied, the head V C.
     /// </summary>
     public long CountParameters()
     {
         long c = Width, h = HiddenWidth, norms = 2 * ResidualPolicies.Get(Residual).SlotParameters(2 * c, c);
         long block = norms + 3 * c * c + (QkvBias ? 3 * c : 0) + c * c + c + 2 * c * h + h + c;
-        return (VocabSize + ContextLength) * c + LayerCount * block + 2 * c + (TieWeights ? 0 : (long)VocabSize * c);
+        return (VocabSize + ContextLength) * c + LayerCount * block + ResidualPolicies.Get(Residual).CountDepthParameters(LayerCount, c) + 2 * c +
+               (TieWeights ? 0 : (long)VocabSize * c);
     }
 
     /// <summary>Throws <see cref="InvalidInputException"/> naming the first field that is out of range.</summary>

@@ -79,11 +79,12 @@ public abstract class LanguageModel : Module
     /// the positions in <paramref name="cache"/>. A decoder applies the head to the rows it needs, with the arithmetic
     /// <see cref="Unembed(Tensor)"/> would use for them.
     /// </summary>
-    internal Tensor ForwardNormed(int[] ids, int batch, int time, KvCache cache) => FinalNorm.Forward(Context, RunBlocks(Context, ids, batch, time, null, cache));
+    internal Tensor ForwardNormed(int[] ids, int batch, int time, KvCache cache) => Depth.Finish(Context, RunBlocks(Context, ids, batch, time, null, cache), FinalNorm);
 
-    Tensor Run(ComputeContext context, int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache) => Unembed(context, RunBlocks(context, ids, batch, time, traces, cache));
+    Tensor Run(ComputeContext context, int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache) =>
+        ApplyHead(context, Depth.Finish(context, RunBlocks(context, ids, batch, time, traces, cache), FinalNorm));
 
-    // The embedding and every block: the stream leaving the last block (B, T, C).
+    // The embedding and every block: the stream leaving the last block (B, T, n·C).
     Tensor RunBlocks(ComputeContext context, int[] ids, int batch, int time, List<BlockTrace>? traces, KvCache? cache)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -91,7 +92,8 @@ public abstract class LanguageModel : Module
             throw new InvalidInputException($"{ids.Length} ids do not form a batch of {batch} x {time}", field: "ids");
         int start = cache?.Length ?? 0;
         if (start + time > ContextLength) throw new InvalidInputException($"sequence length {start + time} exceeds the context length {ContextLength}", field: "time");
-        var x = Widen(Embed(context, ids, batch, time, start));                             // (B, T, n·C)
+        var pass = new DepthPass();
+        var x = Depth.Enter(pass, Embed(context, ids, batch, time, start));
         for (int i = 0; i < Blocks.Count; i++)
         {
             var block = Blocks[i];
@@ -99,37 +101,36 @@ public abstract class LanguageModel : Module
             if (SkippedBlocks.Contains(i))
                 trace?.RecordSkipped(x);
             else
-                x = block.Forward(context, x, trace: trace, startPosition: start, cache: cache?.Layer(i));
+                x = block.Forward(context, x, trace: trace, startPosition: start, cache: cache?.Layer(i), values: Depth.Values(pass, i));
             if (trace is not null) traces!.Add(trace);
+            x = Depth.Leave(context, pass, i, x);
         }
         cache?.Advance(time);
-        return Collapse(x);
-    }
-
-    /// <summary>n, the copies of the stream the blocks carry (hyper-connections; 1 for every other policy).</summary>
-    public int StreamCopies => ResidualPolicies.Get(ResidualMode).Expansion;
-
-    // The embedding (B, T, C) as n identical copies (B, T, n·C), the input hyper-connections expect (Zhu et al. 2025).
-    Tensor Widen(Tensor x) => StreamCopies == 1 ? x : O.Concat(Enumerable.Repeat(x, StreamCopies).ToArray());
-
-    // n copies (B, T, n·C) summed back to one stream (B, T, C), as hyper-connections end.
-    Tensor Collapse(Tensor x)
-    {
-        if (StreamCopies == 1) return x;
-        var copies = O.Split(x, Enumerable.Repeat(x.Dim(-1) / StreamCopies, StreamCopies).ToArray());
-        return copies.Skip(1).Aggregate(copies[0], (sum, copy) => sum + copy);
+        return x;
     }
 
     /// <summary>
-    /// The stream (B, T, C) decoded to logits (B, T, V) through the final norm and the output head. Applied to the stream
-    /// after an intermediate block, this is the "logit lens" (nostalgebraist 2020). A stream of n copies (B, T, n·C) is
-    /// summed first, as the model's own end does.
+    /// The connections across blocks of the model's residual policy (<see cref="ResidualPolicy.CreateDepth"/>), parameters
+    /// <c>depth.*</c>: the plain chain for most policies.
     /// </summary>
-    public Tensor Unembed(Tensor x) => Unembed(Context, Collapse(x));
+    public DepthConnections Depth { get; private set; } = null!;
 
-    Tensor Unembed(ComputeContext context, Tensor x)
+    /// <summary>Registers <see cref="Depth"/> for <paramref name="mode"/>; subclasses call it after the blocks, before the final norm.</summary>
+    protected void AddDepth(ResidualMode mode, int width, int layerCount) => Depth = Child("depth", ResidualPolicies.Get(mode).CreateDepth(width, layerCount));
+
+    /// <summary>n, the copies of the stream the blocks carry (hyper-connections, ResiDual; 1 for every other policy).</summary>
+    public int StreamCopies => Depth.Copies;
+
+    /// <summary>
+    /// The stream (B, T, n·C) decoded to logits (B, T, V) through the final norm and the output head, as the model's own
+    /// end does (n copies summed first; ResiDual's two streams combined). Applied to the stream after an intermediate
+    /// block, this is the "logit lens" (nostalgebraist 2020).
+    /// </summary>
+    public Tensor Unembed(Tensor x) => ApplyHead(Context, Depth.Finish(Context, x, FinalNorm));
+
+    // The output head on the final-normed stream (B, T, C) -> (B, T, V).
+    Tensor ApplyHead(ComputeContext context, Tensor x)
     {
-        x = FinalNorm.Forward(context, x);
         // Tied weights (Press and Wolf 2017): the head reuses the token table, logits = x E^T.
         if (Head is not null) return Head.Forward(context, x);                             // (B, T, V)
         return TokenEmbedding.Quantized is { } table

@@ -34,6 +34,7 @@ public sealed class Llama : LanguageModel
             new Attention(c, config.HeadCount, config.QkvBias, config.OutputBias, config.Dropout, Rng, causal: true, rope, config.KvHeads, config.HeadSize),
             Residual.Create(config.Residual, 2, c, () => new RmsNorm(c, config.NormEps), config.Dropout, Rng, config.LayerCount, i),
             new SwiGlu(c, config.FeedForwardWidth, Rng, config.MlpBias)))));
+        AddDepth(config.Residual, c, config.LayerCount);
         FinalNorm = Child("final_norm", new RmsNorm(c, config.NormEps));
         if (!config.TieWeights) Head = Child("head", new Linear(c, config.VocabSize, bias: false, Rng));
         InitializeBlocks(config.Residual, c);

@@ -49,6 +49,15 @@ public enum ResidualMode
 
     /// <summary>Dynamic hyper-connections over 4 stream copies (Zhu et al. 2025).</summary>
     DynamicHyper4,
+
+    /// <summary>Pre-norm blocks, each followed by a learned average of the embedding and every block output so far (Pagliardini et al. 2024).</summary>
+    DenseFormer,
+
+    /// <summary>Pre-norm blocks whose attention mixes its values with the first layer's, v = λ₁ v₁ + λ₂ v (Zhou et al. 2024, ResFormer).</summary>
+    ValueResidual,
+
+    /// <summary>Post-norm and pre-norm streams side by side, summed at the end (Xie et al. 2023, ResiDual).</summary>
+    ResiDual,
 }
 
 /// <summary>
@@ -85,13 +94,25 @@ public sealed record BlockInit(TransformerBlock Block, IReadOnlyList<Linear> Wri
 /// The part of the policy's init that needs data, given a built model and a batch of ids (B*T, B, T): Admin's profiling
 /// pass. Run by <c>rlm train --init admin</c> and by the lab for every model it builds; null when there is none.
 /// </param>
+/// <param name="Depth">
+/// Builds the connections across blocks for a model of width C and N blocks (<see cref="DepthConnections"/>); null for the
+/// plain chain of blocks over <paramref name="Expansion"/> copies of the stream.
+/// </param>
+/// <param name="DepthParameters">Parameters the connections across blocks hold, given N and C (for counts without building).</param>
 public sealed record ResidualPolicy(
     ResidualMode Mode, string Name, string Title, string Description, string Equation, IReadOnlyList<string> Aliases,
     ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long, long> SlotParameters, int Expansion = 1,
-    Action<LanguageModel, int[], int, int>? InitializeFromBatch = null)
+    Action<LanguageModel, int[], int, int>? InitializeFromBatch = null, Func<int, int, DepthConnections>? Depth = null,
+    Func<long, long, long>? DepthParameters = null)
 {
     /// <summary>Title and equation, for chart legends: "pre-norm: y = x + f(norm(x))".</summary>
     public string Legend => $"{Title}: {Equation}";
+
+    /// <summary>The connections across blocks for a model of <paramref name="width"/> C and <paramref name="layerCount"/> blocks.</summary>
+    public DepthConnections CreateDepth(int width, int layerCount) => Depth?.Invoke(width, layerCount) ?? new DepthConnections(Expansion);
+
+    /// <summary>Parameters of <see cref="CreateDepth"/>'s module for N blocks of width C.</summary>
+    public long CountDepthParameters(long layerCount, long width) => DepthParameters?.Invoke(layerCount, width) ?? 0;
 }
 
 /// <summary>The catalogue of residual policies: one entry per <see cref="ResidualMode"/>, parsing and lookup.</summary>
@@ -144,6 +165,26 @@ public static class ResidualPolicies
         Hyper(ResidualMode.DynamicHyper1, 1, dynamic: true),
         Hyper(ResidualMode.DynamicHyper2, 2, dynamic: true),
         Hyper(ResidualMode.DynamicHyper4, 4, dynamic: true),
+        new(ResidualMode.DenseFormer, "denseformer", "DenseFormer",
+            "Pre-norm blocks; after block i the next one reads a learned average of the embedding and the outputs of blocks 0..i, weights starting at the identity (Pagliardini et al. 2024, DWA).",
+            "y = x + f(norm(x)); next input Σ_j α_j x_j", Aliases: ["dense", "dwa"],
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm,
+            Depth: (width, layerCount) => new DenseFormerConnections(layerCount),
+            DepthParameters: (layerCount, width) => layerCount * (layerCount + 3) / 2),
+        new(ResidualMode.ValueResidual, "value-residual", "value residual",
+            "Pre-norm blocks whose attention uses λ₁ v₁ + λ₂ v: its own values mixed with the first layer's, λ learned from ½, ½ (Zhou et al. 2024, ResFormer).",
+            "y = x + f(norm(x)), v ← λ₁v₁ + λ₂v", Aliases: ["resformer", "valueresidual"],
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm,
+            Depth: (width, layerCount) => new ValueResidualConnections(layerCount),
+            DepthParameters: (layerCount, width) => 2 * (layerCount - 1)),
+        new(ResidualMode.ResiDual, "residual-post", "ResiDual",
+            "Two streams: a post-norm one and an un-normalised sum of every edit, which the final norm reads and adds to it (Xie et al. 2023, ResiDual).",
+            "y = (norm(a + f(a)), d + f(a)); out = a + norm(d)", Aliases: ["resi-dual"],
+            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new ResiDualResidual(slot, makeNorm(), width, dropout, rng),
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm, Expansion: 2,
+            Depth: (width, layerCount) => new ResiDualConnections()),
     ];
 
     /// <summary>The entry for hyper-connections over <paramref name="copies"/> stream copies, static or dynamic (Zhu et al. 2025).</summary>
@@ -526,4 +567,108 @@ public sealed class HyperResidual : Residual
         return (O.Tanh(O.MatMul(context.Threads, normed, d.AlphaWeight)) * d.AlphaScale + alpha,
                 O.Tanh(O.MatMul(context.Threads, normed, O.Reshape(d.BetaWeight, width, 1))) * d.BetaScale + beta);
     }
+}
+
+/// <summary>
+/// ResiDual's sublayer (Xie et al. 2023, "ResiDual: Transformer with Dual Residual Connections"; the authors' code
+/// microsoft/ResiDual): the stream is two copies (B, T, 2·C), a = channels [0, C) and d = [C, 2C), both starting at the
+/// embedding. The sublayer reads a; its edit y = dropout(f(a)) goes into both: a' = norm(a + y) (post-norm's stream) and
+/// d' = d + y (pre-norm's un-normalised sum of every edit). <see cref="ResiDualConnections"/> ends with a + norm(d).
+/// </summary>
+public sealed class ResiDualResidual : Residual
+{
+    readonly Dropout drop;
+    readonly int width;
+
+    public Layer Norm { get; }
+
+    public ResiDualResidual(int slot, Layer norm, int width, float dropout, Rng rng)
+    {
+        this.width = width;
+        Norm = Child($"norm{slot}", norm);
+        drop = Child("", new Dropout(dropout, rng));
+    }
+
+    public override Tensor Apply(ComputeContext context, Tensor x, Func<Tensor, Tensor> sublayer)
+    {
+        var streams = O.Split(x, width, width);                                          // a (post-norm), d (sum of edits)
+        var edit = drop.Forward(context, sublayer(streams[0]));
+        return O.Concat(Norm.Forward(context, streams[0] + edit), streams[1] + edit);
+    }
+}
+
+/// <summary>ResiDual's end (Xie et al. 2023): a + norm(d), the model's final norm applied to the sum of edits only.</summary>
+public sealed class ResiDualConnections() : DepthConnections(copies: 2)
+{
+    public override Tensor Finish(ComputeContext context, Tensor stream, Layer finalNorm)
+    {
+        var streams = O.Split(stream, stream.Dim(-1) / 2, stream.Dim(-1) / 2);
+        return streams[0] + finalNorm.Forward(context, streams[1]);
+    }
+}
+
+/// <summary>
+/// DenseFormer (Pagliardini et al. 2024, "DenseFormer: Enhancing Information Flow in Transformers via Depth Weighted
+/// Averaging"): with x_0 the embedding and x_{i+1} the output of block i, block i+1 reads y_i = Σ_{j≤i+1} α_ij x_j
+/// instead of x_{i+1}, and the final norm reads y_{N-1}. α_i (<c>depth.dwa{i}</c>, shape [i+2]) starts at (0, .., 0, 1), so
+/// that the model starts as its pre-norm blocks alone. The outputs x_j are averaged, not the earlier averages y_j.
+/// </summary>
+public sealed class DenseFormerConnections : DepthConnections
+{
+    /// <summary>α_i for each block i, shape [i+2].</summary>
+    public IReadOnlyList<Tensor> Weights { get; }
+
+    public DenseFormerConnections(int layerCount) : base(copies: 1)
+    {
+        var weights = new Tensor[layerCount];
+        for (int i = 0; i < layerCount; i++)
+        {
+            var alpha = Tensor.Zeros(i + 2);
+            alpha.Data[i + 1] = 1f;
+            weights[i] = Parameter($"dwa{i}", alpha);
+        }
+        Weights = weights;
+    }
+
+    public override Tensor Enter(DepthPass pass, Tensor embedded)
+    {
+        pass.Outputs.Add(embedded);
+        return embedded;
+    }
+
+    public override Tensor Leave(ComputeContext context, DepthPass pass, int block, Tensor output)
+    {
+        pass.Outputs.Add(output);
+        var alpha = O.Split(Weights[block], Enumerable.Repeat(1, block + 2).ToArray());  // the weights as [1] scalars
+        var sum = alpha[0] * pass.Outputs[0];
+        for (int j = 1; j <= block + 1; j++) sum = sum + alpha[j] * pass.Outputs[j];
+        return sum;
+    }
+}
+
+/// <summary>
+/// Value residual learning (Zhou et al. 2024, "Value Residual Learning", ResFormer): block i ≥ 1's attention uses
+/// v'_i = λ_i1 v_1 + λ_i2 v_i in place of its values v_i, where v_1 is the first attention layer's own values (its
+/// value projection, before heads are split); gradients reach v_1 from every later layer. λ_i (<c>depth.value_mix{i}</c>,
+/// shape [2]) starts at (½, ½), the paper's fixed ResFormer, and is learned. If block 0 is skipped (a lesion), the
+/// first block that runs supplies v_1.
+/// </summary>
+public sealed class ValueResidualConnections : DepthConnections
+{
+    /// <summary>λ_i for blocks 1..N-1 (entry i-1), shape [2].</summary>
+    public IReadOnlyList<Tensor> Mixes { get; }
+
+    public ValueResidualConnections(int layerCount) : base(copies: 1) =>
+        Mixes = Enumerable.Range(1, layerCount - 1).Select(i => Parameter($"value_mix{i}", Tensor.Full(0.5f, 2))).ToArray();
+
+    public override Func<Tensor, Tensor>? Values(DepthPass pass, int block) => values =>
+    {
+        if (pass.FirstValues is null)
+        {
+            pass.FirstValues = values;
+            return values;
+        }
+        var lambda = O.Split(Mixes[block - 1], 1, 1);
+        return lambda[0] * pass.FirstValues + lambda[1] * values;
+    };
 }

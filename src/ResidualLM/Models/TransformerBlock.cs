@@ -23,12 +23,16 @@ public sealed class TransformerBlock : Module
         FeedForward = Child("ffn", feedForward);
     }
 
-    /// <summary>(B, T, C) -> (B, T, C). When <paramref name="trace"/> is given, the block's stream and edits are recorded in it.</summary>
-    public Tensor Forward(ComputeContext context, Tensor x, bool[]? keyPadding = null, BlockTrace? trace = null, int startPosition = 0, KvCache.LayerCache? cache = null)
+    /// <summary>
+    /// (B, T, C) -> (B, T, C). When <paramref name="trace"/> is given, the block's stream and edits are recorded in it;
+    /// <paramref name="values"/> is what the policy does to the attention's values (<see cref="DepthConnections.Values"/>).
+    /// </summary>
+    public Tensor Forward(ComputeContext context, Tensor x, bool[]? keyPadding = null, BlockTrace? trace = null, int startPosition = 0, KvCache.LayerCache? cache = null,
+        Func<Tensor, Tensor>? values = null)
     {
         Tensor input = x;
         Tensor? attentionOut = null, feedForwardOut = null;
-        x = Residual1.Apply(context, x, h => attentionOut = Attention.Forward(context, h, keyPadding, startPosition, cache));
+        x = Residual1.Apply(context, x, h => attentionOut = Attention.Forward(context, h, keyPadding, startPosition, cache, values));
         Tensor middle = x;
         x = Residual2.Apply(context, x, h => feedForwardOut = FeedForward.Forward(context, h));
         if (trace is not null)

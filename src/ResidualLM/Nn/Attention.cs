@@ -74,13 +74,25 @@ public sealed class Attention : Module
     /// </summary>
     Tensor Ungroup(Tensor packed) => KvHeadCount == HeadCount ? packed : O.RepeatKvHeads(packed, HeadCount, KvHeadCount, HeadSize);
 
+    /// <summary>The fused projection (B, T, (NH + 2 NKV) HS) of x, its value part passed through <paramref name="values"/> when given.</summary>
+    Tensor Project(ComputeContext context, Tensor x, Func<Tensor, Tensor>? values)
+    {
+        var packed = Qkv.Forward(context, x);
+        if (values is null) return packed;
+        int queriesKeys = (HeadCount + KvHeadCount) * HeadSize;
+        var parts = O.Split(packed, queriesKeys, KvHeadCount * HeadSize);
+        return O.Concat(parts[0], values(parts[1]));
+    }
+
     /// <summary>
     /// x (B, T, C) -> (B, T, C). <paramref name="keyPadding"/> (B*T, row-major), true where a key is padding and must
     /// not be attended to; every row needs at least one real key. With a <paramref name="cache"/>, x holds the positions
     /// after the cached ones and attends to all of them (incremental decoding). Fused or not as
-    /// <see cref="ComputeContext.FusedAttention"/> says.
+    /// <see cref="ComputeContext.FusedAttention"/> says. <paramref name="values"/>, when given, replaces the projected
+    /// values (B, T, NKV HS) by what it returns for them (value residuals), before any kernel sees them.
     /// </summary>
-    public Tensor Forward(ComputeContext context, Tensor x, bool[]? keyPadding = null, int startPosition = 0, KvCache.LayerCache? cache = null)
+    public Tensor Forward(ComputeContext context, Tensor x, bool[]? keyPadding = null, int startPosition = 0, KvCache.LayerCache? cache = null,
+        Func<Tensor, Tensor>? values = null)
     {
         int batch = x.Dim(0), time = x.Dim(1);
         bool weightDropout = Training && attentionDropout.Training && attentionDropout.P > 0f;
@@ -89,10 +101,10 @@ public sealed class Attention : Module
             if (keyPadding is not null && keyPadding.Length != batch * time)
                 throw new InvalidInputException($"has {keyPadding.Length} entries, expected {batch * time}", field: "keyPadding");
             // The kernel reads q, k, v and writes y in place in the (B, T, 3C) and (B, T, C) layouts: no head copies.
-            return Proj.Forward(context, O.SelfAttention(context.Threads, Ungroup(Qkv.Forward(context, x)), HeadCount, Causal, keyPadding));
+            return Proj.Forward(context, O.SelfAttention(context.Threads, Ungroup(Project(context, x, values)), HeadCount, Causal, keyPadding));
         }
         if (cache is not null && time == 1) cache.Prefetch();
-        var packed = Ungroup(Qkv.Forward(context, x));                                      // (B, T, 3 NH HS)
+        var packed = Ungroup(Project(context, x, values));                                  // (B, T, 3 NH HS)
         int inner = InnerWidth;
         // Causal decoding without a graph: k and v go straight from the projection into the cache and q attends to it in
         // place (rotary positions applied in place first, the same arithmetic as Rope.Apply). Anything else (a query

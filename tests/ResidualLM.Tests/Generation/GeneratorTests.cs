@@ -24,6 +24,12 @@ public class GeneratorTests
         { "gpt-dhc4", 0f, 0, 1f },
         { "gpt-dhc4", 1f, 0, 1f },
         { "llama-dhc2", 0.8f, 5, 0.9f },
+        { "gpt-denseformer", 0f, 0, 1f },
+        { "gpt-denseformer", 1f, 0, 1f },
+        { "gpt-valueresidual", 0f, 0, 1f },
+        { "llama-valueresidual", 0.8f, 5, 0.9f },
+        { "gpt-resi-dual", 0f, 0, 1f },
+        { "llama-resi-dual", 1f, 0, 1f },
     };
 
     static LanguageModel Model(string kind) => kind switch
@@ -34,6 +40,11 @@ public class GeneratorTests
         "gpt-shc2" => Perturbed(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.StaticHyper2 }, 3)),
         "gpt-dhc4" => Perturbed(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.DynamicHyper4 }, 3)),
         "llama-dhc2" => Perturbed(new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.DynamicHyper2 }, 3)),
+        "gpt-denseformer" => Perturbed(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.DenseFormer }, 3)),
+        "gpt-valueresidual" => Perturbed(new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.ValueResidual }, 3)),
+        "llama-valueresidual" => Perturbed(new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.ValueResidual }, 3)),
+        "gpt-resi-dual" => new Gpt(GptConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.ResiDual }, 3),
+        "llama-resi-dual" => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.ResiDual }, 3),
         "llama-layerscale" => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23, Residual = ResidualMode.LayerScale }, 3),
         _ => new Llama(LlamaConfig.Preset("test") with { ContextLength = 24, VocabSize = 23 }, 3),
     };
@@ -45,12 +56,13 @@ public class GeneratorTests
         return model;
     }
 
-    // Hyper-connections' mixing weights moved off their init (where every copy is the same), as training moves them.
+    // Mixing weights across copies or depth (hyper-connections, DenseFormer, value residuals) moved off their init (where
+    // every copy is the same, or the average is the identity), as training moves them.
     static LanguageModel Perturbed(LanguageModel model)
     {
         var rng = new Rng(12);
         foreach (var (name, tensor) in model.NamedParameters())
-            if (name.Contains("alpha") || name.Contains("beta"))
+            if (name.Contains("alpha") || name.Contains("beta") || name.Contains("dwa") || name.Contains("value_mix"))
                 for (int i = 0; i < tensor.Size; i++) tensor.Data[i] += 0.3f * rng.NextGaussian();
         return model;
     }

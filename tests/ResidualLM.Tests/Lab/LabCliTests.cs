@@ -84,7 +84,7 @@ public class LabCliTests
 
     [Theory]
     [InlineData("error: --depths: must be positive integers separated by commas, got 'x'", "depth-sweep", "--depths", "2,x")]
-    [InlineData("error: --policies: must be none, prenorm, postnorm, rezero, deepnorm, layerscale, admin, shc1, shc2, shc4, dhc1, dhc2 or dhc4, got 'resnet'", "depth-sweep", "--policies", "none,resnet")]
+    [InlineData("error: --policies: must be none, prenorm, postnorm, rezero, deepnorm, layerscale, admin, shc1, shc2, shc4, dhc1, dhc2, dhc4, denseformer, value-residual or residual-post, got 'resnet'", "depth-sweep", "--policies", "none,resnet")]
     [InlineData("error: --residual: must be none, residual or prenorm for --model mlp, got 'rezero'", "gradient-profile", "--residual", "rezero")]
     [InlineData("error: --seeds: must be between 1 and 100, got 0", "depth-sweep", "--seeds", "0")]
     [InlineData("error: --seeds: needs models trained on the fly (a loaded model is one seed)", "lesion", "--model", ".", "--seeds", "2")]

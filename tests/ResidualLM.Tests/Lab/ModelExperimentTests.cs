@@ -98,7 +98,8 @@ public class ModelExperimentTests
         {
             ResidualMode.None => [3.0, 3.01, 3.02], ResidualMode.PreNorm => [2.0, 2.1, 2.2], _ => [2.3, 2.35, 2.4],
         };
-        var runs = options.Policies.SelectMany(p => Losses(p).Select((loss, s) => new SweepRun(2, p, loss, loss, 3.6, 0.2, 0.2, 0, 1, 1337 + s))).ToList();
+        // Seed s: first-block gradient 0.2 + 0.01 s and wall time 10 + s seconds, so both have mean ± 4.303 × sd / √3 too.
+        var runs = options.Policies.SelectMany(p => Losses(p).Select((loss, s) => new SweepRun(2, p, loss, loss, 3.6, 0.2 + 0.01 * s, 0.2, 0, 10 + s, 1337 + s))).ToList();
         var result = new DepthSweepExperiment(options).BuildResult(runs, corpus, 1);
         var summary = result.Tables.Single(t => t.Id == "summary");
         Assert.Equal(3, summary.Rows.Count);
@@ -112,6 +113,13 @@ public class ModelExperimentTests
         Assert.Contains(result.Findings, f => f == "2 blocks: prenorm is lowest (2.100 ± 0.248); not distinguishable at 3 seeds from rezero (the 95% intervals overlap).");
         var loss = result.Charts.Single(c => c.Id == "loss");
         Assert.Equal(0.2484, loss.Series[1].Points![0].Error!.Value, 0.0003);
+        var gradient = result.Charts.Single(c => c.Id == "gradient").Series[1].Points![0];
+        Assert.Equal(0.21, gradient.Y!.Value, 1e-9);
+        Assert.Equal(4.303 * 0.01 / Math.Sqrt(3), gradient.Error!.Value, 0.00003);
+        var time = result.Charts.Single(c => c.Id == "time");
+        Assert.Equal(options.Policies.Count, time.Series.Count);
+        Assert.Equal(11, time.Series[2].Points![0].Y!.Value, 1e-9);
+        Assert.Equal(4.303 / Math.Sqrt(3), time.Series[2].Points![0].Error!.Value, 0.003);
         Assert.Equal(3, result.Tables.Single(t => t.Id == "runs").Rows.Count(r => r[1].Text == "prenorm"));
     }
 

@@ -103,7 +103,8 @@ public sealed record SweepRun(int Depth, ResidualMode Policy, double ValidationL
 /// <param name="ValidationLoss">Final validation loss over the seeds that did not diverge.</param>
 /// <param name="FirstBlockGradient">|dL/dx| at the first block's input at initialisation.</param>
 /// <param name="Diverged">Seeds whose final loss was not finite.</param>
-public sealed record SweepCell(int Depth, ResidualMode Policy, Estimate ValidationLoss, Estimate FirstBlockGradient, int Diverged);
+/// <param name="Seconds">Wall time of one run.</param>
+public sealed record SweepCell(int Depth, ResidualMode Policy, Estimate ValidationLoss, Estimate FirstBlockGradient, int Diverged, Estimate Seconds);
 
 /// <summary>Does depth hurt or help, under each residual policy, with everything else fixed?</summary>
 public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperiment
@@ -221,7 +222,8 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             let same = runs.Where(r => r.Depth == depth && r.Policy == policy).ToList()
             where same.Count > 0
             select new SweepCell(depth, policy, Statistics.Estimate(same.Select(r => r.ValidationLoss)),
-                Statistics.Estimate(same.Select(r => r.FirstBlockGradient)), same.Count(r => !double.IsFinite(r.ValidationLoss)))];
+                Statistics.Estimate(same.Select(r => r.FirstBlockGradient)), same.Count(r => !double.IsFinite(r.ValidationLoss)),
+                Statistics.Estimate(same.Select(r => r.Seconds)))];
 
     /// <summary>Mean ± 95% interval of the validation loss per depth and policy, and which policies the seeds cannot tell apart.</summary>
     static ResultTable SummaryTable(IReadOnlyList<SweepCell> cells, int seeds)
@@ -280,7 +282,22 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             Series = options.Policies.Select(p => new SeriesSpec
             {
                 Name = ResidualPolicies.Get(p).Legend,
-                Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.FirstBlockGradient.Mean))).ToList(),
+                Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.FirstBlockGradient.Mean),
+                    Error: seeds > 1 ? Finite(Find(d, p)?.FirstBlockGradient.HalfWidth) : null)).ToList(),
+            }).ToList(),
+        });
+        result.Charts.Add(new ChartSpec
+        {
+            Id = "time", Kind = ChartKind.Line, Title = "Wall time of one run",
+            Caption = "Seconds per run (probe, training, evaluation), log scales: the cost grows with depth; a stalled run costs what a " +
+                      "training one does. Wall time on a shared machine varies with its load, so compare within one sweep." +
+                      (seeds > 1 ? $" Means over {seeds} seeds; error bars are 95% intervals." : ""),
+            X = new AxisSpec("depth", "blocks", AxisScale.Log), Y = new AxisSpec("wall time", "seconds", AxisScale.Log),
+            Series = options.Policies.Select(p => new SeriesSpec
+            {
+                Name = ResidualPolicies.Get(p).Legend,
+                Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.Seconds.Mean),
+                    Error: seeds > 1 ? Finite(Find(d, p)?.Seconds.HalfWidth) : null)).ToList(),
             }).ToList(),
         });
     }

@@ -276,7 +276,7 @@ public static class LabCommand
     {
         var runs = new Option<string>("--runs") { Description = "Folder of result JSON files", DefaultValueFactory = _ => ResultFiles.DefaultDirectory };
         var output = new Option<string?>("--out") { Description = "HTML file to write (default: <runs>/report.html)" };
-        var command = new Command("report", "Build one self-contained HTML page from every result in the run folder " +
+        var command = new Command("report", "Build one self-contained HTML page from every result in the run folder and its subfolders " +
                                             "(runs the cheap experiments first when there are none)");
         command.Options.Add(runs);
         command.Options.Add(output);

@@ -65,14 +65,38 @@ public static class ResultFiles
         return written;
     }
 
-    /// <summary>Every result JSON in <paramref name="directory"/> (files named <c>*.json</c>), ordered by experiment name.</summary>
+    /// <summary>
+    /// Every result JSON in <paramref name="directory"/> and its subfolders (files named <c>*.json</c>; a deep sweep written
+    /// with <c>--out runs/lab/deep</c> is found beside the default one), ordered by experiment name, then the folder's own before its subfolders'. In
+    /// subfolders only files that declare the lab's schema are read (a model folder's config.json is not a result); in
+    /// the folder itself every JSON file must be a result.
+    /// </summary>
     public static List<ExperimentResult> ReadAll(string directory)
     {
         if (!Directory.Exists(directory)) return [];
-        return Directory.EnumerateFiles(directory, "*.json")
-            .Select(path => FromJson(File.ReadAllText(path), path))
+        string top = Path.GetFullPath(directory);
+        return Directory.EnumerateFiles(directory, "*.json", SearchOption.AllDirectories)
+            .OrderBy(path => path.Count(c => c == Path.DirectorySeparatorChar)).ThenBy(path => path, StringComparer.Ordinal)  // the folder's own first
+            .Select(path => (Path: path, Text: File.ReadAllText(path)))
+            .Where(f => Path.GetDirectoryName(Path.GetFullPath(f.Path)) == top || DeclaresSchema(f.Text))
+            .Select(f => FromJson(f.Text, f.Path))
             .OrderBy(r => r.Experiment, StringComparer.Ordinal)
             .ToList();
+    }
+
+    // Whether the text is a JSON object whose "schema" is the lab's.
+    static bool DeclaresSchema(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("schema", out var schema) &&
+                   schema.ValueKind == JsonValueKind.String && schema.GetString() == ExperimentResult.CurrentSchema;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The table as CSV: a header row (names with units), then the rows; numbers in round-trip form.</summary>

@@ -72,6 +72,49 @@ public class ResultFileTests
         finally { Directory.Delete(directory, recursive: true); }
     }
 
+    /// <summary>
+    /// A deep sweep written to a subfolder is read beside the default one; a model folder's config.json there is not a
+    /// result and is passed over, while a broken result in the folder itself is still an error naming it.
+    /// </summary>
+    [Fact]
+    public void ReadAll_FindsResultsInSubfolders_AndSkipsOtherJsonThere()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "rlm-lab-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ResultFiles.Write(Sample(), directory);
+            ResultFiles.Write(Sample() with { Parameters = [new("depth", "1000")] }, Path.Combine(directory, "deep"));
+            Directory.CreateDirectory(Path.Combine(directory, "deep", "model"));
+            File.WriteAllText(Path.Combine(directory, "deep", "model", "config.json"), "{\"architecture\": \"gpt\"}");
+            var all = ResultFiles.ReadAll(directory);
+            Assert.Equal(["50", "1000"], all.Select(r => r.Parameters[0].Value));
+            File.WriteAllText(Path.Combine(directory, "broken.json"), "{ not json");
+            var e = Assert.Throws<InvalidInputException>(() => ResultFiles.ReadAll(directory));
+            Assert.Contains("broken.json", e.Message);
+        }
+        finally { Directory.Delete(directory, recursive: true); }
+    }
+
+    /// <summary>
+    /// Two runs of one experiment get two sections with distinct ids, each linked from the contents and each labelled
+    /// with the parameters that differ between them.
+    /// </summary>
+    [Fact]
+    public void HtmlReport_SameExperimentTwice_TwoSectionsWithDistinctIdsAndWhatDiffers()
+    {
+        var deep = Sample() with { Parameters = [new("depth", "1000")] };
+        string html = HtmlReport.Render([Sample(), deep]);
+        Assert.Contains("<section id=\"sample\">", html);
+        Assert.Contains("<section id=\"sample-2\">", html);
+        Assert.Contains("href=\"#sample\"", html);
+        Assert.Contains("href=\"#sample-2\"", html);
+        Assert.Contains("<p class=\"variant\">depth 50</p>", html);
+        Assert.Contains("<p class=\"variant\">depth 1000</p>", html);
+        var ids = System.Text.RegularExpressions.Regex.Matches(html, "id=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.DoesNotContain("class=\"variant\"", HtmlReport.Render([Sample()]));
+    }
+
     [Fact]
     public void HtmlReport_IsSelfContainedAndEscaped()
     {

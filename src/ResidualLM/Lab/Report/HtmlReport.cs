@@ -36,22 +36,55 @@ public static class HtmlReport
         }
         else
         {
+            var sections = Sections(ordered);
             html.Append("<nav class=\"toc\" aria-label=\"Contents\">\n<h2>Contents</h2>\n<ol>\n");
-            foreach (var result in ordered)
-                html.Append("<li><a href=\"#").Append(Anchor(result.Experiment)).Append("\">").Append(E(result.Title)).Append("</a> <span class=\"name\">")
-                    .Append(E(result.Experiment)).Append("</span></li>\n");
+            foreach (var (result, anchor, variant) in sections)
+            {
+                html.Append("<li><a href=\"#").Append(anchor).Append("\">").Append(E(result.Title)).Append("</a> <span class=\"name\">")
+                    .Append(E(result.Experiment)).Append("</span>");
+                if (variant is not null) html.Append(" <span class=\"variant\">").Append(E(variant)).Append("</span>");
+                html.Append("</li>\n");
+            }
             html.Append("</ol>\n</nav>\n");
-            foreach (var result in ordered) Section(html, result);
+            foreach (var (result, anchor, variant) in sections) Section(html, result, anchor, variant);
         }
         html.Append("<footer>Made by <code>rlm lab report</code> from the JSON results in the run folder; each section's data is in ")
             .Append("<code>&lt;experiment&gt;.json</code> and <code>.csv</code> beside this page.</footer>\n</main>\n</body>\n</html>\n");
         return html.ToString();
     }
 
-    static void Section(StringBuilder html, ExperimentResult result)
+    /// <summary>
+    /// Each result with its section id and, when the same experiment ran more than once (a default sweep and a deep one,
+    /// say), what sets this run apart: the parameters whose values differ between the runs ("depths 2, 8, 32, 96").
+    /// The second run of an experiment gets the id <c>name-2</c>, and so on.
+    /// </summary>
+    static List<(ExperimentResult Result, string Anchor, string? Variant)> Sections(IReadOnlyList<ExperimentResult> ordered)
     {
-        string anchor = Anchor(result.Experiment);
+        var sections = new List<(ExperimentResult, string, string?)>();
+        foreach (var group in ordered.GroupBy(r => r.Experiment))
+        {
+            var runs = group.ToList();
+            for (int i = 0; i < runs.Count; i++)
+            {
+                string anchor = Anchor(runs[i].Experiment) + (i == 0 ? "" : "-" + (i + 1).ToString(CultureInfo.InvariantCulture));
+                string? variant = null;
+                if (runs.Count > 1)
+                {
+                    var differing = runs[i].Parameters
+                        .Where(p => runs.Any(other => other.Parameters.FirstOrDefault(q => q.Name == p.Name)?.Value != p.Value))
+                        .Select(p => $"{p.Name} {p.Value}").ToList();
+                    variant = differing.Count > 0 ? string.Join(" · ", differing) : $"run {i + 1} of {runs.Count}, {runs[i].CreatedUtc}";
+                }
+                sections.Add((runs[i], anchor, variant));
+            }
+        }
+        return sections;
+    }
+
+    static void Section(StringBuilder html, ExperimentResult result, string anchor, string? variant)
+    {
         html.Append("<section id=\"").Append(anchor).Append("\">\n<h2>").Append(E(result.Title)).Append("</h2>\n");
+        if (variant is not null) html.Append("<p class=\"variant\">").Append(E(variant)).Append("</p>\n");
         html.Append("<p class=\"command\"><code>rlm lab ").Append(E(result.Experiment)).Append("</code> · ").Append(E(result.CreatedUtc)).Append("</p>\n");
         foreach (string paragraph in result.Description.Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             html.Append("<p>").Append(E(paragraph)).Append("</p>\n");

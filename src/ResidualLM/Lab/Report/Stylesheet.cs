@@ -18,7 +18,7 @@ internal static class Stylesheet
                background: var(--tint); padding: 0.05em 0.3em; border-radius: 3px; }
         a { color: var(--accent); }
         .lead { font-size: 1.05rem; }
-        .meta, .command, .note, figcaption, footer, .toc .name { color: var(--muted); font-size: 0.88rem; }
+        .meta, .command, .note, .variant, figcaption, footer, .toc .name { color: var(--muted); font-size: 0.88rem; }
         .toc { border: 1px solid var(--line); border-radius: 6px; padding: 10px 18px; margin: 16px 0 28px; background: var(--tint); }
         .toc h2 { font-size: 1rem; margin: 0 0 4px; }
         .toc ol { margin: 0; padding-left: 1.3em; }

@@ -89,4 +89,10 @@ public sealed record ChartSpec
 
     /// <summary>Heatmap values, [row][column]; null is a missing cell (e.g. a run that diverged).</summary>
     public List<List<double?>>? Cells { get; init; }
+
+    /// <summary>
+    /// Heatmap half-widths, [row][column], when the values are means over seeds (95% intervals, say): printed as
+    /// "± e" under the value and in the cell's tooltip. Null where there is none.
+    /// </summary>
+    public List<List<double?>>? CellErrors { get; init; }
 }

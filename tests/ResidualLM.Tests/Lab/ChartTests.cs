@@ -157,6 +157,24 @@ public class ChartTests
         AssertNoNonFinite(svg);
     }
 
+    /// <summary>Means over seeds: each cell shows its ± half-width under the value and in its tooltip; cells without one show none.</summary>
+    [Fact]
+    public void Heatmap_WithIntervals_ShowsThemInTheCellsAndTooltips()
+    {
+        var spec = new ChartSpec
+        {
+            Id = "heat", Kind = ChartKind.Heatmap, Title = "Final loss", X = new AxisSpec("depth", "layers"), Y = new AxisSpec("policy"),
+            Value = new AxisSpec("loss", "nats"), Categories = ["6", "12"], RowCategories = ["none", "pre-norm"],
+            Cells = [[2.1, 3.5], [1.9, 1.7]], CellErrors = [[0.25, null], [0.126, 0.0637]],
+        };
+        var document = XDocument.Parse(ChartRenderer.Render(spec));
+        var texts = document.Descendants(Svg + "text").Select(t => t.Value).ToList();
+        Assert.Equal(["± 0.25", "± 0.13", "± 0.064"], texts.Where(t => t.StartsWith('±')));
+        var tips = document.Descendants(Svg + "title").Select(t => t.Value).ToList();
+        Assert.Contains(tips, t => t.EndsWith("= 2.1 ± 0.25", StringComparison.Ordinal));
+        Assert.Contains(tips, t => t.EndsWith("= 3.5", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void EmptyChart_StillRenders()
     {

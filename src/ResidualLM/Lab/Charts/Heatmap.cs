@@ -48,11 +48,17 @@ internal static class Heatmap
                     continue;
                 }
                 double fraction = colourScale.Map(v);
+                double? error = spec.CellErrors is { } errors && r < errors.Count && c < errors[r].Count && errors[r][c] is double e && double.IsFinite(e) ? e : null;
                 svg.Rect(x + 1, y + 1, cellWidth - 2, cellHeight - 2, Palette.Sequential(fraction),
-                    $"{where}: {valueAxis.Label} = {LineChart.Format(v)}", cssClass: "mark");
-                if (showValues)
-                    svg.Text(x + cellWidth / 2, y + cellHeight / 2, v.ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
-                        "middle", 11, Palette.NeedsDarkText(fraction) ? "#111" : "#fff", baseline: "central");
+                    $"{where}: {valueAxis.Label} = {LineChart.Format(v)}" + (error is double tip ? $" ± {LineChart.Format(tip)}" : ""), cssClass: "mark");
+                if (!showValues) continue;
+                string ink = Palette.NeedsDarkText(fraction) ? "#111" : "#fff";
+                bool twoLines = error is not null && cellHeight >= 30;
+                svg.Text(x + cellWidth / 2, y + cellHeight / 2 - (twoLines ? 6 : 0), v.ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
+                    "middle", 11, ink, baseline: "central");
+                if (twoLines)
+                    svg.Text(x + cellWidth / 2, y + cellHeight / 2 + 7, "± " + error!.Value.ToString("G2", System.Globalization.CultureInfo.InvariantCulture),
+                        "middle", 9, ink, baseline: "central");
             }
         }
         svg.EndGroup();

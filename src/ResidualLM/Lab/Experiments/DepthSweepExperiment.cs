@@ -268,11 +268,12 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
         result.Charts.Add(new ChartSpec
         {
             Id = "heatmap", Kind = ChartKind.Heatmap, Title = "Validation loss (nats per character): policy × depth",
-            Caption = "Empty cells diverged (non-finite loss).",
+            Caption = "Empty cells diverged (non-finite loss)." + (seeds > 1 ? $" Means over {seeds} seeds, ± their 95% intervals." : ""),
             X = new AxisSpec("depth", "blocks"), Y = new AxisSpec("policy"), Value = new AxisSpec("validation loss", "nats"),
             Categories = depths.Select(d => Text(d)).ToList(),
             RowCategories = options.Policies.Select(p => ResidualPolicies.Get(p).Name).ToList(),
             Cells = options.Policies.Select(p => depths.Select(d => Finite(Find(d, p)?.ValidationLoss.Mean)).ToList()).ToList(),
+            CellErrors = seeds > 1 ? options.Policies.Select(p => depths.Select(d => Finite(Find(d, p)?.ValidationLoss.HalfWidth)).ToList()).ToList() : null,
         });
         result.Charts.Add(new ChartSpec
         {

@@ -487,6 +487,15 @@ POLICY_FIXTURES = {
     "llama-valueresidual": lambda: decoder_fixture("llama-valueresidual", "llama", dict(BASE, LayerCount=3, Residual="ValueResidual",
                                                                                        FeedForwardWidth=20, NormEps=1e-5,
                                                                                        TieWeights=False), 68, compress=True),
+    "llama-layerscale": lambda: decoder_fixture("llama-layerscale", "llama", dict(BASE, Residual="LayerScale", FeedForwardWidth=20,
+                                                                                  NormEps=1e-5, TieWeights=False), 70, compress=True),
+    "llama-admin": lambda: decoder_fixture("llama-admin", "llama", dict(BASE, Residual="Admin", FeedForwardWidth=20, NormEps=1e-5,
+                                                                        TieWeights=False), 71, compress=True, extra=admin_profile),
+    "llama-denseformer": lambda: decoder_fixture("llama-denseformer", "llama", dict(BASE, LayerCount=3, Residual="DenseFormer",
+                                                                                    FeedForwardWidth=20, NormEps=1e-5,
+                                                                                    TieWeights=False), 72, compress=True),
+    "llama-resi-dual": lambda: decoder_fixture("llama-resi-dual", "llama", dict(BASE, Residual="ResiDual", FeedForwardWidth=20,
+                                                                                NormEps=1e-5, TieWeights=False), 73, compress=True),
 }
 
 

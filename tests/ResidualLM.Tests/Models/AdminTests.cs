@@ -1,6 +1,6 @@
 // Admin (Liu et al. 2020): post-norm with a per-channel shortcut weight ω, set by a profiling pass. The forward and
-// backward with fixed ω are golden-checked in GoldenModelTests (gpt-admin); here: the profiling against PyTorch's, ω = 1
-// as post-norm itself, and --init admin through a training session.
+// backward with fixed ω are golden-checked in GoldenModelTests (gpt-admin, llama-admin); here: the profiling against
+// PyTorch's, ω = 1 as post-norm itself, and --init admin through a training session.
 using ResidualLM.Lab;
 using ResidualLM.Lab.Experiments;
 using ResidualLM.Models;
@@ -19,11 +19,13 @@ public class AdminTests
     /// The fixture's admin_omega comes from the PyTorch module's own profiling pass on the fixture's batch (float64);
     /// ours runs in float32 from the same weights, and every channel of ω_i must get that value.
     /// </summary>
-    [Fact]
-    public void Profile_SetsTheOmegasPyTorchsProfilingPassSets()
+    [Theory]
+    [InlineData("gpt-admin")]
+    [InlineData("llama-admin")]
+    public void Profile_SetsTheOmegasPyTorchsProfilingPassSets(string name)
     {
-        var f = ModelFixture.Load("gpt-admin");
-        var model = new Gpt(f.Config<GptConfig>());
+        var f = ModelFixture.Load(name);
+        LanguageModel model = name.StartsWith("gpt", StringComparison.Ordinal) ? new Gpt(f.Config<GptConfig>()) : new Llama(f.Config<LlamaConfig>());
         model.LoadStateDict(f.Parameters);
         double[] expected = f.Doubles("admin_omega");
         var returned = AdminResidual.Profile(model, f.Ints("ids"), f.Int("batch"), f.Int("time"));

@@ -26,7 +26,7 @@ public class GoldenModelTests(ITestOutputHelper output)
     const double OutputTolerance = 1e-5, GradientTolerance = 1e-5, GradientRelative = 1e-4, AdamWTolerance = 3e-5;
 
     public static TheoryData<string> DecoderFixtures =>
-        ["gpt-prenorm-tied", "gpt-none", "gpt-prenorm", "gpt-postnorm", "gpt-rezero", "gpt-deepnorm", "gpt-layerscale", "gpt-admin", "gpt-shc2", "gpt-dhc4", "llama-dhc2", "gpt-denseformer", "gpt-valueresidual", "llama-valueresidual", "gpt-resi-dual", "llama", "llama-tied", "gpt-prenorm-wide", "llama-wide"];
+        ["gpt-prenorm-tied", "gpt-none", "gpt-prenorm", "gpt-postnorm", "gpt-rezero", "gpt-deepnorm", "gpt-layerscale", "gpt-admin", "gpt-shc2", "gpt-dhc4", "llama-dhc2", "gpt-denseformer", "gpt-valueresidual", "llama-valueresidual", "gpt-resi-dual", "llama-layerscale", "llama-admin", "llama-denseformer", "llama-resi-dual", "llama", "llama-tied", "gpt-prenorm-wide", "llama-wide"];
 
     [Theory]
     [MemberData(nameof(DecoderFixtures))]

@@ -117,6 +117,7 @@ public class ModelExperimentTests
         Assert.Equal(0.21, gradient.Y!.Value, 1e-9);
         Assert.Equal(4.303 * 0.01 / Math.Sqrt(3), gradient.Error!.Value, 0.00003);
         var time = result.Charts.Single(c => c.Id == "time");
+        Assert.Equal("99 s", result.Parameters.Single(p => p.Name == "run time").Value);    // 3 policies x (10 + 11 + 12) s
         Assert.Equal(options.Policies.Count, time.Series.Count);
         Assert.Equal(11, time.Series[2].Points![0].Y!.Value, 1e-9);
         Assert.Equal(4.303 / Math.Sqrt(3), time.Series[2].Points![0].Error!.Value, 0.003);

@@ -191,7 +191,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                 new("corpus", $"{options.CorpusCharacters:N0} characters, seed {options.Seed}"),
                 new("seeds", Text(seeds), seeds > 1 ? "runs per depth and policy" : "--seeds N repeats every run for intervals"),
                 new("eval", $"{options.EvalWindows} validation windows"),
-                new("time", $"{seconds:F0} s", "wall time of the whole sweep"),
+                new("time", $"{seconds:F0} s", "wall time of this invocation (runs reused from the journal take none)"),
                 new("run time", $"{runs.Sum(r => r.Seconds):F0} s", "the runs' own wall times added up (runs reused from a journal count what they took then)"),
                 .. options.TimeLimitSeconds is double limit ? new[] { new ResultParameter("time limit", $"{limit:G4} s", "per run: training stops after the step that reaches it (steps column)") } : [],
             ],

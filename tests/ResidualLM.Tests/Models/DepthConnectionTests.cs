@@ -11,11 +11,9 @@ namespace ResidualLM.Tests.Models;
 
 public class DepthConnectionTests
 {
-    static readonly int[] Ids = [1, 4, 2, 8, 5, 7, 3, 0, 9, 6], Targets = [4, 2, 8, 5, 7, 3, 0, 9, 6, 1];
+    static readonly int[] Ids = PolicyModels.Ids, Targets = PolicyModels.Targets;
 
-    static LanguageModel Model(string family, ResidualMode mode) => family == "gpt"
-        ? new Gpt(GptConfig.Preset("test") with { LayerCount = 3, Residual = mode }, seed: 7)
-        : new Llama(LlamaConfig.Preset("test") with { LayerCount = 3, Residual = mode }, seed: 7);
+    static LanguageModel Model(string family, ResidualMode mode) => PolicyModels.Model(family, mode);
 
     // Backward of the mean cross-entropy; the gradients by parameter name.
     static Dictionary<string, float[]> Gradients(LanguageModel model, Tensor logits)

@@ -7,13 +7,22 @@ using Xunit;
 
 namespace ResidualLM.Tests.Models;
 
-public class HyperConnectionTests
+/// <summary>The small models the policy tests compare: 3 blocks of the test presets, seed 7, and one batch of 2 x 5 ids.</summary>
+internal static class PolicyModels
 {
-    static readonly int[] Ids = [1, 4, 2, 8, 5, 7, 3, 0, 9, 6], Targets = [4, 2, 8, 5, 7, 3, 0, 9, 6, 1];
+    public static readonly int[] Ids = [1, 4, 2, 8, 5, 7, 3, 0, 9, 6], Targets = [4, 2, 8, 5, 7, 3, 0, 9, 6, 1];
 
-    static LanguageModel Model(string family, ResidualMode mode) => family == "gpt"
+    /// <summary>A 3-block GPT ("gpt") or Llama (otherwise) of the test preset under <paramref name="mode"/>, seed 7.</summary>
+    public static LanguageModel Model(string family, ResidualMode mode) => family == "gpt"
         ? new Gpt(GptConfig.Preset("test") with { LayerCount = 3, Residual = mode }, seed: 7)
         : new Llama(LlamaConfig.Preset("test") with { LayerCount = 3, Residual = mode }, seed: 7);
+}
+
+public class HyperConnectionTests
+{
+    static readonly int[] Ids = PolicyModels.Ids, Targets = PolicyModels.Targets;
+
+    static LanguageModel Model(string family, ResidualMode mode) => PolicyModels.Model(family, mode);
 
     /// <summary>
     /// One copy at init: the stream after every block and the logits are pre-norm's bit for bit. The gradients agree to

@@ -89,19 +89,18 @@ public sealed record BlockInit(TransformerBlock Block, IReadOnlyList<Linear> Wri
 /// <param name="Create">Builds the policy object for one sublayer.</param>
 /// <param name="Initialize">The init the policy expects, applied to each block in order after construction.</param>
 /// <param name="SlotParameters">Parameters one policy object holds, given its norm's count and the width C (for counts without building).</param>
-/// <param name="Expansion">Copies of the stream the blocks carry (n): the model widens the embedding to n copies and sums them before the final norm.</param>
 /// <param name="InitializeFromBatch">
 /// The part of the policy's init that needs data, given a built model and a batch of ids (B*T, B, T): Admin's profiling
 /// pass. Run by <c>rlm train --init admin</c> and by the lab for every model it builds; null when there is none.
 /// </param>
 /// <param name="Depth">
-/// Builds the connections across blocks for a model of width C and N blocks (<see cref="DepthConnections"/>); null for the
-/// plain chain of blocks over <paramref name="Expansion"/> copies of the stream.
+/// Builds the connections across blocks for a model of width C and N blocks (<see cref="DepthConnections"/>, which also
+/// says how many copies of the stream the blocks carry); null for the plain chain of blocks over one stream.
 /// </param>
 /// <param name="DepthParameters">Parameters the connections across blocks hold, given N and C (for counts without building).</param>
 public sealed record ResidualPolicy(
     ResidualMode Mode, string Name, string Title, string Description, string Equation, IReadOnlyList<string> Aliases,
-    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long, long> SlotParameters, int Expansion = 1,
+    ResidualFactory Create, Action<BlockInit> Initialize, Func<long, long, long> SlotParameters,
     Action<LanguageModel, int[], int, int>? InitializeFromBatch = null, Func<int, int, DepthConnections>? Depth = null,
     Func<long, long, long>? DepthParameters = null)
 {
@@ -109,7 +108,7 @@ public sealed record ResidualPolicy(
     public string Legend => $"{Title}: {Equation}";
 
     /// <summary>The connections across blocks for a model of <paramref name="width"/> C and <paramref name="layerCount"/> blocks.</summary>
-    public DepthConnections CreateDepth(int width, int layerCount) => Depth?.Invoke(width, layerCount) ?? new DepthConnections(Expansion);
+    public DepthConnections CreateDepth(int width, int layerCount) => Depth?.Invoke(width, layerCount) ?? new DepthConnections(copies: 1);
 
     /// <summary>Parameters of <see cref="CreateDepth"/>'s module for N blocks of width C.</summary>
     public long CountDepthParameters(long layerCount, long width) => DepthParameters?.Invoke(layerCount, width) ?? 0;
@@ -129,7 +128,7 @@ public static class ResidualPolicies
         new(ResidualMode.PreNorm, "prenorm", "pre-norm",
             "The sublayer reads a normalised copy and adds its edit to the stream (GPT-2; Xiong et al. 2020).",
             "y = x + f(norm(x))", Aliases: ["pre", "pre-norm"],
-            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Create: PreNormBlocks,
             Initialize: Gpt2Init, SlotParameters: (norm, width) => norm),
         new(ResidualMode.PostNorm, "postnorm", "post-norm",
             "The edit is added, then the sum is normalised (the original Transformer, Vaswani et al. 2017).",
@@ -168,14 +167,14 @@ public static class ResidualPolicies
         new(ResidualMode.DenseFormer, "denseformer", "DenseFormer",
             "Pre-norm blocks; after block i the next one reads a learned average of the embedding and the outputs of blocks 0..i, weights starting at the identity (Pagliardini et al. 2024, DWA).",
             "y = x + f(norm(x)); next input Σ_j α_j x_j", Aliases: ["dense", "dwa"],
-            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Create: PreNormBlocks,
             Initialize: Gpt2Init, SlotParameters: (norm, width) => norm,
             Depth: (width, layerCount) => new DenseFormerConnections(layerCount),
             DepthParameters: (layerCount, width) => layerCount * (layerCount + 3) / 2),
         new(ResidualMode.ValueResidual, "value-residual", "value residual",
             "Pre-norm blocks whose attention uses λ₁ v₁ + λ₂ v: its own values mixed with the first layer's, λ learned from ½, ½ (Zhou et al. 2024, ResFormer).",
             "y = x + f(norm(x)), v ← λ₁v₁ + λ₂v", Aliases: ["resformer", "valueresidual"],
-            Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new PreNormResidual(slot, makeNorm(), dropout, rng),
+            Create: PreNormBlocks,
             Initialize: Gpt2Init, SlotParameters: (norm, width) => norm,
             Depth: (width, layerCount) => new ValueResidualConnections(layerCount),
             DepthParameters: (layerCount, width) => 2 * (layerCount - 1)),
@@ -183,9 +182,13 @@ public static class ResidualPolicies
             "Two streams: a post-norm one and an un-normalised sum of every edit, which the final norm reads and adds to it (Xie et al. 2023, ResiDual).",
             "y = (norm(a + f(a)), d + f(a)); out = a + norm(d)", Aliases: ["resi-dual"],
             Create: (slot, width, makeNorm, dropout, rng, layerCount, block) => new ResiDualResidual(slot, makeNorm(), width, dropout, rng),
-            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm, Expansion: 2,
+            Initialize: Gpt2Init, SlotParameters: (norm, width) => norm,
             Depth: (width, layerCount) => new ResiDualConnections()),
     ];
+
+    /// <summary>x + f(norm(x)) for each sublayer: pre-norm itself, and the blocks of the policies that add connections across depth to it.</summary>
+    static Residual PreNormBlocks(int slot, int width, Func<Layer> makeNorm, float dropout, Rng rng, int layerCount, int block) =>
+        new PreNormResidual(slot, makeNorm(), dropout, rng);
 
     /// <summary>The entry for hyper-connections over <paramref name="copies"/> stream copies, static or dynamic (Zhu et al. 2025).</summary>
     static ResidualPolicy Hyper(ResidualMode mode, int copies, bool dynamic) => new(
@@ -197,7 +200,7 @@ public static class ResidualPolicies
             new HyperResidual(slot, makeNorm(), width, copies, 2 * block + slot - 1, dynamic ? makeNorm : null, dropout, rng),
         Initialize: Gpt2Init,
         SlotParameters: (norm, width) => norm + copies * (copies + 1) + copies + (dynamic ? norm + width * (copies + 1) + width + 2 : 0),
-        Expansion: copies);
+        Depth: (width, layerCount) => new DepthConnections(copies));
 
     /// <summary>The names, comma-separated: "none, prenorm, postnorm, rezero, deepnorm".</summary>
     public static string Names => string.Join(", ", All.Select(p => p.Name));

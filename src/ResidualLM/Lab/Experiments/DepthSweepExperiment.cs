@@ -251,18 +251,21 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
     {
         var depths = options.Depths;
         SweepCell? Find(int depth, ResidualMode policy) => cells.FirstOrDefault(r => r.Depth == depth && r.Policy == policy);
+        // One line per policy over the depths: the mean of what pick selects, with its 95% half-width as an error bar over seeds.
+        List<SeriesSpec> PolicySeries(Func<SweepCell, Estimate> pick) => [.. options.Policies.Select(p => new SeriesSpec
+        {
+            Name = ResidualPolicies.Get(p).Legend,
+            Points = depths.Select(d => Find(d, p) is { } cell
+                ? new ChartPoint(d, Finite(pick(cell).Mean), Error: seeds > 1 ? Finite(pick(cell).HalfWidth) : null)
+                : new ChartPoint(d, null)).ToList(),
+        })];
         result.Charts.Add(new ChartSpec
         {
             Id = "loss", Kind = ChartKind.Line, Title = "Final validation loss by depth",
             Caption = $"Lower is better. The two flat lines: unigram entropy {unigram:F3} (nothing learned from context) and " +
                       $"entropy floor {floor:F3} (perfect). Log depth axis." + (seeds > 1 ? $" Means over {seeds} seeds; error bars are 95% intervals." : ""),
             X = new AxisSpec("depth", "blocks", AxisScale.Log), Y = new AxisSpec("validation loss", "nats per character"),
-            Series = [.. options.Policies.Select(p => new SeriesSpec
-                {
-                    Name = ResidualPolicies.Get(p).Legend,
-                    Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.ValidationLoss.Mean),
-                        Error: seeds > 1 ? Finite(Find(d, p)?.ValidationLoss.HalfWidth) : null)).ToList(),
-                }),
+            Series = [.. PolicySeries(c => c.ValidationLoss),
                 new SeriesSpec { Name = "unigram entropy", Points = [new(depths.Min(), unigram), new(depths.Max(), unigram)] },
                 new SeriesSpec { Name = "entropy floor", Points = [new(depths.Min(), floor), new(depths.Max(), floor)] }],
         });
@@ -281,12 +284,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
             Id = "gradient", Kind = ChartKind.Line, Title = "Gradient at the first block's input, at initialisation",
             Caption = "Log scales. Without shortcuts it falls geometrically with depth (values that underflowed to 0 are left out and counted).",
             X = new AxisSpec("depth", "blocks", AxisScale.Log), Y = new AxisSpec("|dL/dx_0|", Scale: AxisScale.Log),
-            Series = options.Policies.Select(p => new SeriesSpec
-            {
-                Name = ResidualPolicies.Get(p).Legend,
-                Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.FirstBlockGradient.Mean),
-                    Error: seeds > 1 ? Finite(Find(d, p)?.FirstBlockGradient.HalfWidth) : null)).ToList(),
-            }).ToList(),
+            Series = PolicySeries(c => c.FirstBlockGradient),
         });
         result.Charts.Add(new ChartSpec
         {
@@ -295,12 +293,7 @@ public sealed class DepthSweepExperiment(DepthSweepOptions options) : ILabExperi
                       "training one does. Wall time on a shared machine varies with its load, so compare within one sweep." +
                       (seeds > 1 ? $" Means over {seeds} seeds; error bars are 95% intervals." : ""),
             X = new AxisSpec("depth", "blocks", AxisScale.Log), Y = new AxisSpec("wall time", "seconds", AxisScale.Log),
-            Series = options.Policies.Select(p => new SeriesSpec
-            {
-                Name = ResidualPolicies.Get(p).Legend,
-                Points = depths.Select(d => new ChartPoint(d, Finite(Find(d, p)?.Seconds.Mean),
-                    Error: seeds > 1 ? Finite(Find(d, p)?.Seconds.HalfWidth) : null)).ToList(),
-            }).ToList(),
+            Series = PolicySeries(c => c.Seconds),
         });
     }
 

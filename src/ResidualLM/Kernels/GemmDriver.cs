@@ -21,8 +21,9 @@ static unsafe class GemmDriver
 {
     // Tile and block sizes per path. AVX-512: a 12 x 32 tile (24 zmm accumulators); the KC x 32 B micro-panel (32 KiB)
     // stays in the 48 KiB L1 while 12 x KC A micro-panels stream from the MC x KC block in L2; the KC x NC B block fits
-    // L2 too. AVX2: 6 x 16 (12 of 16 ymm). 128-bit: 8 x 12 on ARM64 (24 of 32 q registers, FMLA by element), 6 x 8 on
-    // x86 SSE (12 of 16 xmm, A packed pre-broadcast). NC keeps the KC x NC block of B near 256-512 KiB on every path.
+    // L2 too. AVX2: 6 x 16 (12 of 16 ymm), A read as rows (in place when row-major, see GemmKernels.Kernel6x16).
+    // 128-bit: 8 x 12 on ARM64 (24 of 32 q registers, FMLA by element), 6 x 8 on x86 SSE (12 of 16 xmm, A packed
+    // pre-broadcast). NC keeps the KC x NC block of B near 256 KiB-1 MiB on every path.
     static readonly bool Neon = AdvSimd.Arm64.IsSupported;
 
     /// <summary>Rows of the register tile on this machine's path.</summary>
@@ -46,8 +47,14 @@ static unsafe class GemmDriver
     // x86 SSE packs A with each element repeated in 4 lanes (see GemmKernels.Kernel6x8).
     static readonly int ABroadcast = VectorIsa.Path == VectorPath.Vector128 && !Neon ? 4 : 1;
 
-    // KC 512 on AVX2 (a 32 KiB B micro-panel with 16 columns) measured 1-5% faster than 256 against OpenBLAS here.
-    public static readonly int KC = VectorIsa.Path == VectorPath.Avx2 ? 512 : 256;
+    // AVX2's kernel reads A as MR rows (lda apart, contiguous along k): a row-major A is used where it lies, a transposed
+    // one is packed into rows (lda = kc). The other paths pack A into k-major micro-panels.
+    static readonly bool RowsA = VectorIsa.Path == VectorPath.Avx2;
+
+    // AVX2 takes k = 768 and 1024 in one slice (KC 1024): C is read and written once instead of two or three times, and
+    // with A read in place the longer slice costs no packing. Measured against 512 and 768 on an AMD EPYC Zen 4 (AVX2
+    // forced), 1-3% faster on the transformer shapes (docs/performance.md).
+    public static readonly int KC = VectorIsa.Path == VectorPath.Avx2 ? 1024 : 256;
     public static readonly int MC = MR * 22;
     public static readonly int NC = NR * (VectorIsa.Path == VectorPath.Avx512 ? 16 : 32);
 
@@ -138,9 +145,11 @@ static unsafe class GemmDriver
     static void RunRegion(in GemmProblem p, int m0, int m1, int n0, int n1, Scratch s)
     {
         int kStep = KStep(p.K), mStep = EvenStep(m1 - m0, MC, MR), nStep = EvenStep(n1 - n0, NC, NR);
+        // A read in place: only a last block of fewer than MR rows is copied (into the A buffer, which is otherwise unused).
+        bool inPlace = RowsA && !p.TransposeA;
         // Rows rounded up to whole panels: the packed A of a KC slice, reused for every NC block of B when it fits.
         nuint wholeA = (nuint)((m1 - m0 + MR - 1) / MR * MR) * (nuint)kStep * (nuint)ABroadcast;
-        bool packAllOfA = wholeA <= (nuint)PackAllOfALimit;
+        bool packAllOfA = !inPlace && wholeA <= (nuint)PackAllOfALimit;
         if (packAllOfA) s.EnsurePackA(wholeA);
         nint lda = p.Lda, ldb = p.Ldb, ldc = p.N;
         for (int pc = 0; pc < p.K; pc += kStep)
@@ -156,10 +165,19 @@ static unsafe class GemmDriver
                 for (int ic = m0; ic < m1; ic += mStep)
                 {
                     int mc = Math.Min(mStep, m1 - ic);
+                    float* cBlock = p.C + ic * ldc + jc;
+                    if (inPlace)
+                    {
+                        float* aRows = p.A + ic * lda + pc;
+                        int whole = mc / MR * MR;
+                        if (whole < mc) GemmPacking.CopyRows(aRows + whole * lda, lda, mc - whole, kc, MR, s.PackA);
+                        Macro(aRows, lda, s.PackA, s.PackB, mc, nc, kc, cBlock, ldc, addC, s.Tile);
+                        continue;
+                    }
                     float* aBlock = s.PackA;
                     if (packAllOfA) aBlock += (nint)(ic - m0) * kc * ABroadcast;
                     else PackA(in p, lda, ic, mc, pc, kc, s.PackA);
-                    Macro(aBlock, s.PackB, mc, nc, kc, p.C + ic * ldc + jc, ldc, addC, s.Tile);
+                    Macro(aBlock, RowsA ? kc : 0, aBlock + mc / MR * MR * kc, s.PackB, mc, nc, kc, cBlock, ldc, addC, s.Tile);
                 }
             }
         }
@@ -168,7 +186,8 @@ static unsafe class GemmDriver
     static void PackA(in GemmProblem p, nint lda, int i0, int mc, int pc, int kc, float* dst)
     {
         float* src = p.TransposeA ? p.A + pc * lda + i0 : p.A + i0 * lda + pc;
-        if (ABroadcast > 1) GemmPacking.PackBroadcast(src, lda, !p.TransposeA, mc, kc, MR, dst);
+        if (RowsA) GemmPacking.PackRows(src, lda, mc, kc, MR, dst);   // only a transposed A reaches here
+        else if (ABroadcast > 1) GemmPacking.PackBroadcast(src, lda, !p.TransposeA, mc, kc, MR, dst);
         else GemmPacking.Pack(src, lda, !p.TransposeA, mc, kc, MR, dst);
     }
 
@@ -183,10 +202,11 @@ static unsafe class GemmDriver
         return Math.Min(max, (step + unit - 1) / unit * unit);
     }
 
-    // Loops over the micro-tiles of one packed MC x KC block of A and KC x NC block of B. Edge tiles go through a
-    // small buffer so the kernel always writes a full MR x NR tile.
+    // Loops over the micro-tiles of one MC x KC block of A and packed KC x NC block of B. A is k-major micro-panels
+    // (lda = 0), or on AVX2 rows lda apart whose last MR rows, when fewer than MR are left, are at lastPanel (rows kc
+    // apart, zero-padded). Edge tiles go through a small buffer so the kernel always writes a full MR x NR tile.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Macro(float* packA, float* packB, int mc, int nc, int kc, float* c, nint ldc, bool addC, float* tile)
+    static void Macro(float* a, nint lda, float* lastPanel, float* packB, int mc, int nc, int kc, float* c, nint ldc, bool addC, float* tile)
     {
         for (int jr = 0; jr < nc; jr += NR)
         {
@@ -195,15 +215,16 @@ static unsafe class GemmDriver
             for (int ir = 0; ir < mc; ir += MR)
             {
                 int mr = Math.Min(MR, mc - ir);
-                float* aPanel = packA + ir * kc * ABroadcast;
+                float* aPanel = lda == 0 ? a + ir * kc * ABroadcast : mr == MR ? a + ir * lda : lastPanel;
+                nint aStride = mr == MR ? lda : kc;
                 float* cTile = c + ir * ldc + jr;
                 if (mr == MR && nr == NR)
                 {
-                    Kernel(kc, aPanel, bPanel, cTile, ldc, addC);
+                    Kernel(kc, aPanel, aStride, bPanel, cTile, ldc, addC);
                 }
                 else
                 {
-                    Kernel(kc, aPanel, bPanel, tile, NR, false);
+                    Kernel(kc, aPanel, aStride, bPanel, tile, NR, false);
                     for (int r = 0; r < mr; r++)
                     {
                         float* dst = cTile + r * ldc;
@@ -237,10 +258,10 @@ static unsafe class GemmDriver
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Kernel(nint kc, float* a, float* b, float* c, nint ldc, bool addC)
+    static void Kernel(nint kc, float* a, nint lda, float* b, float* c, nint ldc, bool addC)
     {
         if (VectorIsa.Path == VectorPath.Avx512) GemmKernels.Kernel12x32(kc, a, b, c, ldc, addC);
-        else if (VectorIsa.Path == VectorPath.Avx2) GemmKernels.Kernel6x16(kc, a, b, c, ldc, addC);
+        else if (VectorIsa.Path == VectorPath.Avx2) GemmKernels.Kernel6x16(kc, a, lda, b, c, ldc, addC);
         else if (VectorIsa.Path == VectorPath.Vector128 && Neon) GemmKernels.Kernel8x12(kc, a, b, c, ldc, addC);
         else if (VectorIsa.Path == VectorPath.Vector128) GemmKernels.Kernel6x8(kc, a, b, c, ldc, addC);
         else GemmKernels.Kernel4x8(kc, a, b, c, ldc, addC);

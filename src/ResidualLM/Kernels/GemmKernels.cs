@@ -1,5 +1,6 @@
-// GEMM micro-kernels: C[MR x NR] (+)= packed A micro-panel (kc x MR) times packed B micro-panel (kc x NR).
-// Register-resident accumulators, no calls inside; packing (GemmPacking.cs) guarantees contiguous, aligned operands.
+// GEMM micro-kernels: C[MR x NR] (+)= A micro-panel (kc x MR) times packed B micro-panel (kc x NR). A is packed k-major
+// except on AVX2, where the kernel reads MR rows along k (in place when A is row-major). Register-resident accumulators,
+// no calls inside; packing (GemmPacking.cs) guarantees contiguous, aligned B panels.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
@@ -134,12 +135,20 @@ static unsafe class GemmKernels
         Vector512.Store(c11a, c + 11 * ldc); Vector512.Store(c11b, c + 11 * ldc + 16);
     }
 
-    /// <summary>6 x 16 tile with AVX2 + FMA (12 ymm accumulators); same contract as <see cref="Kernel12x32"/>.</summary>
+    /// <summary>
+    /// 6 x 16 tile with AVX2 + FMA (12 ymm accumulators). Unlike the other kernels it reads A as six rows
+    /// <paramref name="lda"/> floats apart, each contiguous along k: a row-major A in place (no packing), or a panel
+    /// packed that way (lda = kc). Six short streams that the hardware prefetches, broadcast from memory. The C tile is
+    /// prefetched before the loop so its rows are in cache when the sums are stored. Same contract as
+    /// <see cref="Kernel12x32"/> otherwise.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel6x16(nint kc, float* a, float* b, float* c, nint ldc, bool addC)
+    public static void Kernel6x16(nint kc, float* a, nint lda, float* b, float* c, nint ldc, bool addC)
     {
+        for (nint r = 0; r < 6; r++) { Sse.Prefetch0(c + r * ldc); Sse.Prefetch0(c + r * ldc + 15); }
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
         Vector256<float> b0, b1, av;
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a1 + 2 * lda, a4 = a + 4 * lda, a5 = a3 + 2 * lda;
         nint quads = kc >> 2;
         if (quads != 0)
         {
@@ -147,37 +156,37 @@ static unsafe class GemmKernels
             {
                 b0 = Avx.LoadAlignedVector256(b + 0);
                 b1 = Avx.LoadAlignedVector256(b + 8);
-                av = Vector256.Create(a[0]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
-                av = Vector256.Create(a[1]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
-                av = Vector256.Create(a[2]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
-                av = Vector256.Create(a[3]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
-                av = Vector256.Create(a[4]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
-                av = Vector256.Create(a[5]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
+                av = Vector256.Create(a0[0]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
+                av = Vector256.Create(a1[0]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
+                av = Vector256.Create(a2[0]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
+                av = Vector256.Create(a3[0]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
+                av = Vector256.Create(a4[0]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
+                av = Vector256.Create(a5[0]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
                 b0 = Avx.LoadAlignedVector256(b + 16);
                 b1 = Avx.LoadAlignedVector256(b + 24);
-                av = Vector256.Create(a[6]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
-                av = Vector256.Create(a[7]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
-                av = Vector256.Create(a[8]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
-                av = Vector256.Create(a[9]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
-                av = Vector256.Create(a[10]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
-                av = Vector256.Create(a[11]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
+                av = Vector256.Create(a0[1]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
+                av = Vector256.Create(a1[1]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
+                av = Vector256.Create(a2[1]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
+                av = Vector256.Create(a3[1]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
+                av = Vector256.Create(a4[1]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
+                av = Vector256.Create(a5[1]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
                 b0 = Avx.LoadAlignedVector256(b + 32);
                 b1 = Avx.LoadAlignedVector256(b + 40);
-                av = Vector256.Create(a[12]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
-                av = Vector256.Create(a[13]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
-                av = Vector256.Create(a[14]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
-                av = Vector256.Create(a[15]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
-                av = Vector256.Create(a[16]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
-                av = Vector256.Create(a[17]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
+                av = Vector256.Create(a0[2]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
+                av = Vector256.Create(a1[2]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
+                av = Vector256.Create(a2[2]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
+                av = Vector256.Create(a3[2]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
+                av = Vector256.Create(a4[2]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
+                av = Vector256.Create(a5[2]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
                 b0 = Avx.LoadAlignedVector256(b + 48);
                 b1 = Avx.LoadAlignedVector256(b + 56);
-                av = Vector256.Create(a[18]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
-                av = Vector256.Create(a[19]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
-                av = Vector256.Create(a[20]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
-                av = Vector256.Create(a[21]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
-                av = Vector256.Create(a[22]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
-                av = Vector256.Create(a[23]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
-                a += 24;
+                av = Vector256.Create(a0[3]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
+                av = Vector256.Create(a1[3]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
+                av = Vector256.Create(a2[3]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
+                av = Vector256.Create(a3[3]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
+                av = Vector256.Create(a4[3]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
+                av = Vector256.Create(a5[3]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
+                a0 += 4; a1 += 4; a2 += 4; a3 += 4; a4 += 4; a5 += 4;
                 b += 64;
             }
             while (--quads != 0);
@@ -187,13 +196,13 @@ static unsafe class GemmKernels
         {
             b0 = Avx.LoadAlignedVector256(b + 0);
             b1 = Avx.LoadAlignedVector256(b + 8);
-            av = Vector256.Create(a[0]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
-            av = Vector256.Create(a[1]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
-            av = Vector256.Create(a[2]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
-            av = Vector256.Create(a[3]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
-            av = Vector256.Create(a[4]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
-            av = Vector256.Create(a[5]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
-            a += 6;
+            av = Vector256.Create(a0[0]); c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
+            av = Vector256.Create(a1[0]); c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
+            av = Vector256.Create(a2[0]); c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
+            av = Vector256.Create(a3[0]); c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
+            av = Vector256.Create(a4[0]); c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
+            av = Vector256.Create(a5[0]); c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
+            a0++; a1++; a2++; a3++; a4++; a5++;
             b += 16;
         }
         if (addC)

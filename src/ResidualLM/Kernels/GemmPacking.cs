@@ -16,12 +16,102 @@ static unsafe class GemmPacking
     /// </summary>
     public static void Pack(float* src, nint ld, bool contiguousAlongK, int count, int kc, int width, float* dst)
     {
+        if (!contiguousAlongK && width == 16)
+        {
+            CopyPanels16(src, ld, count, kc, dst);
+            return;
+        }
         for (int i = 0; i < count; i += width, dst += (nint)width * kc)
         {
             int w = Math.Min(width, count - i);
             if (contiguousAlongK) TransposePanel(src + i * ld, ld, w, width, kc, dst);
             else CopyPanel(src + i, ld, w, width, kc, dst);
         }
+    }
+
+    // Pack for AVX2's B (W = 16, rows of the source along the panels): four source rows at a time, each read from
+    // front to back across every panel, so the reads are long sequential runs (one 64-byte line per row per panel)
+    // instead of one line per row for each panel in turn; each panel receives 256 contiguous bytes. Measured 20-30%
+    // less packing time than panel by panel on 768 x 1536 blocks, which is a few percent of the product.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void CopyPanels16(float* src, nint ld, int count, int kc, float* dst)
+    {
+        int full = count / 16, w = count - full * 16;
+        nint panel = 16 * (nint)kc;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4, src += 4 * ld, dst += 64)
+        {
+            float* s = src, d = dst;
+            for (int i = 0; i < full; i++, s += 16, d += panel)
+            {
+                Vector256<float> x0 = Vector256.Load(s), x1 = Vector256.Load(s + 8);
+                Vector256<float> x2 = Vector256.Load(s + ld), x3 = Vector256.Load(s + ld + 8);
+                Vector256<float> x4 = Vector256.Load(s + 2 * ld), x5 = Vector256.Load(s + 2 * ld + 8);
+                Vector256<float> x6 = Vector256.Load(s + 3 * ld), x7 = Vector256.Load(s + 3 * ld + 8);
+                Vector256.StoreAligned(x0, d); Vector256.StoreAligned(x1, d + 8);
+                Vector256.StoreAligned(x2, d + 16); Vector256.StoreAligned(x3, d + 24);
+                Vector256.StoreAligned(x4, d + 32); Vector256.StoreAligned(x5, d + 40);
+                Vector256.StoreAligned(x6, d + 48); Vector256.StoreAligned(x7, d + 56);
+            }
+            if (w > 0) PartialRows(s, ld, 4, w, d);
+        }
+        for (; p < kc; p++, src += ld, dst += 16)
+        {
+            float* s = src, d = dst;
+            for (int i = 0; i < full; i++, s += 16, d += panel)
+            {
+                Vector256.StoreAligned(Vector256.Load(s), d);
+                Vector256.StoreAligned(Vector256.Load(s + 8), d + 8);
+            }
+            if (w > 0) PartialRows(s, ld, 1, w, d);
+        }
+    }
+
+    // The last, partial panel of CopyPanels16: rows q of w floats, zero-padded to 16.
+    static void PartialRows(float* s, nint ld, int rows, int w, float* d)
+    {
+        for (int q = 0; q < rows; q++, s += ld, d += 16)
+        {
+            int r = 0;
+            for (; r < w; r++) d[r] = s[r];
+            for (; r < 16; r++) d[r] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of kc floats (src rows ld apart) to dst rows kc apart, then zero rows up to
+    /// <paramref name="padTo"/> rows: the last, partial row panel of an A read in place (AVX2).
+    /// </summary>
+    public static void CopyRows(float* src, nint ld, int rows, int kc, int padTo, float* dst)
+    {
+        for (int r = 0; r < padTo; r++, dst += kc)
+        {
+            if (r < rows) new ReadOnlySpan<float>(src + r * ld, kc).CopyTo(new Span<float>(dst, kc));
+            else new Span<float>(dst, kc).Clear();
+        }
+    }
+
+    /// <summary>
+    /// Packs a transposed A into rows for AVX2's kernel: dst[r * kc + p] = src[p * ld + r] for r &lt; count, and zero
+    /// rows up to the next multiple of <paramref name="width"/>. 4 x 4 blocks are transposed in registers.
+    /// </summary>
+    public static void PackRows(float* src, nint ld, int count, int kc, int width, float* dst)
+    {
+        int r = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; r + 4 <= count; r += 4)
+            {
+                int p = 0;
+                for (; p + 4 <= kc; p += 4) Transpose4(src + p * ld + r, ld, 4, dst + r * kc + p, kc, 4);
+                for (; p < kc; p++)
+                    for (int q = 0; q < 4; q++) dst[(r + q) * kc + p] = src[p * ld + r + q];
+            }
+        }
+        for (; r < count; r++)
+            for (int p = 0; p < kc; p++) dst[r * kc + p] = src[p * ld + r];
+        int padded = (count + width - 1) / width * width;
+        if (padded > count) new Span<float>(dst + count * kc, (padded - count) * kc).Clear();
     }
 
     // dst[p * W + r] = src[p * ld + r] for r < w, 0 for w <= r < W. Rows of the panel are contiguous in the source.
@@ -42,14 +132,6 @@ static unsafe class GemmPacking
             {
                 Vector256.Store(Vector256.Load(src), dst);
                 Vector128.Store(Vector128.Load(src + 8), dst + 8);
-            }
-        }
-        else if (w == W && W == 16)
-        {
-            for (int p = 0; p < kc; p++, src += ld, dst += 16)
-            {
-                Vector256.Store(Vector256.Load(src), dst);
-                Vector256.Store(Vector256.Load(src + 8), dst + 8);
             }
         }
         else if (w == W && (W & 3) == 0 && Vector128.IsHardwareAccelerated)

@@ -1,5 +1,5 @@
 // Gemm against its scalar twin (GemmReference) over odd shapes, every layout, accumulate on/off, batches, 1 and 2
-// threads and concurrent callers; shapes cross the micro-tile (12 x 32) and block (KC 256, MC 264, NC 512) edges.
+// threads and concurrent callers; shapes cross the micro-tile (12 x 32) and block (KC 256, or 1024 on AVX2, MC 264, NC 512) edges.
 using ResidualLM.Kernels;
 using ResidualLM.Kernels.Reference;
 using Xunit;
@@ -37,6 +37,7 @@ public class GemmTests
 
     [Theory]
     [InlineData(280, 300, 530)]   // crosses KC, MC and NC with remainders
+    [InlineData(70, 1100, 90)]    // crosses AVX2's KC (1024)
     [InlineData(4200, 520, 40)]   // A too tall to pack whole per KC slice: packed MC rows at a time
     [InlineData(1, 2304, 768)]    // decoding GEMV, W (k x n) or (n x k)
     [InlineData(2304, 768, 1)]

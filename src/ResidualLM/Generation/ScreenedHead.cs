@@ -84,6 +84,9 @@ internal sealed unsafe class ScreenedHead
     /// </summary>
     public (int Calls, int Fallbacks, int CandidatePasses, int FullPasses) Statistics => (calls, fallbacks, candidatePasses, fullPasses);
 
+    /// <summary>a_j + B_j of every row as the last screening pass left them (tests check them against the header's bound).</summary>
+    internal ReadOnlySpan<double> UpperBounds => upper;
+
     struct Job
     {
         public ScreenedHead Head;   // NOTE: a reference inside a stack struct handed to the pool by pointer; the caller keeps it alive

@@ -139,3 +139,219 @@ public class ScreenedHeadTests
         finally { head.Return(); }
     }
 }
+
+/// <summary>
+/// The screen's bounds against the file header's formula, computed here in double from the weights and the input. With
+/// inputs and rows that int8 / uint8 represent exactly (integers times a power of two, largest magnitude 127) the
+/// quantisation terms vanish and the float32 round-off term gamma_(k+2) ||x|| ||w_j|| (or, with tiny values, the underflow
+/// slack (k+2) 2^-149) is all of B_j: a bound that is narrower than the formula (unsafe) or wider than its own rounding
+/// allows (the screen decides less) shows.
+/// </summary>
+public class ScreenedHeadBoundTests
+{
+    const int Vocab = 40, Width = 64;
+
+    // Integers in [-127, 127], 127 in magnitude at position `peak`, times 2^exponent.
+    static float[] Exact(Rng rng, int width, int peak, int exponent)
+    {
+        var v = new float[width];
+        for (int p = 0; p < width; p++) v[p] = MathF.ScaleB(p == peak ? 127 : rng.NextInt(255) - 127, exponent);
+        return v;
+    }
+
+    static double Norm(ReadOnlySpan<float> v)
+    {
+        double s = 0;
+        foreach (float f in v) s += (double)f * f;
+        return Math.Sqrt(s);
+    }
+
+    static (double[] Logits, double[] RoundOff) Expected(float[] w, float[] x, int width)
+    {
+        int k = width;
+        double u = Math.Pow(2, -24), gamma = (k + 2) * u / (1 - (k + 2) * u);
+        var logits = new double[Vocab];
+        var roundOff = new double[Vocab];
+        for (int j = 0; j < Vocab; j++)
+        {
+            var row = w.AsSpan(j * width, width);
+            double dot = 0;
+            for (int p = 0; p < width; p++) dot += (double)row[p] * x[p];
+            logits[j] = dot;
+            roundOff[j] = gamma * Norm(x) * Norm(row);
+        }
+        return (logits, roundOff);
+    }
+
+    [Fact]
+    public void ExactlyQuantisedInputs_BoundIsTheFloat32RoundOffTerm()
+    {
+        var rng = new Rng(21);
+        var w = new float[Vocab * Width];
+        for (int j = 0; j < Vocab; j++) Exact(rng, Width, j % Width, -7 - j % 3).CopyTo(w, j * Width);
+        var x = Exact(rng, Width, 5, -6);
+        var weight = Tensor.FromArray(w, Vocab, Width);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var (logits, roundOff) = Expected(w, x, Width);
+            int best = 0;
+            for (int j = 1; j < Vocab; j++) if (logits[j] > logits[best]) best = j;
+            Assert.Equal(best, head.ArgMax(x, 1, 0, new float[Vocab]));
+            Assert.Equal((0, 0), (head.Statistics.CandidatePasses, head.Statistics.FullPasses));
+            var upper = head.UpperBounds;
+            for (int j = 0; j < Vocab; j++)
+            {
+                // a_j is exact here (integer products of powers of two), so upper - logit is B_j itself: at least the
+                // formula's, and at most its own upward roundings (three norms in float, 2^-20 for the double sums) more.
+                double bound = upper[j] - logits[j];
+                Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
+                    $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
+            }
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void TinyInputs_BoundIsTheUnderflowSlack()
+    {
+        // x and w near 2^-85: every product is below float32's smallest normal, so the head's products can flush to
+        // subnormals and B_j is dominated by (k + 2) 2^-149.
+        var rng = new Rng(22);
+        var w = new float[Vocab * Width];
+        for (int j = 0; j < Vocab; j++) Exact(rng, Width, j % Width, -85).CopyTo(w, j * Width);
+        var x = Exact(rng, Width, 9, -85);
+        var weight = Tensor.FromArray(w, Vocab, Width);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var (logits, roundOff) = Expected(w, x, Width);
+            head.ArgMax(x, 1, 0, new float[Vocab]);
+            double slack = (Width + 2) * Math.Pow(2, -149);
+            var upper = head.UpperBounds;
+            for (int j = 0; j < Vocab; j++)
+            {
+                double bound = upper[j] - logits[j], expected = roundOff[j] + slack;
+                Assert.True(slack > 1e6 * roundOff[j], "the slack should dominate here");
+                Assert.True(bound >= expected && bound <= expected * (1 + 3e-6),
+                    $"row {j}: B = {bound:R}, the header's gamma ||x|| ||w|| + (k+2) 2^-149 = {expected:R}");
+            }
+        }
+        finally { head.Return(); }
+    }
+}
+
+/// <summary>When the screen is built, reused and bypassed: null where it cannot pay off, the same buffers for the next
+/// generation with the same head, and the full head for weights or inputs the bound does not cover.</summary>
+public class ScreenedHeadLifetimeTests
+{
+    [Fact]
+    public void Rent_IsNullForShapesAndMachinesItDoesNotServe()
+    {
+        var threads = Kernels.KernelCheck.Threads;
+        Assert.Null(ScreenedHead.Rent(new Tensor(8), threads, force: true));                    // not a matrix
+        Assert.Null(ScreenedHead.Rent(new Tensor(1, QuantizedRows.MaxLength + 1), threads, force: true));
+        var weight = new Tensor(4, 8);
+        // Without AVX-VNNI it is not built unless forced (measured no gain there).
+        var unforced = ScreenedHead.Rent(weight, threads);
+        Assert.Equal(System.Runtime.Intrinsics.X86.AvxVnni.IsSupported, unforced is not null);
+        unforced?.Return();
+        var forced = ScreenedHead.Rent(weight, threads, force: true);
+        Assert.NotNull(forced);
+        forced!.Return();
+    }
+
+    [Fact]
+    public void AReturnedHead_IsRentedAgain_ButNeverTwiceAtOnce()
+    {
+        var rng = new Rng(5);
+        var weight = Tensor.Normal(rng, 0f, 0.5f, 30, 16);
+        var first = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        var second = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        Assert.NotSame(first, second);                  // both in use: two sets of buffers
+        first.Return();
+        var third = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        Assert.Same(first, third);                      // the returned one is reused
+        var fourth = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        Assert.NotSame(third, fourth);                  // and taken out of the pool while in use
+        var other = ScreenedHead.Rent(Tensor.Normal(rng, 0f, 0.5f, 30, 16), Kernels.KernelCheck.Threads, force: true)!;
+        Assert.NotSame(third, other);                   // keyed by the weight
+        second.Return(); third.Return(); fourth.Return(); other.Return();
+    }
+
+    [Fact]
+    public void AReusedHead_IsRebuiltFromTheCurrentWeights()
+    {
+        var rng = new Rng(6);
+        var weight = Tensor.Normal(rng, 0f, 0.5f, 30, 16);
+        var x = new float[16];
+        for (int p = 0; p < 16; p++) x[p] = rng.NextGaussian();
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        head.ArgMax(x, 1, 0, new float[30]);
+        head.Return();
+        // Row 11 now points along x: it must win in the next generation (stale int8 rows would not know it).
+        for (int p = 0; p < 16; p++) weight.Data[11 * 16 + p] = 3f * x[p];
+        head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            Assert.Equal(11, head.ArgMax(x, 1, 0, new float[30]));
+            Assert.Equal((1, 0), (head.Statistics.Calls, head.Statistics.Fallbacks));   // statistics restart per rent
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void NonFiniteWeights_AlwaysUseTheFullHead()
+    {
+        var rng = new Rng(7);
+        var weight = Tensor.Normal(rng, 0f, 0.5f, 30, 16);
+        weight.Data[4 * 16 + 2] = float.PositiveInfinity;
+        var x = new float[16];
+        for (int p = 0; p < 16; p++) x[p] = 0.5f + p;                                   // positive: row 4's logit is +inf
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            Assert.Equal(4, head.ArgMax(x, 1, 0, new float[30]));
+            Assert.Equal(4, head.ArgMax(x, 1, 0, new float[30]));
+            Assert.Equal((2, 2), (head.Statistics.Calls, head.Statistics.Fallbacks));
+        }
+        finally { head.Return(); }
+        weight.Data[4 * 16 + 2] = float.NaN;
+        head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var logits = new float[30];
+            GemmElements.Row(Kernels.KernelCheck.Threads, x, weight.Data, logits, 1, 30, 0);
+            Assert.Equal(Sampler.ArgMax(logits), head.ArgMax(x, 1, 0, new float[30]));
+            Assert.Equal((1, 1), (head.Statistics.Calls, head.Statistics.Fallbacks));
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void InputsWhoseLogitsCouldOverflow_UseTheFullHead()
+    {
+        var rng = new Rng(8);
+        var weight = Tensor.Normal(rng, 0f, 0.5f, 30, 16);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var x = new float[16];
+            for (int p = 0; p < 16; p++) x[p] = rng.NextGaussian();
+            int expected = head.ArgMax(x, 1, 0, new float[30]);
+            Assert.Equal(0, head.Statistics.Fallbacks);
+            // ||x|| ||w|| past 1e37 (but every float finite): the bound's float32 model no longer holds, so no screening.
+            for (int p = 0; p < 16; p++) x[p] *= 1e37f;
+            var logits = new float[30];
+            GemmElements.Row(Kernels.KernelCheck.Threads, x, weight.Data, logits, 1, 30, 0);
+            Assert.Equal(Sampler.ArgMax(logits), head.ArgMax(x, 1, 0, new float[30]));
+            Assert.Equal(1, head.Statistics.Fallbacks);
+            x[3] = float.NaN;
+            head.ArgMax(x, 1, 0, new float[30]);
+            Assert.Equal(2, head.Statistics.Fallbacks);
+            Assert.Throws<ArgumentException>(() => head.ArgMax(new float[15], 1, 0, new float[30]));
+            Assert.Throws<ArgumentException>(() => head.ArgMax(x, 1, 0, new float[29]));
+        }
+        finally { head.Return(); }
+    }
+}

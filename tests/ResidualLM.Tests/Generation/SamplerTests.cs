@@ -144,6 +144,13 @@ public class SamplerTests
         // Four equal logits: top-k 1 keeps the lowest id, every draw (a sort that left ties in any order would not).
         var rng = new Rng(5);
         for (int i = 0; i < 200; i++) Assert.Equal(0, Sampler.Sample([2f, 2f, 2f, 2f], new SamplingOptions(1f, 1, 1f), rng));
+        // 300 ties among 301 logits (Array.Sort switches from insertion sort, which keeps small arrays in order, to an
+        // unstable introsort past 16 elements): top-k 3 keeps ids 0, 1 and 2, behind the one larger logit at 150.
+        var logits = new float[301];
+        logits[150] = 5f;
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 400; i++) seen.Add(Sampler.Sample(logits, new SamplingOptions(100f, 4, 1f), rng));
+        Assert.Equal(new HashSet<int> { 150, 0, 1, 2 }, seen);
     }
 
     [Fact]

@@ -124,13 +124,18 @@ public class ScreenedHeadTests
         try
         {
             int passesAfterEight = 0;
+            var passes = new List<int>();
             for (int call = 1; call <= 20; call++)
             {
                 var x = Input(rng, width);
                 Assert.Equal(FullArgMax(weight, x, 1, 0), head.ArgMax(x, 1, 0, new float[vocab]));
                 var (_, _, candidatePasses, fullPasses) = head.Statistics;
+                passes.Add(candidatePasses + fullPasses);
                 if (call == 8) passesAfterEight = candidatePasses + fullPasses;
             }
+            // Exactly the first eight calls screened (each needing a second pass on this crowded head); none after.
+            for (int call = 1; call < 8; call++) Assert.True(passes[call] > passes[call - 1], $"call {call + 1} did not screen: {string.Join(",", passes)}");
+            Assert.Equal(passes[7], passes[19]);
             var stats = head.Statistics;
             Assert.Equal((20, 20), (stats.Calls, stats.Fallbacks));
             Assert.True(passesAfterEight > 0, $"{stats}: the screen never ran a second pass");
@@ -349,8 +354,89 @@ public class ScreenedHeadLifetimeTests
             x[3] = float.NaN;
             head.ArgMax(x, 1, 0, new float[30]);
             Assert.Equal(2, head.Statistics.Fallbacks);
-            Assert.Throws<ArgumentException>(() => head.ArgMax(new float[15], 1, 0, new float[30]));
-            Assert.Throws<ArgumentException>(() => head.ArgMax(x, 1, 0, new float[29]));
+            var finite = new float[16];
+            Assert.Contains("head input", Assert.Throws<ArgumentException>(() => head.ArgMax(new float[15], 1, 0, new float[30])).Message);
+            Assert.Contains("head input", Assert.Throws<ArgumentException>(() => head.ArgMax(finite, 1, 0, new float[29])).Message);
+            head.ArgMax(finite, 1, 0, new float[31]);                                  // longer scratch is fine
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void LargeWeights_WithModestInputs_AreStillScreened_UntilTheProductPasses1e37()
+    {
+        // ||w|| near 4e10 and ||x|| near 4e26: ||x|| ||w|| ~ 1.6e37 > 1e37 (full head), while ||x|| / ||w|| is far below it;
+        // the same x scaled down 100-fold is screened.
+        var rng = new Rng(9);
+        var weight = Tensor.Normal(rng, 0f, 1e10f, 30, 16);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var x = new float[16];
+            for (int p = 0; p < 16; p++) x[p] = 1e26f * rng.NextGaussian();
+            var logits = new float[30];
+            GemmElements.Row(Kernels.KernelCheck.Threads, x, weight.Data, logits, 1, 30, 0);
+            Assert.Equal(Sampler.ArgMax(logits), head.ArgMax(x, 1, 0, new float[30]));
+            Assert.Equal(1, head.Statistics.Fallbacks);
+            for (int p = 0; p < 16; p++) x[p] *= 0.01f;
+            head.ArgMax(x, 1, 0, new float[30]);
+            Assert.Equal(1, head.Statistics.Fallbacks);
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void Rent_AcceptsTheSmallestAndLongestRows()
+    {
+        var threads = Kernels.KernelCheck.Threads;
+        var one = ScreenedHead.Rent(Tensor.FromArray([2f], 1, 1), threads, force: true);
+        Assert.NotNull(one);
+        Assert.Equal(0, one!.ArgMax([3f], 1, 0, new float[1]));
+        one.Return();
+        var longest = ScreenedHead.Rent(new Tensor(2, QuantizedRows.MaxLength), threads, force: true);
+        Assert.NotNull(longest);
+        longest!.Return();
+    }
+
+    [Fact]
+    public void RowZero_CanWinTheScreen_AgainstACloseSecond()
+    {
+        // Row 0 leads and row 1 is a hair behind (both stay candidates and are recomputed): the screen answers 0 itself.
+        var rng = new Rng(10);
+        const int vocab = 200, width = 32;
+        var weight = Tensor.Normal(rng, 0f, 0.05f, vocab, width);
+        var x = new float[width];
+        for (int p = 0; p < width; p++) x[p] = rng.NextGaussian();
+        for (int p = 0; p < width; p++) { weight.Data[p] = 0.2f * x[p]; weight.Data[width + p] = 0.2f * x[p] * (1f - 1e-6f); }
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            Assert.Equal(0, head.ArgMax(x, 1, 0, new float[vocab]));
+            Assert.Equal((1, 0, 0, 0), head.Statistics);
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void AWellSeparatedHead_NeedsOnePassPerCall()
+    {
+        // Plain Gaussian inputs (no outlier channels) against 1000 rows: the first pass's lower bound leaves a handful of
+        // candidates every time, so no second pass of either kind and no fallback.
+        var rng = new Rng(11);
+        const int vocab = 1000, width = 64;
+        var weight = Tensor.Normal(rng, 0f, 0.5f, vocab, width);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            for (int call = 0; call < 10; call++)
+            {
+                var x = new float[width];
+                for (int p = 0; p < width; p++) x[p] = rng.NextGaussian();
+                var logits = new float[vocab];
+                GemmElements.Row(Kernels.KernelCheck.Threads, x, weight.Data, logits, 1, vocab, 0);
+                Assert.Equal(Sampler.ArgMax(logits), head.ArgMax(x, 1, 0, new float[vocab]));
+            }
+            Assert.Equal((10, 0, 0, 0), head.Statistics);
         }
         finally { head.Return(); }
     }

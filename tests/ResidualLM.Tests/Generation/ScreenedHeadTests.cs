@@ -171,13 +171,15 @@ public class ScreenedHeadBoundTests
         return Math.Sqrt(s);
     }
 
-    static (double[] Logits, double[] RoundOff) Expected(float[] w, float[] x, int width)
+    static (double[] Logits, double[] RoundOff) Expected(float[] w, float[] x, int width) => Expected(w, x, width, Vocab);
+
+    static (double[] Logits, double[] RoundOff) Expected(float[] w, float[] x, int width, int vocab)
     {
         int k = width;
         double u = Math.Pow(2, -24), gamma = (k + 2) * u / (1 - (k + 2) * u);
-        var logits = new double[Vocab];
-        var roundOff = new double[Vocab];
-        for (int j = 0; j < Vocab; j++)
+        var logits = new double[vocab];
+        var roundOff = new double[vocab];
+        for (int j = 0; j < vocab; j++)
         {
             var row = w.AsSpan(j * width, width);
             double dot = 0;
@@ -212,6 +214,95 @@ public class ScreenedHeadBoundTests
                 double bound = upper[j] - logits[j];
                 Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
                     $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
+            }
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void TwoPassInputs_SecondPassBoundIsTheFloat32RoundOffTerm()
+    {
+        // x = one large channel (127 / 16) plus small ones (integers times 2^-13, all below half of x's first scale):
+        // its uint8 copy keeps only the large channel, and the residual's copy is exact, so after the second pass
+        // x^^ = x. Every row shares the large channel's weight, so pass 1 (whose error term is the whole residual)
+        // leaves most rows as candidates and a second pass runs over all of them; its B_j is then the round-off term.
+        var rng = new Rng(23);
+        const int vocab = 400;
+        var w = new float[vocab * Width];
+        for (int j = 0; j < vocab; j++)
+        {
+            Exact(rng, Width, 1 + j % (Width - 1), -7).CopyTo(w, j * Width);
+            w[j * Width] = MathF.ScaleB(127, -7);
+        }
+        var x = new float[Width];
+        x[0] = MathF.ScaleB(127, -4);
+        for (int p = 1; p < Width; p++) x[p] = MathF.ScaleB(p == 7 ? 127 : rng.NextInt(255) - 127, -13);
+        var weight = Tensor.FromArray(w, vocab, Width);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var (logits, roundOff) = Expected(w, x, Width, vocab);
+            int best = 0;
+            for (int j = 1; j < vocab; j++) if (logits[j] > logits[best]) best = j;
+            Assert.Equal(best, head.ArgMax(x, 1, 0, new float[vocab]));
+            Assert.Equal((1, 0, 0, 1), head.Statistics);   // one call, no fallback, a second pass over every row
+            var upper = head.UpperBounds;
+            for (int j = 0; j < vocab; j++)
+            {
+                double bound = upper[j] - logits[j];
+                Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
+                    $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
+            }
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
+    public void TwoPassInputs_WithAnInexactResidual_BoundAddsTheRemainingError()
+    {
+        // As above, but the small channels are arbitrary floats: after both copies an error e = x - x^^ remains, and
+        // B_j = ||e|| ||w^_j|| + gamma_(k+2) ||x|| ||w_j|| (rows exact, so w^_j = w_j), around the approximate logit
+        // a_j = x^^ . w_j. The copies are made here with the same quantiser, the bound from them in double.
+        var rng = new Rng(24);
+        const int vocab = 400;
+        var w = new float[vocab * Width];
+        for (int j = 0; j < vocab; j++)
+        {
+            Exact(rng, Width, 1 + j % (Width - 1), -7).CopyTo(w, j * Width);
+            w[j * Width] = MathF.ScaleB(127, -7);
+        }
+        var x = new float[Width];
+        x[0] = MathF.ScaleB(127, -4);
+        for (int p = 1; p < Width; p++) x[p] = 0.01f * rng.NextGaussian();
+        var q1 = new byte[Width];
+        float scale1 = QuantizedRows.QuantizeVector(x, q1, out _, out _);
+        var residual = new float[Width];
+        for (int p = 0; p < Width; p++) residual[p] = (float)(x[p] - (double)scale1 * (q1[p] - QuantizedRows.ZeroPoint));
+        var q2 = new byte[Width];
+        float scale2 = QuantizedRows.QuantizeVector(residual, q2, out _, out _);
+        var approx = new double[Width];
+        double ee = 0;
+        for (int p = 0; p < Width; p++)
+        {
+            approx[p] = (double)scale1 * (q1[p] - QuantizedRows.ZeroPoint) + (double)scale2 * (q2[p] - QuantizedRows.ZeroPoint);
+            ee += (x[p] - approx[p]) * (x[p] - approx[p]);
+        }
+        Assert.True(ee > 0, "the residual should not be exact here");
+        var weight = Tensor.FromArray(w, vocab, Width);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var (_, roundOff) = Expected(w, x, Width, vocab);
+            head.ArgMax(x, 1, 0, new float[vocab]);
+            Assert.Equal(1, head.Statistics.FullPasses);
+            var upper = head.UpperBounds;
+            for (int j = 0; j < vocab; j++)
+            {
+                double a = 0, ww = 0;
+                for (int p = 0; p < Width; p++) { a += approx[p] * w[j * Width + p]; ww += (double)w[j * Width + p] * w[j * Width + p]; }
+                double expected = Math.Sqrt(ee) * Math.Sqrt(ww) + roundOff[j], bound = upper[j] - a;
+                Assert.True(bound >= expected * (1 - 1e-12) && bound <= expected * (1 + 3e-6),
+                    $"row {j}: B = {bound:R}, ||e|| ||w|| + gamma ||x|| ||w|| = {expected:R} (ratio {bound / expected:R})");
             }
         }
         finally { head.Return(); }

@@ -309,6 +309,44 @@ public class ScreenedHeadBoundTests
     }
 
     [Fact]
+    public void TwoPassInputs_OnFewCandidates_RefineOnlyThoseRows()
+    {
+        // 2000 rows, of which the first 100 share the large channel's weight and the rest have it at -127: pass 1 rules
+        // the rest out and leaves about 100 candidates, more than 64 but fewer than 2000 / 16, so pass 2 reads only
+        // their rows. Their bounds are then the round-off term (exact residual); the others keep pass 1's wider ones.
+        var rng = new Rng(25);
+        const int vocab = 2000, close = 100;
+        var w = new float[vocab * Width];
+        for (int j = 0; j < vocab; j++)
+        {
+            Exact(rng, Width, 1 + j % (Width - 1), -7).CopyTo(w, j * Width);
+            w[j * Width] = MathF.ScaleB(j < close ? 127 : -127, -7);
+        }
+        var x = new float[Width];
+        x[0] = MathF.ScaleB(127, -4);
+        for (int p = 1; p < Width; p++) x[p] = MathF.ScaleB(p == 7 ? 127 : rng.NextInt(255) - 127, -13);
+        var weight = Tensor.FromArray(w, vocab, Width);
+        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        try
+        {
+            var (logits, roundOff) = Expected(w, x, Width, vocab);
+            int best = 0;
+            for (int j = 1; j < vocab; j++) if (logits[j] > logits[best]) best = j;
+            Assert.Equal(best, head.ArgMax(x, 1, 0, new float[vocab]));
+            Assert.Equal((1, 0, 1, 0), head.Statistics);   // one call, a second pass over the candidates only
+            var upper = head.UpperBounds;
+            for (int j = 0; j < close; j++)
+            {
+                double bound = upper[j] - logits[j];
+                Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
+                    $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
+            }
+            for (int j = close; j < vocab; j++) Assert.True(upper[j] - logits[j] > 100 * roundOff[j], $"row {j} was refined");
+        }
+        finally { head.Return(); }
+    }
+
+    [Fact]
     public void TinyInputs_BoundIsTheUnderflowSlack()
     {
         // x and w near 2^-85: every product is below float32's smallest normal, so the head's products can flush to

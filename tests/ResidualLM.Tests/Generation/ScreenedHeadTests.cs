@@ -190,6 +190,48 @@ public class ScreenedHeadBoundTests
         return (logits, roundOff);
     }
 
+    // Rows exact in int8 whose channel 0 is +127 * 2^-7 (the first `close` rows) or -127 * 2^-7 (the rest).
+    static float[] SharedChannelRows(Rng rng, int vocab, int close)
+    {
+        var w = new float[vocab * Width];
+        for (int j = 0; j < vocab; j++)
+        {
+            Exact(rng, Width, 1 + j % (Width - 1), -7).CopyTo(w, j * Width);
+            w[j * Width] = MathF.ScaleB(j < close ? 127 : -127, -7);
+        }
+        return w;
+    }
+
+    // One large channel (127 / 16) and small ones below half of its quantisation step: integers times 2^-13 (the
+    // residual's copy is then exact) or arbitrary floats.
+    static float[] TwoScaleInput(Rng rng, bool exactResidual)
+    {
+        var x = new float[Width];
+        x[0] = MathF.ScaleB(127, -4);
+        for (int p = 1; p < Width; p++)
+            x[p] = exactResidual ? MathF.ScaleB(p == 7 ? 127 : rng.NextInt(255) - 127, -13) : 0.01f * rng.NextGaussian();
+        return x;
+    }
+
+    static int Best(double[] logits)
+    {
+        int best = 0;
+        for (int j = 1; j < logits.Length; j++) if (logits[j] > logits[best]) best = j;
+        return best;
+    }
+
+    // a_j exact (integer products of powers of two), so upper - logit is B_j itself: at least the formula's round-off
+    // term, and at most the screen's own upward roundings (three norms in float, 2^-20 for the double sums) more.
+    static void AssertRoundOffBounds(ReadOnlySpan<double> upper, double[] logits, double[] roundOff, int from, int to)
+    {
+        for (int j = from; j < to; j++)
+        {
+            double bound = upper[j] - logits[j];
+            Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
+                $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
+        }
+    }
+
     [Fact]
     public void ExactlyQuantisedInputs_BoundIsTheFloat32RoundOffTerm()
     {
@@ -202,19 +244,9 @@ public class ScreenedHeadBoundTests
         try
         {
             var (logits, roundOff) = Expected(w, x, Width);
-            int best = 0;
-            for (int j = 1; j < Vocab; j++) if (logits[j] > logits[best]) best = j;
-            Assert.Equal(best, head.ArgMax(x, 1, 0, new float[Vocab]));
+            Assert.Equal(Best(logits), head.ArgMax(x, 1, 0, new float[Vocab]));
             Assert.Equal((0, 0), (head.Statistics.CandidatePasses, head.Statistics.FullPasses));
-            var upper = head.UpperBounds;
-            for (int j = 0; j < Vocab; j++)
-            {
-                // a_j is exact here (integer products of powers of two), so upper - logit is B_j itself: at least the
-                // formula's, and at most its own upward roundings (three norms in float, 2^-20 for the double sums) more.
-                double bound = upper[j] - logits[j];
-                Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
-                    $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
-            }
+            AssertRoundOffBounds(head.UpperBounds, logits, roundOff, 0, Vocab);
         }
         finally { head.Return(); }
     }
@@ -228,31 +260,15 @@ public class ScreenedHeadBoundTests
         // leaves most rows as candidates and a second pass runs over all of them; its B_j is then the round-off term.
         var rng = new Rng(23);
         const int vocab = 400;
-        var w = new float[vocab * Width];
-        for (int j = 0; j < vocab; j++)
-        {
-            Exact(rng, Width, 1 + j % (Width - 1), -7).CopyTo(w, j * Width);
-            w[j * Width] = MathF.ScaleB(127, -7);
-        }
-        var x = new float[Width];
-        x[0] = MathF.ScaleB(127, -4);
-        for (int p = 1; p < Width; p++) x[p] = MathF.ScaleB(p == 7 ? 127 : rng.NextInt(255) - 127, -13);
-        var weight = Tensor.FromArray(w, vocab, Width);
-        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        var w = SharedChannelRows(rng, vocab, vocab);
+        var x = TwoScaleInput(rng, exactResidual: true);
+        var head = ScreenedHead.Rent(Tensor.FromArray(w, vocab, Width), Kernels.KernelCheck.Threads, force: true)!;
         try
         {
             var (logits, roundOff) = Expected(w, x, Width, vocab);
-            int best = 0;
-            for (int j = 1; j < vocab; j++) if (logits[j] > logits[best]) best = j;
-            Assert.Equal(best, head.ArgMax(x, 1, 0, new float[vocab]));
+            Assert.Equal(Best(logits), head.ArgMax(x, 1, 0, new float[vocab]));
             Assert.Equal((1, 0, 0, 1), head.Statistics);   // one call, no fallback, a second pass over every row
-            var upper = head.UpperBounds;
-            for (int j = 0; j < vocab; j++)
-            {
-                double bound = upper[j] - logits[j];
-                Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
-                    $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
-            }
+            AssertRoundOffBounds(head.UpperBounds, logits, roundOff, 0, vocab);
         }
         finally { head.Return(); }
     }
@@ -265,15 +281,8 @@ public class ScreenedHeadBoundTests
         // a_j = x^^ . w_j. The copies are made here with the same quantiser, the bound from them in double.
         var rng = new Rng(24);
         const int vocab = 400;
-        var w = new float[vocab * Width];
-        for (int j = 0; j < vocab; j++)
-        {
-            Exact(rng, Width, 1 + j % (Width - 1), -7).CopyTo(w, j * Width);
-            w[j * Width] = MathF.ScaleB(127, -7);
-        }
-        var x = new float[Width];
-        x[0] = MathF.ScaleB(127, -4);
-        for (int p = 1; p < Width; p++) x[p] = 0.01f * rng.NextGaussian();
+        var w = SharedChannelRows(rng, vocab, vocab);
+        var x = TwoScaleInput(rng, exactResidual: false);
         var q1 = new byte[Width];
         float scale1 = QuantizedRows.QuantizeVector(x, q1, out _, out _);
         var residual = new float[Width];
@@ -288,8 +297,7 @@ public class ScreenedHeadBoundTests
             ee += (x[p] - approx[p]) * (x[p] - approx[p]);
         }
         Assert.True(ee > 0, "the residual should not be exact here");
-        var weight = Tensor.FromArray(w, vocab, Width);
-        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        var head = ScreenedHead.Rent(Tensor.FromArray(w, vocab, Width), Kernels.KernelCheck.Threads, force: true)!;
         try
         {
             var (_, roundOff) = Expected(w, x, Width, vocab);
@@ -316,32 +324,16 @@ public class ScreenedHeadBoundTests
         // their rows. Their bounds are then the round-off term (exact residual); the others keep pass 1's wider ones.
         var rng = new Rng(25);
         const int vocab = 2000, close = 100;
-        var w = new float[vocab * Width];
-        for (int j = 0; j < vocab; j++)
-        {
-            Exact(rng, Width, 1 + j % (Width - 1), -7).CopyTo(w, j * Width);
-            w[j * Width] = MathF.ScaleB(j < close ? 127 : -127, -7);
-        }
-        var x = new float[Width];
-        x[0] = MathF.ScaleB(127, -4);
-        for (int p = 1; p < Width; p++) x[p] = MathF.ScaleB(p == 7 ? 127 : rng.NextInt(255) - 127, -13);
-        var weight = Tensor.FromArray(w, vocab, Width);
-        var head = ScreenedHead.Rent(weight, Kernels.KernelCheck.Threads, force: true)!;
+        var w = SharedChannelRows(rng, vocab, close);
+        var x = TwoScaleInput(rng, exactResidual: true);
+        var head = ScreenedHead.Rent(Tensor.FromArray(w, vocab, Width), Kernels.KernelCheck.Threads, force: true)!;
         try
         {
             var (logits, roundOff) = Expected(w, x, Width, vocab);
-            int best = 0;
-            for (int j = 1; j < vocab; j++) if (logits[j] > logits[best]) best = j;
-            Assert.Equal(best, head.ArgMax(x, 1, 0, new float[vocab]));
+            Assert.Equal(Best(logits), head.ArgMax(x, 1, 0, new float[vocab]));
             Assert.Equal((1, 0, 1, 0), head.Statistics);   // one call, a second pass over the candidates only
-            var upper = head.UpperBounds;
-            for (int j = 0; j < close; j++)
-            {
-                double bound = upper[j] - logits[j];
-                Assert.True(bound >= roundOff[j] && bound <= roundOff[j] * (1 + 3e-6),
-                    $"row {j}: B = {bound:R}, the header's gamma_(k+2) ||x|| ||w|| = {roundOff[j]:R} (ratio {bound / roundOff[j]:R})");
-            }
-            for (int j = close; j < vocab; j++) Assert.True(upper[j] - logits[j] > 100 * roundOff[j], $"row {j} was refined");
+            AssertRoundOffBounds(head.UpperBounds, logits, roundOff, 0, close);
+            for (int j = close; j < vocab; j++) Assert.True(head.UpperBounds[j] - logits[j] > 100 * roundOff[j], $"row {j} was refined");
         }
         finally { head.Return(); }
     }

@@ -160,7 +160,7 @@ public sealed class Rope
 
     /// <summary>
     /// Rotary embedding with given <paramref name="inverseFrequencies"/> (HS / 2 of them, radians per position), for
-    /// scaled variants such as Llama 3's (<see cref="Models.RopeScaling"/>).
+    /// scaled variants such as Llama 3's (<c>Models.RopeScaling</c>).
     /// </summary>
     public Rope(int headSize, int maxTime, ReadOnlySpan<double> inverseFrequencies)
     {

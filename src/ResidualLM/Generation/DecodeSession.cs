@@ -13,6 +13,9 @@ using ResidualLM.Tensors;
 
 namespace ResidualLM.Generation;
 
+/// <summary>Whether greedy decoding screens the head: where it pays (AVX-VNNI), never, or always (tests: every path computes the same tokens).</summary>
+internal enum HeadScreen { Auto, Off, Force }
+
 /// <summary>The cached path of Generator.Generate with a head that computes only the row it samples from.</summary>
 internal sealed class DecodeSession : IDisposable
 {
@@ -37,18 +40,25 @@ internal sealed class DecodeSession : IDisposable
 
     /// <summary>
     /// A session for up to <paramref name="capacity"/> positions, or null when the model is training or its head has a
-    /// bias (the general path then runs). <paramref name="greedy"/> builds the screened head (unless <paramref name="screenHead"/> is false).
+    /// bias (the general path then runs). <paramref name="greedy"/> builds the screened head as <paramref name="screenHead"/> says.
     /// </summary>
-    public static DecodeSession? TryCreate(LanguageModel model, int capacity, bool greedy, bool screenHead = true)
+    public static DecodeSession? TryCreate(LanguageModel model, int capacity, bool greedy, HeadScreen screenHead = HeadScreen.Auto)
     {
         if (model.Training || model.Head is { Bias: not null }) return null;
         var head = model.Head?.Weight ?? model.TokenEmbedding.Weight;
         // The screen bounds float32 products; a quantised head's logits are its own, computed in full.
-        var screen = greedy && screenHead && QuantizedHead(model) is null ? ScreenedHead.Rent(head, model.Context.Threads) : null;
+        var screen = greedy && screenHead != HeadScreen.Off && QuantizedHead(model) is null
+            ? ScreenedHead.Rent(head, model.Context.Threads, force: screenHead == HeadScreen.Force) : null;
         return new DecodeSession(model, Math.Clamp(capacity, 1, model.ContextLength), screen);
     }
 
     static QuantizedMatrix? QuantizedHead(LanguageModel model) => model.Head is { } head ? head.Quantized : model.TokenEmbedding.Quantized;
+
+    /// <summary>The screened head greedy steps use, or null (tests).</summary>
+    internal ScreenedHead? Screen => screen;
+
+    /// <summary>Positions the session can hold (tests).</summary>
+    internal int Capacity => cache.Capacity;
 
     /// <summary>The logits (V) behind the last token when it was sampled from the full head (tests).</summary>
     internal ReadOnlySpan<float> Logits => logits;

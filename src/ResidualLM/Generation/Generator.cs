@@ -22,10 +22,12 @@ public static class Generator
 
     /// <summary>
     /// <see cref="Generate(LanguageModel, ReadOnlySpan{int}, int, SamplingOptions, Rng, int?, bool, Action{int}?)"/>;
-    /// <paramref name="fastPath"/> false keeps the general model code for cached decoding (tests compare the two).
+    /// <paramref name="fastPath"/> false keeps the general model code for cached decoding (tests compare the two);
+    /// <paramref name="screenHead"/> chooses the greedy head; <paramref name="onSession"/> sees the decode session when one runs (tests).
     /// </summary>
     internal static int[] Generate(LanguageModel model, ReadOnlySpan<int> prompt, int maxNewTokens, SamplingOptions sampling,
-        Rng rng, int? stopToken, bool useCache, Action<int>? onToken, bool fastPath, bool screenHead = true)
+        Rng rng, int? stopToken, bool useCache, Action<int>? onToken, bool fastPath, HeadScreen screenHead = HeadScreen.Auto,
+        Action<DecodeSession>? onSession = null)
     {
         sampling.Validate();
         if (prompt.Length == 0) throw new InvalidInputException("the prompt is empty (it needs at least one token)", field: "prompt");
@@ -46,6 +48,7 @@ public static class Generator
             int capacity = Math.Min(model.ContextLength, tokens.Count + maxNewTokens);
             // The cached forward with a head that computes only the last row (the same tokens as the general path).
             session = useCache && fastPath && maxNewTokens > 0 ? DecodeSession.TryCreate(model, capacity, sampling.Temperature == 0f, screenHead) : null;
+            if (session is not null) onSession?.Invoke(session);
             var cache = useCache && session is null ? new KvCache(model.Blocks.Count, capacity) : null;
             int[] pending = tokens.ToArray();
             for (int step = 0; step < maxNewTokens; step++)

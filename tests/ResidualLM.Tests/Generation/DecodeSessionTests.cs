@@ -71,7 +71,7 @@ public class DecodeSessionTests
             Assert.Equal(model.ContextLength - prompt.Length + 1, fast.Length);
             Assert.Equal(general, fast);
             Assert.Equal(fast, streamed);
-            var unscreened = Generator.Generate(model, prompt, 20, options, new Rng(9), null, true, null, fastPath: true, screenHead: false);
+            var unscreened = Generator.Generate(model, prompt, 20, options, new Rng(9), null, true, null, fastPath: true, screenHead: HeadScreen.Off);
             Assert.Equal(general[..20], unscreened);
         }
     }

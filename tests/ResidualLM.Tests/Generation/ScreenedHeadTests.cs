@@ -10,14 +10,14 @@ namespace ResidualLM.Tests.Generation;
 
 public class ScreenedHeadTests
 {
-    static int FullArgMax(Tensor weight, float[] x, int productRows, int row)
+    internal static int FullArgMax(Tensor weight, float[] x, int productRows, int row)
     {
         var logits = new float[weight.Dim(0)];
         GemmElements.Row(Kernels.KernelCheck.Threads, x, weight.Data, logits, productRows, weight.Dim(0), row);
         return Sampler.ArgMax(logits);
     }
 
-    static float[] Input(Rng rng, int width)
+    internal static float[] Input(Rng rng, int width)
     {
         var x = new float[width];
         for (int i = 0; i < width; i++) x[i] = rng.NextGaussian() * (i % 37 == 0 ? 6f : 1f);   // a few outlier channels
@@ -385,6 +385,40 @@ public class ScreenedHeadLifetimeTests
         var forced = ScreenedHead.Rent(weight, threads, force: true);
         Assert.NotNull(forced);
         forced!.Return();
+    }
+
+    [Fact]
+    public void WhenThePoolIsBusy_TheHeadRunsItsPartsOnTheCallingThread()
+    {
+        // Rented and used inside a parallel loop of its own pool: the pool is busy, so building the int8 copy and each
+        // screen run their parts on the calling thread, with the same answers.
+        var rng = new Rng(23);
+        const int vocab = 2000, width = 128;
+        var weight = Tensor.Normal(rng, 0f, 0.5f, vocab, width);
+        // Half the inputs point at a row (the argmax, in every part of the head in turn), half are random.
+        var inputs = Enumerable.Range(0, 8).Select(i => i % 2 == 0
+            ? weight.Data.AsSpan((vocab - 1 - i * 250) * width, width).ToArray().Select(v => 3f * v).ToArray()
+            : ScreenedHeadTests.Input(rng, width)).ToArray();
+        var expected = inputs.Select(x => ScreenedHeadTests.FullArgMax(weight, x, 1, 0)).ToArray();
+        var got = new int[inputs.Length];
+        int screened = 0;
+        using var threads = new Parallelism(2);
+        threads.For(0, 2, (from, to) =>
+        {
+            for (int t = from; t < to; t++)
+            {
+                var head = ScreenedHead.Rent(weight, threads, force: true)!;
+                try
+                {
+                    for (int i = t; i < inputs.Length; i += 2) got[i] = head.ArgMax(inputs[i], 1, 0, new float[vocab]);
+                    var (calls, fallbacks, _, _) = head.Statistics;
+                    Interlocked.Add(ref screened, calls - fallbacks);
+                }
+                finally { head.Return(); }
+            }
+        }, costPerItem: 1L << 30);
+        Assert.Equal(expected, got);
+        Assert.True(screened > 0, "every call fell back to the full head: the screen's parts were not exercised");
     }
 
     [Fact]

@@ -450,7 +450,7 @@ public sealed class AdminResidual : Residual
     public static IReadOnlyList<float> Profile(LanguageModel model, int[] ids, int batch, int time)
     {
         if (model.ResidualMode != ResidualMode.Admin)
-            throw new InvalidInputException($"Admin's profiling sets the shortcut weights of --residual admin, not of {ResidualPolicies.Get(model.ResidualMode).Name}", field: "Residual");
+            throw new InvalidInputException($"Admin's profiling sets the shortcut weights of the admin residual policy, not of {ResidualPolicies.Get(model.ResidualMode).Name}", field: "Residual");
         bool training = model.Training;
         model.Eval();
         using var _ = Autograd.Graph.NoGrad();

@@ -142,7 +142,7 @@ public sealed class Trainer
         communicator.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(root));
         if (root[0] != hash)
             throw new InvalidInputException($"rank {communicator.Rank}'s initial weights (hash {hash:x16}) differ from rank 0's ({root[0]:x16}): " +
-                "every rank must read the same data and options (same --seed)", field: "--distributed");
+                "every rank must read the same data and options (the same seed)", field: nameof(TrainingSpec.Distributed));
     }
 
     /// <summary>Restores the step counter after loading a checkpoint.</summary>

@@ -119,7 +119,7 @@ public sealed record TrainingSpec
         if (KvHeads is int kv)
         {
             if (Architecture != ModelArchitecture.Llama)
-                throw new InvalidInputException("applies to --arch llama only (GPT has one key/value head per query head)", field: nameof(KvHeads));
+                throw new InvalidInputException("applies to the Llama architecture only (GPT has one key/value head per query head)", field: nameof(KvHeads));
             if (kv < 1) throw new InvalidInputException($"must be at least 1, got {kv}", field: nameof(KvHeads));
         }
         if (Heads is int heads && Width is int width && width % heads != 0)

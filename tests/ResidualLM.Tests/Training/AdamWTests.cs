@@ -70,4 +70,77 @@ public class AdamWTests
         new AdamW([("p", p)], Settings).Step();
         Assert.All(p.Data, v => Assert.Equal(1f, v));
     }
+
+    /// <summary>A tensor longer than one work chunk (16,384 elements) is updated in full, chunk edges included, threads or not.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ALargeTensor_IsUpdatedEverywhere(bool threaded)
+    {
+        const int n = 40_000;   // two whole chunks and a partial one
+        var p = Tensor.Ones(n).WithGrad();
+        var grad = new float[n];
+        for (int i = 0; i < n; i++) grad[i] = i % 2 == 0 ? 1f : -1f;
+        p.Grad = new Tensor(grad, n);
+        using var threads = new ResidualLM.Kernels.Parallelism(2);
+        var optimizer = new AdamW([("p", p)], Settings with { WeightDecay = 0f }, threads: threaded ? threads : null);
+        optimizer.Step();
+        // Step 1: m_hat = g, v_hat = g^2, so every element moves by lr * g / (|g| + eps).
+        double move = Settings.LearningRate / (1 + Settings.Epsilon);
+        for (int i = 0; i < n; i++) Assert.Equal(1 - (i % 2 == 0 ? move : -move), p.Data[i], 6);
+    }
+
+    [Fact]
+    public void ACustomDecayRule_IsUsed_AndNamesAreUnique()
+    {
+        var w = Tensor.Ones(2, 2).WithGrad(); var b = Tensor.Ones(2).WithGrad();
+        var optimizer = new AdamW([("w", w), ("b", b)], Settings, decays: (name, _) => name == "b");
+        Assert.Equal(["b"], optimizer.DecayedNames);
+        var e = Assert.Throws<ArgumentException>(() => new AdamW([("w", w), ("w", b)], Settings));
+        Assert.Contains("parameter 'w' is listed twice", e.Message);
+    }
+
+    [Fact]
+    public void ZeroGrad_ClearsEveryParametersGradient()
+    {
+        var w = Tensor.Ones(2, 2).WithGrad(); var b = Tensor.Ones(2).WithGrad();
+        w.Grad = Tensor.Ones(2, 2); b.Grad = Tensor.Ones(2);
+        new AdamW([("w", w), ("b", b)], Settings).ZeroGrad();
+        foreach (var t in new[] { w, b }) Assert.True(t.Grad is null || t.Grad.Data.All(v => v == 0f));
+    }
+
+    [Fact]
+    public void GetState_CopiesUnlessAskedNotTo()
+    {
+        var p = Tensor.Ones(3).WithGrad();
+        p.Grad = new Tensor([1f, 2f, 3f], 3);
+        var optimizer = new AdamW([("p", p)], Settings);
+        optimizer.Step();
+        var copy = optimizer.GetState();
+        float m0 = copy.FirstMoment["p"][0], v0 = copy.SecondMoment["p"][0];
+        Assert.NotEqual(0f, m0);
+        optimizer.Step();                               // moves the optimizer's moments
+        Assert.Equal(m0, copy.FirstMoment["p"][0]);     // the copy keeps the values it was taken with
+        Assert.Equal(v0, copy.SecondMoment["p"][0]);
+        var live = optimizer.GetState(copy: false);
+        optimizer.Step();
+        Assert.Equal(optimizer.GetState().FirstMoment["p"], live.FirstMoment["p"]);   // a view follows the optimizer
+        Assert.Equal(optimizer.GetState().SecondMoment["p"], live.SecondMoment["p"]);
+    }
+
+    [Fact]
+    public void LoadState_RefusesMissingOrMisSizedMoments()
+    {
+        var p = Tensor.Ones(3).WithGrad();
+        var optimizer = new AdamW([("p", p)], Settings);
+        var missing = Assert.Throws<InvalidInputException>(() => optimizer.LoadState(new AdamWState { FirstMoment = { ["p"] = new float[3] } }));
+        Assert.Equal("p", missing.Field);
+        Assert.Equal("optimizer state has no moments for this parameter", missing.Reason);
+        foreach (var (m, v) in new[] { (4, 3), (3, 4) })
+        {
+            var e = Assert.Throws<InvalidInputException>(() => optimizer.LoadState(new AdamWState { FirstMoment = { ["p"] = new float[m] }, SecondMoment = { ["p"] = new float[v] } }));
+            Assert.Equal("p", e.Field);
+            Assert.Contains($"optimizer moments have {m} elements, the parameter 3", e.Reason);
+        }
+    }
 }

@@ -48,4 +48,27 @@ public class GradientClippingTests
         Assert.True(double.IsNaN(GradientClipping.ClipByGlobalNorm(parameters, 0.5)));
         Assert.Equal(kept, parameters[0].Grad!.Data);
     }
+
+    /// <summary>torch's rule to the bit: scale = max / (norm + 1e-6) in double, applied as a float; none at or below the limit, or with limit 0.</summary>
+    [Fact]
+    public void ClipByGlobalNorm_UsesTorchsScale_AndNoneAtTheLimitOrWithLimitZero()
+    {
+        Tensor Gradient(params float[] values)
+        {
+            var p = Tensor.Zeros(values.Length).WithGrad();
+            p.Grad = new Tensor(values, values.Length);
+            return p;
+        }
+        var atLimit = new[] { Gradient(3f, 4f) };                  // norm exactly 5
+        Assert.Equal(5.0, GradientClipping.ClipByGlobalNorm(atLimit, 5.0));
+        Assert.Equal([3f, 4f], atLimit[0].Grad!.Data);
+        var off = new[] { Gradient(3f, 4f) };
+        Assert.Equal(5.0, GradientClipping.ClipByGlobalNorm(off, 0.0));   // 0: clipping off
+        Assert.Equal([3f, 4f], off[0].Grad!.Data);
+        var over = new[] { Gradient(6f, 8f) };                     // norm 10, limit 5
+        GradientClipping.ClipByGlobalNorm(over, 5.0);
+        float scale = (float)(5.0 / (10.0 + 1e-6));
+        Assert.Equal([6f * scale, 8f * scale], over[0].Grad!.Data);
+        Assert.NotEqual(3f, over[0].Grad!.Data[0]);                 // 1e-6 keeps the result just under the limit
+    }
 }

@@ -172,4 +172,55 @@ public class DataParallelTests
         Assert.Equal(plain[0], runs[0][0], 0.2);     // same model, same data: a similar first loss
         Assert.NotEqual(plain, runs[0]);
     }
+
+    [Fact]
+    public void BadArguments_AreRefused()
+    {
+        var model = Model("gpt");
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DataParallel(model, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => DataParallel.ChooseShards(model, 4, 2, requested: -1));
+        var step = new DataParallel(model, 2);
+        var (inputs, targets) = Batch5(model.VocabSize, 1);
+        Assert.Throws<ArgumentNullException>(() => step.ForwardBackward(null!, inputs, targets, Batch, Time));
+        Assert.Contains("must hold 5 x 32 ids", Assert.Throws<ArgumentException>(() => step.ForwardBackward(model.Forward, inputs[1..], targets, Batch, Time)).Message);
+        Assert.Contains("must hold 5 x 32 ids", Assert.Throws<ArgumentException>(() => step.ForwardBackward(model.Forward, inputs, targets[1..], Batch, Time)).Message);
+        var three = new DataParallel(model, 3);
+        Assert.Contains("a batch of 2 sequences cannot be cut into 3 shards",
+            Assert.Throws<ArgumentException>(() => three.ForwardBackward(model.Forward, inputs[..(2 * Time)], targets[..(2 * Time)], 2, Time)).Message);
+        using (ResidualLM.Autograd.Graph.NoGrad())
+            Assert.Throws<InvalidOperationException>(() => step.ForwardBackward(model.Forward, inputs, targets, Batch, Time));
+    }
+
+    [Fact]
+    public void ChooseShards_SmallestCases()
+    {
+        var model = Model("gpt");
+        Assert.Equal(2, DataParallel.ChooseShards(model, batchSize: 2, threads: 2));
+        Assert.Equal(3, DataParallel.ChooseShards(model, batchSize: 8, threads: 3));
+        Assert.Equal(1, DataParallel.ChooseShards(model, batchSize: 1, threads: 4));
+        Assert.Equal(1, DataParallel.ChooseShards(model, batchSize: 8, threads: 1));
+        Assert.Equal(3, DataParallel.ChooseShards(model, batchSize: 3, threads: 1, requested: 4));   // asked for: as many as the batch allows
+    }
+
+    /// <summary>One replica set used for batches of other shapes in turn (the last batch of an epoch, another context).</summary>
+    [Fact]
+    public void TheSameReplicas_FollowBatchesOfChangingShape()
+    {
+        var model = Model("gpt");
+        var step = new DataParallel(model, 2);
+        var rng = new Rng(8);
+        foreach (var (batch, time) in new[] { (4, 8), (3, 8), (4, 6), (4, 8) })
+        {
+            var inputs = Enumerable.Range(0, batch * time).Select(_ => rng.NextInt(model.VocabSize)).ToArray();
+            var targets = Enumerable.Range(0, batch * time).Select(_ => rng.NextInt(model.VocabSize)).ToArray();
+            model.ZeroGrad();
+            var plain = O.CrossEntropy(model.Context.Threads, model.Forward(inputs, batch, time).Reshape(batch * time, -1), targets);
+            plain.Backward();
+            var expected = Gradients(model);
+            model.ZeroGrad();
+            double loss = step.ForwardBackward(model.Forward, inputs, targets, batch, time);
+            Assert.Equal(plain.Item(), loss, 5e-6 * plain.Item());
+            AssertClose(expected, Gradients(model));
+        }
+    }
 }

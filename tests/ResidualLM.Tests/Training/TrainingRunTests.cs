@@ -85,4 +85,82 @@ public class TrainingRunTests
         Assert.False(rest.Cancelled);
         Assert.Equal(whole, losses);
     }
+
+    [Fact]
+    public void TheSmoothedLoss_IsAnExponentialAverage_AndTheTimesAddUp()
+    {
+        var steps = new List<StepTaken>();
+        var summary = new TrainingRun(TrainingSession.Create(Spec(null))).Run(r => { if (r is StepTaken s) steps.Add(s); });
+        double smoothed = steps[0].Result.Loss;
+        Assert.Equal(smoothed, steps[0].SmoothedLoss);
+        for (int i = 1; i < steps.Count; i++)
+        {
+            smoothed = 0.9 * smoothed + 0.1 * steps[i].Result.Loss;
+            Assert.Equal(smoothed, steps[i].SmoothedLoss, 12);
+            Assert.Equal(2L * 8 * (i + 1), steps[i].Tokens);
+        }
+        Assert.Equal(steps.Sum(s => s.Result.Seconds), summary.StepSeconds, 9);
+        Assert.True(summary.StepSeconds > 0 && summary.StepSeconds <= summary.Seconds);
+        Assert.Equal(0, summary.ReduceSeconds);
+        Assert.Equal(0, summary.ExposedReduceSeconds);
+    }
+
+    [Fact]
+    public void ACheckpointInterval_SavesOnItsOwnSchedule()
+    {
+        using var directory = new TemporaryDirectory();
+        var spec = Spec(directory.File("run")) with { Options = Spec(null).Options with { CheckpointInterval = 3 } };
+        var reports = new List<TrainingProgress>();
+        new TrainingRun(TrainingSession.Create(spec)).Run(reports.Add);
+        Assert.Equal([2, 4, 6], reports.OfType<Evaluated>().Select(e => e.Result.Step));
+        Assert.Equal([3, 6, 6], reports.OfType<CheckpointSaved>().Select(c => c.Step));
+    }
+
+    static Trainer BareTrainer(bool validation, int evalInterval)
+    {
+        var model = new ResidualLM.Models.Gpt(ResidualLM.Models.GptConfig.Preset("test") with { Dropout = 0f });
+        var options = new TrainingOptions { Steps = 4, BatchSize = 2, Context = 8, WarmupSteps = 1, EvalInterval = evalInterval, EvalBatches = 1, Seed = 2 };
+        var tokens = Enumerable.Range(0, 400).Select(i => i * 7 % 11).ToArray();
+        var data = new TokenDataset(tokens);
+        return new Trainer(model, model.Forward, options, data.RandomOffsets(8, 2, 1), validation ? data.RandomOffsets(8, 2, 2) : null, dataParallel: 1);
+    }
+
+    [Fact]
+    public void ABareTrainer_EvaluatesOnlyWithValidationBatches_AndWritesNothing()
+    {
+        var reports = new List<TrainingProgress>();
+        var summary = new TrainingRun(BareTrainer(validation: true, evalInterval: 2)).Run(reports.Add);
+        Assert.Equal([2, 4], reports.OfType<Evaluated>().Select(e => e.Result.Step));
+        Assert.All(reports.OfType<Evaluated>(), e => Assert.Null(e.Result.Sample));
+        Assert.Empty(reports.OfType<CheckpointSaved>());
+        Assert.Null(summary.Checkpoint);
+        Assert.True(double.IsFinite(summary.ValidationLoss));
+
+        reports.Clear();
+        summary = new TrainingRun(BareTrainer(validation: false, evalInterval: 2)).Run(reports.Add);
+        Assert.Empty(reports.OfType<Evaluated>());
+        Assert.True(double.IsNaN(summary.ValidationLoss));
+        Assert.Equal(4, summary.Steps);
+    }
+
+    [Fact]
+    public void AFinalEvaluation_ComesOnlyAtTheEndOfAWholeRun()
+    {
+        // Evaluations only at the end: a whole run evaluates once after its loop; a cancelled one does not.
+        var trainer = BareTrainer(validation: true, evalInterval: 0);
+        var whole = new TrainingRun(trainer).Run();
+        Assert.True(double.IsFinite(whole.ValidationLoss));
+        Assert.True(double.IsNaN(whole.TrainLoss), "a bare trainer has no training-split evaluation batches");
+        // Run again, finished: no step, and the evaluation the loop did not make.
+        var reports = new List<TrainingProgress>();
+        var again = new TrainingRun(trainer).Run(reports.Add);
+        Assert.Empty(reports);
+        Assert.False(again.Cancelled);
+        Assert.Equal(whole.ValidationLoss, again.ValidationLoss);
+        using var stop = new CancellationTokenSource();
+        var cancelled = new TrainingRun(BareTrainer(validation: true, evalInterval: 0)).Run(r => { if (r is StepTaken { Result.Step: 2 }) stop.Cancel(); }, stop.Token);
+        Assert.True(cancelled.Cancelled);
+        Assert.Equal(2, cancelled.Steps);
+        Assert.True(double.IsNaN(cancelled.ValidationLoss), "a cancelled run is not evaluated");
+    }
 }

@@ -88,6 +88,11 @@ public class NumericalGuardTests
         StepResult skipped = trainer.TrainStep();
         Assert.True(skipped.Skipped);
         Assert.False(double.IsFinite(skipped.GradientNorm));
+        Assert.Equal(2, skipped.Step);
+        Assert.Equal(2 * 8, skipped.Tokens);                     // the tokens were read, though not learned from
+        // The rate of step index 1: no warmup, a cosine over 5 steps from 2e-3 to its tenth.
+        Assert.Equal(2e-4 + 0.5 * (1 + Math.Cos(Math.PI / 5)) * 1.8e-3, skipped.LearningRate, 12);
+        foreach (var (_, p) in module.NamedParameters()) Assert.True(p.Grad is null || p.Grad.Data.All(g => g == 0f), "a skipped step leaves no gradient behind");
         Assert.Equal(before, Weights(module));
         StepResult after = trainer.TrainStep();
         Assert.False(after.Skipped);

@@ -118,6 +118,9 @@ public class TrainerStateTests
         var missing = Assert.Throws<InvalidInputException>(() => ReadEdited("\"optimizer_step\": 2,", ""));
         Assert.Equal("optimizer_step", missing.Field);
         Assert.Equal("is missing (required field)", missing.Reason);
+        var inSampler = Assert.Throws<InvalidInputException>(() => ReadEdited("\"epoch\": 0,", ""));
+        Assert.Equal("sampler.epoch", inSampler.Field);
+        Assert.Equal("is missing (required field)", inSampler.Reason);
         var nothing = Assert.Throws<InvalidInputException>(() => TrainerState.Read("null"u8.ToArray(), "trainer_state.json"));
         Assert.Equal("trainer_state.json", nothing.FilePath);
     }

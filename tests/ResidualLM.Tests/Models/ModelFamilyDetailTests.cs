@@ -113,4 +113,68 @@ public class ModelFamilyDetailTests
         var target = new Tensor([1f, 0f, 5f, 1f], 2, 2);
         Assert.Equal((0 + 4 + 4 + 9) / 4f, MlpStack.MseLoss(output, target).Item());
     }
+
+    [Fact]
+    public void Quantize_NeedsWholeBlocks_AndWeightFormatSaysWhatIsStored()
+    {
+        var narrow = new Gpt(GptConfig.Preset("test"));   // width 12: rows of 12 values
+        var e = Assert.Throws<InvalidInputException>(() => narrow.Quantize(ResidualLM.Kernels.BlockFormat.Q8_0));
+        Assert.Equal("weights", e.Field);
+        Assert.Contains("q8_0 needs matrix rows that are a multiple of 32 values; this model has a (36, 12) matrix", e.Reason);
+        Assert.Equal("f32", narrow.WeightFormat);
+
+        var tied = new Gpt(GptConfig.Preset("test") with { Width = 32, HeadCount = 2, TieWeights = true });
+        Assert.Equal("f32", tied.WeightFormat);
+        tied.Linears().First().Quantize(ResidualLM.Kernels.BlockFormat.Q4_0);
+        Assert.Equal("mixed (q4_0, f32)", tied.WeightFormat);
+        tied.Quantize(ResidualLM.Kernels.BlockFormat.Q8_0);
+        Assert.Equal("q8_0", tied.WeightFormat);
+        Assert.NotNull(tied.TokenEmbedding.Quantized);     // the tied head is the token table
+        // Only the token table left in float: the format says so.
+        var tableInFloat = new Gpt(GptConfig.Preset("test") with { Width = 32, HeadCount = 2, TieWeights = true });
+        foreach (var linear in tableInFloat.Linears()) linear.Quantize(ResidualLM.Kernels.BlockFormat.Q8_0);
+        Assert.Equal("mixed (q8_0, f32)", tableInFloat.WeightFormat);
+    }
+
+    [Fact]
+    public void AnExplicitHeadSize_StillNeedsAPositiveHeadCount()
+    {
+        var e = Assert.Throws<InvalidInputException>(() => (LlamaConfig.Preset("test") with { HeadSize = 4, HeadCount = 0 }).Validate());
+        Assert.Equal(nameof(LlamaConfig.HeadCount), e.Field);
+        Assert.Contains("must be positive, got 0", e.Reason);
+    }
+
+    [Fact]
+    public void RopeScaling_UsesTheLowFactorForTheLowBoundary()
+    {
+        // low 2: wavelengths above 8192 / 2 = 4096 are divided by the factor; at 3072 the weight is (8192 / 3072 - 2) / 2 = 1/3.
+        var scaling = new RopeScaling(8, 2, 4, 8192);
+        double F(double wavelength) => 2 * Math.PI / wavelength;
+        var scaled = scaling.Apply([F(5000), F(3072), F(1000)]);
+        Assert.Equal(F(5000) / 8, scaled[0], 15);
+        Assert.Equal(F(3072) * 5 / 12, scaled[1], 15);
+        Assert.Equal(F(1000), scaled[2], 15);
+    }
+
+    [Fact]
+    public void AnyOtherModule_IsSummarisedByItsType()
+    {
+        var info = ModelInfo.Of(new Linear(4, 3, bias: true, new Rng(1)));
+        Assert.Equal("Linear", info.Architecture);
+        Assert.Equal(15, info.Parameters);
+        Assert.False(info.Tied);
+        Assert.Equal(0, info.Blocks);
+        Assert.Equal(0, info.ResidualConnections);
+    }
+
+    [Theory]
+    [InlineData(ResidualMode.DenseFormer)]
+    [InlineData(ResidualMode.ValueResidual)]
+    [InlineData(ResidualMode.StaticHyper2)]
+    [InlineData(ResidualMode.DynamicHyper4)]
+    public void TheClosedFormCount_MatchesTheModel_AtFourBlocks(ResidualMode mode)
+    {
+        var config = GptConfig.Preset("test") with { LayerCount = 4, Residual = mode };
+        Assert.Equal(new Gpt(config).ParameterCount(), config.CountParameters());
+    }
 }

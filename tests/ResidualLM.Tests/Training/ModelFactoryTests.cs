@@ -25,6 +25,30 @@ public class ModelFactoryTests
     }
 
     [Fact]
+    public void Create_Llama_AppliesEveryOverride()
+    {
+        var spec = new TrainingSpec
+        {
+            Architecture = ModelArchitecture.Llama, Layers = 3, Heads = 4, KvHeads = 2, Width = 32, ModelContext = 40, Dropout = 0.25f,
+            Residual = ResidualMode.PostNorm,
+        };
+        var llama = Assert.IsType<Llama>(ModelFactory.Create(spec, vocabSize: 17));
+        Assert.Equal(LlamaConfig.Preset("llama-tiny") with
+        {
+            VocabSize = 17, LayerCount = 3, HeadCount = 4, KeyValueHeadCount = 2, Width = 32, ContextLength = 40, Dropout = 0.25f,
+            Residual = ResidualMode.PostNorm,
+        }, llama.Config);
+        // Admin's init picks Admin's policy when none is given, for either family; otherwise the preset's stays.
+        Assert.Equal(ResidualMode.Admin, ((LlamaConfig)ModelFactory.Config(spec with { Residual = null, Init = WeightInit.Admin }, 17)).Residual);
+        Assert.Equal(ResidualMode.Admin, ((GptConfig)ModelFactory.Config(new TrainingSpec { Init = WeightInit.Admin }, 17)).Residual);
+        Assert.Equal(ResidualMode.PreNorm, ((GptConfig)ModelFactory.Config(new TrainingSpec { Init = WeightInit.Torch }, 17)).Residual);
+        Assert.Equal(4, ModelFactory.ContextLength(ModelArchitecture.Llama, ModelPreset.Test, 4));
+        Assert.Equal(LlamaConfig.Preset("llama-tiny").ContextLength, ModelFactory.ContextLength(ModelArchitecture.Llama, ModelPreset.Tiny, null));
+        Assert.Equal(GptConfig.Preset("tiny").ContextLength, ModelFactory.ContextLength(ModelArchitecture.Gpt, ModelPreset.Tiny, null));
+        Assert.Throws<ArgumentException>(() => ModelFactory.Create(new EncoderConfig(), 1));
+    }
+
+    [Fact]
     public void Create_WithoutOverrides_IsThePreset()
     {
         var gpt = Assert.IsType<Gpt>(ModelFactory.Create(new TrainingSpec { Preset = ModelPreset.DeepNarrow }, vocabSize: 5));

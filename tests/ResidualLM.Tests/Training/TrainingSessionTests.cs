@@ -94,4 +94,60 @@ public sealed class TrainingSessionTests : IDisposable
         try { Assert.Null(TrainingSession.Create(Spec(null) with { DataPath = data }).EntropyFloor); }
         finally { File.Delete(data); }
     }
+
+    [Fact]
+    public void BadData_IsRefusedNamingTheFileAndTheField()
+    {
+        string missing = Path.Combine(folder, "missing.txt");
+        var e = Assert.Throws<InvalidInputException>(() => TrainingSession.Create(Spec(null) with { DataPath = missing }));
+        Assert.Equal((missing, nameof(TrainingSpec.DataPath), "file not found"), (e.FilePath, e.Field, e.Reason));
+        Directory.CreateDirectory(folder);
+        string empty = Path.Combine(folder, "empty.txt");
+        File.WriteAllText(empty, "");
+        e = Assert.Throws<InvalidInputException>(() => TrainingSession.Create(Spec(null) with { DataPath = empty }));
+        Assert.Equal((empty, nameof(TrainingSpec.DataPath), "the file is empty; it needs text to train on"), (e.FilePath, e.Field, e.Reason));
+        // The spec is validated before any work: a corpus below 1000 characters.
+        Assert.Equal(nameof(TrainingSpec.CorpusCharacters), Assert.Throws<InvalidInputException>(() => TrainingSession.Create(Spec(null) with { CorpusCharacters = 999 })).Field);
+    }
+
+    [Fact]
+    public void AContextLongerThanTheModels_IsRefused()
+    {
+        var spec = Spec(null, modelContext: 12);   // training context 16
+        var e = Assert.Throws<InvalidInputException>(() => TrainingSession.Create(spec));
+        Assert.Equal(nameof(TrainingOptions.Context), e.Field);
+        Assert.StartsWith("16 is longer than the model's context length 12", e.Reason);
+        TrainingSession.Create(Spec(null, modelContext: 16));   // equal is fine
+    }
+
+    [Fact]
+    public void ResumingAFolderWithoutCheckpoint_SaysSo()
+    {
+        Directory.CreateDirectory(folder);
+        var e = Assert.Throws<InvalidInputException>(() => TrainingSession.Resume(folder));
+        Assert.Equal(folder, e.FilePath);
+        Assert.Equal("has no checkpoint to resume from (no 'latest' file)", e.Reason);
+    }
+
+    [Fact]
+    public void TheValidationBatches_AreTheFirstWindowsOfTheValidationSplit_WhateverTheSampler()
+    {
+        // Windows sampler, stride 4: training windows overlap, but validation takes non-overlapping windows of the context
+        // (stride = context), in order, as many batches as the split holds (20 asked, clamped).
+        var spec = Spec(null) with { Sampler = SamplerKind.Windows, Stride = 4, Options = Spec(null).Options with { EvalBatches = 1000 } };
+        var session = TrainingSession.Create(spec);
+        int windows = (session.ValidationTokens - 1) / 16;
+        Assert.Equal(windows / 2, session.Trainer.Options.EvalBatches);
+        Assert.True(double.IsFinite(session.Trainer.Evaluate()));
+        // Random offsets can be drawn any number of times: no cap.
+        Assert.Equal(1000, TrainingSession.Create(Spec(null) with { Options = Spec(null).Options with { EvalBatches = 1000 } }).Trainer.Options.EvalBatches);
+        // A validation split shorter than one batch of windows (2 x 16 tokens and the shifted target): no validation.
+        var tiny = TrainingSession.Create(Spec(null) with { CorpusCharacters = 3000, TrainFraction = 0.99 });
+        Assert.True(tiny.ValidationTokens - 1 < 2 * 16, $"{tiny.ValidationTokens} validation tokens");
+        Assert.False(tiny.Trainer.HasValidation);
+        Assert.True(double.IsNaN(tiny.Trainer.Evaluate()));
+        var enough = TrainingSession.Create(Spec(null) with { CorpusCharacters = 3400, TrainFraction = 0.99 });
+        Assert.True(enough.ValidationTokens - 1 >= 2 * 16, $"{enough.ValidationTokens} validation tokens");
+        Assert.True(enough.Trainer.HasValidation);
+    }
 }

@@ -190,6 +190,78 @@ public class TokenDatasetTests
         Assert.Throws<ArgumentException>(() => sampler.NextBatch(new int[7], new int[8]));
     }
 
+    [Theory]
+    [InlineData(0, 1, 1, "context")]
+    [InlineData(4, 0, 1, "stride")]
+    [InlineData(4, 1, 0, "batch size")]
+    public void NonPositiveSizes_NameTheirField(int context, int stride, int batchSize, string field)
+    {
+        var data = Counting(100);
+        var e = Assert.Throws<InvalidInputException>(() => data.SlidingWindows(context, stride, batchSize, 0));
+        Assert.Equal(field, e.Field);
+        Assert.Equal("must be positive, got 0", e.Reason);
+        if (field != "stride") Assert.Equal(field, Assert.Throws<InvalidInputException>(() => data.RandomOffsets(context, batchSize, 0)).Field);
+    }
+
+    [Fact]
+    public void ExactlyContextPlusOneTokens_MakeOneWindow_AndOneFewerNone()
+    {
+        var data = Counting(9);   // context 8 needs 9 tokens
+        data.RandomOffsets(context: 8, batchSize: 1, seed: 0).NextBatch();
+        var e = Assert.Throws<InvalidInputException>(() => Counting(8).RandomOffsets(context: 8, batchSize: 1, seed: 0));
+        Assert.Equal("context", e.Field);
+        Assert.Contains("has 8 tokens, but a context of 8 needs at least 9", e.Reason);
+        Assert.Equal("batch size", Assert.Throws<InvalidInputException>(() => Counting(100).SlidingWindows(10, 10, 16, 0)).Field);
+    }
+
+    [Fact]
+    public void TheSplit_NamesItsField_AndWhatIsWrong()
+    {
+        var e = Assert.Throws<InvalidInputException>(() => Counting(10).Split(1.5));
+        Assert.Equal("train fraction", e.Field);
+        Assert.Equal("must be strictly between 0 and 1, got 1.5", e.Reason);
+        e = Assert.Throws<InvalidInputException>(() => Counting(10).Split(0.05));
+        Assert.Equal("train fraction", e.Field);
+        Assert.Equal("splitting 10 tokens at 0.05 leaves an empty part", e.Reason);
+    }
+
+    [Fact]
+    public void RandomOffsets_CountBatchesDrawn_AndRestoreOnlyValidStates()
+    {
+        var sampler = Counting(100).RandomOffsets(context: 4, batchSize: 3, seed: 1);
+        var batch = sampler.NextBatch();                        // the allocating form fills a fresh batch
+        Assert.Equal((3, 4, 12), (batch.BatchSize, batch.Context, batch.Inputs.Length));
+        Assert.Contains(batch.Inputs, v => v != 0);
+        Assert.Equal(1, sampler.GetState().Position);          // batches drawn
+        sampler.NextBatch(new int[12], new int[12]);
+        Assert.Equal(2, sampler.GetState().Position);
+        sampler.SetState(sampler.GetState() with { Position = 0 });
+        var e = Assert.Throws<InvalidInputException>(() => sampler.SetState(sampler.GetState() with { Position = -1 }));
+        Assert.Equal(("sampler state", "position must be zero or more, got -1"), (e.Field, e.Reason));
+        var sliding = Counting(100).SlidingWindows(4, 4, 2, 0);
+        e = Assert.Throws<InvalidInputException>(() => sampler.SetState(sliding.GetState()));
+        Assert.Equal($"expected a '{RandomOffsetSampler.KindName}' sampler state, got '{SlidingWindowSampler.KindName}'", e.Reason);
+    }
+
+    [Fact]
+    public void SlidingWindows_RestoreOnlyStatesThatFit()
+    {
+        var sampler = Counting(100).SlidingWindows(4, 4, 2, 0);   // 24 windows
+        Assert.Equal(24, sampler.WindowCount);
+        sampler.SetState(sampler.GetState() with { Position = 24 });   // at the end of an epoch
+        sampler.SetState(sampler.GetState() with { Position = 0, Epoch = 0 });
+        foreach (var (epoch, position) in new[] { (0L, 25L), (0L, -1L), (-1L, 0L) })
+        {
+            var e = Assert.Throws<InvalidInputException>(() => sampler.SetState(sampler.GetState() with { Epoch = epoch, Position = position }));
+            Assert.Equal(("sampler state", $"epoch {epoch} and position {position} do not fit 24 windows"), (e.Field, e.Reason));
+        }
+        var random = Counting(100).RandomOffsets(4, 2, 0);
+        Assert.Equal($"expected a '{SlidingWindowSampler.KindName}' sampler state, got '{RandomOffsetSampler.KindName}'",
+            Assert.Throws<InvalidInputException>(() => sampler.SetState(random.GetState())).Reason);
+        var wrong = Assert.Throws<ArgumentException>(() => sampler.NextBatch(new int[7], new int[8]));
+        Assert.Contains("batch buffers must hold batch size * context = 8 tokens, got 7 and 8", wrong.Message);
+    }
+
     sealed class SequenceComparer : IEqualityComparer<List<int>>
     {
         public bool Equals(List<int>? x, List<int>? y) => x!.SequenceEqual(y!);

@@ -212,6 +212,7 @@ public class TrainerEquivalenceTests
         Assert.Equal(nameof(TrainingSpec.Distributed), e.Field);
         Assert.Contains("rank 1's initial weights", e.Reason);
         Assert.Contains("differ from rank 0's", e.Reason);
+        Assert.EndsWith("every rank must read the same data and options (the same seed)", e.Reason);
     }
 
     [Fact]
@@ -232,6 +233,7 @@ public class TrainerEquivalenceTests
         Make(1 << 20, 1);
         var e = Assert.Throws<InvalidInputException>(() => Make(-0.5, 1));
         Assert.Equal(nameof(TrainingSpec.BucketMegabytes), e.Field);
+        Assert.Contains("must be between 0 and 1048576 (megabytes per all-reduce bucket", e.Reason);
         Assert.Contains("got -0.5", e.Reason);
         Assert.Equal(nameof(TrainingSpec.BucketMegabytes), Assert.Throws<InvalidInputException>(() => Make((1 << 20) + 1, 1)).Field);
         Assert.Equal(nameof(TrainingSpec.BucketMegabytes), Assert.Throws<InvalidInputException>(() => Make(double.NaN, 1)).Field);
@@ -241,5 +243,34 @@ public class TrainerEquivalenceTests
         // The options are validated too.
         Assert.Equal(nameof(TrainingOptions.Beta1), Assert.Throws<InvalidInputException>(() =>
             new Trainer(model, model.Forward, Options(4, 1) with { Beta1 = 1 }, new FixedSequences(4, 11), null, dataParallel: 1)).Field);
+    }
+
+    [Fact]
+    public void ASamplerForOneRank_IsRefusedForTwo()
+    {
+        // Checked before any collective, so one thread can ask as rank 0 of 2.
+        var model = NewModel();
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(model, model.Forward, Options(2, 1), new FixedSequences(2, 11), null,
+            dataParallel: 1, communicator: new ThreadRanks(2).Member(0)));
+        Assert.Contains("batches of 2 sequences; 2 rank(s) of 2 need 4", e.Message);
+    }
+
+    /// <summary>The validation loss is the mean loss of the validation sequences, computed here from the model directly.</summary>
+    [Fact]
+    public void Evaluate_IsTheMeanLossOfTheValidationSequences()
+    {
+        var model = NewModel();
+        var trainer = new Trainer(model, model.Forward, Options(4, 1), new FixedSequences(4, 11), new FixedSequences(4, 21), dataParallel: 1);
+        var sequences = new FixedSequences(8, 21);
+        var inputs = new int[8 * Context];
+        var targets = new int[8 * Context];
+        sequences.NextBatch(inputs, targets);
+        model.Eval();
+        double expected;
+        using (ResidualLM.Autograd.Graph.NoGrad())
+            expected = LanguageModel.Loss(model.Context.Threads, model.Forward(inputs, 8, Context).Reshape(8 * Context, -1), targets).Item();
+        model.Train();
+        Assert.Equal(expected, trainer.Evaluate(), 1e-5 * expected);
+        Assert.True(model.Training, "evaluation leaves the model training");
     }
 }

@@ -210,7 +210,7 @@ public class DataParallelTests
         var model = Model("gpt");
         var step = new DataParallel(model, 2);
         var rng = new Rng(8);
-        foreach (var (batch, time) in new[] { (4, 8), (3, 8), (4, 6), (4, 8) })
+        foreach (var (batch, time) in new[] { (4, 8), (3, 8), (4, 6), (4, 8), (5, 8), (4, 8) })
         {
             var inputs = Enumerable.Range(0, batch * time).Select(_ => rng.NextInt(model.VocabSize)).ToArray();
             var targets = Enumerable.Range(0, batch * time).Select(_ => rng.NextInt(model.VocabSize)).ToArray();

@@ -98,4 +98,22 @@ public sealed class TokenizerFileErrorTests : IDisposable
         Assert.Equal("lone surrogate U+D800 at position 1 is not a character", e.Reason);
         Assert.Equal("corpus", Assert.Throws<InvalidInputException>(() => CharTokenizer.FromText("x\udc00")).Field);
     }
+
+    [Fact]
+    public void BpeTraining_RefusesBadArguments()
+    {
+        Assert.Throws<ArgumentNullException>(() => BpeTrainer.Train(null!, 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BpeTrainer.Train("abab", -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BpeTrainer.Train("abab", 4, minimumPairCount: 0));
+        Assert.Empty(BpeTrainer.Train("abab", 0).Merges);
+    }
+
+    [Fact]
+    public void Save_CreatesTheDirectory_AndLeavesNoTemporaryFile()
+    {
+        string nested = Path.Combine(folder, "a", "b");
+        CharTokenizer.FromText("xyz").Save(nested);
+        Assert.Equal(["tokenizer.json"], Directory.GetFiles(nested).Select(Path.GetFileName));
+        Assert.Equal(3, TokenizerIO.Load(nested).VocabSize);
+    }
 }

@@ -29,13 +29,13 @@ public class ModelFactoryTests
     {
         var spec = new TrainingSpec
         {
-            Architecture = ModelArchitecture.Llama, Layers = 3, Heads = 4, KvHeads = 2, Width = 32, ModelContext = 40, Dropout = 0.25f,
+            Architecture = ModelArchitecture.Llama, Layers = 3, Heads = 2, KvHeads = 1, Width = 32, ModelContext = 40, Dropout = 0.25f,
             Residual = ResidualMode.PostNorm,
         };
         var llama = Assert.IsType<Llama>(ModelFactory.Create(spec, vocabSize: 17));
         Assert.Equal(LlamaConfig.Preset("llama-tiny") with
         {
-            VocabSize = 17, LayerCount = 3, HeadCount = 4, KeyValueHeadCount = 2, Width = 32, ContextLength = 40, Dropout = 0.25f,
+            VocabSize = 17, LayerCount = 3, HeadCount = 2, KeyValueHeadCount = 1, Width = 32, ContextLength = 40, Dropout = 0.25f,
             Residual = ResidualMode.PostNorm,
         }, llama.Config);
         // Admin's init picks Admin's policy when none is given, for either family; otherwise the preset's stays.

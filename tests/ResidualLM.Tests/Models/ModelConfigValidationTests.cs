@@ -3,18 +3,12 @@
 // its published definition (keep the high frequencies, divide the low ones by the factor, blend in between).
 using ResidualLM.Models;
 using Xunit;
+using static ResidualLM.Tests.InputErrors;
 
 namespace ResidualLM.Tests.Models;
 
 public class ModelConfigValidationTests
 {
-    static void AssertRefused(Action validate, string field, string quoted)
-    {
-        var e = Assert.Throws<InvalidInputException>(validate);
-        Assert.Equal(field, e.Field);
-        Assert.Contains(quoted, e.Reason);
-    }
-
     static readonly GptConfig Gpt = GptConfig.Preset("test");
     static readonly LlamaConfig Llama = LlamaConfig.Preset("test");
 

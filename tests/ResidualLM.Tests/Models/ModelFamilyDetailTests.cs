@@ -5,18 +5,12 @@ using ResidualLM.Models;
 using ResidualLM.Nn;
 using ResidualLM.Tensors;
 using Xunit;
+using static ResidualLM.Tests.InputErrors;
 
 namespace ResidualLM.Tests.Models;
 
 public class ModelFamilyDetailTests
 {
-    static void AssertRefused(Action action, string field, string quoted)
-    {
-        var e = Assert.Throws<InvalidInputException>(action);
-        Assert.Equal(field, e.Field);
-        Assert.Contains(quoted, e.Reason);
-    }
-
     [Fact]
     public void EncoderConfig_IsChecked()
     {

@@ -8,12 +8,12 @@ namespace ResidualLM.Tests.Text;
 
 public sealed class TokenizerFileErrorTests : IDisposable
 {
-    readonly string folder = Path.Combine(Path.GetTempPath(), "rlm-tokenizer-errors-" + Guid.NewGuid().ToString("N"));
+    readonly TemporaryDirectory temporary = new();
+    readonly string folder;
 
-    public void Dispose()
-    {
-        if (Directory.Exists(folder)) Directory.Delete(folder, true);
-    }
+    public TokenizerFileErrorTests() => folder = temporary.File("tokenizer");
+
+    public void Dispose() => temporary.Dispose();
 
     string File_ => Path.Combine(folder, "tokenizer.json");
 

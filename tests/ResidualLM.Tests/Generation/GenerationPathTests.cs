@@ -105,7 +105,8 @@ public class GenerationPathTests
         var rng = new Rng(1);
         var error = Assert.Throws<InvalidInputException>(() => session.Next([1, 2, 3, 4, 5, 6, 7, 8, 9], sampling, rng));
         Assert.Contains("positions 0..8 exceed the context length 8", error.Message);
-        Assert.Throws<InvalidInputException>(() => session.Next([], sampling, rng));
+        Assert.Equal("time", error.Field);
+        Assert.Equal("time", Assert.Throws<InvalidInputException>(() => session.Next([], sampling, rng)).Field);
         session.Next([1, 2, 3, 4, 5, 6, 7], sampling, rng);                     // 7 of 8 positions
         session.Next([3], sampling, rng);                                        // the last one
         Assert.Equal(8, session.Length);

@@ -84,5 +84,71 @@ public class ChatTemplateTests
         File.Copy(Path.Combine(StyleDirectory("smollm"), "tokenizer_config.json"), directory.File("tokenizer_config.json"));
         var error = Assert.Throws<InvalidInputException>(() => ChatTemplate.FromDirectory(directory.Path));
         Assert.Contains("no <|im_start|> token", error.Message);
+        Assert.Equal("chat_template", error.Field);
+        Assert.Equal(directory.File("tokenizer_config.json"), error.FilePath);
+    }
+
+    /// <summary>Qwen2's tokenizer.json beside a tokenizer_config.json whose chat_template is <paramref name="template"/>.</summary>
+    static ChatTemplate WithTemplate(TemporaryDirectory directory, string template)
+    {
+        File.Copy(Path.Combine(StyleDirectory("qwen2"), "tokenizer.json"), directory.File("tokenizer.json"));
+        File.WriteAllText(directory.File("tokenizer_config.json"), JsonSerializer.Serialize(new Dictionary<string, string> { ["chat_template"] = template }));
+        return ChatTemplate.FromDirectory(directory.Path);
+    }
+
+    [Fact]
+    public void DefaultSystemPrompt_UnescapesTheJinjaString()
+    {
+        // The template's text holds backslash escapes, as a Jinja string literal does: \n, \t, \r and an escaped quote.
+        using var directory = new TemporaryDirectory();
+        const string template = @"{{ '<|im_start|>system\nOne\ntwo\tthree\rfour \'q\' \\<|im_end|>\n' }}{% for m in messages %}<|im_start|>{{ m.role }}<|im_end|>{% endfor %}";
+        Assert.Equal("One\ntwo\tthree\rfour 'q' \\", WithTemplate(directory, template).DefaultSystemPrompt);
+    }
+
+    [Fact]
+    public void DefaultSystemPrompt_OnlyBeforeAConversationWithoutOne()
+    {
+        var template = ChatTemplate.FromDirectory(StyleDirectory("qwen2"));
+        // A conversation that starts with its own system message keeps it, alone.
+        string own = template.Render([new("system", "Be brief."), new("user", "hi")], addGenerationPrompt: false);
+        Assert.Equal("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n", own);
+        // A system message later on does not stop the default from coming first.
+        string later = template.Render([new("user", "hi"), new("system", "x")], addGenerationPrompt: false);
+        Assert.StartsWith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n", later);
+        // No messages: no system prompt either, only the generation prompt.
+        Assert.Equal("<|im_start|>assistant\n", template.Render([]));
+        Assert.Equal("", template.Render([], addGenerationPrompt: false));
+    }
+
+    [Fact]
+    public void NullArguments_AreArgumentErrors()
+    {
+        HuggingFaceTokenizer tokenizer = HuggingFaceTokenizerTests.Load("qwen2");
+        var template = ChatTemplate.FromTokenizer(tokenizer);
+        Assert.Equal("tokenizer", Assert.Throws<ArgumentNullException>(() => ChatTemplate.FromTokenizer(null!)).ParamName);
+        Assert.Equal("tokenizer", Assert.Throws<ArgumentNullException>(() => template.Encode(null!, [new("user", "hi")])).ParamName);
+        Assert.Equal("messages", Assert.Throws<ArgumentNullException>(() => template.Render(null!)).ParamName);
+        Assert.Equal("messages", Assert.Throws<ArgumentNullException>(() => template.Encode(tokenizer, null!)).ParamName);
+    }
+
+    [Fact]
+    public void Templates_WithOnlyOneChatMLToken_AreRefused()
+    {
+        foreach (string template in new[] { "{{ '<|im_start|>' + m }}", "{{ m + '<|im_end|>' }}", "{{ m }}" })
+        {
+            using var directory = new TemporaryDirectory();
+            var error = Assert.Throws<InvalidInputException>(() => WithTemplate(directory, template));
+            Assert.Contains("only ChatML", error.Message);
+            Assert.Equal("chat_template", error.Field);
+        }
+    }
+
+    [Fact]
+    public void NoTemplate_NamesTheConfigFileAndField()
+    {
+        var error = Assert.Throws<InvalidInputException>(() => ChatTemplate.FromTokenizer(HuggingFaceTokenizerTests.Load("gpt2"), "somewhere/tokenizer_config.json"));
+        Assert.Equal("chat_template", error.Field);
+        Assert.Equal("somewhere/tokenizer_config.json", error.FilePath);
+        Assert.Contains("has no chat_template", error.Message);
     }
 }

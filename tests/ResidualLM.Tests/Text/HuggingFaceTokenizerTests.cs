@@ -253,9 +253,11 @@ public class HuggingFaceTokenizerTests
         [
             string.Concat(Enumerable.Repeat("the", 300)),
             new string('e', 601),
-            new string('0', 601),   // "0 0" is a merge: an odd run tells leftmost-first merging from any other order
             string.Concat(Enumerable.Range(0, 1000).Select(_ => "etanhrsoldi"[random.Next(11)])),
         ];
+        // "0 0" is a merge, and GPT-2's pre-tokenizer keeps a run of digits as one word (Qwen2's splits digits): an odd
+        // run tells leftmost-first merging from any other order.
+        if (style == "gpt2") words = [.. words, new string('0', 601)];
         foreach (string word in words) Assert.Equal(NaiveByteLevelBpe(style, word), tokenizer.Encode(word));
     }
 

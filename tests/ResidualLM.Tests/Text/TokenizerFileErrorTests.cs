@@ -116,4 +116,95 @@ public sealed class TokenizerFileErrorTests : IDisposable
         Assert.Equal(["tokenizer.json"], Directory.GetFiles(nested).Select(Path.GetFileName));
         Assert.Equal(3, TokenizerIO.Load(nested).VocabSize);
     }
+    [Fact]
+    public void BpeSave_WritesTheEndOfTextToken()
+    {
+        new BpeTokenizer([(97, 98)]).Save(folder);
+        Assert.Equal("<|endoftext|>", (string?)JsonNode.Parse(File.ReadAllText(File_))!["endOfText"]);
+    }
+
+    [Fact]
+    public void BpeMerges_AreLimitedInTotalLength()
+    {
+        // 15 merges double "a" to 32 KiB, then each merge appends "b" to the last token: every token stays under the
+        // 64 KiB limit, and the running total of token lengths passes 64 MiB after about two thousand merges.
+        var merges = new JsonArray();
+        var lengths = new List<long>(Enumerable.Repeat(1L, 256));
+        long total = 256;
+        int failing = -1;
+        for (int i = 0; failing < 0; i++)
+        {
+            int last = 255 + i;
+            (int left, int right) = i == 0 ? (97, 97) : i < 15 ? (last, last) : (last, 98);
+            long length = lengths[left] + lengths[right];
+            total += length;
+            Assert.True(length <= 1 << 16);
+            if (total > 1L << 26) failing = i;
+            lengths.Add(length);
+            merges.Add(new JsonArray(left, right));
+        }
+        var e = LoadEdited(new BpeTokenizer([(97, 98)]), j =>
+        {
+            j["merges"] = merges;
+            j["vocabSize"] = 256 + merges.Count + 1;
+        });
+        Assert.Equal($"merges[{failing}]", e.Field);
+        Assert.Equal($"makes a token of {lengths[256 + failing]} bytes ({total} in all so far); the limits are 65536 per token and 67108864 in all", e.Reason);
+    }
+
+    [Fact]
+    public void ReadBytes_NamesMissingUnreadableAndOversizedFiles()
+    {
+        string missing = temporary.File("absent.json");
+        Assert.Equal(("file not found", missing), Describe(() => TokenizerIO.ReadBytes(missing)));
+        string inMissingFolder = temporary.File(Path.Combine("no-such-folder", "tokenizer.json"));
+        Assert.Equal(("file not found", inMissingFolder), Describe(() => TokenizerIO.ReadBytes(inMissingFolder)));
+        var (reason, path) = Describe(() => TokenizerIO.ReadBytes(temporary.Path));   // a directory, not a file
+        Assert.Equal(temporary.Path, path);
+        Assert.StartsWith("cannot read file (", reason);
+
+        // Exactly the limit is read; one byte more is refused (sparse files: nothing is written to disk).
+        string large = temporary.File("large.json");
+        using (var stream = File.Create(large)) stream.SetLength(TokenizerIO.MaxFileBytes);
+        Assert.Equal(TokenizerIO.MaxFileBytes, TokenizerIO.ReadBytes(large).Length);
+        using (var stream = File.OpenWrite(large)) stream.SetLength(TokenizerIO.MaxFileBytes + 1L);
+        Assert.Equal(($"is {TokenizerIO.MaxFileBytes + 1L} bytes, more than the limit of {TokenizerIO.MaxFileBytes} for a tokenizer file", large),
+            Describe(() => TokenizerIO.ReadBytes(large)));
+
+        static (string Reason, string? Path) Describe(Action read)
+        {
+            var e = Assert.Throws<InvalidInputException>(read);
+            return (e.Reason, e.FilePath);
+        }
+    }
+
+    [Fact]
+    public void DecodeText_ReplacesInvalidUtf8()
+    {
+        Assert.Equal("a\uFFFDb\uFFFD", TokenizerIO.DecodeText([0x61, 0xFF, 0x62, 0xC3]));
+    }
+
+    [Fact]
+    public void WriteAtomically_AFailedWrite_LeavesTheOldFileAndNoTemporaryFile()
+    {
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(File_, "old");
+        var error = Assert.Throws<IOException>(() => TokenizerIO.WriteAtomically(File_, stream =>
+        {
+            stream.WriteByte((byte)'n');
+            throw new IOException("disk full");
+        }));
+        Assert.Equal("disk full", error.Message);
+        Assert.Equal("old", File.ReadAllText(File_));
+        Assert.Equal(["tokenizer.json"], Directory.GetFiles(folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void TheByteAlphabet_RefusesOtherCharacters()
+    {
+        Assert.True(ByteLevelAlphabet.TryToBytes("\u0120a\u010a", out byte[] bytes));
+        Assert.Equal(new byte[] { 0x20, 0x61, 0x0A }, bytes);
+        Assert.False(ByteLevelAlphabet.TryToBytes("a\u4e00", out _));
+        Assert.False(ByteLevelAlphabet.TryToBytes(" ", out _));   // a space is written 'Ġ' in the alphabet
+    }
 }

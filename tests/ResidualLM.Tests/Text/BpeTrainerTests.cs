@@ -30,25 +30,52 @@ public class BpeTrainerTests
         Assert.Equal(heldOut, tokenizer.Decode(ids));
     }
 
-    [Fact]
-    public void Train_FirstMerges_MatchNaiveRecount()
+    /// <summary>Words of 1-12 letters from a two- or three-letter alphabet: pairs overlap often ("aaa", "abab"), so a merge
+    /// lowers the counts of the pairs beside it, which must then be merged in their new order.</summary>
+    static string SmallAlphabet(int words, string letters, int seed)
+    {
+        var random = new Random(seed);
+        var builder = new StringBuilder();
+        for (int w = 0; w < words; w++)
+        {
+            if (w > 0) builder.Append(' ');
+            int length = 1 + random.Next(12);
+            for (int i = 0; i < length; i++) builder.Append(letters[random.Next(letters.Length)]);
+        }
+        return builder.ToString();
+    }
+
+    public static TheoryData<string, int> NaiveRecountCases => new()
+    {
+        { TextTestData.EnglishLike(3_000, seed: 9), 30 },
+        { SmallAlphabet(400, "ab", seed: 1), 60 },
+        { SmallAlphabet(400, "abc", seed: 2), 60 },
+        { SmallAlphabet(300, "aab", seed: 3), 60 },
+    };
+
+    [Theory]
+    [MemberData(nameof(NaiveRecountCases))]
+    public void Train_FirstMerges_MatchNaiveRecount(string text, int mergeCount)
     {
         // A slow but obviously correct trainer: recount every pair over the whole segmented corpus before each merge.
-        string text = TextTestData.EnglishLike(3_000, seed: 9);
-        var trained = BpeTrainer.Train(text, 30);
+        var trained = BpeTrainer.Train(text, mergeCount);
         var words = Gpt2PreTokenizer.Split(text)
             .Select(piece => Encoding.UTF8.GetBytes(text.Substring(piece.Start, piece.Length)).Select(b => (int)b).ToList()).ToList();
-        for (int m = 0; m < trained.Merges.Count; m++)
+        int m = 0;
+        for (; m < mergeCount; m++)
         {
             var counts = new Dictionary<(int, int), int>();
             foreach (var word in words)
                 for (int i = 0; i + 1 < word.Count; i++) counts[(word[i], word[i + 1])] = counts.GetValueOrDefault((word[i], word[i + 1])) + 1;
+            if (counts.Count == 0 || counts.Values.Max() < 2) break;   // the trainer's minimum pair count
             var best = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Item1).ThenBy(kv => kv.Key.Item2).First().Key;
+            Assert.True(m < trained.Merges.Count, $"the trainer stopped after {trained.Merges.Count} merges; merge {m} is {best}");
             Assert.Equal(best, trained.Merges[m]);
             foreach (var word in words)
                 for (int i = 0; i + 1 < word.Count; i++)
                     if (word[i] == best.Item1 && word[i + 1] == best.Item2) { word[i] = 256 + m; word.RemoveAt(i + 1); }
         }
+        Assert.Equal(m, trained.Merges.Count);
     }
 
     [Fact]

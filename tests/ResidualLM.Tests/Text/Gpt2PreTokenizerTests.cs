@@ -57,4 +57,16 @@ public class Gpt2PreTokenizerTests
         Assert.Equal(["a", "\ufeff", "b"], Pieces("a\ufeffb"));
         Assert.Equal(["a", " \ufeff\ufeff"], Pieces("a \ufeff\ufeff"));
     }
+    [Fact]
+    public void WhiteSpace_AtTheEdgesOfItsRanges()
+    {
+        // U+2000..U+200A are White_Space; U+1FFF is unassigned and U+200B (zero width space) is not White_Space.
+        Assert.Equal(Gpt2PreTokenizer.CharacterClass.Space, Gpt2PreTokenizer.ClassOf(0x2000));
+        Assert.Equal(Gpt2PreTokenizer.CharacterClass.Space, Gpt2PreTokenizer.ClassOf(0x200A));
+        Assert.Equal(Gpt2PreTokenizer.CharacterClass.Other, Gpt2PreTokenizer.ClassOf(0x1FFF));
+        Assert.Equal(Gpt2PreTokenizer.CharacterClass.Other, Gpt2PreTokenizer.ClassOf(0x200B));
+        // U+0080, the first code point past the ASCII table, is a control character: neither letter, number nor space.
+        Assert.Equal(Gpt2PreTokenizer.CharacterClass.Other, Gpt2PreTokenizer.Classify("\u0080", 0, out int width));
+        Assert.Equal(1, width);
+    }
 }

@@ -119,4 +119,20 @@ public class Gpt2TokenizerTests
             Assert.Equal(c.Ids, reloaded.Encode(c.Text));
         }
     }
+    [Fact]
+    public void Decode_TheFirstIdPastTheVocabulary_IsANamedError()
+    {
+        var gpt2 = TextTestData.Gpt2;
+        Assert.Equal("<|endoftext|>", gpt2.Decode([gpt2.VocabSize - 1]));   // the last id is the end-of-text token
+        var e = Assert.Throws<InvalidInputException>(() => gpt2.Decode([0, gpt2.VocabSize]));
+        Assert.Equal(("ids", $"token id {gpt2.VocabSize} is outside the gpt2 vocabulary of {gpt2.VocabSize} ids"), (e.Field, e.Reason));
+    }
+
+    [Fact]
+    public void Encode_AWordLongerThanTheStackBuffer_RoundTrips()
+    {
+        // One pre-token of 120 CJK letters is 360 bytes of UTF-8, more than the 256 the encoder keeps on the stack.
+        string word = string.Concat(Enumerable.Range(0, 120).Select(i => (char)(0x4E00 + (i * 37) % 5000)));
+        Assert.Equal(word, TextTestData.Gpt2.Decode(TextTestData.Gpt2.Encode(word)));
+    }
 }

@@ -97,6 +97,33 @@ public class Gpt2BuiltInVocabularyTests
         Assert.Contains(mention, error.Message);
     }
 
+    public static TheoryData<string, string?, string> MalformedRanks => new()
+    {
+        { "YQ== x\n", "line 1", "expected a base64 token, a space and a rank" },
+        { "YQ== 0\nYg== 0\n", "line 2", "rank 0 appears twice" },
+        { "YQ== 1\n", null, "no token has rank 0 (ranks must cover 0..1)" },
+        { "!!!! 0\n", "line 1", "the token is not non-empty base64" },
+        { "YQ== 16777216\n", "line 1", "rank 16777216 is out of range: at most 16777215" },
+        { new string('A', 87_388) + " 0\n", "line 1", "the token is longer than 65536 bytes" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedRanks))]
+    public void ParseRanks_Malformed_SaysWhatIsWrong(string text, string? field, string reason)
+    {
+        var error = Assert.Throws<InvalidInputException>(() => Gpt2BuiltInVocabulary.ParseRanks(Encoding.UTF8.GetBytes(text), "bad.tiktoken"));
+        Assert.Equal(("bad.tiktoken", field, reason), (error.FilePath, error.Field, error.Reason));
+    }
+
+    [Fact]
+    public void ParseRanks_ALongTokenWithinTheLimit_IsRead()
+    {
+        // 1,000 bytes of base64 decode to 750, past the parser's 256-byte stack buffer.
+        byte[] token = [.. Enumerable.Range(0, 750).Select(i => (byte)(i * 7))];
+        byte[] text = Encoding.UTF8.GetBytes(Convert.ToBase64String(token) + " 0\n");
+        Assert.Equal(token, Assert.Single(Gpt2BuiltInVocabulary.ParseRanks(text, "t")));
+    }
+
     [Fact]
     public void RecoverMerges_TokenWithoutTwoLowerParts_IsRejected()
     {

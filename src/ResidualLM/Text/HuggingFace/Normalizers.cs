@@ -74,7 +74,7 @@ internal abstract class Normalizer
         (0x00A0, 0x02FF),   // Latin-1, Latin Extended-A/B, IPA, spacing modifiers
         (0x0388, 0x03FF),   // Greek letters (the singletons U+0374, U+037E and U+0387 lie below)
         (0x05D0, 0x05EA),   // Hebrew letters
-        (0x0600, 0x064A), (0x0660, 0x066F),   // Arabic letters and digits
+        (0x0600, 0x060F), (0x061B, 0x064A), (0x0660, 0x066F),   // Arabic letters and digits (U+0610..U+061A are marks)
         (0x2002, 0x206F),   // spaces (not U+2000/U+2001), general punctuation, ZWJ
         (0x2150, 0x2328), (0x232B, 0x2ADB), (0x2ADD, 0x2BFF),   // number forms, arrows, math, symbols, dingbats, blocks
         (0x3000, 0x3029),   // CJK punctuation (U+302A.. are combining)

@@ -47,7 +47,7 @@ internal sealed class BpeModel
         // Files written before tokenizers tagged its models may lack "type"; a model with merges is BPE.
         bool untaggedBpe = json.Optional("type") is null && json.Optional("merges") is not null;
         if (!untaggedBpe && json.Type != "BPE") throw json.Unsupported("model type", "BPE");
-        if (json.Optional("dropout") is { } dropout && !(dropout.Element.TryGetDouble(out double p) && p == 0))
+        if (json.Optional("dropout") is { } dropout && !(dropout.Element.ValueKind == System.Text.Json.JsonValueKind.Number && dropout.Element.TryGetDouble(out double p) && p == 0))
             throw dropout.Error("BPE dropout is not supported (it makes encoding random); expected null");
         foreach (string name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
             if (json.OptionalString(name) is { Length: > 0 })

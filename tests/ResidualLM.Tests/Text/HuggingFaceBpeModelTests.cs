@@ -46,6 +46,14 @@ public class HuggingFaceBpeModelTests
         Assert.Equal([7], Ids(model, "abcd"));
         Assert.Equal([5, 3], Ids(model, "bcd"));
         Assert.Equal([4, 2], Ids(model, "abc"));
+        // Were b's "b c" merged behind the scenes, d would take the absorbed b for its left neighbour and "c de"
+        // would never be queued.
+        var deeper = Read(Model("""
+            "a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "ab": 5, "bc": 6, "de": 7, "cde": 8
+            """, "\"a b\", \"b c\", \"d e\", \"c de\""));
+        Assert.Equal([5, 8], Ids(deeper, "abcde"));
+        Assert.Equal([6, 7], Ids(deeper, "bcde"));
+        Assert.Equal([8], Ids(deeper, "cde"));
     }
 
     [Fact]
@@ -86,6 +94,8 @@ public class HuggingFaceBpeModelTests
         var ignoring = Read(Model(vocab, merges, ", \"ignore_merges\": true"));
         Assert.Equal([5], Ids(ignoring, "abc"));
         Assert.Equal([4, 0], Ids(ignoring, "bca"));   // not in the vocabulary: merged as usual
+        // Worked out by hand: an empty word has no ids, even when the vocabulary has an empty token.
+        Assert.Empty(Ids(Read(Model("\"\": 0, \"a\": 1", options: ", \"ignore_merges\": true")), ""));
         foreach (string options in new[] { "", ", \"ignore_merges\": false" })
         {
             var merging = Read(Model(vocab, merges, options));
@@ -189,6 +199,7 @@ public class HuggingFaceBpeModelTests
         { """{"type": "WordPiece", "vocab": {}, "merges": []}""", "model.type", "unsupported model type \"WordPiece\"; supported: BPE" },
         { """{"vocab": {}}""", "model.type", "is missing" },
         { Model("", options: ", \"dropout\": 0.1"), "model.dropout", "BPE dropout is not supported (it makes encoding random); expected null" },
+        { Model("", options: ", \"dropout\": \"0\""), "model.dropout", "BPE dropout is not supported (it makes encoding random); expected null" },
         { Model("", options: ", \"continuing_subword_prefix\": \"##\""), "model.continuing_subword_prefix",
             "is not supported (BERT-style subword markers); expected null or \"\"" },
         { Model("", options: ", \"end_of_word_suffix\": \"</w>\""), "model.end_of_word_suffix",

@@ -106,7 +106,7 @@ public class HuggingFaceDecoderTests
     [InlineData("\"prepend_scheme\": \"never\"", " a b c")]
     [InlineData("\"add_prefix_space\": true", "ab c")]
     // Before tokenizers 0.19 there was no prepend_scheme: its Metaspace decoder removed the first token's
-    // replacements only when add_prefix_space was set (tokenizers 0.15, decoders/metaspace.rs).
+    // replacements only when add_prefix_space was set (pre_tokenizers/metaspace.rs: `if i == 0 && self.add_prefix_space`).
     [InlineData("\"add_prefix_space\": false", " a b c")]
     public void Metaspace_SpacesBack_AndTheFirstTokensRemovedWhenAPrefixWasAdded(string options, string expected)
     {

@@ -244,6 +244,8 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
         { ["cd", "bcd", "abcd"], ["99 100 256", "98 256 257", "97 257 258"] },
         // After "a b", the pair to its right ("ab" + "c") is ranked again and merges.
         { ["ab", "abc", "abcd"], ["97 98 256", "256 99 257", "257 100 258"] },
+        // ... and there it must lose: after "a b", "ab c" (258) is ranked above "c d" (257), so "abcd" is "ab" + "cd".
+        { ["ab", "cd", "abc", "abcd"], ["97 98 256", "99 100 257", "256 99 258", "256 257 259"] },
         // "abcde": "b c" first, then "d e" (its rank moved down one place when "c" joined "b"), then "bc" + "de".
         { ["bc", "de", "bcde", "abcde"], ["98 99 256", "100 101 257", "256 257 258", "97 258 259"] },
         // 64 and 128 letters: more parts than the first 64-entry buffers hold.

@@ -138,6 +138,19 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
     }
 
     [Fact]
+    public void Encode_LoneSurrogates_BecomeTheReplacementCharacter()
+    {
+        // A Rust string (tokenizers) cannot hold a lone surrogate: it arrives as U+FFFD, as UTF-8 encoders write it.
+        // (A table in code: xUnit's theory data would mangle lone surrogates before the test saw them.)
+        HuggingFaceTokenizer tokenizer = FromJson(TokenizerJson("""{"a": 0, "\uFFFD": 1, "😀": 2}"""));
+        Assert.Equal([0, 2], tokenizer.Encode("a😀"));
+        Assert.Equal([1], tokenizer.Encode("\uDC00"));                           // a lone surrogate first
+        Assert.Equal([0, 1], tokenizer.Encode("a\uD800"));                       // ... and last
+        Assert.Equal([2, 1, 2], tokenizer.Encode("😀\uDC00😀"));                 // pairs before and after it stay
+        Assert.Equal([1, 2, 0, 1, 1], tokenizer.Encode("\uD800😀a\uDC00\uD800"));
+    }
+
+    [Fact]
     public void Decode_JoinsTokensWithSpaces_AndSkipsSpecialTokensOnRequest()
     {
         Assert.Equal("<s> ab <t> a", small.Decode([6, 2, 7, 0]));

@@ -153,6 +153,72 @@ public sealed class TokenizerFileErrorTests : IDisposable
     }
 
     [Fact]
+    public void BpeMerges_AtExactlyTheLimits_AreAccepted()
+    {
+        // 16 merges double "a" to 64 KiB: the last token is exactly at the per-token limit. Then each merge appends
+        // "b" to the previous 32 KiB-or-longer token while the next one still fits under the 64 MiB total, and merges
+        // of two bytes (length 2, plus one of length 3 when an odd remainder is left) bring the total to exactly 64 MiB.
+        var merges = new JsonArray();
+        var lengths = new List<long>(Enumerable.Repeat(1L, 256));
+        long total = 256;
+        void Add(int left, int right)
+        {
+            long length = lengths[left] + lengths[right];
+            lengths.Add(length);
+            total += length;
+            merges.Add(new JsonArray(left, right));
+        }
+        for (int i = 0; i < 16; i++) Add(i == 0 ? 97 : 255 + i, i == 0 ? 97 : 255 + i);
+        Assert.Equal(1L << 16, lengths[^1]);
+        int chain = 255 + 15;   // the 32 KiB token
+        while (total + lengths[chain] + 1 + 3 <= 1L << 26)
+        {
+            Add(chain, 98);
+            chain = lengths.Count - 1;
+        }
+        if ((((1L << 26) - total) & 1) == 1) Add(256, 99);   // "aa" + "c": 3 bytes
+        for (int pair = 0; total < 1L << 26; pair++) Add(100 + pair / 256, pair % 256);   // "d"+x, "e"+x, ...: 2 bytes each
+        Assert.Equal(1L << 26, total);
+
+        new BpeTokenizer([(97, 98)]).Save(folder);
+        var json = JsonNode.Parse(File.ReadAllText(File_))!.AsObject();
+        json["merges"] = merges;
+        json["vocabSize"] = 256 + merges.Count + 1;
+        File.WriteAllText(File_, json.ToJsonString());
+        Assert.Equal(256 + merges.Count + 1, TokenizerIO.Load(folder).VocabSize);
+    }
+
+    [Fact]
+    public void BpeMerges_MayNotNameTheirOwnId()
+    {
+        // Merge i makes id 256 + i, so neither of its parts may be that id (nor any later one).
+        Assert.Contains("merge 0 (97, 256) refers to an id that is not below 256",
+            Assert.Throws<ArgumentException>(() => new BpeTokenizer([(97, 256)])).Message);
+        Assert.Contains("merge 1 (257, 97) refers to an id that is not below 257",
+            Assert.Throws<ArgumentException>(() => new BpeTokenizer([(97, 98), (257, 97)])).Message);
+        Assert.Equal(258 + 1, new BpeTokenizer([(97, 255), (256, 256)]).VocabSize);
+    }
+
+    [Fact]
+    public void CharVocabulary_NamesUnprintableCharactersByCodeOnly()
+    {
+        // A repeated character is shown as itself only when printable: controls, format characters and the
+        // space, line and paragraph separators appear as their code.
+        var chars = CharTokenizer.FromText("ab");
+        foreach (var (character, shown) in new[]
+        {
+            ("\t", "U+0009"), ("\u200B", "U+200B"), ("\u00A0", "U+00A0"), (" ", "U+0020"), ("\u2028", "U+2028"),
+            ("\u2029", "U+2029"), ("é", "'é' (U+00E9)"), ("\uD83D\uDE00", "'\U0001F600' (U+1F600)"),
+        })
+        {
+            AssertError(LoadEdited(chars, j => j["characters"] = new JsonArray(character, "b", character)), "characters[2]",
+                $"character {shown} appears twice");
+        }
+        AssertError(LoadEdited(chars, j => j["characters"] = new JsonArray("a", 98)), "characters[1]", "expected a string holding exactly one character");
+        AssertError(LoadEdited(chars, j => j["characters"] = new JsonArray("a", null)), "characters[1]", "expected a string holding exactly one character");
+    }
+
+    [Fact]
     public void ReadBytes_NamesMissingUnreadableAndOversizedFiles()
     {
         string missing = temporary.File("absent.json");

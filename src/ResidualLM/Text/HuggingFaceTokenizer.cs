@@ -72,8 +72,9 @@ public sealed class HuggingFaceTokenizer : ITokenizer
         }
 
         if (configBytes is not null) (BeginningOfSequenceToken, EndOfSequenceToken, ChatTemplateSource) = ReadConfig(configBytes, configPath!);
-        ChatTemplateSource ??= chatTemplateFile;
-        EndOfTextId = TokenToId(EndOfSequenceToken ?? "") ?? TokenToId("<|endoftext|>") ?? TokenToId("</s>");
+        // As transformers does: a chat_template.jinja beside the config takes priority over the config's chat_template.
+        ChatTemplateSource = chatTemplateFile ?? ChatTemplateSource;
+        EndOfTextId = (EndOfSequenceToken is { } eos ? TokenToId(eos) : null) ?? TokenToId("<|endoftext|>") ?? TokenToId("</s>");
     }
 
     /// <summary>Loads <c>tokenizer.json</c> and, when it exists, <c>tokenizer_config.json</c> from a model folder.</summary>
@@ -128,8 +129,9 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     public string? EndOfSequenceToken { get; }
 
     /// <summary>
-    /// tokenizer_config.json's chat_template (the default one when it lists several), else the text of
-    /// chat_template.jinja beside it, or null. See <see cref="ChatTemplate"/>.
+    /// The text of chat_template.jinja beside tokenizer_config.json when there is one (it takes priority, as in
+    /// transformers), else the config's chat_template (the default one when it lists several), or null.
+    /// See <see cref="ChatTemplate"/>.
     /// </summary>
     public string? ChatTemplateSource { get; }
 

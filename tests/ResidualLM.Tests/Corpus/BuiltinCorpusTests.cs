@@ -114,6 +114,15 @@ public class BuiltinCorpusTests
         Assert.InRange(words.Length, 200, 800);
     }
 
+    [Fact]
+    public void Words_AreShortLowercaseWords()
+    {
+        // Every surface word is 1 to 8 lowercase ASCII letters: the charset above, the capitalized sentence starts and
+        // the short-word entropy budget all rest on it (an empty or spaced entry would make words the parser splits
+        // differently from how they were generated).
+        Assert.All(CorpusGrammar.AllWords(), w => Assert.Matches("^[a-z]{1,8}$", w));
+    }
+
     [Theory]
     [InlineData("It jumps.")]
     [InlineData("They jump.")]

@@ -210,9 +210,11 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
     [InlineData(false, false, null, null)]
     [InlineData(false, false, """{"eos_token": "<nope>"}""", null)]
     [InlineData(false, false, """{"eos_token": {"content": "<e>"}}""", 3)]
+    [InlineData(false, false, """{"eos_token": ""}""", 4)]   // a vocabulary may hold an empty token; named, it is the one
     public void EndOfTextId_FallsBackInOrder(bool endOfText, bool slashS, string? config, int? expected)
     {
-        string vocab = "{\"a\": 0" + (endOfText ? ", \"<|endoftext|>\": 1" : "") + (slashS ? ", \"</s>\": 2" : "") + ", \"<e>\": 3}";
+        // "" (id 4) is an empty token: without an eos_token it must not be taken for the end of the sequence.
+        string vocab = "{\"a\": 0" + (endOfText ? ", \"<|endoftext|>\": 1" : "") + (slashS ? ", \"</s>\": 2" : "") + ", \"<e>\": 3, \"\": 4}";
         Assert.Equal(expected, HuggingFaceTokenizer.FromDirectory(Folder(config, vocab: vocab)).EndOfTextId);
     }
 
@@ -238,9 +240,12 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
         // transformers saves several templates as [{"name", "template"}]; the one named "default" is the default.
         const string list = """{"chat_template": [{"name": "tool_use", "template": "U"}, {"name": "default", "template": "D"}, {"name": "rag", "template": "R"}]}""";
         Assert.Equal("D", HuggingFaceTokenizer.FromDirectory(Folder(list, name: "list")).ChatTemplateSource);
-        // Without a template in the config, chat_template.jinja beside it; with no config at all, too.
+        // chat_template.jinja beside the config, or with no config at all.
         Assert.Equal("J", HuggingFaceTokenizer.FromDirectory(Folder("{}", "J", name: "file")).ChatTemplateSource);
         Assert.Equal("J", HuggingFaceTokenizer.FromDirectory(Folder(null, "J", name: "fileonly")).ChatTemplateSource);
+        // With both, the file wins: transformers' from_pretrained lets chat_template.jinja override the config's entry.
+        Assert.Equal("J", HuggingFaceTokenizer.FromDirectory(Folder("""{"chat_template": "T"}""", "J", name: "both")).ChatTemplateSource);
+        Assert.Equal("J", HuggingFaceTokenizer.FromDirectory(Folder(list, "J", name: "bothlist")).ChatTemplateSource);
     }
 
     public static TheoryData<string, string, string> BadConfigs => new()

@@ -86,6 +86,8 @@ public class Gpt2BuiltInVocabularyTests
     public static TheoryData<string, string?, string> MalformedRanks => new()
     {
         { "YQ== x\n", "line 1", "expected a base64 token, a space and a rank" },
+        { " x\n", "line 1", "expected a base64 token, a space and a rank" },          // the rank is read even after an empty token
+        { " 0\n", "line 1", "the token is not non-empty base64" },
         { "YQ== 0\nYg== 0\n", "line 2", "rank 0 appears twice" },
         { "YQ== 1\n", null, "no token has rank 0 (ranks must cover 0..1)" },
         { "!!!! 0\n", "line 1", "the token is not non-empty base64" },

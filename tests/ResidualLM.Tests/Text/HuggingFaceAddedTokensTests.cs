@@ -55,6 +55,9 @@ public class HuggingFaceAddedTokensTests
         Assert.Equal([Text(4, "")], Split(tokens, "", offset: 4));                 // empty text: one empty segment
         Assert.Equal([Text(0, "x"), Token(1, 3), Text(2, "z")], Split(tokens, "xyz"));
         Assert.Equal([Text(0, "qq")], Split(tokens, "qq"));
+        // The longer token first in the list: a shorter one that starts at the same place does not replace it.
+        var longFirst = Read("""[{"id": 2, "content": "abc", "normalized": false}, {"id": 1, "content": "ab", "normalized": false}]""");
+        Assert.Equal([Text(0, "x"), Token(1, 2), Token(4, 1)], Split(longFirst, "xabcab"));
     }
 
     [Fact]
@@ -88,6 +91,9 @@ public class HuggingFaceAddedTokensTests
         var tokens = Read("""[{"id": 4, "content": "cat", "single_word": true, "normalized": false}]""");
         Assert.Equal([Text(0, "concat "), Token(7, 4), Text(10, " cats _cat 𝐀cat e\u0301cat 9cat")], Split(tokens, "concat cat cats _cat 𝐀cat e\u0301cat 9cat"));
         Assert.Equal([Token(0, 4), Text(3, "-"), Token(4, 4)], Split(tokens, "cat-cat"));
+        // An astral letter (a surrogate pair) at the very start of the text still counts as the word before the token.
+        Assert.Equal([Text(0, "𝐀cat")], Split(tokens, "𝐀cat"));
+        Assert.Equal([Text(0, "𝐀"), Token(2, 4)], Split(Read("""[{"id": 4, "content": "cat", "normalized": false}]"""), "𝐀cat"));
         var anywhere = Read("""[{"id": 4, "content": "cat", "normalized": false}]""");
         Assert.Equal([Text(0, "con"), Token(3, 4), Text(6, "s")], Split(anywhere, "concats"));
     }

@@ -58,6 +58,8 @@ public class HuggingFacePreTokenizerTests
         Assert.Equal(["the", "-final", "--countdown"], Pieces(Split("MergedWithNext", words, invert: true), "the-final--countdown"));
         // Not inverted, the same pattern makes the words the delimiters.
         Assert.Equal(["-", "--"], Pieces(Split("Removed", words), "the-final--countdown"));
+        // invert defaults to false.
+        Assert.Equal(["the", "final", "countdown"], Pieces("""{"type": "Split", "pattern": {"String": "-"}, "behavior": "Removed"}""", "the-final--countdown"));
     }
 
     [Fact]
@@ -115,6 +117,8 @@ public class HuggingFacePreTokenizerTests
         InputErrors.AssertRefused(() => Read(Split("Sideways")), "pre_tokenizer.behavior",
             "unknown split behavior \"Sideways\"; expected Removed, Isolated, MergedWithPrevious, MergedWithNext or Contiguous");
         InputErrors.AssertRefused(() => Read(Split("7")), "pre_tokenizer.behavior", "unknown split behavior \"7\"");
+        // Names are matched as tokenizers' serde does, case and all.
+        InputErrors.AssertRefused(() => Read(Split("isolated")), "pre_tokenizer.behavior", "unknown split behavior \"isolated\"");
         InputErrors.AssertRefused(() => Read(Split("Removed", """{"String": ""}""")), "pre_tokenizer.pattern", "the pattern is empty");
         InputErrors.AssertRefused(() => Read(Split("Removed", """{"Regex": "(a"}""")), "pre_tokenizer.pattern", "the regex \"(a\" is not supported by .NET (");
         InputErrors.AssertRefused(() => Read("""{"type": "Metaspace", "replacement": "ab"}"""), "pre_tokenizer.replacement",

@@ -93,6 +93,7 @@ public class HuggingFaceAddedTokensTests
         Assert.Equal([Token(0, 4), Text(3, "-"), Token(4, 4)], Split(tokens, "cat-cat"));
         // An astral letter (a surrogate pair) at the very start of the text still counts as the word before the token.
         Assert.Equal([Text(0, "𝐀cat")], Split(tokens, "𝐀cat"));
+        Assert.Equal([Text(0, "𝐀x")], Split(Read("""[{"id": 5, "content": "x", "single_word": true, "normalized": false}]"""), "𝐀x"));
         Assert.Equal([Text(0, "𝐀"), Token(2, 4)], Split(Read("""[{"id": 4, "content": "cat", "normalized": false}]"""), "𝐀cat"));
         var anywhere = Read("""[{"id": 4, "content": "cat", "normalized": false}]""");
         Assert.Equal([Text(0, "con"), Token(3, 4), Text(6, "s")], Split(anywhere, "concats"));

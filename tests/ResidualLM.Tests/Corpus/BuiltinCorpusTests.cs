@@ -92,6 +92,7 @@ public class BuiltinCorpusTests
         Assert.All(sentences, s => Assert.DoesNotContain(s.Skip(1), char.IsUpper));
         Assert.DoesNotContain("  ", text);
         Assert.Contains(".\n", text);
+        Assert.Contains(". ", text);   // sentences also end inside a paragraph
         Assert.Contains(", ", text);
         double meanSentence = (double)complete.Length / sentences.Length;
         Assert.InRange(meanSentence / BuiltinCorpus.CharactersPerSentence, 0.97, 1.03);
@@ -115,6 +116,41 @@ public class BuiltinCorpusTests
     }
 
     [Fact]
+    public void Words_ListEveryWordTheGeneratorWrites_WithRegularPastForms()
+    {
+        var words = CorpusGrammar.AllWords().ToHashSet();
+        string text = BuiltinCorpus.Generate(100_000, seed: 21);
+        text = text[..(text.LastIndexOf('.') + 1)];   // the last sentence may be cut inside a word
+        foreach (string word in System.Text.RegularExpressions.Regex.Split(text, "[^A-Za-z]+").Where(w => w.Length > 0))
+            Assert.Contains(char.ToLowerInvariant(word[0]) + word[1..], words);
+        // A verb ending in "e" takes "d" in the past, any other "ed".
+        Assert.Contains("baked", words);
+        Assert.Contains("jumped", words);
+        Assert.DoesNotContain("bakeed", words);
+    }
+
+    [Fact]
+    public void Errors_GiveTheirFieldAndWords()
+    {
+        Assert.Equal(("characters", "must be zero or more, got -1"), Describe(() => BuiltinCorpus.Generate(-1, 0)));
+        Assert.Equal(("context", "must be positive, got 0"), Describe(() => BuiltinCorpus.IdealLossByPosition(0)));
+        Assert.Equal(("window count", "must be positive, got -3"), Describe(() => BuiltinCorpus.IdealLossByPosition(8, windowCount: -3)));
+        Assert.Equal(("corpus text", "at offset 0: expected a word, found ' '"), Describe(() => BuiltinCorpus.NegativeLogLikelihood(" It.")));
+        Assert.Equal(("corpus text", "at offset 0: 'Zebra' does not begin any option of state 'sentence start'"),
+            Describe(() => BuiltinCorpus.NegativeLogLikelihood("Zebra")));
+        Assert.Equal(("corpus text", "at offset 3: 'jumpz' does not begin any option of state 'verb Singular Unknown 1'"),
+            Describe(() => BuiltinCorpus.NegativeLogLikelihood("It jumpz")));
+        Assert.Equal(("corpus text", "at offset 4: 'zebra' is not an option of state 'phrase Open Subject Unknown 1 adjective=False'"),
+            Describe(() => BuiltinCorpus.NegativeLogLikelihood("The zebra jumps.")));
+
+        static (string?, string) Describe(Action action)
+        {
+            var e = Assert.Throws<InvalidInputException>(action);
+            return (e.Field, e.Reason);
+        }
+    }
+
+    [Fact]
     public void Words_AreShortLowercaseWords()
     {
         // Every surface word is 1 to 8 lowercase ASCII letters: the charset above, the capitalized sentence starts and
@@ -128,6 +164,7 @@ public class BuiltinCorpusTests
     [InlineData("They jump.")]
     [InlineData("A red cat jumped, and the dogs licked those cups.\nWe rested.")]
     [InlineData("The cats jump over red hats, so they want.")]
+    [InlineData("It licked a cup today.")]                  // an adverb after an object
     public void Parse_AcceptsGrammaticalText(string text) =>
         Assert.True(BuiltinCorpus.NegativeLogLikelihood(text) > 0);
 
@@ -150,6 +187,8 @@ public class BuiltinCorpusTests
         double prefix = BuiltinCorpus.NegativeLogLikelihood("It jump");
         double word = BuiltinCorpus.NegativeLogLikelihood("It jumps.");
         Assert.True(prefix < word);
+        // Each further character of a prefix can only cost more.
+        Assert.True(prefix > BuiltinCorpus.NegativeLogLikelihood("It"));
         Assert.Throws<InvalidInputException>(() => BuiltinCorpus.NegativeLogLikelihood("It jumpz"));
     }
 }

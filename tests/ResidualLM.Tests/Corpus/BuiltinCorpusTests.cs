@@ -187,8 +187,8 @@ public class BuiltinCorpusTests
         double prefix = BuiltinCorpus.NegativeLogLikelihood("It jump");
         double word = BuiltinCorpus.NegativeLogLikelihood("It jumps.");
         Assert.True(prefix < word);
-        // Each further character of a prefix can only cost more.
-        Assert.True(prefix > BuiltinCorpus.NegativeLogLikelihood("It"));
+        // A prefix costs what the text before it costs plus -ln of its own probability: more, never less.
+        Assert.True(prefix > BuiltinCorpus.NegativeLogLikelihood("It "));
         Assert.Throws<InvalidInputException>(() => BuiltinCorpus.NegativeLogLikelihood("It jumpz"));
     }
 }

@@ -165,6 +165,8 @@ public class BuiltinCorpusTests
     [InlineData("A red cat jumped, and the dogs licked those cups.\nWe rested.")]
     [InlineData("The cats jump over red hats, so they want.")]
     [InlineData("It licked a cup today.")]                  // an adverb after an object
+    [InlineData("These red cats jump.")]                    // an adjective after a plural determiner
+    [InlineData("The red cat jumps.")]                      // ... and after one that leaves the number open
     public void Parse_AcceptsGrammaticalText(string text) =>
         Assert.True(BuiltinCorpus.NegativeLogLikelihood(text) > 0);
 

@@ -132,22 +132,16 @@ public class BuiltinCorpusTests
     [Fact]
     public void Errors_GiveTheirFieldAndWords()
     {
-        Assert.Equal(("characters", "must be zero or more, got -1"), Describe(() => BuiltinCorpus.Generate(-1, 0)));
-        Assert.Equal(("context", "must be positive, got 0"), Describe(() => BuiltinCorpus.IdealLossByPosition(0)));
-        Assert.Equal(("window count", "must be positive, got -3"), Describe(() => BuiltinCorpus.IdealLossByPosition(8, windowCount: -3)));
-        Assert.Equal(("corpus text", "at offset 0: expected a word, found ' '"), Describe(() => BuiltinCorpus.NegativeLogLikelihood(" It.")));
-        Assert.Equal(("corpus text", "at offset 0: 'Zebra' does not begin any option of state 'sentence start'"),
-            Describe(() => BuiltinCorpus.NegativeLogLikelihood("Zebra")));
-        Assert.Equal(("corpus text", "at offset 3: 'jumpz' does not begin any option of state 'verb Singular Unknown 1'"),
-            Describe(() => BuiltinCorpus.NegativeLogLikelihood("It jumpz")));
-        Assert.Equal(("corpus text", "at offset 4: 'zebra' is not an option of state 'phrase Open Subject Unknown 1 adjective=False'"),
-            Describe(() => BuiltinCorpus.NegativeLogLikelihood("The zebra jumps.")));
-
-        static (string?, string) Describe(Action action)
-        {
-            var e = Assert.Throws<InvalidInputException>(action);
-            return (e.Field, e.Reason);
-        }
+        InputErrors.AssertRefusedExactly(() => BuiltinCorpus.Generate(-1, 0), null, "characters", "must be zero or more, got -1");
+        InputErrors.AssertRefusedExactly(() => BuiltinCorpus.IdealLossByPosition(0), null, "context", "must be positive, got 0");
+        InputErrors.AssertRefusedExactly(() => BuiltinCorpus.IdealLossByPosition(8, windowCount: -3), null, "window count", "must be positive, got -3");
+        InputErrors.AssertRefusedExactly(() => BuiltinCorpus.NegativeLogLikelihood(" It."), null, "corpus text", "at offset 0: expected a word, found ' '");
+        InputErrors.AssertRefusedExactly(() => BuiltinCorpus.NegativeLogLikelihood("Zebra"), null, "corpus text",
+            "at offset 0: 'Zebra' does not begin any option of state 'sentence start'");
+        InputErrors.AssertRefusedExactly(() => BuiltinCorpus.NegativeLogLikelihood("It jumpz"), null, "corpus text",
+            "at offset 3: 'jumpz' does not begin any option of state 'verb Singular Unknown 1'");
+        InputErrors.AssertRefusedExactly(() => BuiltinCorpus.NegativeLogLikelihood("The zebra jumps."), null, "corpus text",
+            "at offset 4: 'zebra' is not an option of state 'phrase Open Subject Unknown 1 adjective=False'");
     }
 
     [Fact]

@@ -27,12 +27,6 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
 
     static Gpt2Tokenizer FromTokens(string[] tokens, string[] merges) => Gpt2Tokenizer.FromTokens(tokens, merges, Gguf, "tokens", "merges");
 
-    static void AssertRefused(Action action, string? file, string? field, string reason)
-    {
-        var error = Assert.Throws<InvalidInputException>(action);
-        Assert.Equal((file, field, reason), (error.FilePath, error.Field, error.Reason));
-    }
-
     // "<|endoftext|>" as text: the pre-tokens "<|", "endoftext", "|>", one byte token per character (no merge applies).
     static readonly int[] EndOfTextAsText = [60, 124, 101, 110, 100, 111, 102, 116, 101, 120, 116, 124, 62];
 
@@ -81,7 +75,7 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
     [Theory]
     [MemberData(nameof(BadTokens))]
     public void FromTokens_Errors_NameTheFileAndEntry(string[] tokens, string[] merges, string? field, string reason) =>
-        AssertRefused(() => FromTokens(tokens, merges), Gguf, field, reason);
+        InputErrors.AssertRefusedExactly(() => FromTokens(tokens, merges), Gguf, field, reason);
 
     [Fact]
     public void FromRanks_AddsEndOfTextAfterTheTokens()
@@ -105,7 +99,7 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
         // The byte's token is replaced by a two-byte one, so no token stands for that byte alone.
         string[] tokens = ByteTokens();
         byte[][] bytes = [.. Enumerable.Range(0, 256).Select(b => b == missing ? new byte[] { 0x61, 0x61 } : [(byte)b])];
-        AssertRefused(() => Gpt2Tokenizer.FromRanks(tokens, bytes, [], "r.tiktoken"), "r.tiktoken", null,
+        InputErrors.AssertRefusedExactly(() => Gpt2Tokenizer.FromRanks(tokens, bytes, [], "r.tiktoken"), "r.tiktoken", null,
             $"the single-byte token for byte 0x{missing:X2} is missing");
     }
 
@@ -140,7 +134,7 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
     [Theory]
     [MemberData(nameof(BadMerges))]
     public void ReadMerges_Errors_NameTheLine(string merges, string field, string reason) =>
-        AssertRefused(() => FromBytes(Encoder(Tokens()), merges), "dir/m.txt", field, reason);
+        InputErrors.AssertRefusedExactly(() => FromBytes(Encoder(Tokens()), merges), "dir/m.txt", field, reason);
 
     [Theory]
     [InlineData("""{"a": "0"}""", "\"a\"", "expected an integer id, found String")]
@@ -150,13 +144,13 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
     [InlineData("""{"a": 0, "b": 0}""", "\"b\"", "id 0 is duplicated: it is also the id of \"a\"")]
     [InlineData("""{"a": 1, "b": 1}""", "\"b\"", "id 1 is duplicated: it is also the id of \"a\"")]
     public void ReadEncoder_Errors_NameTheToken(string encoder, string field, string reason) =>
-        AssertRefused(() => FromBytes(Encoding.UTF8.GetBytes(encoder), ""), "dir/e.json", field, reason);
+        InputErrors.AssertRefusedExactly(() => FromBytes(Encoding.UTF8.GetBytes(encoder), ""), "dir/e.json", field, reason);
 
     [Fact]
     public void ReadEncoder_TheLastIdIsInRange()
     {
         // {"a": 0, "b": 1} passes the id checks and fails later, for the bytes it lacks (the first is 0x00).
-        AssertRefused(() => FromBytes("""{"a": 1, "b": 0}"""u8.ToArray(), ""), "dir/e.json", null, "the single-byte token for byte 0x00 is missing");
+        InputErrors.AssertRefusedExactly(() => FromBytes("""{"a": 1, "b": 0}"""u8.ToArray(), ""), "dir/e.json", null, "the single-byte token for byte 0x00 is missing");
     }
 
     [Fact]
@@ -211,7 +205,7 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
     public void FromDirectory_AMissingFile_IsNamed(string missing, string[] present)
     {
         string folder = FolderWith(present);
-        AssertRefused(() => Gpt2Tokenizer.FromDirectory(folder), Path.Combine(folder, missing), null, "file not found");
+        InputErrors.AssertRefusedExactly(() => Gpt2Tokenizer.FromDirectory(folder), Path.Combine(folder, missing), null, "file not found");
     }
 
     [Fact]
@@ -264,11 +258,11 @@ public sealed class Gpt2TokenizerEdgeTests : IDisposable
     [Fact]
     public void RecoverMerges_Errors_NameTheTokenAndRank()
     {
-        AssertRefused(() => Gpt2BuiltInVocabulary.RecoverMerges([.. ByteTokens(), "ab", "ab"], "v"), "v", null, "ranks 256 and 257 have the same token \"ab\"");
-        AssertRefused(() => Gpt2BuiltInVocabulary.RecoverMerges([.. ByteTokens(), "abc"], "v"), "v", null, "token \"abc\" (rank 256) merges into 3 parts of lower rank, not 2");
+        InputErrors.AssertRefusedExactly(() => Gpt2BuiltInVocabulary.RecoverMerges([.. ByteTokens(), "ab", "ab"], "v"), "v", null, "ranks 256 and 257 have the same token \"ab\"");
+        InputErrors.AssertRefusedExactly(() => Gpt2BuiltInVocabulary.RecoverMerges([.. ByteTokens(), "abc"], "v"), "v", null, "token \"abc\" (rank 256) merges into 3 parts of lower rank, not 2");
         // Without the byte tokens, "ab" has two parts that are not tokens.
-        AssertRefused(() => Gpt2BuiltInVocabulary.RecoverMerges(["ab"], "v"), "v", null, "token \"ab\" (rank 0) has a byte that is not a token");
-        AssertRefused(() => Gpt2BuiltInVocabulary.RecoverMerges(["a", "ab"], "v"), "v", null, "token \"ab\" (rank 1) has a byte that is not a token");
+        InputErrors.AssertRefusedExactly(() => Gpt2BuiltInVocabulary.RecoverMerges(["ab"], "v"), "v", null, "token \"ab\" (rank 0) has a byte that is not a token");
+        InputErrors.AssertRefusedExactly(() => Gpt2BuiltInVocabulary.RecoverMerges(["a", "ab"], "v"), "v", null, "token \"ab\" (rank 1) has a byte that is not a token");
         Assert.Empty(Gpt2BuiltInVocabulary.RecoverMerges(["a", "b"], "v"));
     }
 }

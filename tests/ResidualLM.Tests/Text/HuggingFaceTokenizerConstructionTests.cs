@@ -30,12 +30,6 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
 
     static HuggingFaceTokenizer FromJson(string json) => HuggingFaceTokenizer.FromBytes(Encoding.UTF8.GetBytes(json), InMemoryPath, null);
 
-    static void AssertRefused(Action action, string? file, string? field, string reason)
-    {
-        var error = Assert.Throws<InvalidInputException>(action);
-        Assert.Equal((file, field, reason), (error.FilePath, error.Field, error.Reason));
-    }
-
     // ids: a=0 b=1 ab=2 <=3 s=4 >=5, added <s>=6 (special) and <t>=7 (not special); one merge "a b"; "<s>" before the text.
     const string Vocab = """{"a": 0, "b": 1, "ab": 2, "<": 3, "s": 4, ">": 5}""";
     const string Added = """[{"id": 6, "content": "<s>", "special": true}, {"id": 7, "content": "<t>", "special": false}]""";
@@ -56,7 +50,7 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
     [InlineData("""{"a": 0, "b": 1028}""", "[]")]
     [InlineData("""{"a": 0}""", """[{"id": 1028, "content": "<x>"}]""")]
     public void SparseIds_PastTheLimit_AreRefused(string vocab, string added) =>
-        AssertRefused(() => FromJson(TokenizerJson(vocab, added)), InMemoryPath, "model.vocab", "the ids are sparse: 2 tokens use ids up to 1028");
+        InputErrors.AssertRefusedExactly(() => FromJson(TokenizerJson(vocab, added)), InMemoryPath, "model.vocab", "the ids are sparse: 2 tokens use ids up to 1028");
 
     [Fact]
     public void VocabSize_IsOnePastTheHighestIdOfVocabularyOrAddedTokens()
@@ -84,7 +78,7 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
     [InlineData("[-1]", -1)]
     [InlineData("[0, 9]", 9)]
     public void PostProcessorIds_OutsideTheVocabulary_AreRefused(string ids, int bad) =>
-        AssertRefused(() => FromJson(TokenizerJson(Vocab, Added, extra: Template(ids))), InMemoryPath, "post_processor",
+        InputErrors.AssertRefusedExactly(() => FromJson(TokenizerJson(Vocab, Added, extra: Template(ids))), InMemoryPath, "post_processor",
             $"the post-processor adds token id {bad}, outside the vocabulary of 8 ids");
 
     [Fact]
@@ -165,8 +159,8 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
     [InlineData(-1, "token id -1 is outside the vocabulary of 8 ids")]
     public void Decode_AnIdOutsideTheVocabulary_IsRefused(int id, string reason)
     {
-        AssertRefused(() => small.Decode([0, id]), null, "ids", reason);
-        AssertRefused(() => small.Decode([0, id], skipSpecialTokens: true), null, "ids", reason);
+        InputErrors.AssertRefusedExactly(() => small.Decode([0, id]), null, "ids", reason);
+        InputErrors.AssertRefusedExactly(() => small.Decode([0, id], skipSpecialTokens: true), null, "ids", reason);
     }
 
     [Fact]
@@ -174,7 +168,7 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
     {
         HuggingFaceTokenizer gap = FromJson(TokenizerJson("""{"a": 0, "c": 2}"""));
         Assert.Equal("a c", gap.Decode([0, 2]));
-        AssertRefused(() => gap.Decode([1]), null, "ids", "token id 1 has no token in the vocabulary");
+        InputErrors.AssertRefusedExactly(() => gap.Decode([1]), null, "ids", "token id 1 has no token in the vocabulary");
     }
 
     [Fact]
@@ -268,7 +262,7 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
     public void Config_Errors_NameTheConfigFileAndField(string config, string field, string reason)
     {
         string folder = Folder(config);
-        AssertRefused(() => HuggingFaceTokenizer.FromDirectory(folder), Path.Combine(folder, "tokenizer_config.json"), field, reason);
+        InputErrors.AssertRefusedExactly(() => HuggingFaceTokenizer.FromDirectory(folder), Path.Combine(folder, "tokenizer_config.json"), field, reason);
     }
 
     [Fact]
@@ -297,10 +291,10 @@ public sealed class HuggingFaceTokenizerConstructionTests : IDisposable
         var bytesOnly = HuggingFaceTokenizer.FromBytes(File.ReadAllBytes(tokenizerPath), tokenizerPath, null);
         Assert.Equal(new string?[] { null, null }, new[] { bytesOnly.EndOfSequenceToken, bytesOnly.ChatTemplateSource });
 
-        AssertRefused(() => HuggingFaceTokenizer.FromFiles(tokenizerPath, temporary.File("absent.json")), temporary.File("absent.json"), null, "file not found");
+        InputErrors.AssertRefusedExactly(() => HuggingFaceTokenizer.FromFiles(tokenizerPath, temporary.File("absent.json")), temporary.File("absent.json"), null, "file not found");
         string empty = temporary.File("empty");
         Directory.CreateDirectory(empty);
-        AssertRefused(() => HuggingFaceTokenizer.FromDirectory(empty), Path.Combine(empty, "tokenizer.json"), null, "file not found");
+        InputErrors.AssertRefusedExactly(() => HuggingFaceTokenizer.FromDirectory(empty), Path.Combine(empty, "tokenizer.json"), null, "file not found");
     }
 
     [Fact]

@@ -53,6 +53,9 @@ public class RowKernelBenchmarks
         Activations.GeluTanhForward(hidden, hiddenOut);
         ActivationsReference.GeluTanhForward(hidden, geluRef);
         Check("GELU forward", geluRef, hiddenOut, 1e-5);
+        Activations.GeluErfForward(hidden, hiddenOut);
+        ActivationsReference.GeluErfForward(hidden, geluRef);
+        Check("exact GELU forward", geluRef, hiddenOut, 1e-5);
         var ceRef = new float[dLogits.Length];
         Softmax.CrossEntropyBackward(threads, logits, targets, lse, dLoss, dLogits, rows, Vocab, -100, accumulate: false);
         SoftmaxReference.CrossEntropyBackward(logits, targets, lse, dLoss, ceRef, rows, Vocab, -100);
@@ -90,6 +93,19 @@ public class RowKernelBenchmarks
 
     [Benchmark]
     public void GeluBackward() => Activations.GeluTanhBackwardWrite(hidden, dHidden, hiddenOut);
+
+    /// <summary>The exact (erf) GELU over the same hidden layer: BERT-style encoders and GPT-2 models imported with activation "gelu".</summary>
+    [Benchmark]
+    public void GeluErfForwardReference() => ActivationsReference.GeluErfForward(hidden, hiddenOut);
+
+    [Benchmark]
+    public void GeluErfForward() => Activations.GeluErfForward(hidden, hiddenOut);
+
+    [Benchmark]
+    public void GeluErfBackwardReference() => ActivationsReference.GeluErfBackward(hidden, dHidden, hiddenOut);
+
+    [Benchmark]
+    public void GeluErfBackward() => Activations.GeluErfBackward(hidden, dHidden, hiddenOut);
 
     /// <summary>rows x 4096 logits.</summary>
     [Benchmark]

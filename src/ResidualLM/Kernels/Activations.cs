@@ -33,26 +33,22 @@ public static class Activations
     /// <summary>dx = dy * d/dx GELU_tanh(x): <see cref="GeluTanhBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> overwriting dx (a first gradient).</summary>
     public static void GeluTanhBackwardWrite(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => Backward<GeluTanhDerivative, WriteOver>(x, dy, dx);
 
-    /// <summary>y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU.</summary>
-    /// <remarks>Scalar, in double: there is no vector erf here yet (models with the exact GELU are rare and small).</remarks>
-    public static void GeluErfForward(ReadOnlySpan<float> x, Span<float> y)
+    /// <summary>
+    /// y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU, in float32 at every width: Phi from erfc (see
+    /// <see cref="NormalTail(float, out float)"/>), so the tail x -&gt; -inf keeps its relative accuracy (no 1 + erf cancellation).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void GeluErfForward(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length);
-        for (int i = 0; i < x.Length; i++) y[i] = (float)(0.5 * x[i] * (1.0 + Erf(x[i] / Math.Sqrt(2.0))));
+        fixed (float* px = x, py = y) VectorOps.Map<GeluErf>(px, py, x.Length, default);
     }
 
     /// <summary>dx += dy (Phi(x) + x phi(x)).</summary>
-    public static void GeluErfBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
-    {
-        CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
-        for (int i = 0; i < x.Length; i++)
-        {
-            double v = x[i];
-            double cdf = 0.5 * (1.0 + Erf(v / Math.Sqrt(2.0)));
-            double pdf = Math.Exp(-0.5 * v * v) / Math.Sqrt(2.0 * Math.PI);
-            dx[i] += (float)((cdf + v * pdf) * dy[i]);
-        }
-    }
+    public static void GeluErfBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => Backward<GeluErfDerivative, AddInto>(x, dy, dx);
+
+    /// <summary>dx = dy (Phi(x) + x phi(x)): <see cref="GeluErfBackward(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> overwriting dx (a first gradient).</summary>
+    public static void GeluErfBackwardWrite(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => Backward<GeluErfDerivative, WriteOver>(x, dy, dx);
 
     /// <summary>y = x sigmoid(x). y may be x itself (in place).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -101,34 +97,6 @@ public static class Activations
     {
         CheckLengths(x.Length, dy.Length); CheckLengths(x.Length, dx.Length);
         fixed (float* px = x, pg = dy, pdx = dx) VectorOps.Map<ChainRule<TDerivative, TAccumulation>>(px, pg, pdx, pdx, x.Length, default);
-    }
-
-    /// <summary>erf(x) to double precision (Abramowitz-Stegun 7.1.26 is too coarse for gradient checks; this uses the series/continued fraction split).</summary>
-    internal static double Erf(double x)
-    {
-        double ax = Math.Abs(x);
-        double r;
-        if (ax < 2.5)
-        {
-            // Maclaurin series: erf x = 2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1))
-            double term = ax, sum = ax, x2 = ax * ax;
-            for (int n = 1; n < 60; n++)
-            {
-                term *= -x2 / n;
-                double add = term / (2 * n + 1);
-                sum += add;
-                if (Math.Abs(add) < 1e-17 * Math.Abs(sum)) break;
-            }
-            r = 2.0 / Math.Sqrt(Math.PI) * sum;
-        }
-        else
-        {
-            // Continued fraction for erfc, converges fast for |x| >= 2.5.
-            double f = 0;
-            for (int n = 60; n >= 1; n--) f = n / 2.0 / (ax + f);
-            r = 1.0 - Math.Exp(-ax * ax) / Math.Sqrt(Math.PI) / (ax + f);
-        }
-        return x < 0 ? -r : r;
     }
 
     // Operators: each written once in four widths (float for tails, 128, 256, 512 bits); VectorOps runs them.
@@ -190,6 +158,119 @@ public static class Activations
             var e = SimdMath.Exp(Vector512.Min(v * VectorIsa.MultiplyAdd(Vector512.Create(K3), v2, Vector512.Create(K1)), Vector512.Create(Cap)));
             var s = Vector512<float>.One / (Vector512<float>.One + e);
             return s * VectorIsa.MultiplyAdd(v * e * s, VectorIsa.MultiplyAdd(Vector512.Create(D3), v2, Vector512.Create(D1)), Vector512<float>.One);
+        }
+    }
+
+    // The normal tail q(x) = Phi(-|x|) = 0.5 erfc(z), z = |x| / sqrt 2, as 0.5 t exp(P(t - 1) - x^2 / 2) with
+    // t = 1 / (1 + 0.4 z) and P of degree 10: a minimax fit of ln(erfc(z) / t) + z^2 over 0 <= z <= 10.6 (relative error
+    // of erfc below 5e-9; tools/reference/fit_erfc.py). Past z = 10.6, q is below 1e-50 and exp underflows to 0.
+    // In float32 the result is within a few ulp plus x^2/2 ulp: the exponent -x^2/2 carries x^2/2 rounded once, as a
+    // half-ulp change of x would (GELU's condition number there is ~x^2). Phi = q for x < 0, 1 - q otherwise.
+    const float TailA = 0.4f, InvSqrt2 = 0.70710678118654752f, InvSqrt2Pi = 0.39894228040143268f;
+    const float T0 = 4.090279226431903e-09f, T1 = 1.8209491968154907f, T2 = -0.04975181072950363f, T3 = -0.44737470149993896f,
+        T4 = 0.1874224692583084f, T5 = 0.2557203769683838f, T6 = 0.15720754861831665f, T7 = 0.8522522449493408f,
+        T8 = 1.34493887424469f, T9 = 0.8397497534751892f, T10 = 0.19283053278923035f;
+
+    /// <summary>q = Phi(-|x|), and x^2 / 2 for the density.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float NormalTail(float x, out float halfSquare)
+    {
+        halfSquare = 0.5f * (x * x);
+        float t = 1f / VectorIsa.MultiplyAdd(TailA * InvSqrt2, MathF.Abs(x), 1f), u = t - 1f;
+        float p = VectorIsa.MultiplyAdd(T10, u, T9);
+        p = VectorIsa.MultiplyAdd(p, u, T8); p = VectorIsa.MultiplyAdd(p, u, T7); p = VectorIsa.MultiplyAdd(p, u, T6);
+        p = VectorIsa.MultiplyAdd(p, u, T5); p = VectorIsa.MultiplyAdd(p, u, T4); p = VectorIsa.MultiplyAdd(p, u, T3);
+        p = VectorIsa.MultiplyAdd(p, u, T2); p = VectorIsa.MultiplyAdd(p, u, T1); p = VectorIsa.MultiplyAdd(p, u, T0);
+        return 0.5f * t * SimdMath.Exp(p - halfSquare);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> NormalTail(Vector128<float> x, out Vector128<float> halfSquare)
+    {
+        halfSquare = Vector128.Create(0.5f) * (x * x);
+        var t = Vector128<float>.One / VectorIsa.MultiplyAdd(Vector128.Create(TailA * InvSqrt2), Vector128.Abs(x), Vector128<float>.One);
+        var u = t - Vector128<float>.One;
+        var p = VectorIsa.MultiplyAdd(Vector128.Create(T10), u, Vector128.Create(T9));
+        p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T8)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T7)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T6));
+        p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T5)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T4)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T3));
+        p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T2)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T1)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T0));
+        return Vector128.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> NormalTail(Vector256<float> x, out Vector256<float> halfSquare)
+    {
+        halfSquare = Vector256.Create(0.5f) * (x * x);
+        var t = Vector256<float>.One / VectorIsa.MultiplyAdd(Vector256.Create(TailA * InvSqrt2), Vector256.Abs(x), Vector256<float>.One);
+        var u = t - Vector256<float>.One;
+        var p = VectorIsa.MultiplyAdd(Vector256.Create(T10), u, Vector256.Create(T9));
+        p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T8)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T7)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T6));
+        p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T5)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T4)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T3));
+        p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T2)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T1)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T0));
+        return Vector256.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> NormalTail(Vector512<float> x, out Vector512<float> halfSquare)
+    {
+        halfSquare = Vector512.Create(0.5f) * (x * x);
+        var t = Vector512<float>.One / VectorIsa.MultiplyAdd(Vector512.Create(TailA * InvSqrt2), Vector512.Abs(x), Vector512<float>.One);
+        var u = t - Vector512<float>.One;
+        var p = VectorIsa.MultiplyAdd(Vector512.Create(T10), u, Vector512.Create(T9));
+        p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T8)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T7)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T6));
+        p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T5)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T4)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T3));
+        p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T2)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T1)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T0));
+        return Vector512.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+    }
+
+    /// <summary>Exact GELU x Phi(x), Phi = q below 0 and 1 - q from 0 up (so x = -0 gives -0).</summary>
+    readonly struct GeluErf : IUnaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Invoke(float v, in Splat<float> p) { float q = NormalTail(v, out _); return v * (v < 0f ? q : 1f - q); }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Invoke(Vector128<float> v, in Splat<Vector128<float>> p)
+        { var q = NormalTail(v, out _); return v * Vector128.ConditionalSelect(Vector128.LessThan(v, Vector128<float>.Zero), q, Vector128<float>.One - q); }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Invoke(Vector256<float> v, in Splat<Vector256<float>> p)
+        { var q = NormalTail(v, out _); return v * Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), q, Vector256<float>.One - q); }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Invoke(Vector512<float> v, in Splat<Vector512<float>> p)
+        { var q = NormalTail(v, out _); return v * Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), q, Vector512<float>.One - q); }
+    }
+
+    /// <summary>d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi) (0 once x^2 / 2 is past exp's range).</summary>
+    readonly struct GeluErfDerivative : IUnaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Invoke(float v, in Splat<float> p)
+        {
+            float q = NormalTail(v, out float h);
+            return VectorIsa.MultiplyAdd(v * InvSqrt2Pi, SimdMath.Exp(-h), v < 0f ? q : 1f - q);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Invoke(Vector128<float> v, in Splat<Vector128<float>> p)
+        {
+            var q = NormalTail(v, out var h);
+            var cdf = Vector128.ConditionalSelect(Vector128.LessThan(v, Vector128<float>.Zero), q, Vector128<float>.One - q);
+            return VectorIsa.MultiplyAdd(v * Vector128.Create(InvSqrt2Pi), SimdMath.Exp(-h), cdf);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Invoke(Vector256<float> v, in Splat<Vector256<float>> p)
+        {
+            var q = NormalTail(v, out var h);
+            var cdf = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), q, Vector256<float>.One - q);
+            return VectorIsa.MultiplyAdd(v * Vector256.Create(InvSqrt2Pi), SimdMath.Exp(-h), cdf);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Invoke(Vector512<float> v, in Splat<Vector512<float>> p)
+        {
+            var q = NormalTail(v, out var h);
+            var cdf = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), q, Vector512<float>.One - q);
+            return VectorIsa.MultiplyAdd(v * Vector512.Create(InvSqrt2Pi), SimdMath.Exp(-h), cdf);
         }
     }
 

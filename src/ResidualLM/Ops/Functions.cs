@@ -49,21 +49,21 @@ public static partial class Ops
 
     // ---- activations ----------------------------------------------------------------------------
 
-    /// <summary>GELU. <paramref name="exact"/> false: GPT-2's tanh approximation (on <paramref name="threads"/>); true: x Phi(x) with erf.</summary>
+    /// <summary>GELU on <paramref name="threads"/>. <paramref name="exact"/> false: GPT-2's tanh approximation; true: x Phi(x) with erf.</summary>
     public static Tensor Gelu(Parallelism threads, Tensor x, bool exact = false) => exact
-        ? Unary(x, Activations.GeluErfForward, (xv, yv, g, dx) => Activations.GeluErfBackward(xv, g, dx))
-        : GeluTanh(threads, x);
+        ? Gelu(threads, x, Activations.GeluErfForward, Activations.GeluErfBackward, Activations.GeluErfBackwardWrite)
+        : Gelu(threads, x, Activations.GeluTanhForward, Activations.GeluTanhBackward, Activations.GeluTanhBackwardWrite);
 
-    /// <summary>GPT-2's GELU; its backward writes a first gradient instead of adding it to zeros.</summary>
-    static Tensor GeluTanh(Parallelism threads, Tensor x)
+    /// <summary>Either GELU; its backward writes a first gradient instead of adding it to zeros.</summary>
+    static Tensor Gelu(Parallelism threads, Tensor x, ForwardKernel forward, GradKernel backward, GradKernel backwardWrite)
     {
         var y = NewLike(x);
-        ParallelMap(threads, Activations.GeluTanhForward)(x.Data, y.Data);
+        ParallelMap(threads, forward)(x.Data, y.Data);
         if (!Graph.ShouldRecord(x)) return y;
         return Graph.Record(y, [x], sink =>
         {
             float[] dx = sink.Buffer(x, out bool accumulate);
-            ParallelBackward(threads, x.Data, y.Grad!.Data, dx, accumulate ? Activations.GeluTanhBackward : Activations.GeluTanhBackwardWrite);
+            ParallelBackward(threads, x.Data, y.Grad!.Data, dx, accumulate ? backward : backwardWrite);
         });
     }
 

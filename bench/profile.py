@@ -38,7 +38,9 @@ def main():
     delay = options[options.index("--delay") + 1] if "--delay" in options else "0"
     data = tempfile.mktemp(suffix=".perf")
     env = dict(os.environ, DOTNET_PerfMapEnabled="1", DOTNET_EnableWriteXorExecute="0")
-    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", "-D", delay, "-o", data, "--"] + command, env=env, check=True)
+    # perf 6.1 refuses "-D 0" (it reads 0 as no value): pass the delay only when there is one.
+    wait = ["-D", delay] if delay != "0" else []
+    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000", *wait, "-o", data, "--"] + command, env=env, check=True)
     report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol", "--stdio"],
                             capture_output=True, text=True, check=True).stdout
     os.unlink(data)

@@ -110,7 +110,7 @@ public class KillResumeTests
         try
         {
             string[] args = [.. Run.Select(a => a == "60" ? "100000" : a), "--out", "run"];
-            process = Process.Start(RlmProcess.StartInfo(dir, args))!;
+            process = Process.Start(Interruptible(dir, args))!;
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
             process.BeginOutputReadLine();
@@ -139,6 +139,29 @@ public class KillResumeTests
             process?.Dispose();
             Directory.Delete(dir, true);
         }
+    }
+
+    /// <summary>
+    /// How to start rlm so that SIGINT reaches it. A process started in the background without job control (`.ci/run &amp;`,
+    /// nohup) inherits SIGINT ignored, and rlm keeps an inherited ignore, as Unix programs (and .NET) do: CI run that way
+    /// failed this test twice. Then rlm starts through coreutils' `env --default-signal=INT`, which restores the default
+    /// action before it execs (the pid stays rlm's).
+    /// </summary>
+    static ProcessStartInfo Interruptible(string dir, string[] args)
+    {
+        var start = RlmProcess.StartInfo(dir, args);
+        if (!SigintIgnored()) return start;
+        start.ArgumentList.Insert(0, start.FileName);
+        start.ArgumentList.Insert(0, "--default-signal=INT");
+        start.FileName = "env";
+        return start;
+    }
+
+    /// <summary>Whether this process ignores SIGINT (signal 2: bit 1 of SigIgn in /proc/self/status).</summary>
+    static bool SigintIgnored()
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0b10) != 0;
     }
 
     static void Interrupt(Process process)

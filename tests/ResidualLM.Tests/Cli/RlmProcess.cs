@@ -6,7 +6,6 @@ namespace ResidualLM.Tests.Cli;
 /// <summary>Child-process runner for CLI tests.</summary>
 public static class RlmProcess
 {
-    /// <summary>Runs rlm with the arguments; returns the exit code and both streams.</summary>
     /// <summary>How to start rlm with the arguments, both streams redirected, colours off.</summary>
     public static ProcessStartInfo StartInfo(string workingDirectory, params string[] args)
     {
@@ -17,6 +16,7 @@ public static class RlmProcess
         return start;
     }
 
+    /// <summary>Runs rlm with the arguments; returns the exit code and both streams.</summary>
     public static (int ExitCode, string Stdout, string Stderr) Run(string workingDirectory, params string[] args)
     {
         using var process = Process.Start(StartInfo(workingDirectory, args))!;

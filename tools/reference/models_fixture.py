@@ -81,13 +81,14 @@ class Attention(nn.Module):
 
 
 class Mlp(nn.Module):
-    def __init__(self, width, hidden, bias=True):
+    def __init__(self, width, hidden, bias=True, exact=False):
         super().__init__()
         self.fc = nn.Linear(width, hidden, bias=bias)
         self.proj = nn.Linear(hidden, width, bias=bias)
+        self.approximate = "none" if exact else "tanh"  # GptConfig.ExactGelu: the erf form
 
     def forward(self, x):
-        return self.proj(F.gelu(self.fc(x), approximate="tanh"))
+        return self.proj(F.gelu(self.fc(x), approximate=self.approximate))
 
 
 class SwiGlu(nn.Module):
@@ -268,7 +269,7 @@ class Gpt(nn.Module):
         self.token_embedding = nn.Embedding(c["VocabSize"], w)
         self.position_embedding = nn.Embedding(c["ContextLength"], w)
         self.blocks = nn.ModuleList(
-            Block(c["Residual"], w, Attention(w, c["HeadCount"], c["QkvBias"]), Mlp(w, c.get("FeedForwardWidth") or 4 * w),
+            Block(c["Residual"], w, Attention(w, c["HeadCount"], c["QkvBias"]), Mlp(w, c.get("FeedForwardWidth") or 4 * w, exact=c.get("ExactGelu", False)),
                   lambda: nn.LayerNorm(w), c["LayerCount"], index)
             for index in range(c["LayerCount"]))
         if not c["QkvBias"]:  # the book: only the qkv projection lacks a bias
@@ -453,11 +454,14 @@ def admin_profile(model, ids):
     return {"admin_omega": [r8(getattr(b, f"omega{i}")[0].item()) for b in profiled.blocks for i in (1, 2)]}
 
 
+WIDE = dict(VocabSize=11, ContextLength=20, Width=64, HeadCount=4, LayerCount=1, Dropout=0.0)
+
+
 def wide_fixtures():
     """Models at least one Vector512 wide (the 12-wide ones only reach the kernels' scalar tails): width 64, 4 heads of
     16, feed-forward 72 (a 512-bit body plus a tail), 19 positions (not a multiple of 16). One layer, weights rounded to
     3 decimals (the reference still computes on exactly the stored values) and gzip keep each file near 200 KB."""
-    wide = dict(VocabSize=11, ContextLength=20, Width=64, HeadCount=4, LayerCount=1, Dropout=0.0)
+    wide = WIDE
     decoder_fixture("gpt-prenorm-wide", "gpt", dict(wide, Residual="PreNorm", QkvBias=True, TieWeights=False, FeedForwardWidth=72), 50,
                     time=19, decimals=3, compress=True)
     decoder_fixture("llama-wide", "llama", dict(wide, Residual="PreNorm", FeedForwardWidth=72, NormEps=1e-5, TieWeights=False), 51,
@@ -494,6 +498,10 @@ POLICY_FIXTURES = {
     "llama-denseformer": lambda: decoder_fixture("llama-denseformer", "llama", dict(BASE, LayerCount=3, Residual="DenseFormer",
                                                                                     FeedForwardWidth=20, NormEps=1e-5,
                                                                                     TieWeights=False), 72, compress=True),
+    # The exact (erf) GELU over a 72-wide hidden layer (a 512-bit body plus a tail), as the wide fixtures are shaped.
+    "gpt-erf-wide": lambda: decoder_fixture("gpt-erf-wide", "gpt", dict(WIDE, Residual="PreNorm", QkvBias=True, TieWeights=False,
+                                                                        FeedForwardWidth=72, ExactGelu=True), 74, time=19, decimals=3,
+                                            compress=True),
     "llama-resi-dual": lambda: decoder_fixture("llama-resi-dual", "llama", dict(BASE, Residual="ResiDual", FeedForwardWidth=20,
                                                                                 NormEps=1e-5, TieWeights=False), 73, compress=True),
 }

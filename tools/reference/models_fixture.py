@@ -461,10 +461,9 @@ def wide_fixtures():
     """Models at least one Vector512 wide (the 12-wide ones only reach the kernels' scalar tails): width 64, 4 heads of
     16, feed-forward 72 (a 512-bit body plus a tail), 19 positions (not a multiple of 16). One layer, weights rounded to
     3 decimals (the reference still computes on exactly the stored values) and gzip keep each file near 200 KB."""
-    wide = WIDE
-    decoder_fixture("gpt-prenorm-wide", "gpt", dict(wide, Residual="PreNorm", QkvBias=True, TieWeights=False, FeedForwardWidth=72), 50,
+    decoder_fixture("gpt-prenorm-wide", "gpt", dict(WIDE, Residual="PreNorm", QkvBias=True, TieWeights=False, FeedForwardWidth=72), 50,
                     time=19, decimals=3, compress=True)
-    decoder_fixture("llama-wide", "llama", dict(wide, Residual="PreNorm", FeedForwardWidth=72, NormEps=1e-5, TieWeights=False), 51,
+    decoder_fixture("llama-wide", "llama", dict(WIDE, Residual="PreNorm", FeedForwardWidth=72, NormEps=1e-5, TieWeights=False), 51,
                     time=19, decimals=3, compress=True)
 
 

@@ -35,7 +35,7 @@ public static class Activations
 
     /// <summary>
     /// y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU, in float32 at every width: Phi from erfc (see
-    /// <see cref="NormalTail(float, out float)"/>), so the tail x -&gt; -inf keeps its relative accuracy (no 1 + erf cancellation).
+    /// <see cref="NormalCdf(float, out float)"/>), so the tail x -&gt; -inf keeps its relative accuracy (no 1 + erf cancellation).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void GeluErfForward(ReadOnlySpan<float> x, Span<float> y)
@@ -164,16 +164,16 @@ public static class Activations
     // The normal tail q(x) = Phi(-|x|) = 0.5 erfc(z), z = |x| / sqrt 2, as 0.5 t exp(P(t - 1) - x^2 / 2) with
     // t = 1 / (1 + 0.4 z) and P of degree 10: a minimax fit of ln(erfc(z) / t) + z^2 over 0 <= z <= 10.6 (relative error
     // of erfc below 5e-9; tools/reference/fit_erfc.py). Past z = 10.6, q is below 1e-50 and exp underflows to 0.
-    // In float32 the result is within a few ulp plus x^2/2 ulp: the exponent -x^2/2 carries x^2/2 rounded once, as a
-    // half-ulp change of x would (GELU's condition number there is ~x^2). Phi = q for x < 0, 1 - q otherwise.
+    // In float32 the result is within 6 + x^2 ulp (ActivationsTests): the exponent P - x^2/2 carries x^2/2 rounded, as a
+    // one-ulp change of x would (GELU's condition number there is ~x^2). Phi = q for x < 0, 1 - q otherwise.
     const float TailA = 0.4f, InvSqrt2 = 0.70710678118654752f, InvSqrt2Pi = 0.39894228040143268f;
     const float T0 = 4.090279226431903e-09f, T1 = 1.8209491968154907f, T2 = -0.04975181072950363f, T3 = -0.44737470149993896f,
         T4 = 0.1874224692583084f, T5 = 0.2557203769683838f, T6 = 0.15720754861831665f, T7 = 0.8522522449493408f,
         T8 = 1.34493887424469f, T9 = 0.8397497534751892f, T10 = 0.19283053278923035f;
 
-    /// <summary>q = Phi(-|x|), and x^2 / 2 for the density.</summary>
+    /// <summary>Phi(x) from the tail q = Phi(-|x|) (q below 0, 1 - q from 0 up, so x = -0 gives 0.5), and x^2 / 2 for the density.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float NormalTail(float x, out float halfSquare)
+    static float NormalCdf(float x, out float halfSquare)
     {
         halfSquare = 0.5f * (x * x);
         float t = 1f / VectorIsa.MultiplyAdd(TailA * InvSqrt2, MathF.Abs(x), 1f), u = t - 1f;
@@ -181,11 +181,12 @@ public static class Activations
         p = VectorIsa.MultiplyAdd(p, u, T8); p = VectorIsa.MultiplyAdd(p, u, T7); p = VectorIsa.MultiplyAdd(p, u, T6);
         p = VectorIsa.MultiplyAdd(p, u, T5); p = VectorIsa.MultiplyAdd(p, u, T4); p = VectorIsa.MultiplyAdd(p, u, T3);
         p = VectorIsa.MultiplyAdd(p, u, T2); p = VectorIsa.MultiplyAdd(p, u, T1); p = VectorIsa.MultiplyAdd(p, u, T0);
-        return 0.5f * t * SimdMath.Exp(p - halfSquare);
+        float q = 0.5f * t * SimdMath.Exp(p - halfSquare);
+        return x < 0f ? q : 1f - q;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector128<float> NormalTail(Vector128<float> x, out Vector128<float> halfSquare)
+    static Vector128<float> NormalCdf(Vector128<float> x, out Vector128<float> halfSquare)
     {
         halfSquare = Vector128.Create(0.5f) * (x * x);
         var t = Vector128<float>.One / VectorIsa.MultiplyAdd(Vector128.Create(TailA * InvSqrt2), Vector128.Abs(x), Vector128<float>.One);
@@ -194,11 +195,12 @@ public static class Activations
         p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T8)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T7)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T6));
         p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T5)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T4)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T3));
         p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T2)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T1)); p = VectorIsa.MultiplyAdd(p, u, Vector128.Create(T0));
-        return Vector128.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+        var q = Vector128.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+        return Vector128.ConditionalSelect(Vector128.LessThan(x, Vector128<float>.Zero), q, Vector128<float>.One - q);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> NormalTail(Vector256<float> x, out Vector256<float> halfSquare)
+    static Vector256<float> NormalCdf(Vector256<float> x, out Vector256<float> halfSquare)
     {
         halfSquare = Vector256.Create(0.5f) * (x * x);
         var t = Vector256<float>.One / VectorIsa.MultiplyAdd(Vector256.Create(TailA * InvSqrt2), Vector256.Abs(x), Vector256<float>.One);
@@ -207,11 +209,12 @@ public static class Activations
         p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T8)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T7)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T6));
         p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T5)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T4)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T3));
         p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T2)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T1)); p = VectorIsa.MultiplyAdd(p, u, Vector256.Create(T0));
-        return Vector256.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+        var q = Vector256.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), q, Vector256<float>.One - q);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> NormalTail(Vector512<float> x, out Vector512<float> halfSquare)
+    static Vector512<float> NormalCdf(Vector512<float> x, out Vector512<float> halfSquare)
     {
         halfSquare = Vector512.Create(0.5f) * (x * x);
         var t = Vector512<float>.One / VectorIsa.MultiplyAdd(Vector512.Create(TailA * InvSqrt2), Vector512.Abs(x), Vector512<float>.One);
@@ -220,23 +223,24 @@ public static class Activations
         p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T8)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T7)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T6));
         p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T5)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T4)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T3));
         p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T2)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T1)); p = VectorIsa.MultiplyAdd(p, u, Vector512.Create(T0));
-        return Vector512.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+        var q = Vector512.Create(0.5f) * t * SimdMath.Exp(p - halfSquare);
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), q, Vector512<float>.One - q);
     }
 
-    /// <summary>Exact GELU x Phi(x), Phi = q below 0 and 1 - q from 0 up (so x = -0 gives -0).</summary>
+    /// <summary>Exact GELU x Phi(x) (x = -0 gives -0).</summary>
     readonly struct GeluErf : IUnaryOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Invoke(float v, in Splat<float> p) { float q = NormalTail(v, out _); return v * (v < 0f ? q : 1f - q); }
+        public static float Invoke(float v, in Splat<float> p) => v * NormalCdf(v, out _);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> Invoke(Vector128<float> v, in Splat<Vector128<float>> p)
-        { var q = NormalTail(v, out _); return v * Vector128.ConditionalSelect(Vector128.LessThan(v, Vector128<float>.Zero), q, Vector128<float>.One - q); }
+        => v * NormalCdf(v, out _);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Invoke(Vector256<float> v, in Splat<Vector256<float>> p)
-        { var q = NormalTail(v, out _); return v * Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), q, Vector256<float>.One - q); }
+        => v * NormalCdf(v, out _);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Invoke(Vector512<float> v, in Splat<Vector512<float>> p)
-        { var q = NormalTail(v, out _); return v * Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), q, Vector512<float>.One - q); }
+        => v * NormalCdf(v, out _);
     }
 
     /// <summary>d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi) (0 once x^2 / 2 is past exp's range).</summary>
@@ -245,31 +249,28 @@ public static class Activations
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Invoke(float v, in Splat<float> p)
         {
-            float q = NormalTail(v, out float h);
-            return VectorIsa.MultiplyAdd(v * InvSqrt2Pi, SimdMath.Exp(-h), v < 0f ? q : 1f - q);
+            float cdf = NormalCdf(v, out float h);
+            return VectorIsa.MultiplyAdd(v * InvSqrt2Pi, SimdMath.Exp(-h), cdf);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<float> Invoke(Vector128<float> v, in Splat<Vector128<float>> p)
         {
-            var q = NormalTail(v, out var h);
-            var cdf = Vector128.ConditionalSelect(Vector128.LessThan(v, Vector128<float>.Zero), q, Vector128<float>.One - q);
+            var cdf = NormalCdf(v, out var h);
             return VectorIsa.MultiplyAdd(v * Vector128.Create(InvSqrt2Pi), SimdMath.Exp(-h), cdf);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Invoke(Vector256<float> v, in Splat<Vector256<float>> p)
         {
-            var q = NormalTail(v, out var h);
-            var cdf = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), q, Vector256<float>.One - q);
+            var cdf = NormalCdf(v, out var h);
             return VectorIsa.MultiplyAdd(v * Vector256.Create(InvSqrt2Pi), SimdMath.Exp(-h), cdf);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<float> Invoke(Vector512<float> v, in Splat<Vector512<float>> p)
         {
-            var q = NormalTail(v, out var h);
-            var cdf = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), q, Vector512<float>.One - q);
+            var cdf = NormalCdf(v, out var h);
             return VectorIsa.MultiplyAdd(v * Vector512.Create(InvSqrt2Pi), SimdMath.Exp(-h), cdf);
         }
     }

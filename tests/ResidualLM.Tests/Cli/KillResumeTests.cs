@@ -16,11 +16,14 @@ public class KillResumeTests
         "--batch", "8", "--steps", "60", "--eval-interval", "20", "--eval-batches", "2", "--sample-tokens", "0",
         "--checkpoint-interval", "1", "--dropout", "0.1", "--seed", "3", "--threads", "1"];
 
-    static Process Start(string workingDirectory, params string[] args)
+    static Process Start(string workingDirectory, params string[] args) => Start(RlmProcess.StartInfo(workingDirectory, args));
+
+    /// <summary>Starts rlm with both streams drained (a full pipe would block it); their lines go to output when given.</summary>
+    static Process Start(ProcessStartInfo start, System.Collections.Concurrent.ConcurrentQueue<string>? output = null)
     {
-        var process = Process.Start(RlmProcess.StartInfo(workingDirectory, args))!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output?.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output?.Enqueue(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
@@ -110,11 +113,7 @@ public class KillResumeTests
         try
         {
             string[] args = [.. Run.Select(a => a == "60" ? "100000" : a), "--out", "run"];
-            process = Process.Start(Interruptible(dir, args))!;
-            process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            process = Start(Interruptible(dir, args), output);
             // Interrupt once training runs (the metrics file appears after the first step).
             var clock = Stopwatch.StartNew();
             while (!File.Exists(Path.Combine(dir, "run", "metrics.jsonl")) && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(50);
